@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The command line: one file per subcommand, dispatched from main.c.  Only
+ * cli/ prints errors; it prints each once, then frees it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/error.h"
+
+/* Exit codes (banger(8)). */
+enum {
+	EXIT_CONVERGED = 0,
+	EXIT_FAILED = 1,
+	EXIT_PARTIAL = 2,
+	EXIT_LOCKED = 3,
+	EXIT_USAGE = 64,
+};
+
+#define DEFAULT_STATE_DIR "/etc/banger"
+#define DEFAULT_STATUS_DIR "/var/lib/banger"
+
+/* Options every subcommand that reads the state accepts. */
+struct cli_common {
+	const char *state_dir;	/* --state, $BANGER_STATE, DEFAULT_STATE_DIR */
+	const char *status_dir;	/* --status-dir, $BANGER_STATUS_DIR, host.yaml, default */
+	bool json;		/* --json */
+};
+
+/* Long option values shared by subcommands (above any short option). */
+enum {
+	CLI_OPT_STATE = 0x100,
+	CLI_OPT_STATUS_DIR,
+	CLI_OPT_JSON,
+	CLI_OPT_HELP,
+	CLI_OPT_FIRST_PRIVATE = 0x200,
+};
+
+#define CLI_COMMON_LONGOPTS                                                                  \
+	{ "state", required_argument, NULL, CLI_OPT_STATE },                                  \
+	{ "status-dir", required_argument, NULL, CLI_OPT_STATUS_DIR },                        \
+	{ "json", no_argument, NULL, CLI_OPT_JSON },                                          \
+	{ "help", no_argument, NULL, CLI_OPT_HELP }
+
+/* Fill defaults from the environment. */
+void cli_common_init(struct cli_common *c);
+/* Handle a common option; returns true when c was one of them. */
+bool cli_common_option(struct cli_common *c, int opt, const char *arg);
+
+/* Print "banger: " + the error, once. */
+void cli_report(const struct error *e);
+/* Print a message to stderr with the "banger: " prefix. */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Help text shared by the subcommands for the common options. */
+void cli_common_help(FILE *f);
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	bool hidden;
+};
+
+/* Subcommands (one file each).  argv[0] is the subcommand name. */

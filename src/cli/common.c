@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Options and reporting shared by the subcommands.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "util/cleanup.h"
+
+void
+cli_common_init(struct cli_common *c)
+{
+	const char *s;
+
+	s = getenv("BANGER_STATE");
+	c->state_dir = s && *s ? s : DEFAULT_STATE_DIR;
+	s = getenv("BANGER_STATUS_DIR");
+	c->status_dir = s && *s ? s : NULL;
+	c->json = false;
+}
+
+bool
+cli_common_option(struct cli_common *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case CLI_OPT_STATE:
+		c->state_dir = arg;
+		return true;
+	case CLI_OPT_STATUS_DIR:
+		c->status_dir = arg;
+		return true;
+	case CLI_OPT_JSON:
+		c->json = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+cli_common_help(FILE *f)
+{
+	fputs("      --state DIR        declarations (default $BANGER_STATE or " DEFAULT_STATE_DIR ")\n"
+	      "      --status-dir DIR   banger's own records (default $BANGER_STATUS_DIR,\n"
+	      "                         host.yaml's status_dir, or " DEFAULT_STATUS_DIR ")\n"
+	      "      --json             print data as JSON\n"
+	      "      --help             show this help\n",
+	      f);
+}
+
+void
+cli_report(const struct error *e)
+{
+	_cleanup_free_ char *s = error_format(e);
+
+	fprintf(stderr, "banger: %s\n", s);
+}
+
+void
+cli_errorf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("banger: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Disk ops: copy-on-write root disks over a read-only image rootfs
+ * (dm-snapshot over loop devices, reflink clone, or sparse copy), per-VM
+ * ext4 work disks seeded with file syncs, and the VM's directory.  The real
+ * backend is disk-*.c; tests use the fake.  Ops only touch paths under the
+ * status directory and dm targets named DM_PREFIX*.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spec/spec.h"
+#include "util/error.h"
+
+struct disk_root_req {
+	enum disk_strategy strategy;	/* never AUTO here: probe first */
+	const char *vm_id;
+	const char *vm_dir;		/* STATUS_DIR/vms/NAME */
+	const char *image_rootfs;	/* read-only base */
+	uint64_t overlay_size;		/* dm-snapshot COW size */
+	const char *dm_name;		/* dm-snapshot only: DM_PREFIX + 12 hex */
+};
+
+/* What exists on the host for banger's disks, for observation and orphans. */
+enum disk_obj_kind {
+	DISK_OBJ_DM,		/* dm target named DM_PREFIX* */
+	DISK_OBJ_LOOP,		/* loop device backed by a file under the status dir */
+	DISK_OBJ_VM_DIR,	/* STATUS_DIR/vms/NAME/ */
+	_DISK_OBJ_KIND_MAX,
+	_DISK_OBJ_KIND_INVALID = -EINVAL,
+};
+
+struct disk_obj {
+	enum disk_obj_kind kind;
+	char *name;		/* dm name, /dev/loopN, or directory path */
+	char *backing;		/* loop backing file */
+};
+
+void disk_obj_done(struct disk_obj *o);
+void disk_objs_free(struct disk_obj *o, size_t n);
+
+struct disk_ops {
+	/* Resolve AUTO to the first strategy that works for vm_dir on this host. */
+	int (*strategy_probe)(void *userdata, enum disk_strategy want, const char *vm_dir,
+			      enum disk_strategy *ret, struct error **err);
+	/* Create the VM's directory (0700). */
+	int (*vm_dir_create)(void *userdata, const char *vm_dir, struct error **err);
+	/* Remove the VM's directory; the work disk, when kept, was moved first. */
+	int (*vm_dir_remove)(void *userdata, const char *vm_dir, struct error **err);
+	/* Create (or adopt) the root disk; *ret_device is what the hypervisor opens. */
+	int (*root_create)(void *userdata, const struct disk_root_req *req, char **ret_device,
+			   struct error **err);
+	/* Release the root disk: dm target, loop devices, COW/clone files. */
+	int (*root_remove)(void *userdata, const struct disk_root_req *req, struct error **err);
+	/* Create an ext4 work disk of size at path unless it exists (never recreated). */
+	int (*work_create)(void *userdata, const char *path, uint64_t size, struct error **err);
+	/* Copy the file-sync entries into the work disk image (not mounted by a VM). */
+	int (*filesync_apply)(void *userdata, const char *work_path, const struct filesync_entry *e,
+			      size_t n, const char *state_root, struct error **err);
+	/* Move a work disk aside to keep it after its VM is deleted. */
+	int (*work_retain)(void *userdata, const char *path, const char *dest, struct error **err);
+	/* banger's dm targets, loop devices and VM directories under status_dir. */
+	int (*list)(void *userdata, const char *status_dir, struct disk_obj **ret, size_t *ret_n,
+		    struct error **err);
+	/* Remove one orphan object found by list. */
+	int (*obj_remove)(void *userdata, const struct disk_obj *o, struct error **err);
+	void *userdata;
+};

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Host networking ops: the bridge and the VMs' taps.  The real backend
+ * (net-netlink.c) uses libnl-route-3 and /dev/net/tun; tests use the fake in
+ * tests/fakes/.  Every op is idempotent: when the end state already holds it
+ * succeeds.  Ops refuse names outside banger's namespace (TAP_PREFIX) with
+ * -EPERM.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+/* Interface alias carried by every banger tap: "banger vm=NAME id=ID". */
+#define NET_ALIAS_PREFIX "banger "
+
+struct net_link {
+	char *name;
+	char *alias;	/* NULL when the link has none */
+	char *master;	/* enslaving bridge, NULL when none */
+	bool up;
+	bool owned;	/* name has TAP_PREFIX and alias parses as banger's */
+	char *vm_name;	/* from the alias, when owned */
+	char *vm_id;	/* from the alias, when owned */
+};
+
+void net_link_done(struct net_link *l);
+void net_links_free(struct net_link *l, size_t n);
+
+/* Format the alias for a VM into a new string. */
+char *net_alias_format(const char *vm_name, const char *vm_id);
+/* Parse an alias; -EINVAL when it is not banger's.  Caller owns the outputs. */
+int net_alias_parse(const char *alias, char **ret_vm_name, char **ret_vm_id);
+
+struct net_ops {
+	/* Create the bridge if missing, give it addr/prefix, bring it up.  An
+	 * existing bridge with another address is -EEXIST (reported, not rewritten). */
+	int (*bridge_ensure)(void *userdata, const char *bridge, uint32_t addr, unsigned prefix,
+			     struct error **err);
+	/* Create or adopt tap, set its alias, enslave it to bridge, set it up.
+	 * An existing link of that name without banger's alias is -EEXIST and is
+	 * left alone. */
+	int (*tap_ensure)(void *userdata, const char *tap, const char *bridge, const char *vm_name,
+			  const char *vm_id, struct error **err);
+	/* Delete tap if it exists and is banger's (alias with vm_id). */
+	int (*tap_delete)(void *userdata, const char *tap, const char *vm_id, struct error **err);
+	/* Every link whose name starts with TAP_PREFIX, owned or not, one dump. */
+	int (*link_list)(void *userdata, struct net_link **ret, size_t *ret_n, struct error **err);
+	/* Turn IPv4 forwarding on (idempotent). */
+	int (*forwarding_ensure)(void *userdata, struct error **err);
+	/* Resolve "auto" to the default route's interface; check a named one exists. */
+	int (*uplink_resolve)(void *userdata, const char *uplink, char **ret, struct error **err);
+	void *userdata;
+};

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Whole-file reads and durable atomic writes.  Leaf module: returns -errno,
+ * never logs.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Replace path with data, atomically and durably: write "path.tmp.PID" in the
+ * same directory with the given mode, fsync it, rename it over path, fsync the
+ * directory.  Readers see the old or the new content, never a mix.  The temp
+ * file is removed on failure.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/*
+ * Read a regular file whole into a NUL-terminated buffer (the NUL is not
+ * counted in *ret_len).  -EFBIG when it is larger than max bytes, -EISDIR
+ * or -EINVAL when it is not a regular file.  Caller frees *ret_data.
+ */
+int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+
+/* mkdir -p with the given mode for the directories it creates. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* fsync the directory that holds path. */
+int fsync_parent_dir(const char *path);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Names banger accepts and derives.  Leaf module.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "name.h"
+
+bool
+name_is_dns_label(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (c == '-' && i > 0 && i < n - 1)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+bool
+name_is_vm_id(const char *s)
+{
+	if (!s || strlen(s) != VM_ID_LEN)
+		return false;
+	for (size_t i = 0; i < VM_ID_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+void
+name_tap_from_id(const char *id, char out[16])
+{
+	snprintf(out, 16, TAP_PREFIX "%.8s", id);
+}
+
+void
+name_dm_from_id(const char *id, char out[20])
+{
+	snprintf(out, 20, DM_PREFIX "%.12s", id);
+}
+
+int
+ipv4_parse(const char *s, uint32_t *ret)
+{
+	uint32_t a = 0;
+	int parts = 0;
+
+	if (!s)
+		return -EINVAL;
+	while (parts < 4) {
+		unsigned v = 0;
+		int digits = 0;
+
+		while (*s >= '0' && *s <= '9') {
+			if (digits == 1 && v == 0)
+				return -EINVAL; /* no leading zeros: "010" is ambiguous */
+			v = v * 10 + (unsigned)(*s - '0');
+			if (v > 255)
+				return -EINVAL;
+			s++, digits++;
+		}
+		if (digits == 0)
+			return -EINVAL;
+		a = a << 8 | v;
+		parts++;
+		if (parts < 4) {
+			if (*s != '.')
+				return -EINVAL;
+			s++;
+		}
+	}
+	if (*s)
+		return -EINVAL;
+	*ret = a;
+	return 0;
+}
+
+int
+ipv4_cidr_parse(const char *s, uint32_t *ret_addr, unsigned *ret_prefix)
+{
+	char buf[32];
+	const char *slash;
+	unsigned prefix = 0;
+	uint32_t a;
+	int r;
+
+	slash = s ? strchr(s, '/') : NULL;
+	if (!slash || (size_t)(slash - s) >= sizeof(buf) || !slash[1])
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	r = ipv4_parse(buf, &a);
+	if (r < 0)
+		return r;
+	for (const char *p = slash + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || (p > slash + 1 && prefix == 0))
+			return -EINVAL;
+		prefix = prefix * 10 + (unsigned)(*p - '0');
+		if (prefix > 32)
+			return -EINVAL;
+	}
+	*ret_addr = a;
+	*ret_prefix = prefix;
+	return 0;
+}
+
+void
+ipv4_format(uint32_t a, char out[16])
+{
+	snprintf(out, 16, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests for src/util: errors, atomic files, names, addresses, SHA-256.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/name.h"
+#include "util/sha256.h"
+#include "util/strv.h"
+
+START_TEST(test_error_prefix_chain)
+{
+	struct error *err = NULL;
+	_cleanup_free_ char *s = NULL;
+
+	ck_assert_int_eq(error_set(&err, -EBUSY, "dm create: %s", "Device or resource busy"),
+			 -EBUSY);
+	ck_assert_int_eq(error_prefix(&err, "disk '%s'", "root"), -EBUSY);
+	ck_assert_int_eq(error_prefix(&err, "vm '%s'", "web1"), -EBUSY);
+	s = error_format(err);
+	ck_assert_str_eq(s, "vm 'web1': disk 'root': dm create: Device or resource busy");
+	/* A second error never overwrites the first. */
+	ck_assert_int_eq(error_set(&err, -ENOENT, "other"), -ENOENT);
+	ck_assert_int_eq(err->code, -EBUSY);
+	error_free(err);
+	ck_assert_int_eq(error_set(NULL, -EIO, "nobody listens"), -EIO);
+}
+END_TEST
+
+START_TEST(test_error_position)
+{
+	struct error *err = NULL;
+	_cleanup_free_ char *s = NULL;
+
+	error_set_at(&err, -EINVAL, "vms/a.yaml", 3, 7, "unknown key '%s'", "vcpu");
+	s = error_format(err);
+	ck_assert_str_eq(s, "vms/a.yaml:3:7: unknown key 'vcpu'");
+	error_free(err);
+}
+END_TEST
+
+START_TEST(test_atomic_write_and_read)
+{
+	char dir[] = "/tmp/banger-test-XXXXXX";
+	_cleanup_free_ char *path = NULL, *data = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = xasprintf("%s/f.yaml", dir);
+	ck_assert_int_eq(write_file_atomic(path, "a: 1\n", 5, 0600), 0);
+	ck_assert_int_eq(write_file_atomic(path, "b: 22\n", 6, 0600), 0);
+	ck_assert_int_eq(read_file(path, 1024, &data, &len), 0);
+	ck_assert_uint_eq(len, 6);
+	ck_assert_str_eq(data, "b: 22\n");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	free(TAKE_PTR(data));
+	ck_assert_int_eq(read_file(path, 3, &data, &len), -EFBIG);
+	ck_assert_int_eq(read_file(dir, 1024, &data, &len), -EISDIR);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(read_file(path, 1024, &data, &len), -ENOENT);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+START_TEST(test_mkdir_p)
+{
+	char dir[] = "/tmp/banger-test-XXXXXX";
+	_cleanup_free_ char *deep = NULL;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	deep = xasprintf("%s/a/b/c", dir);
+	ck_assert_int_eq(mkdir_p(deep, 0700), 0);
+	ck_assert_int_eq(mkdir_p(deep, 0700), 0);
+	ck_assert_int_eq(stat(deep, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	rmdir(deep);
+	deep[strlen(deep) - 2] = '\0';
+	rmdir(deep);
+	deep[strlen(deep) - 2] = '\0';
+	rmdir(deep);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+START_TEST(test_dns_label)
+{
+	ck_assert(name_is_dns_label("web1"));
+	ck_assert(name_is_dns_label("a"));
+	ck_assert(name_is_dns_label("a-b-c"));
+	ck_assert(name_is_dns_label("0"));
+	ck_assert(!name_is_dns_label(""));
+	ck_assert(!name_is_dns_label("-a"));
+	ck_assert(!name_is_dns_label("a-"));
+	ck_assert(!name_is_dns_label("Web"));
+	ck_assert(!name_is_dns_label("a_b"));
+	ck_assert(!name_is_dns_label("a.b"));
+	ck_assert(!name_is_dns_label("../x"));
+	ck_assert(name_is_dns_label("abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija12"));
+	ck_assert(!name_is_dns_label("abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija123"));
+}
+END_TEST
+
+START_TEST(test_derived_names)
+{
+	char tap[16], dm[20];
+
+	ck_assert(name_is_vm_id("0123456789abcdef0123456789abcdef"));
+	ck_assert(!name_is_vm_id("0123456789ABCDEF0123456789abcdef"));
+	ck_assert(!name_is_vm_id("0123"));
+	name_tap_from_id("0123456789abcdef0123456789abcdef", tap);
+	ck_assert_str_eq(tap, "bgr-01234567");
+	ck_assert_uint_lt(strlen(tap), 16);
+	name_dm_from_id("0123456789abcdef0123456789abcdef", dm);
+	ck_assert_str_eq(dm, "banger-0123456789ab");
+}
+END_TEST
+
+START_TEST(test_ipv4)
+{
+	uint32_t a;
+	unsigned p;
+	char buf[16];
+
+	ck_assert_int_eq(ipv4_parse("10.77.0.1", &a), 0);
+	ck_assert_uint_eq(a, 0x0a4d0001);
+	ipv4_format(a, buf);
+	ck_assert_str_eq(buf, "10.77.0.1");
+	ck_assert_int_eq(ipv4_parse("256.1.1.1", &a), -EINVAL);
+	ck_assert_int_eq(ipv4_parse("1.2.3", &a), -EINVAL);
+	ck_assert_int_eq(ipv4_parse("1.2.3.4.5", &a), -EINVAL);
+	ck_assert_int_eq(ipv4_parse("01.2.3.4", &a), -EINVAL);
+	ck_assert_int_eq(ipv4_parse("1.2.3.4 ", &a), -EINVAL);
+	ck_assert_int_eq(ipv4_cidr_parse("10.77.0.1/24", &a, &p), 0);
+	ck_assert_uint_eq(p, 24);
+	ck_assert_int_eq(ipv4_cidr_parse("10.77.0.1", &a, &p), -EINVAL);
+	ck_assert_int_eq(ipv4_cidr_parse("10.77.0.1/33", &a, &p), -EINVAL);
+	ck_assert_int_eq(ipv4_cidr_parse("10.77.0.1/", &a, &p), -EINVAL);
+	ck_assert_int_eq(ipv4_cidr_parse("10.77.0.1/x", &a, &p), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_sha256_vectors)
+{
+	char hex[SHA256_HEX_SIZE];
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	_cleanup_free_ char *million = xmalloc(1000000);
+
+	sha256_hex_buf("", 0, hex);
+	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha256_hex_buf("abc", 3, hex);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_hex_buf("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* Incremental updates of odd sizes give the same digest as one shot. */
+	memset(million, 'a', 1000000);
+	sha256_init(&c);
+	for (size_t off = 0; off < 1000000;) {
+		size_t n = 1 + off % 97;
+
+		if (off + n > 1000000)
+			n = 1000000 - off;
+		sha256_update(&c, million + off, n);
+		off += n;
+	}
+	sha256_final(&c, d);
+	sha256_hex(d, hex);
+	ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+START_TEST(test_strv)
+{
+	_cleanup_strv_free_ char **l = NULL;
+	_cleanup_strv_free_ char **c = NULL;
+
+	ck_assert_uint_eq(strv_length(l), 0);
+	l = strv_append(l, "a");
+	l = strv_append_take(l, xstrdup("b"));
+	ck_assert_uint_eq(strv_length(l), 2);
+	ck_assert(strv_contains(l, "b"));
+	ck_assert(!strv_contains(l, "c"));
+	c = strv_copy(l);
+	ck_assert_str_eq(c[1], "b");
+	ck_assert_ptr_null(c[2]);
+}
+END_TEST
+
+static Suite *
+util_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_error_prefix_chain);
+	tcase_add_test(tc, test_error_position);
+	tcase_add_test(tc, test_atomic_write_and_read);
+	tcase_add_test(tc, test_mkdir_p);
+	tcase_add_test(tc, test_dns_label);
+	tcase_add_test(tc, test_derived_names);
+	tcase_add_test(tc, test_ipv4);
+	tcase_add_test(tc, test_sha256_vectors);
+	tcase_add_test(tc, test_strv);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(util_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
