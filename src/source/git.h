@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Declarations read from a git commit's tree (libgit2), never from a work
+ * tree, so a half-finished edit is never applied.  The repository (a local
+ * path, file://, https or ssh URL) is fetched into a bare cache repository
+ * under the status directory; the commit last accepted is kept there as
+ * refs/banger/applied, and a new tip is accepted only when it descends from
+ * it (fast-forward) unless rewinding is allowed.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "source/source.h"
+#include "util/error.h"
+
+/* The ref, inside the cache repository, of the commit last accepted. */
+#define SOURCE_GIT_APPLIED_REF "refs/banger/applied"
+
+struct source_git_options {
+	const char *url;	/* repository: local path (work tree or bare) or URL */
+	const char *branch;	/* NULL: the branch HEAD names (local) or "main" */
+	const char *subdir;	/* NULL or "": the tree's root */
+	const char *cache_dir;	/* STATUS_DIR/source: created when missing */
+	bool allow_rewind;	/* accept a tip that does not descend from the last one */
+};
+
+/*
+ * What a read saw besides the files.  When the fetch failed or the new tip
+ * was refused, *ret still holds the files of the last accepted commit and
+ * warning says why (the run must report it and exit "partial").
+ */
+struct source_git_info {
+	char *commit;		/* hex id of the commit read */
+	char *tip;		/* hex id of the remote tip seen, NULL when the fetch failed */
+	struct error *warning;	/* fetch failure or refused rewind; NULL when none */
+};
+
+void source_git_info_done(struct source_git_info *i);
+
+/* True when path is a git work tree or bare repository. */
+bool source_git_is_repository(const char *path);
+
+/*
+ * Fetch o->url into o->cache_dir, accept its branch tip (fast-forward only,
+ * unless o->allow_rewind), and read the declaration files of that commit's
+ * tree, under o->subdir, with the same rules as source_dir_read().  Fails
+ * (and never returns an empty declaration) when nothing was ever fetched.
+ * The source's root is o->url, its commit the hex id read.
+ */
+int source_git_read(const struct source_git_options *o, struct source **ret,
+		    struct source_git_info *ret_info, struct error **err);

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Declarations from a git commit's tree through libgit2.  Depends on util/
+ * and source.h only; knows nothing of YAML.
+ *
+ * A read:
+ *   1. open (or create) the bare cache repository in cache_dir;
+ *   2. point its remote "origin" at the url and fetch the branch into
+ *      refs/remotes/origin/BRANCH;
+ *   3. accept the fetched tip when it is the accepted commit, descends from
+ *      it, or rewinding is allowed; otherwise keep the accepted commit;
+ *   4. move refs/banger/applied to the accepted commit;
+ *   5. read host.yaml and the *.yaml of each top folder from its tree.
+ * A failed fetch or a refused tip leaves the last accepted commit in force
+ * and is returned as a warning; with no accepted commit at all it is an
+ * error, so a broken remote is never read as "nothing declared".
+ */
+#include <errno.h>
+#include <git2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "source/git.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+
+DEFINE_CLEANUP_FUNC(git_repository, git_repository_free)
+DEFINE_CLEANUP_FUNC(git_remote, git_remote_free)
+DEFINE_CLEANUP_FUNC(git_reference, git_reference_free)
+DEFINE_CLEANUP_FUNC(git_commit, git_commit_free)
+DEFINE_CLEANUP_FUNC(git_tree, git_tree_free)
+DEFINE_CLEANUP_FUNC(git_tree_entry, git_tree_entry_free)
+DEFINE_CLEANUP_FUNC(git_blob, git_blob_free)
+
+static void
+git_libgit2_shutdownp(int *initialised)
+{
+	if (*initialised > 0)
+		(void)git_libgit2_shutdown();
+}
+
+/* libgit2's last error text, or a generic one. */
+static const char *
+git_msg(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+static int
+git_errno(int gr)
+{
+	switch (gr) {
+	case GIT_ENOTFOUND:
+		return -ENOENT;
+	case GIT_EEXISTS:
+		return -EEXIST;
+	case GIT_EAUTH:
+		return -EACCES;
+	case GIT_ECERTIFICATE:
+		return -EACCES;
+	case GIT_ENONFASTFORWARD:
+		return -ESTALE;
+	default:
+		return -EIO;
+	}
+}
+
+void
+source_git_info_done(struct source_git_info *i)
+{
+	if (!i)
+		return;
+	free(i->commit);
+	free(i->tip);
+	error_free(i->warning);
+	*i = (struct source_git_info){ 0 };
+}
+
+bool
+source_git_is_repository(const char *path)
+{
+	_cleanup_(git_libgit2_shutdownp) int init = git_libgit2_init();
+	_cleanup_(git_repository_freep) git_repository *repo = NULL;
+
+	if (init < 0)
+		return false;
+	return git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0;
+}
+
+static bool
+branch_name_ok(const char *b)
+{
+	_cleanup_free_ char *ref = xasprintf("refs/heads/%s", b);
+	int valid = 0;
+
+	return git_reference_name_is_valid(&valid, ref) == 0 && valid;
+}
+
+static int
+cache_open(const char *cache_dir, git_repository **ret, struct error **err)
+{
+	git_repository *repo = NULL;
+	int r;
+
+	r = mkdir_p(cache_dir, 0700);
+	if (r < 0)
+		return error_set(err, r, "source cache '%s': %s", cache_dir, strerror(-r));
+	if (git_repository_open_bare(&repo, cache_dir) == 0) {
+		*ret = repo;
+		return 0;
+	}
+	if (git_repository_init(&repo, cache_dir, 1) < 0)
+		return error_set(err, -EIO, "source cache '%s': %s", cache_dir, git_msg());
+	*ret = repo;
+	return 0;
+}
+
+/* The branch a local repository's HEAD names; NULL when detached or not local. */
+static char *
+local_head_branch(const char *url)
+{
+	_cleanup_(git_repository_freep) git_repository *repo = NULL;
+	_cleanup_(git_reference_freep) git_reference *head = NULL;
+	const char *target;
+
+	if (git_repository_open_ext(&repo, url, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return NULL;
+	if (git_reference_lookup(&head, repo, "HEAD") < 0)
+		return NULL;
+	if (git_reference_type(head) != GIT_REFERENCE_SYMBOLIC)
+		return NULL;
+	target = git_reference_symbolic_target(head);
+	if (!target || strncmp(target, "refs/heads/", 11) != 0)
+		return NULL;
+	return xstrdup(target + 11);
+}
+
+static int
+credentials(git_credential **out, const char *url, const char *user_from_url,
+	    unsigned int allowed, void *payload)
+{
+	(void)url;
+	(void)payload;
+	if (allowed & GIT_CREDENTIAL_SSH_KEY)
+		return git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
+	return GIT_PASSTHROUGH;
+}
+
+/* Fetch branch from url into refs/remotes/origin/BRANCH; *ret_tip on success. */
+static int
+fetch_tip(git_repository *repo, const char *url, const char *branch, git_oid *ret_tip,
+	  struct error **err)
+{
+	_cleanup_(git_remote_freep) git_remote *remote = NULL;
+	_cleanup_free_ char *spec = NULL, *tracking = NULL;
+	git_fetch_options fo;
+	char *refspecs[1];
+	git_strarray specs = { refspecs, 1 };
+	int gr;
+
+	if (git_remote_lookup(&remote, repo, "origin") == 0) {
+		if (strcmp(git_remote_url(remote) ? git_remote_url(remote) : "", url) != 0) {
+			if (git_remote_set_url(repo, "origin", url) < 0)
+				return error_set(err, -EIO, "set remote url: %s", git_msg());
+			git_remote_free(TAKE_PTR(remote));
+			if (git_remote_lookup(&remote, repo, "origin") < 0)
+				return error_set(err, -EIO, "remote: %s", git_msg());
+		}
+	} else if (git_remote_create_with_fetchspec(&remote, repo, "origin", url,
+						     "+refs/heads/*:refs/remotes/origin/*") < 0) {
+		return error_set(err, -EIO, "remote '%s': %s", url, git_msg());
+	}
+
+	/* Forced: the tip is stored whatever it is; acceptance is decided below. */
+	spec = xasprintf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch);
+	refspecs[0] = spec;
+	(void)git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fo.callbacks.credentials = credentials;
+	fo.prune = GIT_FETCH_NO_PRUNE;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	gr = git_remote_fetch(remote, &specs, &fo, "banger fetch");
+	if (gr < 0)
+		return error_set(err, git_errno(gr), "fetch '%s': %s", url, git_msg());
+
+	tracking = xasprintf("refs/remotes/origin/%s", branch);
+	if (git_reference_name_to_id(ret_tip, repo, tracking) < 0)
+		return error_set(err, -ENOENT, "fetch '%s': no branch '%s' there", url, branch);
+	return 0;
+}
+
+static int
+read_blob(git_repository *repo, const git_tree_entry *e, const char *path, struct source *s)
+{
+	_cleanup_(git_blob_freep) git_blob *blob = NULL;
+	struct source_file *f;
+	git_object_size_t size;
+
+	s->files = xappend(s->files, &s->n_files, sizeof(*s->files), (void **)&f);
+	f->path = xstrdup(path);
+	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		/* A link in a commit could point anywhere on the host: refused. */
+		f->read_error = -ELOOP;
+		return 0;
+	}
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+		f->read_error = -EIO;
+		return 0;
+	}
+	size = git_blob_rawsize(blob);
+	if (size > SOURCE_FILE_MAX) {
+		f->read_error = -EFBIG;
+		return 0;
+	}
+	f->len = (size_t)size;
+	f->data = xmalloc(f->len + 1);
+	memcpy(f->data, git_blob_rawcontent(blob), f->len);
+	f->data[f->len] = '\0';
+	return 0;
+}
+
+static bool
+is_yaml(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 5 && strcmp(name + n - 5, ".yaml") == 0 && name[0] != '.';
+}
+
+static int
+file_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct source_file *)a)->path, ((const struct source_file *)b)->path);
+}
+
+static int
+read_tree(git_repository *repo, const git_tree *root, struct source *s, struct error **err)
+{
+	size_t n = git_tree_entrycount(root), total = 0;
+
+	if (n > SOURCE_DIR_MAX_ENTRIES)
+		return error_set(err, -E2BIG, "%zu entries at the top of the tree, more than %d",
+				 n, SOURCE_DIR_MAX_ENTRIES);
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(root, i);
+		const char *name = git_tree_entry_name(e);
+		_cleanup_(git_tree_freep) git_tree *sub = NULL;
+		size_t m;
+
+		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB || git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+			if (strcmp(name, "host.yaml") == 0)
+				read_blob(repo, e, name, s);
+			continue;
+		}
+		if (git_tree_entry_type(e) != GIT_OBJECT_TREE || name[0] == '.')
+			continue;
+		if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) < 0)
+			return error_set(err, -EIO, "tree '%s': %s", name, git_msg());
+		m = git_tree_entrycount(sub);
+		total += m;
+		if (m > SOURCE_DIR_MAX_ENTRIES || total > SOURCE_DIR_MAX_ENTRIES)
+			return error_set(err, -E2BIG, "'%s': more than %d entries", name,
+					 SOURCE_DIR_MAX_ENTRIES);
+		for (size_t j = 0; j < m; j++) {
+			const git_tree_entry *f = git_tree_entry_byindex(sub, j);
+			_cleanup_free_ char *path = NULL;
+
+			if (!is_yaml(git_tree_entry_name(f)))
+				continue;
+			if (git_tree_entry_type(f) != GIT_OBJECT_BLOB)
+				continue;
+			path = xasprintf("%s/%s", name, git_tree_entry_name(f));
+			read_blob(repo, f, path, s);
+		}
+	}
+	if (s->n_files > 1)
+		qsort(s->files, s->n_files, sizeof(*s->files), file_cmp);
+	return 0;
+}
+
+static int
+read_commit(git_repository *repo, const git_oid *id, const char *subdir, struct source *s,
+	    struct error **err)
+{
+	_cleanup_(git_commit_freep) git_commit *commit = NULL;
+	_cleanup_(git_tree_freep) git_tree *tree = NULL, *sub = NULL;
+	_cleanup_(git_tree_entry_freep) git_tree_entry *entry = NULL;
+
+	if (git_commit_lookup(&commit, repo, id) < 0)
+		return error_set(err, -EIO, "commit: %s", git_msg());
+	if (git_commit_tree(&tree, commit) < 0)
+		return error_set(err, -EIO, "commit tree: %s", git_msg());
+	if (!subdir || !*subdir)
+		return read_tree(repo, tree, s, err);
+	if (strstr(subdir, "..") || subdir[0] == '/')
+		return error_set(err, -EINVAL, "path '%s': must be relative, without '..'", subdir);
+	if (git_tree_entry_bypath(&entry, tree, subdir) < 0)
+		return error_set(err, -ENOENT, "path '%s': not in the commit", subdir);
+	if (git_tree_entry_type(entry) != GIT_OBJECT_TREE)
+		return error_set(err, -ENOTDIR, "path '%s': not a directory in the commit", subdir);
+	if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) < 0)
+		return error_set(err, -EIO, "path '%s': %s", subdir, git_msg());
+	return read_tree(repo, sub, s, err);
+}
+
+/*
+ * Decide which commit to read: the fetched tip when it fast-forwards from
+ * the accepted one (or rewinding is allowed), else the accepted one.
+ */
+static int
+accept_tip(git_repository *repo, const git_oid *tip, bool allow_rewind, git_oid *ret,
+	   struct error **warning, struct error **err)
+{
+	git_oid applied;
+	char a[GIT_OID_HEXSZ + 1], t[GIT_OID_HEXSZ + 1];
+	int d;
+
+	if (git_reference_name_to_id(&applied, repo, SOURCE_GIT_APPLIED_REF) < 0) {
+		*ret = *tip;
+		return 0;
+	}
+	if (git_oid_equal(&applied, tip)) {
+		*ret = *tip;
+		return 0;
+	}
+	d = git_graph_descendant_of(repo, tip, &applied);
+	if (d < 0)
+		return error_set(err, -EIO, "history check: %s", git_msg());
+	if (d || allow_rewind) {
+		*ret = *tip;
+		return 0;
+	}
+	git_oid_tostr(a, sizeof(a), &applied);
+	git_oid_tostr(t, sizeof(t), tip);
+	error_set(warning, -ESTALE,
+		  "new tip %.12s does not descend from the applied commit %.12s (history rewritten?); "
+		  "keeping %.12s, use --allow-rewind to accept it",
+		  t, a, a);
+	*ret = applied;
+	return 0;
+}
+
+int
+source_git_read(const struct source_git_options *o, struct source **ret,
+		struct source_git_info *ret_info, struct error **err)
+{
+	_cleanup_(git_libgit2_shutdownp) int init = git_libgit2_init();
+	_cleanup_(git_repository_freep) git_repository *repo = NULL;
+	_cleanup_(source_freep) struct source *s = NULL;
+	_cleanup_free_ char *branch = NULL;
+	struct source_git_info info = { 0 };
+	git_oid tip, use;
+	char hex[GIT_OID_HEXSZ + 1];
+	bool have_tip = false;
+	int r;
+
+	if (init < 0)
+		return error_set(err, -EIO, "libgit2: %s", git_msg());
+	branch = o->branch ? xstrdup(o->branch) : local_head_branch(o->url);
+	if (!branch)
+		branch = xstrdup("main");
+	if (!branch_name_ok(branch))
+		return error_set(err, -EINVAL, "branch '%s': not a valid branch name", branch);
+
+	r = cache_open(o->cache_dir, &repo, err);
+	if (r < 0)
+		return r;
+
+	r = fetch_tip(repo, o->url, branch, &tip, &info.warning);
+	if (r >= 0) {
+		have_tip = true;
+		git_oid_tostr(hex, sizeof(hex), &tip);
+		info.tip = xstrdup(hex);
+		r = accept_tip(repo, &tip, o->allow_rewind, &use, &info.warning, err);
+		if (r < 0)
+			goto fail;
+	} else if (git_reference_name_to_id(&use, repo, SOURCE_GIT_APPLIED_REF) < 0) {
+		/* Nothing was ever accepted: the fetch error is the whole story. */
+		r = error_set(err, info.warning->code, "%s", info.warning->msg);
+		goto fail;
+	}
+
+	if (have_tip && git_oid_equal(&use, &tip)) {
+		git_reference *ref = NULL;
+
+		if (git_reference_create(&ref, repo, SOURCE_GIT_APPLIED_REF, &use, 1,
+					 "banger: accept tip") < 0) {
+			r = error_set(err, -EIO, "record accepted commit: %s", git_msg());
+			goto fail;
+		}
+		git_reference_free(ref);
+	}
+
+	s = xcalloc(1, sizeof(*s));
+	s->root = xstrdup(o->url);
+	git_oid_tostr(hex, sizeof(hex), &use);
+	s->commit = xstrdup(hex);
+	r = read_commit(repo, &use, o->subdir, s, err);
+	if (r < 0) {
+		error_prefix(err, "commit %.12s", hex);
+		goto fail;
+	}
+	info.commit = xstrdup(hex);
+	*ret = TAKE_PTR(s);
+	if (ret_info)
+		*ret_info = info;
+	else
+		source_git_info_done(&info);
+	return 0;
+fail:
+	source_git_info_done(&info);
+	return r;
+}

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Tests for the git source: repositories built by the test with libgit2,
+ * fetched over local paths.
+ */
+#include <check.h>
+#include <errno.h>
+#include <git2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "source/git.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+
+static char tmpdir[64];
+
+static void
+setup(void)
+{
+	strcpy(tmpdir, "/tmp/banger-git-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	git_libgit2_init();
+}
+
+static void
+teardown(void)
+{
+	char *argv[] = { "rm", "-rf", tmpdir, NULL };
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execvp("rm", argv);
+		_exit(127);
+	}
+	(void)waitpid(pid, NULL, 0);
+	git_libgit2_shutdown();
+}
+
+struct tfile {
+	const char *path;
+	const char *data;
+	unsigned mode;	/* 0: regular */
+};
+
+/* Commit files (NULL-path terminated) on branch; parent = current tip unless orphan. */
+static void
+commit_files(git_repository *repo, const char *branch, const struct tfile *files, bool orphan,
+	     git_oid *ret)
+{
+	git_index *idx = NULL;
+	git_oid tree_id, parent_id, commit_id;
+	git_tree *tree = NULL;
+	git_commit *parent = NULL;
+	git_signature *sig = NULL;
+	_cleanup_free_ char *ref = xasprintf("refs/heads/%s", branch);
+	int nparents = 0;
+
+	ck_assert_int_eq(git_repository_index(&idx, repo), 0);
+	ck_assert_int_eq(git_index_clear(idx), 0);
+	for (const struct tfile *f = files; f->path; f++) {
+		git_index_entry e = { 0 };
+
+		e.path = f->path;
+		e.mode = f->mode ? f->mode : GIT_FILEMODE_BLOB;
+		ck_assert_int_eq(git_index_add_from_buffer(idx, &e, f->data, strlen(f->data)), 0);
+	}
+	ck_assert_int_eq(git_index_write_tree_to(&tree_id, idx, repo), 0);
+	ck_assert_int_eq(git_tree_lookup(&tree, repo, &tree_id), 0);
+	ck_assert_int_eq(git_signature_new(&sig, "t", "t@example.invalid", 1700000000, 0), 0);
+	if (!orphan && git_reference_name_to_id(&parent_id, repo, ref) == 0) {
+		ck_assert_int_eq(git_commit_lookup(&parent, repo, &parent_id), 0);
+		nparents = 1;
+	}
+	{
+		const git_commit *parents[1] = { parent };
+
+		ck_assert_int_eq(git_commit_create(&commit_id, repo, NULL, sig, sig, NULL, "c", tree,
+						   (size_t)nparents, parents),
+				 0);
+	}
+	{
+		git_reference *r = NULL;
+
+		ck_assert_int_eq(git_reference_create(&r, repo, ref, &commit_id, 1, "t"), 0);
+		git_reference_free(r);
+	}
+	if (ret)
+		*ret = commit_id;
+	git_commit_free(parent);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_index_free(idx);
+}
+
+static git_repository *
+make_bare(const char *name)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", tmpdir, name);
+	git_repository *repo = NULL;
+
+	ck_assert_int_eq(git_repository_init(&repo, p, 1), 0);
+	ck_assert_int_eq(git_repository_set_head(repo, "refs/heads/main"), 0);
+	return repo;
+}
+
+static const struct source_file *
+find(const struct source *s, const char *path)
+{
+	for (size_t i = 0; i < s->n_files; i++)
+		if (strcmp(s->files[i].path, path) == 0)
+			return &s->files[i];
+	return NULL;
+}
+
+static int
+read_src(const char *repo_name, const char *branch, bool rewind, struct source **ret,
+	 struct source_git_info *info, struct error **err)
+{
+	_cleanup_free_ char *url = xasprintf("%s/%s", tmpdir, repo_name);
+	_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
+	struct source_git_options o = {
+		.url = url, .branch = branch, .cache_dir = cache, .allow_rewind = rewind,
+	};
+
+	return source_git_read(&o, ret, info, err);
+}
+
+static const struct tfile v1[] = {
+	{ "host.yaml", "bridge: {name: br0}\n", 0 },
+	{ "vms/web.yaml", "image: demo\n", 0 },
+	{ "vms/notes.txt", "ignored\n", 0 },
+	{ "images/demo.yaml", "kernel: k\nrootfs: r\n", 0 },
+	{ "README.md", "ignored\n", 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct tfile v2[] = {
+	{ "vms/web.yaml", "image: demo\nmemory: 1G\n", 0 },
+	{ "vms/db.yaml", "image: demo\n", 0 },
+	{ "images/demo.yaml", "kernel: k\nrootfs: r\n", 0 },
+	{ NULL, NULL, 0 },
+};
+
+START_TEST(test_reads_commit_tree)
+{
+	git_repository *repo = make_bare("r.git");
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+	git_oid id;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	commit_files(repo, "main", v1, false, &id);
+	git_oid_tostr(hex, sizeof(hex), &id);
+	read_src("r.git", NULL, false, &s, &info, &err);
+	ck_assert_msg(err == NULL, "%s", err ? err->msg : "");
+	ck_assert_ptr_null(err);
+	ck_assert_ptr_null(info.warning);
+	ck_assert_str_eq(info.commit, hex);
+	ck_assert_str_eq(info.tip, hex);
+	ck_assert_str_eq(s->commit, hex);
+	ck_assert_uint_eq(s->n_files, 3);
+	ck_assert_str_eq(s->files[0].path, "host.yaml");
+	ck_assert_str_eq(s->files[1].path, "images/demo.yaml");
+	ck_assert_str_eq(s->files[2].path, "vms/web.yaml");
+	ck_assert_str_eq(find(s, "vms/web.yaml")->data, "image: demo\n");
+	ck_assert_uint_eq(find(s, "vms/web.yaml")->len, 12);
+	source_free(s);
+	source_git_info_done(&info);
+	git_repository_free(repo);
+}
+END_TEST
+
+START_TEST(test_fast_forward_then_rewind_refused)
+{
+	git_repository *repo = make_bare("r.git");
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+	git_oid id1, id2, id3;
+	char h1[GIT_OID_HEXSZ + 1], h2[GIT_OID_HEXSZ + 1], h3[GIT_OID_HEXSZ + 1];
+
+	commit_files(repo, "main", v1, false, &id1);
+	ck_assert_int_eq(read_src("r.git", "main", false, &s, &info, &err), 0);
+	source_free(s);
+	source_git_info_done(&info);
+
+	commit_files(repo, "main", v2, false, &id2);
+	git_oid_tostr(h2, sizeof(h2), &id2);
+	ck_assert_int_eq(read_src("r.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_null(info.warning);
+	ck_assert_str_eq(info.commit, h2);
+	ck_assert_ptr_nonnull(find(s, "vms/db.yaml"));
+	ck_assert_ptr_null(find(s, "host.yaml"));
+	source_free(s);
+	source_git_info_done(&info);
+
+	/* A force push: a new root commit that does not descend from id2. */
+	commit_files(repo, "main", v1, true, &id3);
+	git_oid_tostr(h3, sizeof(h3), &id3);
+	git_oid_tostr(h1, sizeof(h1), &id1);
+	ck_assert_int_eq(read_src("r.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_nonnull(info.warning);
+	ck_assert_int_eq(info.warning->code, -ESTALE);
+	ck_assert_ptr_nonnull(strstr(info.warning->msg, "--allow-rewind"));
+	ck_assert_str_eq(info.commit, h2);
+	ck_assert_str_eq(info.tip, h3);
+	ck_assert_ptr_nonnull(find(s, "vms/db.yaml"));
+	source_free(s);
+	source_git_info_done(&info);
+
+	/* Still refused on the next run: the accepted commit did not move. */
+	ck_assert_int_eq(read_src("r.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_nonnull(info.warning);
+	ck_assert_str_eq(info.commit, h2);
+	source_free(s);
+	source_git_info_done(&info);
+
+	ck_assert_int_eq(read_src("r.git", "main", true, &s, &info, &err), 0);
+	ck_assert_ptr_null(info.warning);
+	ck_assert_str_eq(info.commit, h3);
+	ck_assert_ptr_nonnull(find(s, "host.yaml"));
+	source_free(s);
+	source_git_info_done(&info);
+	git_repository_free(repo);
+}
+END_TEST
+
+START_TEST(test_broken_remote_keeps_last_commit)
+{
+	git_repository *repo = make_bare("r.git");
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+	_cleanup_free_ char *p = xasprintf("%s/r.git", tmpdir), *q = xasprintf("%s/gone.git", tmpdir);
+	git_oid id;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	commit_files(repo, "main", v1, false, &id);
+	git_oid_tostr(hex, sizeof(hex), &id);
+	ck_assert_int_eq(read_src("r.git", "main", false, &s, &info, &err), 0);
+	source_free(s);
+	source_git_info_done(&info);
+
+	ck_assert_int_eq(rename(p, q), 0);
+	ck_assert_int_eq(read_src("r.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_null(err);
+	ck_assert_ptr_nonnull(info.warning);
+	ck_assert_ptr_nonnull(strstr(info.warning->msg, "fetch"));
+	ck_assert_ptr_null(info.tip);
+	ck_assert_str_eq(info.commit, hex);
+	ck_assert_uint_eq(s->n_files, 3);
+	source_free(s);
+	source_git_info_done(&info);
+	git_repository_free(repo);
+}
+END_TEST
+
+START_TEST(test_never_fetched_is_an_error)
+{
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+
+	ck_assert_int_eq(read_src("missing.git", "main", false, &s, &info, &err), -EIO);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err->msg, "fetch"));
+	error_free(err);
+}
+END_TEST
+
+START_TEST(test_missing_branch)
+{
+	git_repository *repo = make_bare("r.git");
+	struct source *s = NULL;
+	struct error *err = NULL;
+
+	commit_files(repo, "main", v1, false, NULL);
+	ck_assert_int_eq(read_src("r.git", "prod", false, &s, NULL, &err), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err->msg, "no branch 'prod'"));
+	error_free(err);
+	err = NULL;
+	ck_assert_int_eq(read_src("r.git", "bad..name", false, &s, NULL, &err), -EINVAL);
+	error_free(err);
+	git_repository_free(repo);
+}
+END_TEST
+
+START_TEST(test_subdir_and_symlink)
+{
+	git_repository *repo = make_bare("r.git");
+	_cleanup_free_ char *url = xasprintf("%s/r.git", tmpdir);
+	_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
+	struct source *s = NULL;
+	struct error *err = NULL;
+	static const struct tfile files[] = {
+		{ "fleet/vms/a.yaml", "image: x\n", 0 },
+		{ "fleet/vms/link.yaml", "/etc/shadow", GIT_FILEMODE_LINK },
+		{ "other/vms/b.yaml", "image: y\n", 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct source_git_options o = { .url = url, .branch = "main", .subdir = "fleet",
+					.cache_dir = cache };
+
+	commit_files(repo, "main", files, false, NULL);
+	ck_assert_int_eq(source_git_read(&o, &s, NULL, &err), 0);
+	ck_assert_uint_eq(s->n_files, 2);
+	ck_assert_str_eq(s->files[0].path, "vms/a.yaml");
+	ck_assert_str_eq(s->files[1].path, "vms/link.yaml");
+	ck_assert_int_eq(s->files[1].read_error, -ELOOP);
+	ck_assert_ptr_null(s->files[1].data);
+	source_free(s);
+	s = NULL;
+
+	o.subdir = "../etc";
+	ck_assert_int_eq(source_git_read(&o, &s, NULL, &err), -EINVAL);
+	error_free(err);
+	err = NULL;
+	o.subdir = "nowhere";
+	ck_assert_int_eq(source_git_read(&o, &s, NULL, &err), -ENOENT);
+	error_free(err);
+	git_repository_free(repo);
+}
+END_TEST
+
+START_TEST(test_work_tree_dirty_edits_ignored)
+{
+	_cleanup_free_ char *wt = xasprintf("%s/wt", tmpdir), *f = NULL;
+	git_repository *repo = NULL;
+	struct source *s = NULL;
+	struct error *err = NULL;
+
+	ck_assert_int_eq(git_repository_init(&repo, wt, 0), 0);
+	commit_files(repo, "master", v1, false, NULL);
+	/* A half-finished edit in the work tree, never committed. */
+	f = xasprintf("%s/vms", wt);
+	ck_assert_int_eq(mkdir(f, 0755), 0);
+	free(f);
+	f = xasprintf("%s/vms/web.yaml", wt);
+	ck_assert_int_eq(write_file_atomic(f, "image: [broken\n", 15, 0644), 0);
+	ck_assert(source_git_is_repository(wt));
+	ck_assert(!source_git_is_repository(tmpdir));
+
+	/* No branch given: the one HEAD names (master here) is used. */
+	ck_assert_int_eq(read_src("wt", NULL, false, &s, NULL, &err), 0);
+	ck_assert_str_eq(find(s, "vms/web.yaml")->data, "image: demo\n");
+	source_free(s);
+	git_repository_free(repo);
+}
+END_TEST
+
+static Suite *
+source_git_suite(void)
+{
+	Suite *s = suite_create("source-git");
+	TCase *tc = tcase_create("git");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_reads_commit_tree);
+	tcase_add_test(tc, test_fast_forward_then_rewind_refused);
+	tcase_add_test(tc, test_broken_remote_keeps_last_commit);
+	tcase_add_test(tc, test_never_fetched_is_an_error);
+	tcase_add_test(tc, test_missing_branch);
+	tcase_add_test(tc, test_subdir_and_symlink);
+	tcase_add_test(tc, test_work_tree_dirty_edits_ignored);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(source_git_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
