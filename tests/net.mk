@@ -21,3 +21,10 @@ tests_integration_test_net_drivers_SOURCES = tests/integration/test-net-drivers.
 tests_integration_test_net_drivers_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_net_drivers_LDADD = $(TEST_LIBS)
 endif
+
+# Per-VM network cost benchmark; make check runs it once with N=2.
+EXTRA_DIST += bench/net-cost.sh bench/net-cost-smoke.sh
+check_PROGRAMS += bench/net-cost
+bench_net_cost_SOURCES = bench/net-cost.c
+bench_net_cost_LDADD = libbanger.a $(BANGER_LIBS)
+TESTS += bench/net-cost-smoke.sh
