@@ -310,7 +310,8 @@ tun_create(const char *tap, int *ret_fd, struct error **err)
 	if (fd < 0)
 		return error_set(err, -errno, "open /dev/net/tun: %m");
 	strncpy(ifr.ifr_name, tap, IFNAMSIZ - 1);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL;
+	/* ifr_flags is a short; IFF_TUN_EXCL is its top bit. */
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		if (errno == EBUSY)
 			return error_set(err, -EEXIST, "tap '%s': appeared meanwhile, left alone",
