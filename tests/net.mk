@@ -28,3 +28,8 @@ check_PROGRAMS += bench/net-cost
 bench_net_cost_SOURCES = bench/net-cost.c
 bench_net_cost_LDADD = libbanger.a $(BANGER_LIBS)
 TESTS += bench/net-cost-smoke.sh
+
+# make bench-net: the full run (N=50), root only.
+.PHONY: bench-net
+bench-net: bench/net-cost$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' $(SHELL) $(srcdir)/bench/net-cost.sh
