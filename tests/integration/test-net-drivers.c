@@ -418,7 +418,24 @@ START_TEST(test_uplink_and_forwarding)
 	ck_assert_str_eq(v, UPLINK);
 	expect_err(net->uplink_resolve(net->userdata, "nope0", &x, &err), -ENODEV, &err);
 	expect_err(net->uplink_resolve(net->userdata, "eth0\"", &x, &err), -EINVAL, &err);
-	ck_assert_int_eq(RUN(NULL, "ip", "route", "del", "default"), 0);
+	/* Two default routes: the lowest metric wins; without any, auto fails. */
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", "veth-b", "type", "veth", "peer", "name",
+			     "veth-b2"),
+			 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", "dev", "veth-b2", "up"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", "dev", "veth-b", "up"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "addr", "add", "198.51.100.1/24", "dev", "veth-b"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "route", "add", "default", "via", "198.51.100.254", "dev",
+			     "veth-b", "metric", "50"),
+			 0);
+	ck_assert_int_eq(net->uplink_resolve(net->userdata, "auto", &x, &err), 0);
+	ck_assert_str_eq(x, UPLINK);
+	free(TAKE_PTR(x));
+	ck_assert_int_eq(RUN(NULL, "ip", "route", "del", "default", "via", "192.0.2.254"), 0);
+	ck_assert_int_eq(net->uplink_resolve(net->userdata, "auto", &x, &err), 0);
+	ck_assert_str_eq(x, "veth-b");
+	free(TAKE_PTR(x));
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", "dev", "veth-b"), 0);
 	expect_err(net->uplink_resolve(net->userdata, "auto", &x, &err), -ENETUNREACH, &err);
 	ck_assert_int_eq(RUN(NULL, "ip", "route", "add", "default", "via", "192.0.2.254", "dev",
 			     UPLINK),
