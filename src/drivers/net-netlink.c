@@ -308,7 +308,7 @@ tun_create(const char *tap, int *ret_fd, struct error **err)
 
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return error_set(err, -errno, "open /dev/net/tun: %m");
+		return error_set(err, -errno, "open /dev/net/tun: %s", strerror(errno));
 	strncpy(ifr.ifr_name, tap, IFNAMSIZ - 1);
 	/* ifr_flags is a short; IFF_TUN_EXCL is its top bit. */
 	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL);
@@ -316,10 +316,10 @@ tun_create(const char *tap, int *ret_fd, struct error **err)
 		if (errno == EBUSY)
 			return error_set(err, -EEXIST, "tap '%s': appeared meanwhile, left alone",
 					 tap);
-		return error_set(err, -errno, "tap '%s': TUNSETIFF: %m", tap);
+		return error_set(err, -errno, "tap '%s': TUNSETIFF: %s", tap, strerror(errno));
 	}
 	if (ioctl(fd, TUNSETPERSIST, 1) < 0)
-		return error_set(err, -errno, "tap '%s': TUNSETPERSIST: %m", tap);
+		return error_set(err, -errno, "tap '%s': TUNSETPERSIST: %s", tap, strerror(errno));
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -498,10 +498,10 @@ nl_forwarding_get(void *userdata, bool *ret, struct error **err)
 	(void)userdata;
 	fd = open(IP_FORWARD_PATH, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return error_set(err, -errno, "open " IP_FORWARD_PATH ": %m");
+		return error_set(err, -errno, "open " IP_FORWARD_PATH ": %s", strerror(errno));
 	k = read(fd, buf, sizeof(buf) - 1);
 	if (k < 0)
-		return error_set(err, -errno, "read " IP_FORWARD_PATH ": %m");
+		return error_set(err, -errno, "read " IP_FORWARD_PATH ": %s", strerror(errno));
 	*ret = buf[0] == '1';
 	return 0;
 }
@@ -518,9 +518,12 @@ nl_forwarding_ensure(void *userdata, struct error **err)
 		return r;
 	fd = open(IP_FORWARD_PATH, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return error_set(err, -errno, "open " IP_FORWARD_PATH ": %m");
-	if (write(fd, "1\n", 2) != 2)
-		return error_set(err, errno ? -errno : -EIO, "write " IP_FORWARD_PATH ": %m");
+		return error_set(err, -errno, "open " IP_FORWARD_PATH ": %s", strerror(errno));
+	if (write(fd, "1\n", 2) != 2) {
+		int e = errno ? errno : EIO;
+
+		return error_set(err, -e, "write " IP_FORWARD_PATH ": %s", strerror(e));
+	}
 	return 0;
 }
 
