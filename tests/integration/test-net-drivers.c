@@ -465,6 +465,7 @@ START_TEST(test_nat)
 	struct nat_rule *rules = NULL;
 	size_t n = 9;
 	uint64_t foreign = 0;
+	int kinds[_NAT_RULE_KIND_MAX] = { 0 };
 
 	/* No table: empty list, deletes are no-ops. */
 	ck_assert_int_eq(nat->rule_list(nat->userdata, &rules, &n, &err), 0);
@@ -532,6 +533,7 @@ START_TEST(test_nat)
 	ck_assert_int_eq(nat->rule_list(nat->userdata, &rules, &n, &err), 0);
 	ck_assert_uint_eq(n, 6);
 	for (size_t i = 0; i < n; i++) {
+		kinds[rules[i].kind]++;
 		if (rules[i].kind == NAT_RULE_OTHER) {
 			ck_assert_ptr_null(rules[i].vm_id);
 			ck_assert_str_eq(rules[i].chain, "forward");
@@ -542,6 +544,10 @@ START_TEST(test_nat)
 		}
 	}
 	nat_rules_free(rules, n);
+	ck_assert_int_eq(kinds[NAT_RULE_MASQUERADE], 2);
+	ck_assert_int_eq(kinds[NAT_RULE_FORWARD], 2);
+	ck_assert_int_eq(kinds[NAT_RULE_ESTABLISHED], 1);
+	ck_assert_int_eq(kinds[NAT_RULE_OTHER], 1);
 	ck_assert_uint_gt(foreign, 0);
 	/* Orphan removal by handle, idempotent. */
 	ck_assert_int_eq(nat->rule_delete(nat->userdata, "forward", foreign, &err), 0);
