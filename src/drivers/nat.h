@@ -100,7 +100,12 @@ struct nat_ops {
 
 /*
  * The real backend: libnftables, one context, no nft process.  Free with
- * nat_nft_free().
+ * nat_nft_free().  Every write is one nft transaction.  vm_add also creates
+ * what table_ensure would, and replaces rules of that id that do not match
+ * (another uplink, address or tap; duplicates).  rule_list returns the
+ * shared rule as NAT_RULE_ESTABLISHED with vm_id NULL.  Errors: -EINVAL for
+ * any value that fails its check (nothing is sent); libnftables' errors map
+ * to -ENOENT, -EEXIST, -EPERM... from their text, else -EIO.
  */
 int nat_nft_new(struct nat_ops **ret, struct error **err);
 struct nat_ops *nat_nft_free(struct nat_ops *ops);

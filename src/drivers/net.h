@@ -70,6 +70,19 @@ struct net_ops {
  * The real backend: libnl-route-3 for links, addresses and routes,
  * /dev/net/tun for tap creation.  Opens one rtnetlink socket in the caller's
  * network namespace.  Free with net_netlink_free().
+ *
+ * Its errors, beyond the kernel's own:
+ *   bridge_ensure  -EINVAL bad name/address; -EPERM name with TAP_PREFIX;
+ *                  -EEXIST a non-bridge link of that name, or another IPv4
+ *                  address (or prefix) on the bridge.
+ *   tap_ensure     -EPERM tap not TAP_PREFIX + 8 hex; -EINVAL bad vm name/id
+ *                  or bridge not a bridge; -ENOENT bridge missing (nothing
+ *                  created); -EEXIST link exists without this vm id's alias or
+ *                  is not a tun device.  A tap it created is removed again
+ *                  when the netlink step fails.
+ *   tap_delete     -EPERM bad tap name; -EEXIST the link is not this vm's.
+ *   uplink_resolve -ENETUNREACH no IPv4 default route ("auto"); -ENODEV no
+ *                  such interface; -EINVAL a name unsafe to render.
  */
 int net_netlink_new(struct net_ops **ret, struct error **err);
 struct net_ops *net_netlink_free(struct net_ops *ops);
