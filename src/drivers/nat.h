@@ -8,6 +8,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,11 +16,16 @@
 
 #define NAT_TABLE "banger"
 #define NAT_COMMENT_PREFIX "banger id="
+/* Comment of the one shared "ct state established,related accept" rule. */
+#define NAT_COMMENT_SHARED "banger shared"
+#define NAT_CHAIN_POSTROUTING "postrouting"
+#define NAT_CHAIN_FORWARD "forward"
 
 enum nat_rule_kind {
 	NAT_RULE_MASQUERADE,	/* postrouting: ip saddr GUEST oifname UPLINK masquerade */
 	NAT_RULE_FORWARD,	/* forward: iifname TAP oifname UPLINK accept */
 	NAT_RULE_OTHER,		/* anything else found in banger's table */
+	NAT_RULE_ESTABLISHED,	/* forward: the shared ct state established,related accept */
 	_NAT_RULE_KIND_MAX,
 	_NAT_RULE_KIND_INVALID = -EINVAL,
 };
@@ -37,6 +43,45 @@ struct nat_rule {
 void nat_rule_done(struct nat_rule *r);
 void nat_rules_free(struct nat_rule *r, size_t n);
 
+const char *nat_rule_kind_to_string(enum nat_rule_kind k);
+enum nat_rule_kind nat_rule_kind_from_string(const char *s);
+
+/* "banger id=ID" into a new string; NULL when vm_id is not a VM id. */
+char *nat_comment_format(const char *vm_id);
+/* The VM id of a comment, -EINVAL when it is not "banger id=<VM id>". */
+int nat_comment_parse(const char *comment, char **ret_vm_id);
+
+/*
+ * nft commands (one per line, newline-terminated) creating table inet banger,
+ * its two base chains and the shared established/related rule.  Static.
+ */
+const char *nat_render_table(void);
+const char *nat_render_chains(void);
+const char *nat_render_shared_rule(void);
+/*
+ * One "add rule" command for a VM's masquerade or forward rule.  Every value
+ * is checked before it is rendered (VM id, tap name, uplink name), so no
+ * input can inject nft syntax: -EINVAL otherwise.  Caller frees *ret.
+ */
+int nat_render_masquerade(const char *vm_id, uint32_t ip, const char *uplink, char **ret);
+int nat_render_forward(const char *vm_id, const char *tap, const char *uplink, char **ret);
+/* "delete rule inet banger CHAIN handle N"; -EINVAL on a bad chain name or handle 0. */
+int nat_render_delete(const char *chain, uint64_t handle, char **ret);
+/* A chain name that is safe to render: [A-Za-z][A-Za-z0-9_-]{0,63}. */
+bool nat_chain_is_valid(const char *s);
+
+/*
+ * Parse libnftables' JSON listing (of the table or the whole ruleset) into the
+ * rules of banger's table (family inet, name NAT_TABLE); every other table is
+ * ignored.  *ret_has_table says whether banger's table appears, *ret_chains
+ * (may be NULL) gets a bit per base chain found: 1 postrouting, 2 forward.
+ * -EBADMSG on malformed JSON.
+ */
+int nat_rules_parse_json(const char *json, struct nat_rule **ret, size_t *ret_n,
+			 bool *ret_has_table, unsigned *ret_chains, struct error **err);
+#define NAT_HAS_POSTROUTING 1u
+#define NAT_HAS_FORWARD 2u
+
 struct nat_ops {
 	/* Create the table and its base chains (and the shared
 	 * established/related rule) if missing. */
@@ -52,3 +97,15 @@ struct nat_ops {
 	int (*rule_list)(void *userdata, struct nat_rule **ret, size_t *ret_n, struct error **err);
 	void *userdata;
 };
+
+/*
+ * The real backend: libnftables, one context, no nft process.  Free with
+ * nat_nft_free().  Every write is one nft transaction.  vm_add also creates
+ * what table_ensure would, and replaces rules of that id that do not match
+ * (another uplink, address or tap; duplicates).  rule_list returns the
+ * shared rule as NAT_RULE_ESTABLISHED with vm_id NULL.  Errors: -EINVAL for
+ * any value that fails its check (nothing is sent); libnftables' errors map
+ * to -ENOENT, -EEXIST, -EPERM... from their text, else -EIO.
+ */
+int nat_nft_new(struct nat_ops **ret, struct error **err);
+struct nat_ops *nat_nft_free(struct nat_ops *ops);

@@ -35,6 +35,14 @@ char *net_alias_format(const char *vm_name, const char *vm_id);
 /* Parse an alias; -EINVAL when it is not banger's.  Caller owns the outputs. */
 int net_alias_parse(const char *alias, char **ret_vm_name, char **ret_vm_id);
 
+/* A tap name banger may create: TAP_PREFIX followed by exactly 8 lower-case hex. */
+bool net_tap_name_is_valid(const char *s);
+/*
+ * An interface name that is safe to render into a command or netlink request:
+ * 1..15 bytes of [A-Za-z0-9_.-], not "." or "..".  Stricter than the kernel.
+ */
+bool net_ifname_is_valid(const char *s);
+
 struct net_ops {
 	/* Create the bridge if missing, give it addr/prefix, bring it up.  An
 	 * existing bridge with another address is -EEXIST (reported, not rewritten). */
@@ -53,5 +61,28 @@ struct net_ops {
 	int (*forwarding_ensure)(void *userdata, struct error **err);
 	/* Resolve "auto" to the default route's interface; check a named one exists. */
 	int (*uplink_resolve)(void *userdata, const char *uplink, char **ret, struct error **err);
+	/* Whether IPv4 forwarding is on (status/doctor).  May be NULL in fakes. */
+	int (*forwarding_get)(void *userdata, bool *ret, struct error **err);
 	void *userdata;
 };
+
+/*
+ * The real backend: libnl-route-3 for links, addresses and routes,
+ * /dev/net/tun for tap creation.  Opens one rtnetlink socket in the caller's
+ * network namespace.  Free with net_netlink_free().
+ *
+ * Its errors, beyond the kernel's own:
+ *   bridge_ensure  -EINVAL bad name/address; -EPERM name with TAP_PREFIX;
+ *                  -EEXIST a non-bridge link of that name, or another IPv4
+ *                  address (or prefix) on the bridge.
+ *   tap_ensure     -EPERM tap not TAP_PREFIX + 8 hex; -EINVAL bad vm name/id
+ *                  or bridge not a bridge; -ENOENT bridge missing (nothing
+ *                  created); -EEXIST link exists without this vm id's alias or
+ *                  is not a tun device.  A tap it created is removed again
+ *                  when the netlink step fails.
+ *   tap_delete     -EPERM bad tap name; -EEXIST the link is not this vm's.
+ *   uplink_resolve -ENETUNREACH no IPv4 default route ("auto"); -ENODEV no
+ *                  such interface; -EINVAL a name unsafe to render.
+ */
+int net_netlink_new(struct net_ops **ret, struct error **err);
+struct net_ops *net_netlink_free(struct net_ops *ops);

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The real NAT backend: libnftables in-process (no nft process), one
+ * context.  Everything it does happens in table inet banger: reads list that
+ * table as JSON (mapped by nat-common.c), writes are one batch (one
+ * transaction) of commands rendered from checked values.  No other table is
+ * ever named in a command.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <nftables/libnftables.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/nat.h"
+#include "drivers/net.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+
+struct nat_nft {
+	struct nat_ops ops;
+	struct nft_ctx *ctx;
+};
+
+/* libnftables reports errors as text only; recover the errno we care about. */
+static int
+nft_text_to_errno(const char *text)
+{
+	static const int codes[] = { ENOENT, EEXIST, EPERM, EACCES, EBUSY, EINVAL,
+				     EOPNOTSUPP, ENOMEM, ENOSPC, EPROTONOSUPPORT };
+
+	for (size_t i = 0; i < ELEMENTSOF(codes); i++)
+		if (strstr(text, strerror(codes[i])))
+			return -codes[i];
+	return -EIO;
+}
+
+/* First "Error: ..." line of libnftables' error text, without the prefix. */
+static char *
+nft_error_line(const char *text)
+{
+	const char *p = strstr(text, "Error: ");
+	size_t len;
+
+	p = p ? p + strlen("Error: ") : text;
+	len = strcspn(p, "\n");
+	return xstrndup(p, len);
+}
+
+/*
+ * Run cmds as one batch.  With json, the listing comes back in *ret_out
+ * (caller frees); otherwise ret_out may be NULL.
+ */
+static int
+nft_run(struct nat_nft *n, const char *cmds, bool json, char **ret_out, struct error **err)
+{
+	const char *out, *errtext;
+	int rc;
+
+	nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_HANDLE | (json ? NFT_CTX_OUTPUT_JSON : 0));
+	rc = nft_run_cmd_from_buffer(n->ctx, cmds);
+	/* Reading a buffer resets it; read both every time. */
+	out = nft_ctx_get_output_buffer(n->ctx);
+	errtext = nft_ctx_get_error_buffer(n->ctx);
+	if (rc != 0) {
+		_cleanup_free_ char *line = nft_error_line(errtext ? errtext : "");
+
+		return error_set(err, nft_text_to_errno(errtext ? errtext : ""), "nft: %s",
+				 line[0] ? line : "command refused");
+	}
+	if (ret_out)
+		*ret_out = xstrdup(out ? out : "");
+	return 0;
+}
+
+struct listing {
+	struct nat_rule *rules;
+	size_t n;
+	bool has_table;
+	unsigned chains;
+};
+
+static void
+listing_done(struct listing *l)
+{
+	nat_rules_free(l->rules, l->n);
+	memset(l, 0, sizeof(*l));
+}
+
+/* List banger's table; an absent table is an empty listing. */
+static int
+nat_list(struct nat_nft *n, struct listing *ret, struct error **err)
+{
+	_cleanup_free_ char *out = NULL;
+	struct error *e = NULL;
+	int r;
+
+	r = nft_run(n, "list table inet " NAT_TABLE "\n", true, &out, &e);
+	if (r == -ENOENT) {
+		/* Only "no such table" is fine: confirm the table really is absent. */
+		error_free(e);
+		e = NULL;
+		r = nft_run(n, "list tables inet\n", true, &out, err);
+		if (r < 0)
+			return r;
+		r = nat_rules_parse_json(out, &ret->rules, &ret->n, &ret->has_table, &ret->chains,
+					 err);
+		if (r < 0)
+			return r;
+		if (ret->has_table) {
+			listing_done(ret);
+			return error_set(err, -EIO, "nft: table inet " NAT_TABLE
+					 " listed but unreadable");
+		}
+		return 0;
+	}
+	if (r < 0) {
+		(void)error_set(err, r, "%s", e->msg);
+		error_free(e);
+		return r;
+	}
+	return nat_rules_parse_json(out, &ret->rules, &ret->n, &ret->has_table, &ret->chains,
+				    err);
+}
+
+static bool
+has_kind(const struct listing *l, enum nat_rule_kind k)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->rules[i].kind == k)
+			return true;
+	return false;
+}
+
+static void
+append(char **buf, const char *s)
+{
+	*buf = strcat(xrealloc(*buf, strlen(*buf) + strlen(s) + 1), s);
+}
+
+/* Append to *buf what is needed so that the table, its chains and the shared rule exist. */
+static void
+render_prelude(const struct listing *l, char **buf)
+{
+	if (!l->has_table)
+		append(buf, nat_render_table());
+	if (l->chains != (NAT_HAS_POSTROUTING | NAT_HAS_FORWARD))
+		append(buf, nat_render_chains());
+	if (!has_kind(l, NAT_RULE_ESTABLISHED))
+		append(buf, nat_render_shared_rule());
+}
+
+static int
+nft_table_ensure(void *userdata, struct error **err)
+{
+	struct nat_nft *n = userdata;
+	_cleanup_free_ char *cmds = xstrdup("");
+	struct listing l = { 0 };
+	int r;
+
+	r = nat_list(n, &l, err);
+	if (r < 0)
+		return r;
+	render_prelude(&l, &cmds);
+	listing_done(&l);
+	if (!cmds[0])
+		return 0;
+	r = nft_run(n, cmds, false, NULL, err);
+	if (r < 0)
+		return error_prefix(err, "table inet " NAT_TABLE);
+	return 0;
+}
+
+/*
+ * 1. render both wanted rules (every value checked);
+ * 2. list the table: keep the first exact match of each, delete every other
+ *    rule that carries this VM's id (stale uplink, ip or tap; duplicates);
+ * 3. one batch: missing table/chains/shared rule, deletes, missing adds.
+ */
+static int
+nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, const char *uplink,
+	   struct error **err)
+{
+	struct nat_nft *n = userdata;
+	_cleanup_free_ char *masq = NULL, *fwd = NULL, *cmds = xstrdup("");
+	struct listing l = { 0 };
+	bool masq_ok = false, fwd_ok = false;
+	int r;
+
+	if (nat_render_masquerade(vm_id, ip, uplink, &masq) < 0 ||
+	    nat_render_forward(vm_id, tap, uplink, &fwd) < 0)
+		return error_set(err, -EINVAL, "nat: invalid vm id, tap, address or uplink");
+	r = nat_list(n, &l, err);
+	if (r < 0)
+		return error_prefix(err, "nat vm '%s'", vm_id);
+	render_prelude(&l, &cmds);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct nat_rule *x = &l.rules[i];
+		_cleanup_free_ char *del = NULL;
+
+		if (!x->vm_id || strcmp(x->vm_id, vm_id) != 0)
+			continue;
+		if (!masq_ok && x->kind == NAT_RULE_MASQUERADE && x->ip == ip &&
+		    strcmp(x->uplink, uplink) == 0) {
+			masq_ok = true;
+			continue;
+		}
+		if (!fwd_ok && x->kind == NAT_RULE_FORWARD && strcmp(x->tap, tap) == 0 &&
+		    strcmp(x->uplink, uplink) == 0) {
+			fwd_ok = true;
+			continue;
+		}
+		if (nat_render_delete(x->chain, x->handle, &del) < 0) {
+			listing_done(&l);
+			return error_set(err, -EINVAL, "nat vm '%s': rule in chain with an "
+					 "unsupported name", vm_id);
+		}
+		append(&cmds, del);
+	}
+	listing_done(&l);
+	if (!masq_ok)
+		append(&cmds, masq);
+	if (!fwd_ok)
+		append(&cmds, fwd);
+	if (!cmds[0])
+		return 0;
+	r = nft_run(n, cmds, false, NULL, err);
+	if (r < 0)
+		return error_prefix(err, "nat vm '%s'", vm_id);
+	return 0;
+}
+
+static int
+nft_vm_delete(void *userdata, const char *vm_id, struct error **err)
+{
+	struct nat_nft *n = userdata;
+	_cleanup_free_ char *cmds = xstrdup("");
+	struct listing l = { 0 };
+	int r = 0;
+
+	if (!name_is_vm_id(vm_id))
+		return error_set(err, -EINVAL, "nat: invalid vm id");
+	r = nat_list(n, &l, err);
+	if (r < 0)
+		return error_prefix(err, "nat vm '%s'", vm_id);
+	for (size_t i = 0; i < l.n; i++) {
+		_cleanup_free_ char *del = NULL;
+
+		if (!l.rules[i].vm_id || strcmp(l.rules[i].vm_id, vm_id) != 0)
+			continue;
+		if (nat_render_delete(l.rules[i].chain, l.rules[i].handle, &del) < 0) {
+			r = error_set(err, -EINVAL, "nat vm '%s': rule in chain with an "
+				      "unsupported name", vm_id);
+			break;
+		}
+		append(&cmds, del);
+	}
+	listing_done(&l);
+	if (r < 0 || !cmds[0])
+		return r;
+	r = nft_run(n, cmds, false, NULL, err);
+	if (r < 0)
+		return error_prefix(err, "nat vm '%s'", vm_id);
+	return 0;
+}
+
+static int
+nft_rule_delete(void *userdata, const char *chain, uint64_t handle, struct error **err)
+{
+	struct nat_nft *n = userdata;
+	_cleanup_free_ char *cmd = NULL;
+	struct error *e = NULL;
+	struct listing l = { 0 };
+	bool present = false;
+	int r;
+
+	if (nat_render_delete(chain, handle, &cmd) < 0)
+		return error_set(err, -EINVAL, "nat: invalid chain or rule handle");
+	r = nft_run(n, cmd, false, NULL, &e);
+	if (r == 0)
+		return 0;
+	if (r != -ENOENT) {
+		(void)error_set(err, r, "nat rule %s/%" PRIu64 ": %s", chain, handle, e->msg);
+		error_free(e);
+		return r;
+	}
+	/* Already gone (or no table at all) is success; anything else is reported. */
+	r = nat_list(n, &l, err);
+	if (r < 0) {
+		error_free(e);
+		return r;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		if (l.rules[i].handle == handle && strcmp(l.rules[i].chain, chain) == 0)
+			present = true;
+	listing_done(&l);
+	if (present) {
+		r = error_set(err, -ENOENT, "nat rule %s/%" PRIu64 ": %s", chain, handle, e->msg);
+		error_free(e);
+		return r;
+	}
+	error_free(e);
+	return 0;
+}
+
+static int
+nft_rule_list(void *userdata, struct nat_rule **ret, size_t *ret_n, struct error **err)
+{
+	struct nat_nft *n = userdata;
+	struct listing l = { 0 };
+	int r;
+
+	r = nat_list(n, &l, err);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(l.rules);
+	*ret_n = l.n;
+	return 0;
+}
+
+int
+nat_nft_new(struct nat_ops **ret, struct error **err)
+{
+	struct nat_nft *n;
+	struct nft_ctx *ctx;
+
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx)
+		return error_set(err, -ENOMEM, "nft: context creation");
+	if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
+		nft_ctx_free(ctx);
+		return error_set(err, -ENOMEM, "nft: output buffers");
+	}
+	n = xcalloc(1, sizeof(*n));
+	n->ctx = ctx;
+	n->ops = (struct nat_ops){
+		.table_ensure = nft_table_ensure,
+		.vm_add = nft_vm_add,
+		.vm_delete = nft_vm_delete,
+		.rule_delete = nft_rule_delete,
+		.rule_list = nft_rule_list,
+		.userdata = n,
+	};
+	*ret = &n->ops;
+	return 0;
+}
+
+struct nat_ops *
+nat_nft_free(struct nat_ops *ops)
+{
+	struct nat_nft *n;
+
+	if (!ops)
+		return NULL;
+	n = ops->userdata;
+	nft_ctx_free(n->ctx);
+	free(n);
+	return NULL;
+}

@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Integration tests of the real net (netlink) and nat (libnftables) drivers.
+ * Run only by net-drivers.sh, inside a private network namespace that has an
+ * uplink (veth into a second namespace) and a default route.  The drivers
+ * act; `ip -d -j` and `nft -j` (spawned with an argv) check the result.
+ * Refuses to run in the namespace of pid 1.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "drivers/nat.h"
+#include "drivers/net.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/name.h"
+#include "util/strv.h"
+
+extern char **environ;
+
+#define ID1 "0123456789abcdef0123456789abcdef"
+#define ID2 "fedcba9876543210fedcba9876543210"
+#define TAP1 "bgr-01234567"
+#define TAP2 "bgr-fedcba98"
+#define BRIDGE "brtest0"
+#define UPLINK "veth-up"
+
+/* Run argv; its stdout into *ret_out when not NULL.  Returns the exit status. */
+static int
+run(char **ret_out, const char *const cargv[])
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	posix_spawn_file_actions_t fa;
+	int pipefd[2], status = 0;
+	char *buf = xstrdup("");
+	size_t len = 0;
+	pid_t pid;
+
+	for (size_t i = 0; cargv[i]; i++)
+		argv = strv_append(argv, cargv[i]);
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	ck_assert_int_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	for (;;) {
+		char chunk[4096];
+		ssize_t k = read(pipefd[0], chunk, sizeof(chunk));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		buf = xrealloc(buf, len + (size_t)k + 1);
+		memcpy(buf + len, chunk, (size_t)k);
+		len += (size_t)k;
+		buf[len] = 0;
+	}
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (ret_out)
+		*ret_out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+#define RUN(out, ...) run(out, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* `ip -d -j link show dev NAME`: the link object (caller decrefs), NULL when absent. */
+static json_t *
+link_json(const char *name)
+{
+	_cleanup_free_ char *out = NULL;
+	json_t *root, *l;
+
+	if (RUN(&out, "ip", "-d", "-j", "link", "show", "dev", name) != 0)
+		return NULL;
+	root = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	l = json_incref(json_array_get(root, 0));
+	json_decref(root);
+	return l;
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static bool
+link_has_flag(json_t *l, const char *flag)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(l, "flags"), i, v)
+		if (strcmp(json_string_value(v), flag) == 0)
+			return true;
+	return false;
+}
+
+/* `ip -j addr show dev NAME`: "a.b.c.d/p" of every IPv4 address, space-separated. */
+static char *
+link_addrs(const char *name)
+{
+	_cleanup_free_ char *out = NULL;
+	char *s = xstrdup("");
+	json_t *root, *ai, *a;
+	size_t i;
+
+	ck_assert_int_eq(RUN(&out, "ip", "-j", "addr", "show", "dev", name), 0);
+	root = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	ai = json_object_get(json_array_get(root, 0), "addr_info");
+	json_array_foreach(ai, i, a) {
+		char *n;
+
+		if (!jstr(a, "family") || strcmp(jstr(a, "family"), "inet") != 0)
+			continue;
+		n = xasprintf("%s%s%s/%lld", s, s[0] ? " " : "", jstr(a, "local"),
+			      json_integer_value(json_object_get(a, "prefixlen")));
+		free(s);
+		s = n;
+	}
+	json_decref(root);
+	return s;
+}
+
+/* `nft -j list ruleset`: rules of family/table whose comment is comment (NULL: any). */
+static int
+count_rules(const char *family, const char *table, const char *comment)
+{
+	_cleanup_free_ char *out = NULL;
+	json_t *root, *item;
+	size_t i;
+	int n = 0;
+
+	ck_assert_int_eq(RUN(&out, "nft", "-j", "list", "ruleset"), 0);
+	root = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	json_array_foreach(json_object_get(root, "nftables"), i, item) {
+		json_t *r = json_object_get(item, "rule");
+
+		if (!r || strcmp(jstr(r, "family"), family) != 0 ||
+		    strcmp(jstr(r, "table"), table) != 0)
+			continue;
+		if (comment && (!jstr(r, "comment") || strcmp(jstr(r, "comment"), comment) != 0))
+			continue;
+		n++;
+	}
+	json_decref(root);
+	return n;
+}
+
+static bool
+nft_has(const char *what)
+{
+	_cleanup_free_ char *out = NULL;
+
+	(void)RUN(&out, "nft", "list", "ruleset");
+	return strstr(out, what) != NULL;
+}
+
+static struct net_ops *net;
+static struct nat_ops *nat;
+
+static void
+setup(void)
+{
+	struct error *err = NULL;
+
+	ck_assert_int_eq(net_netlink_new(&net, &err), 0);
+	ck_assert_int_eq(nat_nft_new(&nat, &err), 0);
+}
+
+/* Leave the namespace as the wrapper made it: no bridge, no bgr-*, no tables. */
+static void
+teardown(void)
+{
+	_cleanup_free_ char *out = NULL;
+	json_t *root, *l;
+	size_t i;
+
+	net = net_netlink_free(net);
+	nat = nat_nft_free(nat);
+	ck_assert_int_eq(RUN(NULL, "nft", "flush", "ruleset"), 0);
+	ck_assert_int_eq(RUN(&out, "ip", "-j", "link", "show"), 0);
+	root = json_loads(out, 0, NULL);
+	json_array_foreach(root, i, l) {
+		const char *name = jstr(l, "ifname");
+
+		if (strncmp(name, TAP_PREFIX, strlen(TAP_PREFIX)) == 0 ||
+		    strcmp(name, BRIDGE) == 0)
+			ck_assert_int_eq(RUN(NULL, "ip", "link", "del", "dev", name), 0);
+	}
+	json_decref(root);
+}
+
+static uint32_t
+ip4(const char *s)
+{
+	uint32_t a;
+
+	ck_assert_int_eq(ipv4_parse(s, &a), 0);
+	return a;
+}
+
+static void
+expect_err(int r, int code, struct error **err)
+{
+	ck_assert_int_eq(r, code);
+	ck_assert_ptr_nonnull(*err);
+	ck_assert_int_eq((*err)->code, code);
+	*err = error_free(*err);
+}
+
+START_TEST(test_bridge)
+{
+	struct error *err = NULL;
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	json_t *l;
+
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	l = link_json(BRIDGE);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_str_eq(jstr(json_object_get(l, "linkinfo"), "info_kind"), "bridge");
+	ck_assert(link_has_flag(l, "UP"));
+	json_decref(l);
+	a = link_addrs(BRIDGE);
+	ck_assert_str_eq(a, "10.77.0.1/24");
+
+	/* Idempotent. */
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	ck_assert_ptr_null(err);
+	/* Another address is reported, not rewritten. */
+	expect_err(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.9"), 24, &err), -EEXIST,
+		   &err);
+	expect_err(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 16, &err), -EEXIST,
+		   &err);
+	b = link_addrs(BRIDGE);
+	ck_assert_str_eq(b, "10.77.0.1/24");
+	/* Not a bridge; reserved prefix; bad name. */
+	expect_err(net->bridge_ensure(net->userdata, UPLINK, ip4("10.77.0.1"), 24, &err), -EEXIST,
+		   &err);
+	expect_err(net->bridge_ensure(net->userdata, "bgr-br", ip4("10.77.0.1"), 24, &err), -EPERM,
+		   &err);
+	expect_err(net->bridge_ensure(net->userdata, "br\"0", ip4("10.77.0.1"), 24, &err),
+		   -EINVAL, &err);
+	ck_assert_ptr_null(link_json("bgr-br"));
+}
+END_TEST
+
+static void
+check_tap(const char *tap, const char *alias, bool up)
+{
+	json_t *l = link_json(tap), *li;
+
+	ck_assert_ptr_nonnull(l);
+	li = json_object_get(l, "linkinfo");
+	ck_assert_str_eq(jstr(li, "info_kind"), "tun");
+	ck_assert_str_eq(jstr(json_object_get(li, "info_data"), "type"), "tap");
+	ck_assert(json_is_false(json_object_get(json_object_get(li, "info_data"), "pi")));
+	ck_assert(json_is_false(json_object_get(json_object_get(li, "info_data"), "multi_queue")));
+	ck_assert(json_is_true(json_object_get(json_object_get(li, "info_data"), "persist")));
+	ck_assert_str_eq(jstr(l, "ifalias"), alias);
+	ck_assert_str_eq(jstr(l, "master"), BRIDGE);
+	ck_assert(link_has_flag(l, "UP") == up);
+	json_decref(l);
+}
+
+START_TEST(test_tap_lifecycle)
+{
+	struct error *err = NULL;
+	struct net_link *links = NULL;
+	size_t n = 0;
+	json_t *l;
+
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	check_tap(TAP1, "banger vm=web1 id=" ID1, true);
+	/* Idempotent. */
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	check_tap(TAP1, "banger vm=web1 id=" ID1, true);
+
+	/* Adopt: a banger tap that lost its master and went down is repaired. */
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", "dev", TAP1, "nomaster", "down"), 0);
+	l = link_json(TAP1);
+	ck_assert_ptr_null(json_object_get(l, "master"));
+	json_decref(l);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	check_tap(TAP1, "banger vm=web1 id=" ID1, true);
+	/* A renamed VM keeps its tap, with the new name in the alias. */
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web2", ID1, &err), 0);
+	check_tap(TAP1, "banger vm=web2 id=" ID1, true);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP2, BRIDGE, "db", ID2, &err), 0);
+
+	ck_assert_int_eq(net->link_list(net->userdata, &links, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert(links[i].owned);
+		ck_assert(links[i].up);
+		ck_assert_str_eq(links[i].master, BRIDGE);
+		if (strcmp(links[i].name, TAP1) == 0) {
+			ck_assert_str_eq(links[i].vm_name, "web2");
+			ck_assert_str_eq(links[i].vm_id, ID1);
+		} else {
+			ck_assert_str_eq(links[i].name, TAP2);
+			ck_assert_str_eq(links[i].vm_id, ID2);
+		}
+	}
+	net_links_free(links, n);
+
+	/* Only the owning VM id deletes. */
+	expect_err(net->tap_delete(net->userdata, TAP1, ID2, &err), -EEXIST, &err);
+	check_tap(TAP1, "banger vm=web2 id=" ID1, true);
+	ck_assert_int_eq(net->tap_delete(net->userdata, TAP1, ID1, &err), 0);
+	ck_assert_ptr_null(link_json(TAP1));
+	ck_assert_int_eq(net->tap_delete(net->userdata, TAP1, ID1, &err), 0);
+	ck_assert_int_eq(net->tap_delete(net->userdata, TAP2, ID2, &err), 0);
+	ck_assert_ptr_null(link_json(TAP2));
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+START_TEST(test_tap_foreign)
+{
+	struct error *err = NULL;
+	struct net_link *links = NULL;
+	size_t n = 0;
+	json_t *l;
+
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	/* A foreign tap with a banger-like name and no alias. */
+	ck_assert_int_eq(RUN(NULL, "ip", "tuntap", "add", "dev", "bgr-deadbeef", "mode", "tap"), 0);
+	expect_err(net->tap_ensure(net->userdata, "bgr-deadbeef", BRIDGE, "x", ID1, &err), -EEXIST,
+		   &err);
+	expect_err(net->tap_delete(net->userdata, "bgr-deadbeef", ID1, &err), -EEXIST, &err);
+	/* A banger tap of another VM (8-hex collision) is not adopted either. */
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "a", ID1, &err), 0);
+	expect_err(net->tap_ensure(net->userdata, TAP1, BRIDGE, "b",
+				   "01234567ffffffffffffffffffffffff", &err),
+		   -EEXIST, &err);
+	check_tap(TAP1, "banger vm=a id=" ID1, true);
+	/* A link of another kind with banger's alias is not adopted. */
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", "bgr-cafebabe", "type", "bridge"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", "dev", "bgr-cafebabe", "alias",
+			     "banger vm=c id=cafebabe000000000000000000000000"),
+			 0);
+	expect_err(net->tap_ensure(net->userdata, "bgr-cafebabe", BRIDGE, "c",
+				   "cafebabe000000000000000000000000", &err),
+		   -EEXIST, &err);
+
+	/* Names outside banger's namespace. */
+	expect_err(net->tap_ensure(net->userdata, UPLINK, BRIDGE, "x", ID1, &err), -EPERM, &err);
+	expect_err(net->tap_ensure(net->userdata, "bgr-deadbee", BRIDGE, "x", ID1, &err), -EPERM,
+		   &err);
+	expect_err(net->tap_delete(net->userdata, UPLINK, ID1, &err), -EPERM, &err);
+	expect_err(net->tap_ensure(net->userdata, TAP2, BRIDGE, "Bad_Name", ID2, &err), -EINVAL,
+		   &err);
+	/* Missing bridge: nothing is created. */
+	expect_err(net->tap_ensure(net->userdata, TAP2, "nobr0", "db", ID2, &err), -ENOENT, &err);
+	ck_assert_ptr_null(link_json(TAP2));
+
+	/* Still untouched: no alias, no master, down. */
+	l = link_json("bgr-deadbeef");
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_null(json_object_get(l, "ifalias"));
+	ck_assert_ptr_null(json_object_get(l, "master"));
+	ck_assert(!link_has_flag(l, "UP"));
+	json_decref(l);
+
+	ck_assert_int_eq(net->link_list(net->userdata, &links, &n, &err), 0);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(links[i].name, "bgr-deadbeef") == 0) {
+			ck_assert(!links[i].owned);
+			ck_assert_ptr_null(links[i].alias);
+			ck_assert_ptr_null(links[i].vm_id);
+			ck_assert_ptr_null(links[i].master);
+			ck_assert(!links[i].up);
+		} else if (strcmp(links[i].name, TAP1) == 0) {
+			ck_assert(links[i].owned);
+		} else {
+			ck_assert_str_eq(links[i].name, "bgr-cafebabe");
+		}
+	}
+	net_links_free(links, n);
+	l = link_json("bgr-cafebabe");
+	ck_assert_ptr_nonnull(l);
+	json_decref(l);
+}
+END_TEST
+
+START_TEST(test_uplink_and_forwarding)
+{
+	struct error *err = NULL;
+	_cleanup_free_ char *u = NULL, *v = NULL;
+	char *x = NULL;
+	bool on = true;
+	int fd;
+
+	ck_assert_int_eq(net->uplink_resolve(net->userdata, "auto", &u, &err), 0);
+	ck_assert_str_eq(u, UPLINK);
+	ck_assert_int_eq(net->uplink_resolve(net->userdata, UPLINK, &v, &err), 0);
+	ck_assert_str_eq(v, UPLINK);
+	expect_err(net->uplink_resolve(net->userdata, "nope0", &x, &err), -ENODEV, &err);
+	expect_err(net->uplink_resolve(net->userdata, "eth0\"", &x, &err), -EINVAL, &err);
+	/* Two default routes: the lowest metric wins; without any, auto fails. */
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", "veth-b", "type", "veth", "peer", "name",
+			     "veth-b2"),
+			 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", "dev", "veth-b2", "up"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", "dev", "veth-b", "up"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "addr", "add", "198.51.100.1/24", "dev", "veth-b"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "route", "add", "default", "via", "198.51.100.254", "dev",
+			     "veth-b", "metric", "50"),
+			 0);
+	ck_assert_int_eq(net->uplink_resolve(net->userdata, "auto", &x, &err), 0);
+	ck_assert_str_eq(x, UPLINK);
+	free(TAKE_PTR(x));
+	ck_assert_int_eq(RUN(NULL, "ip", "route", "del", "default", "via", "192.0.2.254"), 0);
+	ck_assert_int_eq(net->uplink_resolve(net->userdata, "auto", &x, &err), 0);
+	ck_assert_str_eq(x, "veth-b");
+	free(TAKE_PTR(x));
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", "dev", "veth-b"), 0);
+	expect_err(net->uplink_resolve(net->userdata, "auto", &x, &err), -ENETUNREACH, &err);
+	ck_assert_int_eq(RUN(NULL, "ip", "route", "add", "default", "via", "192.0.2.254", "dev",
+			     UPLINK),
+			 0);
+	ck_assert_ptr_null(x);
+
+	fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "0\n", 2), 2);
+	close(fd);
+	ck_assert_int_eq(net->forwarding_get(net->userdata, &on, &err), 0);
+	ck_assert(!on);
+	ck_assert_int_eq(net->forwarding_ensure(net->userdata, &err), 0);
+	ck_assert_int_eq(net->forwarding_get(net->userdata, &on, &err), 0);
+	ck_assert(on);
+	ck_assert_int_eq(net->forwarding_ensure(net->userdata, &err), 0);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+#define C1 "banger id=" ID1
+#define C2 "banger id=" ID2
+
+START_TEST(test_nat)
+{
+	struct error *err = NULL;
+	struct nat_rule *rules = NULL;
+	size_t n = 9;
+	uint64_t foreign = 0;
+	int kinds[_NAT_RULE_KIND_MAX] = { 0 };
+
+	/* No table: empty list, deletes are no-ops. */
+	ck_assert_int_eq(nat->rule_list(nat->userdata, &rules, &n, &err), 0);
+	ck_assert_uint_eq(n, 0);
+	nat_rules_free(rules, n);
+	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID1, &err), 0);
+	ck_assert_int_eq(nat->rule_delete(nat->userdata, "forward", 5, &err), 0);
+
+	/* A foreign table with a rule that even carries our comment. */
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "table", "ip", "other"), 0);
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "chain", "ip", "other", "c",
+			     "{ type filter hook forward priority 0; }"),
+			 0);
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "rule", "ip", "other", "c", "iifname", TAP1,
+			     "accept", "comment", "\"" C1 "\""),
+			 0);
+
+	ck_assert_int_eq(nat->table_ensure(nat->userdata, &err), 0);
+	ck_assert_int_eq(nat->table_ensure(nat->userdata, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", NULL), 1);
+	ck_assert_int_eq(count_rules("inet", "banger", NAT_COMMENT_SHARED), 1);
+	ck_assert(nft_has("type nat hook postrouting priority srcnat; policy accept;"));
+	ck_assert(nft_has("type filter hook forward priority filter; policy accept;"));
+
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID1, TAP1, ip4("10.77.0.2"), UPLINK, &err), 0);
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID1, TAP1, ip4("10.77.0.2"), UPLINK, &err), 0);
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID2, TAP2, ip4("10.77.0.3"), UPLINK, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C1), 2);
+	ck_assert_int_eq(count_rules("inet", "banger", C2), 2);
+	ck_assert(nft_has("ip saddr 10.77.0.2 oifname \"veth-up\" masquerade comment \"" C1 "\""));
+	ck_assert(nft_has("iifname \"" TAP1 "\" oifname \"veth-up\" accept comment \"" C1 "\""));
+
+	/* Injection attempts change nothing. */
+	expect_err(nat->vm_add(nat->userdata, ID1, TAP1, ip4("10.77.0.2"), "x\" accept; flush",
+			       &err),
+		   -EINVAL, &err);
+	expect_err(nat->vm_add(nat->userdata, "0123", TAP1, ip4("10.77.0.2"), UPLINK, &err),
+		   -EINVAL, &err);
+	expect_err(nat->vm_add(nat->userdata, ID1, "eth0", ip4("10.77.0.2"), UPLINK, &err),
+		   -EINVAL, &err);
+	expect_err(nat->rule_delete(nat->userdata, "forward; flush ruleset", 1, &err), -EINVAL,
+		   &err);
+	ck_assert_int_eq(count_rules("inet", "banger", NULL), 5);
+
+	/* A rule deleted by hand is repaired; a foreign rule in our table is listed. */
+	ck_assert_int_eq(nat->rule_list(nat->userdata, &rules, &n, &err), 0);
+	ck_assert_uint_eq(n, 5);
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].kind == NAT_RULE_FORWARD && strcmp(rules[i].vm_id, ID2) == 0) {
+			_cleanup_free_ char *h = xasprintf("%" PRIu64, rules[i].handle);
+
+			ck_assert_str_eq(rules[i].tap, TAP2);
+			ck_assert_int_eq(RUN(NULL, "nft", "delete", "rule", "inet", "banger",
+					     "forward", "handle", h),
+					 0);
+		}
+	nat_rules_free(rules, n);
+	ck_assert_int_eq(count_rules("inet", "banger", C2), 1);
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID2, TAP2, ip4("10.77.0.3"), UPLINK, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C2), 2);
+
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "rule", "inet", "banger", "forward", "tcp",
+			     "dport", "22", "drop"),
+			 0);
+	ck_assert_int_eq(nat->rule_list(nat->userdata, &rules, &n, &err), 0);
+	ck_assert_uint_eq(n, 6);
+	for (size_t i = 0; i < n; i++) {
+		kinds[rules[i].kind]++;
+		if (rules[i].kind == NAT_RULE_OTHER) {
+			ck_assert_ptr_null(rules[i].vm_id);
+			ck_assert_str_eq(rules[i].chain, "forward");
+			foreign = rules[i].handle;
+		} else if (rules[i].kind == NAT_RULE_MASQUERADE) {
+			ck_assert_str_eq(rules[i].uplink, UPLINK);
+			ck_assert_ptr_nonnull(rules[i].vm_id);
+		}
+	}
+	nat_rules_free(rules, n);
+	ck_assert_int_eq(kinds[NAT_RULE_MASQUERADE], 2);
+	ck_assert_int_eq(kinds[NAT_RULE_FORWARD], 2);
+	ck_assert_int_eq(kinds[NAT_RULE_ESTABLISHED], 1);
+	ck_assert_int_eq(kinds[NAT_RULE_OTHER], 1);
+	ck_assert_uint_gt(foreign, 0);
+	/* Orphan removal by handle, idempotent. */
+	ck_assert_int_eq(nat->rule_delete(nat->userdata, "forward", foreign, &err), 0);
+	ck_assert_int_eq(nat->rule_delete(nat->userdata, "forward", foreign, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", NULL), 5);
+
+	/* A changed uplink replaces the VM's rules. */
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID2, TAP2, ip4("10.77.0.3"), "lo", &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C2), 2);
+	ck_assert(nft_has("ip saddr 10.77.0.3 oifname \"lo\" masquerade"));
+	ck_assert(!nft_has("ip saddr 10.77.0.3 oifname \"veth-up\""));
+
+	/* vm_delete removes exactly that VM's rules; the foreign table keeps its rule. */
+	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID1, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C1), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C2), 2);
+	ck_assert_int_eq(count_rules("ip", "other", C1), 1);
+	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID1, &err), 0);
+	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID2, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", NULL), 1);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+START_TEST(test_nat_add_creates_table)
+{
+	struct error *err = NULL;
+
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID1, TAP1, ip4("10.77.0.2"), UPLINK, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C1), 2);
+	ck_assert_int_eq(count_rules("inet", "banger", NAT_COMMENT_SHARED), 1);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+/*
+ * The wrapper exports the namespace it started in; we must be elsewhere, and
+ * not in pid 1's namespace either when that one is readable.
+ */
+static bool
+in_private_netns(void)
+{
+	const char *outer = getenv("BANGER_OUTER_NETNS");
+	char self[64] = "", init[64] = "";
+
+	if (!outer || readlink("/proc/self/ns/net", self, sizeof(self) - 1) < 0)
+		return false;
+	if (strcmp(self, outer) == 0)
+		return false;
+	if (readlink("/proc/1/ns/net", init, sizeof(init) - 1) >= 0 && strcmp(self, init) == 0)
+		return false;
+	return true;
+}
+
+int
+main(void)
+{
+	Suite *s;
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0 || !getenv("BANGER_TEST_NETNS") || !in_private_netns()) {
+		fprintf(stderr, "needs root inside the private namespace of net-drivers.sh\n");
+		return 77;
+	}
+	s = suite_create("net-drivers");
+	tc = tcase_create("netns");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_bridge);
+	tcase_add_test(tc, test_tap_lifecycle);
+	tcase_add_test(tc, test_tap_foreign);
+	tcase_add_test(tc, test_uplink_and_forwarding);
+	tcase_add_test(tc, test_nat);
+	tcase_add_test(tc, test_nat_add_creates_table);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_VERBOSE);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

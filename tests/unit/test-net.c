@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests for the pure parts of the net and nat drivers: the tap alias,
+ * name checks, nft command rendering and the mapping of captured
+ * libnftables JSON listings (tests/data/net/) to rules.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/nat.h"
+#include "drivers/net.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/name.h"
+
+#define ID1 "0123456789abcdef0123456789abcdef"
+#define ID2 "fedcba9876543210fedcba9876543210"
+
+START_TEST(test_alias_roundtrip)
+{
+	_cleanup_free_ char *a = NULL, *name = NULL, *id = NULL;
+
+	a = net_alias_format("web1", ID1);
+	ck_assert_str_eq(a, "banger vm=web1 id=" ID1);
+	ck_assert_int_eq(net_alias_parse(a, &name, &id), 0);
+	ck_assert_str_eq(name, "web1");
+	ck_assert_str_eq(id, ID1);
+	ck_assert_int_eq(net_alias_parse(a, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_alias_rejects)
+{
+	static const char *const bad[] = {
+		"",
+		"banger",
+		"banger vm=web1",
+		"banger vm=web1 id=",
+		"banger vm=web1 id=" ID1 " ",
+		"banger vm=web1 id=" ID1 "0",
+		"banger vm=web1 id=0123456789ABCDEF0123456789ABCDEF",
+		"banger vm=Web1 id=" ID1,
+		"banger vm= id=" ID1,
+		"banger vm=web1  id=" ID1,
+		"banger  vm=web1 id=" ID1,
+		" banger vm=web1 id=" ID1,
+		"banger id=" ID1 " vm=web1",
+		"bangers vm=web1 id=" ID1,
+		"banger vm=web_1 id=" ID1,
+	};
+	char *name = NULL, *id = NULL;
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		ck_assert_msg(net_alias_parse(bad[i], &name, &id) == -EINVAL, "accepted '%s'",
+			      bad[i]);
+		ck_assert_ptr_null(name);
+		ck_assert_ptr_null(id);
+	}
+	ck_assert_int_eq(net_alias_parse(NULL, &name, &id), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_tap_names)
+{
+	char tap[16];
+
+	name_tap_from_id(ID1, tap);
+	ck_assert_str_eq(tap, "bgr-01234567");
+	ck_assert(net_tap_name_is_valid(tap));
+	ck_assert(!net_tap_name_is_valid("bgr-0123456"));
+	ck_assert(!net_tap_name_is_valid("bgr-012345678"));
+	ck_assert(!net_tap_name_is_valid("bgr-0123456G"));
+	ck_assert(!net_tap_name_is_valid("bgr-0123456A"));
+	ck_assert(!net_tap_name_is_valid("tap-01234567"));
+	ck_assert(!net_tap_name_is_valid("bgr-\"1234567"));
+	ck_assert(!net_tap_name_is_valid(""));
+	ck_assert(!net_tap_name_is_valid(NULL));
+}
+END_TEST
+
+START_TEST(test_ifnames)
+{
+	ck_assert(net_ifname_is_valid("eth0"));
+	ck_assert(net_ifname_is_valid("enp0s31f6"));
+	ck_assert(net_ifname_is_valid("br-lan.10"));
+	ck_assert(net_ifname_is_valid("a23456789012345"));
+	ck_assert(!net_ifname_is_valid("a234567890123456"));
+	ck_assert(!net_ifname_is_valid(""));
+	ck_assert(!net_ifname_is_valid(NULL));
+	ck_assert(!net_ifname_is_valid("."));
+	ck_assert(!net_ifname_is_valid(".."));
+	ck_assert(!net_ifname_is_valid("eth0\""));
+	ck_assert(!net_ifname_is_valid("eth 0"));
+	ck_assert(!net_ifname_is_valid("eth0;"));
+	ck_assert(!net_ifname_is_valid("a/b"));
+	ck_assert(!net_ifname_is_valid("eth0\n"));
+}
+END_TEST
+
+START_TEST(test_comment)
+{
+	_cleanup_free_ char *c = NULL, *id = NULL;
+
+	c = nat_comment_format(ID1);
+	ck_assert_str_eq(c, "banger id=" ID1);
+	ck_assert_int_eq(nat_comment_parse(c, &id), 0);
+	ck_assert_str_eq(id, ID1);
+	ck_assert_ptr_null(nat_comment_format("xyz"));
+	ck_assert_int_eq(nat_comment_parse("banger id=0123", NULL), -EINVAL);
+	ck_assert_int_eq(nat_comment_parse("banger shared", NULL), -EINVAL);
+	ck_assert_int_eq(nat_comment_parse("banger id=" ID1 "x", NULL), -EINVAL);
+	ck_assert_int_eq(nat_comment_parse(NULL, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_render_rules)
+{
+	_cleanup_free_ char *m = NULL, *f = NULL, *d = NULL;
+	uint32_t ip;
+	char *x = NULL;
+
+	ck_assert_int_eq(ipv4_parse("10.0.0.2", &ip), 0);
+	ck_assert_int_eq(nat_render_masquerade(ID1, ip, "eth0", &m), 0);
+	ck_assert_str_eq(m, "add rule inet banger postrouting ip saddr 10.0.0.2 oifname \"eth0\" "
+			    "masquerade comment \"banger id=" ID1 "\"\n");
+	ck_assert_int_eq(nat_render_forward(ID1, "bgr-01234567", "eth0", &f), 0);
+	ck_assert_str_eq(f, "add rule inet banger forward iifname \"bgr-01234567\" oifname "
+			    "\"eth0\" accept comment \"banger id=" ID1 "\"\n");
+	ck_assert_int_eq(nat_render_delete("forward", 42, &d), 0);
+	ck_assert_str_eq(d, "delete rule inet banger forward handle 42\n");
+
+	/* Nothing that could carry nft syntax is ever rendered. */
+	ck_assert_int_eq(nat_render_masquerade(ID1, ip, "eth0\" accept", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_masquerade(ID1, ip, "eth0;flush", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_masquerade("0123\" drop", ip, "eth0", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_masquerade(ID1, 0, "eth0", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_forward(ID1, "eth1", "eth0", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_forward(ID1, "bgr-0123456\"", "eth0", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_forward(ID1, "bgr-01234567", "", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_forward(ID2 "0", "bgr-01234567", "eth0", &x), -EINVAL);
+	ck_assert_int_eq(nat_render_delete("forward; flush ruleset", 1, &x), -EINVAL);
+	ck_assert_int_eq(nat_render_delete("forward", 0, &x), -EINVAL);
+	ck_assert_int_eq(nat_render_delete("", 3, &x), -EINVAL);
+	ck_assert_ptr_null(x);
+}
+END_TEST
+
+START_TEST(test_render_table)
+{
+	ck_assert_str_eq(nat_render_table(), "add table inet banger\n");
+	ck_assert_ptr_nonnull(strstr(nat_render_chains(),
+				     "add chain inet banger postrouting { type nat hook postrouting "
+				     "priority srcnat; policy accept; }\n"));
+	ck_assert_ptr_nonnull(strstr(nat_render_chains(),
+				     "add chain inet banger forward { type filter hook forward "
+				     "priority filter; policy accept; }\n"));
+	ck_assert_str_eq(nat_render_shared_rule(),
+			 "add rule inet banger forward ct state established,related accept "
+			 "comment \"banger shared\"\n");
+}
+END_TEST
+
+START_TEST(test_kind_strings)
+{
+	ck_assert_str_eq(nat_rule_kind_to_string(NAT_RULE_MASQUERADE), "masquerade");
+	ck_assert_str_eq(nat_rule_kind_to_string(NAT_RULE_ESTABLISHED), "established");
+	ck_assert_ptr_null(nat_rule_kind_to_string(_NAT_RULE_KIND_MAX));
+	ck_assert_int_eq(nat_rule_kind_from_string("forward"), NAT_RULE_FORWARD);
+	ck_assert_int_eq(nat_rule_kind_from_string("other"), NAT_RULE_OTHER);
+	ck_assert_int_eq(nat_rule_kind_from_string("nope"), _NAT_RULE_KIND_INVALID);
+}
+END_TEST
+
+static char *
+read_data(const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	_cleanup_free_ char *path = xasprintf("%s/tests/data/net/%s", top ? top : "..", name);
+	char *data = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(read_file(path, 1 << 20, &data, &len), 0);
+	return data;
+}
+
+static const struct nat_rule *
+by_handle(const struct nat_rule *r, size_t n, uint64_t handle)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].handle == handle)
+			return &r[i];
+	return NULL;
+}
+
+START_TEST(test_parse_ruleset)
+{
+	_cleanup_free_ char *json = read_data("ruleset.json");
+	struct nat_rule *rules = NULL;
+	const struct nat_rule *x;
+	struct error *err = NULL;
+	bool has_table = false;
+	unsigned chains = 0;
+	size_t n = 0;
+	uint32_t ip;
+
+	ck_assert_int_eq(nat_rules_parse_json(json, &rules, &n, &has_table, &chains, &err), 0);
+	ck_assert_ptr_null(err);
+	ck_assert(has_table);
+	ck_assert_uint_eq(chains, NAT_HAS_POSTROUTING | NAT_HAS_FORWARD);
+	/* Only table inet banger: the rules of ip other and ip banger are ignored. */
+	ck_assert_uint_eq(n, 6);
+
+	x = by_handle(rules, n, 4);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->kind, NAT_RULE_MASQUERADE);
+	ck_assert_str_eq(x->chain, "postrouting");
+	ck_assert_str_eq(x->vm_id, ID1);
+	ck_assert_int_eq(ipv4_parse("10.0.0.2", &ip), 0);
+	ck_assert_uint_eq(x->ip, ip);
+	ck_assert_str_eq(x->uplink, "veth0");
+	ck_assert_ptr_null(x->tap);
+
+	x = by_handle(rules, n, 5);
+	ck_assert_int_eq(x->kind, NAT_RULE_FORWARD);
+	ck_assert_str_eq(x->chain, "forward");
+	ck_assert_str_eq(x->vm_id, ID1);
+	ck_assert_str_eq(x->tap, "bgr-01234567");
+	ck_assert_str_eq(x->uplink, "veth0");
+
+	x = by_handle(rules, n, 3);
+	ck_assert_int_eq(x->kind, NAT_RULE_ESTABLISHED);
+	ck_assert_ptr_null(x->vm_id);
+
+	x = by_handle(rules, n, 6);
+	ck_assert_int_eq(x->kind, NAT_RULE_MASQUERADE);
+	ck_assert_str_eq(x->vm_id, ID2);
+	ck_assert_int_eq(ipv4_parse("10.0.0.3", &ip), 0);
+	ck_assert_uint_eq(x->ip, ip);
+
+	/* A foreign drop rule in our table: other, no id. */
+	x = by_handle(rules, n, 7);
+	ck_assert_int_eq(x->kind, NAT_RULE_OTHER);
+	ck_assert_ptr_null(x->vm_id);
+	/* A prefix match with a malformed id comment: other, no id. */
+	x = by_handle(rules, n, 8);
+	ck_assert_int_eq(x->kind, NAT_RULE_OTHER);
+	ck_assert_ptr_null(x->vm_id);
+	nat_rules_free(rules, n);
+}
+END_TEST
+
+START_TEST(test_parse_empty)
+{
+	_cleanup_free_ char *json = read_data("empty.json");
+	struct nat_rule *rules = NULL;
+	struct error *err = NULL;
+	bool has_table = true;
+	unsigned chains = 7;
+	size_t n = 9;
+
+	ck_assert_int_eq(nat_rules_parse_json(json, &rules, &n, &has_table, &chains, &err), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert(!has_table);
+	ck_assert_uint_eq(chains, 0);
+	nat_rules_free(rules, n);
+}
+END_TEST
+
+START_TEST(test_parse_malformed)
+{
+	static const char *const bad[] = {
+		"",
+		"{",
+		"[]",
+		"{\"nftables\": 3}",
+		"{\"nftables\": [{\"rule\": {\"family\": \"inet\", \"table\": \"banger\", "
+		"\"chain\": \"forward\", \"expr\": []}}]}",
+		"{\"nftables\": [{\"rule\": {\"family\": \"inet\", \"table\": \"banger\", "
+		"\"chain\": \"forward\", \"handle\": -1, \"expr\": []}}]}",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct nat_rule *rules = NULL;
+		struct error *err = NULL;
+		size_t n = 0;
+
+		ck_assert_int_eq(nat_rules_parse_json(bad[i], &rules, &n, NULL, NULL, &err),
+				 -EBADMSG);
+		ck_assert_ptr_nonnull(err);
+		ck_assert_ptr_null(rules);
+		error_free(err);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_lookalikes)
+{
+	/* Right comment, wrong shapes: never classified as a VM rule. */
+	const char *json =
+		"{\"nftables\": ["
+		"{\"rule\": {\"family\": \"inet\", \"table\": \"banger\", \"chain\": \"forward\", "
+		"\"handle\": 9, \"comment\": \"banger id=" ID1 "\", \"expr\": ["
+		"{\"match\": {\"op\": \"!=\", \"left\": {\"meta\": {\"key\": \"iifname\"}}, "
+		"\"right\": \"bgr-01234567\"}},"
+		"{\"match\": {\"op\": \"==\", \"left\": {\"meta\": {\"key\": \"oifname\"}}, "
+		"\"right\": \"eth0\"}}, {\"accept\": null}]}},"
+		"{\"rule\": {\"family\": \"inet\", \"table\": \"banger\", \"chain\": \"postrouting\", "
+		"\"handle\": 10, \"comment\": \"banger id=" ID1 "\", \"expr\": ["
+		"{\"match\": {\"op\": \"==\", \"left\": {\"payload\": {\"protocol\": \"ip\", "
+		"\"field\": \"saddr\"}}, \"right\": \"10.0.0.2\"}},"
+		"{\"match\": {\"op\": \"==\", \"left\": {\"meta\": {\"key\": \"oifname\"}}, "
+		"\"right\": \"eth0\"}}, {\"accept\": null}]}},"
+		"{\"rule\": {\"family\": \"inet\", \"table\": \"banger\", \"chain\": \"forward\", "
+		"\"handle\": 11, \"expr\": ["
+		"{\"match\": {\"op\": \"in\", \"left\": {\"ct\": {\"key\": \"state\"}}, "
+		"\"right\": [\"established\", \"invalid\"]}}, {\"accept\": null}]}}"
+		"]}";
+	struct nat_rule *rules = NULL;
+	struct error *err = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(nat_rules_parse_json(json, &rules, &n, NULL, NULL, &err), 0);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(rules[i].kind, NAT_RULE_OTHER);
+	ck_assert_str_eq(rules[0].vm_id, ID1);
+	nat_rules_free(rules, n);
+}
+END_TEST
+
+START_TEST(test_link_done)
+{
+	struct net_link *l = xcalloc(2, sizeof(*l));
+
+	l[0].name = xstrdup("bgr-01234567");
+	l[0].alias = net_alias_format("a", ID1);
+	ck_assert_int_eq(net_alias_parse(l[0].alias, &l[0].vm_name, &l[0].vm_id), 0);
+	l[1].name = xstrdup("bgr-x");
+	l[1].master = xstrdup("br0");
+	net_link_done(&l[1]);
+	ck_assert_ptr_null(l[1].name);
+	ck_assert_ptr_null(l[1].master);
+	net_link_done(NULL);
+	net_links_free(l, 2);
+	net_links_free(NULL, 0);
+	nat_rules_free(NULL, 0);
+}
+END_TEST
+
+static Suite *
+net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_alias_roundtrip);
+	tcase_add_test(tc, test_alias_rejects);
+	tcase_add_test(tc, test_tap_names);
+	tcase_add_test(tc, test_ifnames);
+	tcase_add_test(tc, test_comment);
+	tcase_add_test(tc, test_render_rules);
+	tcase_add_test(tc, test_render_table);
+	tcase_add_test(tc, test_kind_strings);
+	tcase_add_test(tc, test_parse_ruleset);
+	tcase_add_test(tc, test_parse_empty);
+	tcase_add_test(tc, test_parse_malformed);
+	tcase_add_test(tc, test_parse_lookalikes);
+	tcase_add_test(tc, test_link_done);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(net_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
