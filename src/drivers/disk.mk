@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Real disk driver (issue 5) and image pins.
+libbanger_a_SOURCES += \
+	src/drivers/disk.h src/drivers/disk-internal.h \
+	src/drivers/disk-common.c src/drivers/disk-loop.c src/drivers/disk-dm.c \
+	src/drivers/disk-copy.c src/drivers/disk-work.c src/drivers/disk-real.c \
+	src/drivers/image-pin.c src/drivers/image-pin.h
