@@ -5,3 +5,4 @@ libbanger_a_SOURCES += \
 	src/drivers/disk-common.c src/drivers/disk-loop.c src/drivers/disk-dm.c \
 	src/drivers/disk-copy.c src/drivers/disk-work.c src/drivers/disk-real.c \
 	src/drivers/image-pin.c src/drivers/image-pin.h
+libbanger_a_SOURCES += src/cli/image.c
