@@ -1,1 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# Disk driver tests (issue 5).
+EXTRA_DIST += tests/unit/disk-fake.h
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-disk
+TESTS += tests/unit/test-disk
+tests_unit_test_disk_SOURCES = tests/unit/test-disk.c tests/unit/disk-fake.c tests/unit/disk-fake.h
+tests_unit_test_disk_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_disk_LDADD = $(TEST_LIBS)
+endif
