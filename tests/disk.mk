@@ -8,3 +8,10 @@ tests_unit_test_disk_SOURCES = tests/unit/test-disk.c tests/unit/disk-fake.c tes
 tests_unit_test_disk_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_disk_LDADD = $(TEST_LIBS)
 endif
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-disk-work
+TESTS += tests/unit/test-disk-work
+tests_unit_test_disk_work_SOURCES = tests/unit/test-disk-work.c
+tests_unit_test_disk_work_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_disk_work_LDADD = $(TEST_LIBS)
+endif
