@@ -15,3 +15,10 @@ tests_unit_test_disk_work_SOURCES = tests/unit/test-disk-work.c
 tests_unit_test_disk_work_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_disk_work_LDADD = $(TEST_LIBS)
 endif
+if ENABLE_TESTS
+check_PROGRAMS += tests/integration/test-disk-host
+TESTS += tests/integration/test-disk-host
+tests_integration_test_disk_host_SOURCES = tests/integration/test-disk-host.c
+tests_integration_test_disk_host_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_disk_host_LDADD = $(TEST_LIBS)
+endif
