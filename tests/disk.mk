@@ -22,3 +22,12 @@ tests_integration_test_disk_host_SOURCES = tests/integration/test-disk-host.c
 tests_integration_test_disk_host_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_disk_host_LDADD = $(TEST_LIBS)
 endif
+if ENABLE_TESTS
+check_PROGRAMS += tests/integration/test-disk-dm
+TESTS += tests/integration/test-disk-dm
+tests_integration_test_disk_dm_SOURCES = tests/integration/test-disk-dm.c
+tests_integration_test_disk_dm_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_disk_dm_LDADD = $(TEST_LIBS)
+endif
+EXTRA_DIST += tests/disk/image-import.sh
+TESTS += tests/disk/image-import.sh
