@@ -6,3 +6,5 @@ libbanger_a_SOURCES += \
 	src/drivers/disk-copy.c src/drivers/disk-work.c src/drivers/disk-real.c \
 	src/drivers/image-pin.c src/drivers/image-pin.h
 libbanger_a_SOURCES += src/cli/image.c
+# disk.h includes these; listed here until their owners' fragments do (harmless twice).
+EXTRA_DIST += src/spec/spec.h src/source/source.h
