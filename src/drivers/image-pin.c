@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "drivers/image-pin.h"
@@ -262,6 +263,36 @@ image_pins_verify(struct image_pins *p, const char *path, const char *expected,
 	if (strcmp(hex, expected) != 0)
 		return error_set(err, -EBADMSG, "'%s': sha256 mismatch: expected %s, found %s", path,
 				 expected, hex);
+	return 0;
+}
+
+int
+image_pins_check_image(struct image_pins *p, const struct image_spec *img, struct error **err)
+{
+	const char *files[3] = { img->kernel, img->rootfs, img->initrd };
+	const char *pins[3] = { img->sha256_kernel, img->sha256_rootfs, img->sha256_initrd };
+	static const char *const what[3] = { "kernel", "rootfs", "initrd" };
+	struct stat st;
+	int r;
+
+	for (size_t i = 0; i < 3; i++) {
+		if (!files[i]) {
+			if (i < 2)
+				return error_set(err, -EINVAL, "image '%s': no %s", img->name, what[i]);
+			continue;
+		}
+		if (access(files[i], R_OK) < 0 || stat(files[i], &st) < 0)
+			return error_set(err, -errno, "image '%s': %s '%s': %s", img->name, what[i],
+					 files[i], strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return error_set(err, -EINVAL, "image '%s': %s '%s' is not a regular file",
+					 img->name, what[i], files[i]);
+		if (pins[i][0] == '\0')
+			continue;
+		r = image_pins_verify(p, files[i], pins[i], err);
+		if (r < 0)
+			return error_prefix(err, "image '%s': %s", img->name, what[i]);
+	}
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "spec/spec.h"
 #include "util/error.h"
 #include "util/sha256.h"
 
@@ -38,6 +39,14 @@ int image_pins_digest(struct image_pins *p, const char *path, char out[SHA256_HE
  */
 int image_pins_verify(struct image_pins *p, const char *path, const char *expected,
 		      struct error **err);
+
+/*
+ * Check a declared image before first use: kernel, rootfs and initrd (when
+ * set) must be readable regular files, and each pinned one must match its
+ * sha256.  The error names the image and the file; a mismatch is -EBADMSG.
+ */
+int image_pins_check_image(struct image_pins *p, const struct image_spec *img,
+			   struct error **err);
 
 /* Write the cache atomically when it changed since open. */
 int image_pins_save(struct image_pins *p, struct error **err);

@@ -488,6 +488,37 @@ START_TEST(test_pin_cache)
 }
 END_TEST
 
+START_TEST(test_pin_check_image)
+{
+	_cleanup_free_ char *k = xasprintf("%s/kernel", tmp_root), *s = NULL;
+	_cleanup_(image_pins_freep) struct image_pins *p = NULL;
+	struct image_spec img = { .name = (char *)"demo", .kernel = k, .rootfs = image };
+	struct error *err = NULL;
+	const char *abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+	write_bytes(k, 0, "abc", 3);
+	ck_assert_int_eq(image_pins_open(status_dir, &p, NULL), 0);
+	/* Unpinned: only existence and readability. */
+	ck_assert_int_eq(image_pins_check_image(p, &img, NULL), 0);
+	ck_assert_uint_eq(image_pins_hashed(p), 0);
+	memcpy(img.sha256_kernel, abc, 65);
+	ck_assert_int_eq(image_pins_check_image(p, &img, NULL), 0);
+	ck_assert_uint_eq(image_pins_hashed(p), 1);
+	img.sha256_kernel[0] = 'c';
+	ck_assert_int_eq(image_pins_check_image(p, &img, &err), -EBADMSG);
+	ck_assert_uint_eq(image_pins_hashed(p), 1);	/* mismatch found from the cache */
+	s = xasprintf("image 'demo': kernel: '%s': sha256 mismatch: expected c%s, found %s", k,
+		      abc + 1, abc);
+	ck_assert_str_eq(err->msg, s);
+	error_free(TAKE_PTR(err));
+	img.initrd = (char *)"/nonexistent/initrd";
+	img.sha256_kernel[0] = 'b';
+	ck_assert_int_eq(image_pins_check_image(p, &img, &err), -ENOENT);
+	ck_assert_str_eq(err->msg, "image 'demo': initrd '/nonexistent/initrd': No such file or directory");
+	error_free(err);
+}
+END_TEST
+
 START_TEST(test_work_retain)
 {
 	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
@@ -528,6 +559,7 @@ disk_suite(void)
 	tcase_add_test(tc, test_sparse_copy_keeps_holes);
 	tcase_add_test(tc, test_copy_strategy_root_disk);
 	tcase_add_test(tc, test_pin_cache);
+	tcase_add_test(tc, test_pin_check_image);
 	tcase_add_test(tc, test_work_retain);
 	suite_add_tcase(s, tc);
 	return s;
