@@ -460,6 +460,62 @@ real_obj_remove(void *userdata, const struct disk_obj *o, struct error **err)
 	}
 }
 
+static int
+usage_at(int dfd, const char *name, const char *path, int level, uint64_t *sum,
+	 struct error **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return error_set(err, -errno, "stat '%s': %s", path, strerror(errno));
+	}
+	*sum += (uint64_t)st.st_blocks * 512;
+	if (!S_ISDIR(st.st_mode) || level > 16)
+		return 0;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, -errno, "open '%s': %s", path, strerror(errno));
+	d = fdopendir(fd);
+	if (!d)
+		return error_set(err, -errno, "open '%s': %s", path, strerror(errno));
+	fd = -EBADF;	/* owned by d now */
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = xasprintf("%s/%s", path, de->d_name);
+		r = usage_at(dirfd(d), de->d_name, sub, level + 1, sum, err);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+static int
+real_usage(void *userdata, const char *vm_dir, uint64_t *ret_bytes, struct error **err)
+{
+	struct disk_real *d = userdata;
+	uint64_t sum = 0;
+	int r;
+
+	r = check_vm_dir(d, vm_dir, err);
+	if (r < 0)
+		return r;
+	r = usage_at(AT_FDCWD, vm_dir, vm_dir, 0, &sum, err);
+	if (r < 0)
+		return r;
+	*ret_bytes = sum;
+	return 0;
+}
+
 int
 disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		   const struct loop_backend *loop, struct disk_ops **ret, struct error **err)
@@ -484,6 +540,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.work_retain = real_work_retain,
 		.list = real_list,
 		.obj_remove = real_obj_remove,
+		.usage = real_usage,
 		.userdata = d,
 	};
 	*ret = &d->ops;

@@ -68,6 +68,9 @@ struct disk_ops {
 		    struct error **err);
 	/* Remove one orphan object found by list. */
 	int (*obj_remove)(void *userdata, const struct disk_obj *o, struct error **err);
+	/* Bytes the VM's directory really uses on the host (allocated blocks, holes
+	 * not counted), for status.  Optional: NULL in backends without it. */
+	int (*usage)(void *userdata, const char *vm_dir, uint64_t *ret_bytes, struct error **err);
 	void *userdata;
 };
 

@@ -428,6 +428,15 @@ START_TEST(test_copy_strategy_root_disk)
 	ck_assert_int_eq(ops->root_create(ops->userdata, &req, &dev2, NULL), 0);
 	ck_assert_int_eq(stat(dev2, &st2), 0);
 	ck_assert_uint_eq(st1.st_ino, st2.st_ino);
+	{
+		uint64_t used = 0;
+
+		/* The copy holds 512 bytes of data in a 10240-byte file: one block or so. */
+		ck_assert_int_eq(ops->usage(ops->userdata, vm_dir, &used, NULL), 0);
+		ck_assert_uint_ge(used, 512);
+		ck_assert_uint_le(used, 64 * 1024);
+		ck_assert_int_eq(ops->usage(ops->userdata, "/etc", &used, NULL), -EPERM);
+	}
 	ck_assert_int_eq(ops->root_remove(ops->userdata, &req, NULL), 0);
 	ck_assert_int_eq(access(dev, F_OK), -1);
 	ck_assert_int_eq(ops->root_remove(ops->userdata, &req, NULL), 0);	/* idempotent */
