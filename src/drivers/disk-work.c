@@ -221,7 +221,10 @@ remove_entry(struct sync *s, ext2_ino_t dir, const char *name, ext2_ino_t ino,
 	return 0;
 }
 
-/* Directory name in parent, created with mode when missing; existing ones get mode when set_existing. */
+/*
+ * Directory name in parent: created with mode when missing; an existing one
+ * gets mode too when set_existing.
+ */
 static int
 ensure_dir(struct sync *s, ext2_ino_t parent, const char *name, mode_t mode, bool set_existing,
 	   const char *guest, ext2_ino_t *ret, struct error **err)

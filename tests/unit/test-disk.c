@@ -523,7 +523,8 @@ START_TEST(test_pin_check_image)
 	img.initrd = (char *)"/nonexistent/initrd";
 	img.sha256_kernel[0] = 'b';
 	ck_assert_int_eq(image_pins_check_image(p, &img, &err), -ENOENT);
-	ck_assert_str_eq(err->msg, "image 'demo': initrd '/nonexistent/initrd': No such file or directory");
+	ck_assert_str_eq(err->msg,
+			 "image 'demo': initrd '/nonexistent/initrd': No such file or directory");
 	error_free(err);
 }
 END_TEST
