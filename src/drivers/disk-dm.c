@@ -4,6 +4,7 @@
  * Only this file includes libdevmapper.h.  Nodes under /dev/mapper are made
  * by libdevmapper itself (udev sync off) so no udev daemon is needed.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,6 +35,23 @@ dm_snapshot_table(uint64_t sectors, const char *origin_dev, const char *cow_dev)
 			 DISK_DM_CHUNK);
 }
 
+int
+dm_table_parse(const char *table, uint64_t *ret_start, uint64_t *ret_len, char ret_type[64],
+	       const char **ret_params)
+{
+	uint64_t start, len;
+	int off = 0;
+
+	if (!table || sscanf(table, "%" SCNu64 " %" SCNu64 " %63s %n", &start, &len, ret_type,
+			     &off) != 3 || off == 0 || table[off] == '\0' || len == 0 ||
+	    !isdigit((unsigned char)table[0]))
+		return -EINVAL;
+	*ret_start = start;
+	*ret_len = len;
+	*ret_params = table + off;
+	return 0;
+}
+
 static int
 task_errno(struct dm_task *t)
 {
@@ -61,18 +79,17 @@ lib_create(void *userdata, const char *name, const char *table, struct error **e
 	_cleanup_dm_task_ struct dm_task *t = NULL;
 	uint64_t start, len;
 	char type[64];
-	int off = 0;
+	const char *params;
 
 	(void)userdata;
-	if (sscanf(table, "%" SCNu64 " %" SCNu64 " %63s %n", &start, &len, type, &off) != 3 ||
-	    off == 0)
+	if (dm_table_parse(table, &start, &len, type, &params) < 0)
 		return error_set(err, -EINVAL, "dm '%s': bad table '%s'", name, table);
 	dm_udev_set_sync_support(0);
 	t = dm_task_create(DM_DEVICE_CREATE);
 	if (!t)
 		return error_set(err, -ENOMEM, "dm '%s': create task", name);
 	if (!dm_task_set_name(t, name) ||
-	    !dm_task_add_target(t, start, len, type, table + off))
+	    !dm_task_add_target(t, start, len, type, params))
 		return error_set(err, -EINVAL, "dm '%s': prepare create", name);
 	if (!dm_task_run(t)) {
 		int r = task_errno(t);

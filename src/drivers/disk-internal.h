@@ -63,6 +63,14 @@ struct dm_backend {
 /* The libdevmapper backend. */
 extern const struct dm_backend dm_backend_libdevmapper;
 
+/*
+ * Split one table line "START LENGTH TARGET PARAMS" (what the libdevmapper
+ * backend hands to dm_task_add_target); *ret_params points into table.
+ * -EINVAL for anything else (no params, zero length, target over 63 chars).
+ */
+int dm_table_parse(const char *table, uint64_t *ret_start, uint64_t *ret_len, char ret_type[64],
+		   const char **ret_params);
+
 /* "0 SECTORS snapshot ORIGIN COW P 8".  Caller frees. */
 char *dm_snapshot_table(uint64_t sectors, const char *origin_dev, const char *cow_dev);
 
@@ -89,6 +97,9 @@ extern const struct loop_backend loop_backend_kernel;
 
 int loop_attach(const char *path, bool read_only, char **ret_dev, int *ret_fd,
 		struct error **err);
+/* The same with legacy forcing LOOP_SET_FD + LOOP_SET_STATUS64 (pre-5.8 kernels). */
+int loop_attach_legacy(const char *path, bool read_only, bool legacy, char **ret_dev,
+		       int *ret_fd, struct error **err);
 int loop_list(const char *dir, struct disk_obj **ret, size_t *ret_n, struct error **err);
 int loop_detach(const char *dev, struct error **err);
 /* Backing file of /dev/loopN from sysfs; -ENXIO when unbound.  Caller frees. */

@@ -25,19 +25,21 @@
 #define LOOP_ATTACH_TRIES 16
 
 static int
-loop_configure(int dev_fd, int file_fd, const char *path, bool read_only)
+loop_configure(int dev_fd, int file_fd, const char *path, bool read_only, bool legacy)
 {
 	struct loop_config cfg;
 	struct loop_info64 info;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.fd = (uint32_t)file_fd;
-	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (read_only ? LO_FLAGS_READ_ONLY : 0);
-	strncpy((char *)cfg.info.lo_file_name, path, LO_NAME_SIZE - 1);
-	if (ioctl(dev_fd, LOOP_CONFIGURE, &cfg) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOTTY)
-		return -errno;
+	if (!legacy) {
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.fd = (uint32_t)file_fd;
+		cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (read_only ? LO_FLAGS_READ_ONLY : 0);
+		strncpy((char *)cfg.info.lo_file_name, path, LO_NAME_SIZE - 1);
+		if (ioctl(dev_fd, LOOP_CONFIGURE, &cfg) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOTTY)
+			return -errno;
+	}
 
 	/* Kernels before 5.8: a read-only backing fd makes the device read-only. */
 	if (ioctl(dev_fd, LOOP_SET_FD, file_fd) < 0)
@@ -55,7 +57,8 @@ loop_configure(int dev_fd, int file_fd, const char *path, bool read_only)
 }
 
 int
-loop_attach(const char *path, bool read_only, char **ret_dev, int *ret_fd, struct error **err)
+loop_attach_legacy(const char *path, bool read_only, bool legacy, char **ret_dev, int *ret_fd,
+		   struct error **err)
 {
 	_cleanup_close_ int ctl = -EBADF, file_fd = -EBADF;
 	int r = -EBUSY;
@@ -80,7 +83,7 @@ loop_attach(const char *path, bool read_only, char **ret_dev, int *ret_fd, struc
 		dev_fd = open(dev, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 		if (dev_fd < 0)
 			return error_set(err, -errno, "open '%s': %s", dev, strerror(errno));
-		r = loop_configure(dev_fd, file_fd, path, read_only);
+		r = loop_configure(dev_fd, file_fd, path, read_only, legacy);
 		if (r == -EBUSY)
 			continue;
 		if (r < 0)
@@ -91,6 +94,12 @@ loop_attach(const char *path, bool read_only, char **ret_dev, int *ret_fd, struc
 		return 0;
 	}
 	return error_set(err, r, "no free loop device for '%s'", path);
+}
+
+int
+loop_attach(const char *path, bool read_only, char **ret_dev, int *ret_fd, struct error **err)
+{
+	return loop_attach_legacy(path, read_only, false, ret_dev, ret_fd, err);
 }
 
 int

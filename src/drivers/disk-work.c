@@ -8,10 +8,11 @@
  * directory entry's directories get the declared mode (default 0755) and its
  * files 0600, or 0700 when the host file is executable by its owner.
  * Symlinks inside a synced directory are copied as links when their target
- * stays inside that directory, and skipped with a warning otherwise.  A
- * missing host path is a warning; a host path that is neither a regular file
- * nor a directory, or a guest path with "..", is an error.  Everything is
- * owned by root in the guest.
+ * stays inside that directory, and skipped with a warning otherwise; a
+ * top-level host path that is a symlink is followed.  A missing host path is
+ * a warning; a host path that is neither a regular file nor a directory, or a
+ * guest path with "..", is an error.  Everything is owned by root in the
+ * guest.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -134,6 +134,34 @@ START_TEST(test_loop_attach_list_autoclear)
 }
 END_TEST
 
+START_TEST(test_loop_legacy_ioctls)
+{
+	_cleanup_free_ char *ours = make_file("status/vms/web1/cow.img", 1 << 20);
+	_cleanup_free_ char *dev = NULL, *rdev = NULL, *ro = NULL, *ro_path = NULL, *b = NULL;
+	struct loop_info64 info;
+	int fd = -1, rfd = -1;
+	size_t len = 0;
+
+	/* LOOP_SET_FD + LOOP_SET_STATUS64: autoclear set, read-only from the fd. */
+	ck_assert_int_eq(loop_attach_legacy(ours, false, true, &dev, &fd, NULL), 0);
+	ck_assert_int_eq(ioctl(fd, LOOP_GET_STATUS64, &info), 0);
+	ck_assert(info.lo_flags & LO_FLAGS_AUTOCLEAR);
+	ck_assert(!(info.lo_flags & LO_FLAGS_READ_ONLY));
+	ck_assert_int_eq(loop_attach_legacy(ours, true, true, &rdev, &rfd, NULL), 0);
+	ck_assert_int_eq(ioctl(rfd, LOOP_GET_STATUS64, &info), 0);
+	ck_assert(info.lo_flags & LO_FLAGS_AUTOCLEAR);
+	ck_assert(info.lo_flags & LO_FLAGS_READ_ONLY);
+	ro_path = xasprintf("/sys/block/%s/ro", rdev + 5);
+	ck_assert_int_eq(read_file(ro_path, 8192, &ro, &len), 0);
+	ck_assert_str_eq(ro, "1\n");
+	ck_assert_int_eq(loop_backing_file(dev, &b, NULL), 0);
+	close(fd);
+	close(rfd);
+	ck_assert(wait_cleared(dev));
+	ck_assert(wait_cleared(rdev));
+}
+END_TEST
+
 static bool
 no_dm(void *userdata)
 {
@@ -331,6 +359,7 @@ host_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_loop_attach_list_autoclear);
+	tcase_add_test(tc, test_loop_legacy_ioctls);
 	tcase_add_test(tc, test_orphan_removal_spares_foreign_loops);
 	tcase_add_test(tc, test_reflink_btrfs);
 	tcase_add_test(tc, test_reflink_xfs);

@@ -143,7 +143,23 @@ START_TEST(test_dm_table_string)
 {
 	_cleanup_free_ char *t = dm_snapshot_table(2097152, "/dev/loop3", "/dev/loop4");
 
+	uint64_t start = 1, len = 0;
+	char type[64];
+	const char *params = NULL;
+
 	ck_assert_str_eq(t, "0 2097152 snapshot /dev/loop3 /dev/loop4 P 8");
+	/* What the libdevmapper backend passes to dm_task_add_target. */
+	ck_assert_int_eq(dm_table_parse(t, &start, &len, type, &params), 0);
+	ck_assert_uint_eq(start, 0);
+	ck_assert_uint_eq(len, 2097152);
+	ck_assert_str_eq(type, "snapshot");
+	ck_assert_str_eq(params, "/dev/loop3 /dev/loop4 P 8");
+	ck_assert_int_eq(dm_table_parse("0 10 snapshot", &start, &len, type, &params), -EINVAL);
+	ck_assert_int_eq(dm_table_parse("0 0 linear /dev/x 0", &start, &len, type, &params),
+			 -EINVAL);
+	ck_assert_int_eq(dm_table_parse("-1 10 linear /dev/x 0", &start, &len, type, &params),
+			 -EINVAL);
+	ck_assert_int_eq(dm_table_parse("zero", &start, &len, type, &params), -EINVAL);
 }
 END_TEST
 
