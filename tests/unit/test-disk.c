@@ -545,6 +545,31 @@ START_TEST(test_pin_check_image)
 }
 END_TEST
 
+START_TEST(test_vm_dir_remove_stays_inside)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *outside = xasprintf("%s/outside", tmp_root);
+	_cleanup_free_ char *keep = NULL, *link = NULL, *deep = NULL;
+	struct stat st;
+
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	keep = xasprintf("%s/keep", outside);
+	write_bytes(keep, 0, "k", 1);
+	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm_dir, NULL), 0);
+	ck_assert_int_eq(stat(vm_dir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm_dir, NULL), 0);	/* idempotent */
+	link = xasprintf("%s/escape", vm_dir);
+	ck_assert_int_eq(symlink(outside, link), 0);
+	deep = xasprintf("%s/a/b/c", vm_dir);
+	ck_assert_int_eq(mkdir_p(deep, 0700), 0);
+	ck_assert_int_eq(ops->vm_dir_remove(ops->userdata, vm_dir, NULL), 0);
+	ck_assert_int_eq(access(vm_dir, F_OK), -1);
+	ck_assert_int_eq(access(keep, F_OK), 0);	/* the symlink was not followed */
+	ck_assert_int_eq(ops->vm_dir_remove(ops->userdata, vm_dir, NULL), 0);	/* gone already */
+}
+END_TEST
+
 START_TEST(test_work_retain)
 {
 	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
@@ -586,6 +611,7 @@ disk_suite(void)
 	tcase_add_test(tc, test_copy_strategy_root_disk);
 	tcase_add_test(tc, test_pin_cache);
 	tcase_add_test(tc, test_pin_check_image);
+	tcase_add_test(tc, test_vm_dir_remove_stays_inside);
 	tcase_add_test(tc, test_work_retain);
 	suite_add_tcase(s, tc);
 	return s;
