@@ -11,6 +11,7 @@
 #include "util/cleanup.h"
 
 static const struct cli_command commands[] = {
+	{ "image", "import an image's files and pin them", cli_image, false },
 	{ NULL, NULL, NULL, false },
 };
 

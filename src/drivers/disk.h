@@ -68,5 +68,24 @@ struct disk_ops {
 		    struct error **err);
 	/* Remove one orphan object found by list. */
 	int (*obj_remove)(void *userdata, const struct disk_obj *o, struct error **err);
+	/* Bytes the VM's directory really uses on the host (allocated blocks, holes
+	 * not counted), for status.  Optional: NULL in backends without it. */
+	int (*usage)(void *userdata, const char *vm_dir, uint64_t *ret_bytes, struct error **err);
 	void *userdata;
 };
+
+/*
+ * The real backend (disk-real.c): loop devices, libdevmapper, FICLONE,
+ * sparse copies, mkfs.ext4 and libext2fs.  Every path it is given must lie
+ * under status_dir (absolute), or the op fails with -EPERM; the image rootfs
+ * is only ever opened read-only and may live anywhere.  Caller frees *ret
+ * with disk_real_free().
+ */
+int disk_real_new(const char *status_dir, struct disk_ops **ret, struct error **err);
+struct disk_ops *disk_real_free(struct disk_ops *ops);
+
+static inline void
+disk_real_freep(struct disk_ops **ops)
+{
+	(void)disk_real_free(*ops);
+}

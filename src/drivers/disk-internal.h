@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Internals of the real disk driver, shared by disk-*.c and the unit tests:
+ * path and name checks, the device-mapper and loop-device seams (real
+ * backends in disk-dm.c and disk-loop.c, a recording fake in the tests),
+ * file cloning and copying, and work-disk helpers.  Library headers
+ * (libdevmapper, libext2fs) stay in the .c files.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/disk.h"
+#include "util/error.h"
+
+/* File names inside a VM's directory. */
+#define DISK_ROOT_FILE "root.img"	/* reflink / copy root disk */
+#define DISK_COW_FILE "cow.img"		/* dm-snapshot exception store */
+/* dm-snapshot chunk size in 512-byte sectors (4 KiB). */
+#define DISK_DM_CHUNK 8
+
+/* Absolute, no empty, "." or ".." component, no trailing slash. */
+bool disk_path_is_clean(const char *path);
+/*
+ * Lexical check that path is absolute, has no "." or ".." component and no
+ * empty one, and lies strictly under dir (itself absolute).  -EPERM with a
+ * message naming the path otherwise.
+ */
+int disk_path_check(const char *dir, const char *path, struct error **err);
+/* vm_dir must be exactly STATUS_DIR/vms/NAME with NAME a DNS label; -EPERM. */
+int disk_vm_dir_check(const char *status_dir, const char *vm_dir, struct error **err);
+/* DM_PREFIX followed by exactly 12 lower-case hex digits; -EPERM otherwise. */
+int disk_dm_name_check(const char *name, struct error **err);
+/* Guest path of a file sync: absolute, no "." / ".." / empty component; -EINVAL. */
+int disk_guest_path_check(const char *guest, struct error **err);
+/*
+ * Resolve a file-sync host path: absolute as is, "~/x" under $HOME, anything
+ * else relative to state_root.  Caller owns *ret.  -EINVAL for "~user".
+ */
+int disk_host_path_resolve(const char *host, const char *state_root, char **ret,
+			   struct error **err);
+
+/* A warning the caller carries on past (stderr, "banger: warning: ..."). */
+void disk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Device-mapper seam.  The real backend (disk-dm.c) talks to libdevmapper;
+ * the unit tests record the calls.  table is one dm table line,
+ * "START LENGTH TARGET PARAMS".  create of an existing name is -EEXIST;
+ * remove of a missing one succeeds.
+ */
+struct dm_backend {
+	bool (*available)(void *userdata);
+	int (*create)(void *userdata, const char *name, const char *table, struct error **err);
+	int (*remove)(void *userdata, const char *name, struct error **err);
+	/* Every dm device name on the host (a strv; caller frees). */
+	int (*list)(void *userdata, char ***ret_names, struct error **err);
+	void *userdata;
+};
+
+/* The libdevmapper backend. */
+extern const struct dm_backend dm_backend_libdevmapper;
+
+/*
+ * Split one table line "START LENGTH TARGET PARAMS" (what the libdevmapper
+ * backend hands to dm_task_add_target); *ret_params points into table.
+ * -EINVAL for anything else (no params, zero length, target over 63 chars).
+ */
+int dm_table_parse(const char *table, uint64_t *ret_start, uint64_t *ret_len, char ret_type[64],
+		   const char **ret_params);
+
+/* "0 SECTORS snapshot ORIGIN COW P 8".  Caller frees. */
+char *dm_snapshot_table(uint64_t sectors, const char *origin_dev, const char *cow_dev);
+
+/*
+ * Loop-device seam.  attach binds path to a free loop device with autoclear
+ * (read-only when asked) and returns its node and an open fd: the device
+ * vanishes when that fd and every later user (a dm target) are gone.
+ */
+struct loop_backend {
+	int (*attach)(void *userdata, const char *path, bool read_only, char **ret_dev,
+		      int *ret_fd, struct error **err);
+	/* Loop devices whose backing file lies under dir (DISK_OBJ_LOOP objects). */
+	int (*list)(void *userdata, const char *dir, struct disk_obj **ret, size_t *ret_n,
+		    struct error **err);
+	/* Detach dev (LOOP_CLR_FD; when busy the kernel clears it on last close). */
+	int (*detach)(void *userdata, const char *dev, struct error **err);
+	/* Release an fd returned by attach. */
+	void (*release)(void *userdata, int fd);
+	void *userdata;
+};
+
+/* The real backend: /dev/loop-control, LOOP_CONFIGURE, /sys/block/loopN. */
+extern const struct loop_backend loop_backend_kernel;
+
+int loop_attach(const char *path, bool read_only, char **ret_dev, int *ret_fd,
+		struct error **err);
+/* The same with legacy forcing LOOP_SET_FD + LOOP_SET_STATUS64 (pre-5.8 kernels). */
+int loop_attach_legacy(const char *path, bool read_only, bool legacy, char **ret_dev,
+		       int *ret_fd, struct error **err);
+int loop_list(const char *dir, struct disk_obj **ret, size_t *ret_n, struct error **err);
+int loop_detach(const char *dev, struct error **err);
+/* Backing file of /dev/loopN from sysfs; -ENXIO when unbound.  Caller frees. */
+int loop_backing_file(const char *dev, char **ret, struct error **err);
+
+/* The real driver over chosen seams (tests pass fakes).  Caller frees with disk_real_free. */
+int disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
+		       const struct loop_backend *loop, struct disk_ops **ret, struct error **err);
+
+/* FICLONE src into dst (created 0600, replaced atomically through dst.tmp). */
+int disk_reflink(const char *src, const char *dst, struct error **err);
+/* Sparse copy src into dst (holes kept), atomically through dst.tmp. */
+int disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **err);
+/* Whether FICLONE works in dir: clones a small temp file there. */
+bool disk_reflink_works(const char *dir);
+
+/*
+ * Create an ext4 image of size bytes at path unless path exists: mkfs.ext4
+ * (posix_spawn, argv) on path.tmp seeded from staging (NULL: empty), then
+ * rename.  -EEXIST never: an existing path is success and is left alone.
+ */
+int disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct error **err);
+/* Copy file-sync entries into the ext4 image at work_path through libext2fs. */
+int disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
+			const char *state_root, struct error **err);
+
+/* Remove a directory tree without following symlinks; a missing path is success. */
+int disk_rm_rf(const char *path, struct error **err);

@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Work disks: an ext4 image made once by mkfs.ext4 (posix_spawn, argv, never
+ * a shell), and file syncs written into that image with libext2fs, never by
+ * mounting it.  Only this file includes the libext2fs headers.
+ *
+ * File-sync rules: a file entry gets its declared mode (default 0600); a
+ * directory entry's directories get the declared mode (default 0755) and its
+ * files 0600, or 0700 when the host file is executable by its owner.
+ * Symlinks inside a synced directory are copied as links when their target
+ * stays inside that directory, and skipped with a warning otherwise; a
+ * top-level host path that is a symlink is followed.  A missing host path is
+ * a warning; a host path that is neither a regular file nor a directory, or a
+ * guest path with "..", is an error.  Everything is owned by root in the
+ * guest.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <et/com_err.h>
+#include <ext2fs/ext2fs.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "drivers/disk-internal.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+extern char **environ;
+
+#define WORK_MIN_SIZE (1ULL << 20)
+#define SYNC_DEPTH_MAX 64
+
+static const char *
+find_mkfs(void)
+{
+	static const char *const cands[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
+
+	for (size_t i = 0; i < ELEMENTSOF(cands); i++)
+		if (access(cands[i], X_OK) == 0)
+			return cands[i];
+	return "mkfs.ext4";
+}
+
+static int
+spawn_wait(char **argv, struct error **err)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int r, status;
+
+	r = posix_spawn_file_actions_init(&fa);
+	if (r != 0)
+		return error_set(err, -r, "spawn: %s", strerror(r));
+	(void)posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return error_set(err, -r, "spawn '%s': %s", argv[0], strerror(r));
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return error_set(err, -errno, "wait for '%s': %s", argv[0], strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return error_set(err, -EIO, "'%s' exited with status %d", argv[0],
+				 WEXITSTATUS(status));
+	return error_set(err, -EIO, "'%s' killed by signal %d", argv[0], WTERMSIG(status));
+}
+
+int
+disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+	int r;
+
+	if (lstat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return error_set(err, -EEXIST, "work disk '%s' exists and is not a file",
+					 path);
+		return 0;	/* never recreated: it holds the VM's data */
+	}
+	if (errno != ENOENT)
+		return error_set(err, -errno, "stat '%s': %s", path, strerror(errno));
+	if (size < WORK_MIN_SIZE)
+		return error_set(err, -EINVAL, "work disk size %llu is below 1M",
+				 (unsigned long long)size);
+
+	tmp = xasprintf("%s.tmp", path);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return error_set(err, -errno, "create '%s': %s", tmp, strerror(errno));
+	if (ftruncate(fd, (off_t)size) < 0) {
+		r = error_set(err, -errno, "size '%s': %s", tmp, strerror(errno));
+		goto fail;
+	}
+
+	argv = strv_append(argv, find_mkfs());
+	argv = strv_append(argv, "-F");
+	argv = strv_append(argv, "-q");
+	argv = strv_append(argv, "-t");
+	argv = strv_append(argv, "ext4");
+	argv = strv_append(argv, "-m");
+	argv = strv_append(argv, "0");
+	argv = strv_append(argv, "-L");
+	argv = strv_append(argv, "banger-work");
+	argv = strv_append(argv, "-E");
+	argv = strv_append(argv, "root_owner=0:0,nodiscard");
+	if (staging) {
+		argv = strv_append(argv, "-d");
+		argv = strv_append(argv, staging);
+	}
+	argv = strv_append(argv, tmp);
+	r = spawn_wait(argv, err);
+	if (r < 0) {
+		(void)error_prefix(err, "mkfs '%s'", path);
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		r = error_set(err, -errno, "fsync '%s': %s", tmp, strerror(errno));
+		goto fail;
+	}
+	/* link(), not rename(): a work disk that appeared meanwhile is never replaced. */
+	if (link(tmp, path) < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			r = 0;
+		else
+			(void)error_set(err, r, "link '%s': %s", path, strerror(-r));
+		goto fail;
+	}
+	(void)unlink(tmp);
+	return 0;
+fail:
+	(void)unlink(tmp);
+	return r;
+}
+
+/* libext2fs: system errors are errno values, the rest are com_err codes. */
+static int
+ext_error(struct error **err, errcode_t e, const char *what, const char *path)
+{
+	int r = (e > 0 && e < 4096) ? -(int)e : -EIO;
+
+	return error_set(err, r, "%s '%s': %s", what, path, error_message(e));
+}
+
+struct sync {
+	ext2_filsys fs;
+	const char *image;
+	time_t now;
+};
+
+static int
+lookup(struct sync *s, ext2_ino_t dir, const char *name, ext2_ino_t *ret)
+{
+	errcode_t e = ext2fs_lookup(s->fs, dir, name, (int)strlen(name), NULL, ret);
+
+	if (e == EXT2_ET_FILE_NOT_FOUND)
+		return -ENOENT;
+	return e ? -EIO : 0;
+}
+
+static int
+set_mode(struct sync *s, ext2_ino_t ino, mode_t mode, const char *guest, struct error **err)
+{
+	struct ext2_inode in;
+	errcode_t e;
+
+	e = ext2fs_read_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "read inode of", guest);
+	in.i_mode = (uint16_t)((in.i_mode & LINUX_S_IFMT) | (mode & 07777));
+	in.i_uid = in.i_gid = 0;
+	in.i_ctime = (uint32_t)s->now;
+	e = ext2fs_write_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "write inode of", guest);
+	return 0;
+}
+
+/* Drop one link to ino from dir; frees the inode and its blocks at zero links. */
+static int
+remove_entry(struct sync *s, ext2_ino_t dir, const char *name, ext2_ino_t ino,
+	     const char *guest, struct error **err)
+{
+	struct ext2_inode in;
+	errcode_t e;
+
+	e = ext2fs_unlink(s->fs, dir, name, ino, 0);
+	if (e)
+		return ext_error(err, e, "unlink", guest);
+	e = ext2fs_read_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "read inode of", guest);
+	if (in.i_links_count > 0)
+		in.i_links_count--;
+	if (in.i_links_count == 0) {
+		if (ext2fs_inode_has_valid_blocks2(s->fs, &in)) {
+			e = ext2fs_punch(s->fs, ino, &in, NULL, 0, ~0ULL);
+			if (e)
+				return ext_error(err, e, "free blocks of", guest);
+		}
+		in.i_dtime = (uint32_t)s->now;
+	}
+	e = ext2fs_write_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "write inode of", guest);
+	if (in.i_links_count == 0)
+		ext2fs_inode_alloc_stats2(s->fs, ino, -1, 0);
+	return 0;
+}
+
+/*
+ * Directory name in parent: created with mode when missing; an existing one
+ * gets mode too when set_existing.
+ */
+static int
+ensure_dir(struct sync *s, ext2_ino_t parent, const char *name, mode_t mode, bool set_existing,
+	   const char *guest, ext2_ino_t *ret, struct error **err)
+{
+	struct ext2_inode in;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	r = lookup(s, parent, name, &ino);
+	if (r == 0) {
+		e = ext2fs_read_inode(s->fs, ino, &in);
+		if (e)
+			return ext_error(err, e, "read inode of", guest);
+		if (!LINUX_S_ISDIR(in.i_mode))
+			return error_set(err, -ENOTDIR, "guest path '%s' exists and is not a directory",
+					 guest);
+		if (set_existing) {
+			r = set_mode(s, ino, mode, guest, err);
+			if (r < 0)
+				return r;
+		}
+		*ret = ino;
+		return 0;
+	}
+	if (r != -ENOENT)
+		return error_set(err, r, "look up '%s' in '%s'", guest, s->image);
+	e = ext2fs_mkdir(s->fs, parent, 0, name);
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(s->fs, parent);
+		if (!e)
+			e = ext2fs_mkdir(s->fs, parent, 0, name);
+	}
+	if (e)
+		return ext_error(err, e, "mkdir", guest);
+	r = lookup(s, parent, name, &ino);
+	if (r < 0)
+		return error_set(err, r, "look up new directory '%s'", guest);
+	r = set_mode(s, ino, mode, guest, err);
+	if (r < 0)
+		return r;
+	*ret = ino;
+	return 0;
+}
+
+/* Walk guest's parent directories from /, creating missing ones 0755; returns the last name. */
+static int
+guest_parent(struct sync *s, const char *guest, ext2_ino_t *ret_parent, char **ret_name,
+	     struct error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(guest);
+	ext2_ino_t dir = EXT2_ROOT_INO;
+	char *p = copy + 1, *slash;
+	int r;
+
+	while ((slash = strchr(p, '/'))) {
+		*slash = '\0';
+		r = ensure_dir(s, dir, p, 0755, false, guest, &dir, err);
+		if (r < 0)
+			return r;
+		p = slash + 1;
+	}
+	*ret_parent = dir;
+	*ret_name = xstrdup(p);
+	return 0;
+}
+
+static int
+link_new(struct sync *s, ext2_ino_t parent, const char *name, ext2_ino_t ino, int type,
+	 const char *guest, struct error **err)
+{
+	errcode_t e;
+
+	e = ext2fs_link(s->fs, parent, name, ino, type);
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(s->fs, parent);
+		if (!e)
+			e = ext2fs_link(s->fs, parent, name, ino, type);
+	}
+	if (e)
+		return ext_error(err, e, "link", guest);
+	return 0;
+}
+
+static int
+new_file_inode(struct sync *s, ext2_ino_t parent, const char *name, mode_t mode,
+	       const char *guest, ext2_ino_t *ret, struct error **err)
+{
+	struct ext2_inode in;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	e = ext2fs_new_inode(s->fs, parent, LINUX_S_IFREG | 0600, NULL, &ino);
+	if (e)
+		return ext_error(err, e, "allocate inode for", guest);
+	r = link_new(s, parent, name, ino, EXT2_FT_REG_FILE, guest, err);
+	if (r < 0)
+		return r;
+	ext2fs_inode_alloc_stats2(s->fs, ino, +1, 0);
+	memset(&in, 0, sizeof(in));
+	in.i_mode = (uint16_t)(LINUX_S_IFREG | (mode & 07777));
+	in.i_links_count = 1;
+	in.i_atime = in.i_ctime = in.i_mtime = (uint32_t)s->now;
+	if (ext2fs_has_feature_inline_data(s->fs->super)) {
+		in.i_flags |= EXT4_INLINE_DATA_FL;
+	} else if (ext2fs_has_feature_extents(s->fs->super)) {
+		ext2_extent_handle_t h;
+
+		e = ext2fs_extent_open2(s->fs, ino, &in, &h);
+		if (e)
+			return ext_error(err, e, "extent tree of", guest);
+		ext2fs_extent_free(h);
+	}
+	e = ext2fs_write_new_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "write inode of", guest);
+	if (in.i_flags & EXT4_INLINE_DATA_FL) {
+		e = ext2fs_inline_data_init(s->fs, ino);
+		if (e)
+			return ext_error(err, e, "inline data of", guest);
+	}
+	*ret = ino;
+	return 0;
+}
+
+static int
+write_content(struct sync *s, ext2_ino_t ino, int fd, const char *host, const char *guest,
+	      struct error **err)
+{
+	ext2_file_t f = NULL;
+	_cleanup_free_ char *buf = xmalloc(1U << 16);
+	uint64_t total = 0;
+	errcode_t e;
+	int r = 0;
+
+	e = ext2fs_file_open(s->fs, ino, EXT2_FILE_WRITE, &f);
+	if (e)
+		return ext_error(err, e, "open", guest);
+	e = ext2fs_file_set_size2(f, 0);
+	if (e) {
+		r = ext_error(err, e, "truncate", guest);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, 1U << 16);
+		unsigned int done = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = error_set(err, -errno, "read '%s': %s", host, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		while (done < (unsigned int)n) {
+			unsigned int w = 0;
+
+			e = ext2fs_file_write(f, buf + done, (unsigned int)n - done, &w);
+			if (e) {
+				r = ext_error(err, e, "write", guest);
+				goto out;
+			}
+			done += w;
+		}
+		total += (uint64_t)n;
+	}
+	e = ext2fs_file_set_size2(f, total);
+	if (e)
+		r = ext_error(err, e, "size", guest);
+out:
+	e = ext2fs_file_close(f);
+	if (e && r == 0)
+		r = ext_error(err, e, "close", guest);
+	return r;
+}
+
+static int
+sync_file(struct sync *s, ext2_ino_t parent, const char *name, const char *host, mode_t mode,
+	  const char *guest, struct error **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct ext2_inode in;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return error_set(err, -errno, "open '%s': %s", host, strerror(errno));
+	r = lookup(s, parent, name, &ino);
+	if (r == 0) {
+		e = ext2fs_read_inode(s->fs, ino, &in);
+		if (e)
+			return ext_error(err, e, "read inode of", guest);
+		if (LINUX_S_ISDIR(in.i_mode))
+			return error_set(err, -EISDIR, "guest path '%s' is a directory", guest);
+		if (!LINUX_S_ISREG(in.i_mode)) {
+			r = remove_entry(s, parent, name, ino, guest, err);
+			if (r < 0)
+				return r;
+			r = -ENOENT;
+		}
+	}
+	if (r == -ENOENT)
+		r = new_file_inode(s, parent, name, mode, guest, &ino, err);
+	else if (r < 0)
+		return error_set(err, r, "look up '%s' in '%s'", guest, s->image);
+	if (r < 0)
+		return r;
+	r = write_content(s, ino, fd, host, guest, err);
+	if (r < 0)
+		return r;
+	return set_mode(s, ino, mode, guest, err);
+}
+
+static int
+sync_symlink(struct sync *s, ext2_ino_t parent, const char *name, const char *target,
+	     const char *guest, struct error **err)
+{
+	struct ext2_inode in;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	r = lookup(s, parent, name, &ino);
+	if (r == 0) {
+		e = ext2fs_read_inode(s->fs, ino, &in);
+		if (e)
+			return ext_error(err, e, "read inode of", guest);
+		if (LINUX_S_ISDIR(in.i_mode))
+			return error_set(err, -EISDIR, "guest path '%s' is a directory", guest);
+		r = remove_entry(s, parent, name, ino, guest, err);
+		if (r < 0)
+			return r;
+	}
+	e = ext2fs_symlink(s->fs, parent, 0, name, target);
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(s->fs, parent);
+		if (!e)
+			e = ext2fs_symlink(s->fs, parent, 0, name, target);
+	}
+	if (e)
+		return ext_error(err, e, "symlink", guest);
+	return 0;
+}
+
+/*
+ * Whether a relative symlink target, read in directory rel (relative to the
+ * synced tree's root, "" for the root), stays inside the tree.
+ */
+static bool
+link_stays_inside(const char *rel, const char *target)
+{
+	_cleanup_free_ char *t = xstrdup(target);
+	int depth = 0;
+	char *save = NULL;
+
+	if (target[0] == '/' || target[0] == '\0')
+		return false;
+	for (const char *c = rel; *c; c++)
+		if (*c == '/')
+			depth++;
+	if (*rel)
+		depth++;
+	for (char *p = strtok_r(t, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+		if (strcmp(p, ".") == 0)
+			continue;
+		if (strcmp(p, "..") == 0) {
+			if (--depth < 0)
+				return false;
+		} else {
+			depth++;
+		}
+	}
+	return true;
+}
+
+static int
+sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *rel,
+	  const char *guest_dir, mode_t dir_mode, int level, struct error **err)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (level > SYNC_DEPTH_MAX)
+		return error_set(err, -ELOOP, "'%s' is nested too deep", host_dir);
+	d = opendir(host_dir);
+	if (!d)
+		return error_set(err, -errno, "open '%s': %s", host_dir, strerror(errno));
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *hp = NULL, *gp = NULL, *rp = NULL;
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		hp = xasprintf("%s/%s", host_dir, de->d_name);
+		gp = xasprintf("%s/%s", guest_dir, de->d_name);
+		rp = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		if (lstat(hp, &st) < 0) {
+			disk_warn("file sync: '%s' vanished, ignoring", hp);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			ext2_ino_t sub;
+
+			r = ensure_dir(s, dir_ino, de->d_name, dir_mode, true, gp, &sub, err);
+			if (r >= 0)
+				r = sync_tree(s, sub, hp, rp, gp, dir_mode, level + 1, err);
+		} else if (S_ISREG(st.st_mode)) {
+			r = sync_file(s, dir_ino, de->d_name, hp,
+				      (st.st_mode & S_IXUSR) ? 0700 : 0600, gp, err);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlink(hp, target, sizeof(target) - 1);
+
+			if (n < 0) {
+				r = error_set(err, -errno, "readlink '%s': %s", hp, strerror(errno));
+				break;
+			}
+			target[n] = '\0';
+			if (!link_stays_inside(rel, target)) {
+				disk_warn("file sync: symlink '%s' points outside the synced tree, ignoring",
+					  hp);
+				continue;
+			}
+			r = sync_symlink(s, dir_ino, de->d_name, target, gp, err);
+		} else {
+			disk_warn("file sync: '%s' is not a file, directory or symlink, ignoring", hp);
+		}
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+static int
+sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_root,
+	   struct error **err)
+{
+	_cleanup_free_ char *host = NULL, *guest = NULL, *name = NULL;
+	ext2_ino_t parent, ino;
+	struct stat st;
+	int r;
+
+	if (e->guest && strcmp(e->guest, "~") == 0)
+		guest = xstrdup("/root");
+	else if (e->guest && strncmp(e->guest, "~/", 2) == 0)
+		guest = xasprintf("/root/%s", e->guest + 2);
+	else
+		guest = xstrdup(e->guest ? e->guest : "");
+	r = disk_guest_path_check(guest, err);
+	if (r < 0)
+		return r;
+	r = disk_host_path_resolve(e->host, state_root, &host, err);
+	if (r < 0)
+		return r;
+	if (stat(host, &st) < 0) {
+		if (errno == ENOENT) {
+			disk_warn("file sync: host path '%s' does not exist, ignoring", host);
+			return 0;
+		}
+		return error_set(err, -errno, "stat '%s': %s", host, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return error_set(err, -EINVAL, "host path '%s' is not a regular file or directory",
+				 host);
+	r = guest_parent(s, guest, &parent, &name, err);
+	if (r < 0)
+		return r;
+	if (S_ISREG(st.st_mode))
+		return sync_file(s, parent, name, host, e->mode >= 0 ? (mode_t)e->mode : 0600,
+				 guest, err);
+	r = ensure_dir(s, parent, name, e->mode >= 0 ? (mode_t)e->mode : 0755, true, guest, &ino,
+		       err);
+	if (r < 0)
+		return r;
+	return sync_tree(s, ino, host, "", guest, e->mode >= 0 ? (mode_t)e->mode : 0755, 0, err);
+}
+
+int
+disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
+		    const char *state_root, struct error **err)
+{
+	struct sync s = { .image = work_path, .now = time(NULL) };
+	errcode_t ec;
+	int r = 0;
+
+	initialize_ext2_error_table();
+	ec = ext2fs_open(work_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s.fs);
+	if (ec)
+		return ext_error(err, ec, "open ext4 image", work_path);
+	ec = ext2fs_read_bitmaps(s.fs);
+	if (ec) {
+		(void)ext2fs_close_free(&s.fs);
+		return ext_error(err, ec, "read bitmaps of", work_path);
+	}
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = sync_entry(&s, &e[i], state_root, err);
+		if (r < 0)
+			(void)error_prefix(err, "file sync '%s' -> '%s'", e[i].host ? e[i].host : "",
+					   e[i].guest ? e[i].guest : "");
+	}
+	/* Flush even after an error: the entries done so far leave a consistent fs. */
+	ec = ext2fs_close_free(&s.fs);
+	if (ec && r >= 0)
+		r = ext_error(err, ec, "close", work_path);
+	return r < 0 ? r : 0;
+}

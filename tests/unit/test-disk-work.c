@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Work disks and file syncs on real ext4 images (regular files, no root):
+ * mkfs.ext4 once and never again, libext2fs writes read back with debugfs,
+ * modes, directories, symlinks inside and outside the synced tree, missing
+ * sources, re-sync after an edit, refusals; e2fsck must find the image clean.
+ * Skips (77) without mkfs.ext4, debugfs or e2fsck.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "drivers/disk-internal.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+extern char **environ;
+
+static char tmp_root[] = "/tmp/banger-test-work-XXXXXX";
+static char *status_dir, *vm_dir, *work, *host;
+
+static const char *
+tool(const char *name)
+{
+	static char buf[256];
+	const char *dirs[] = { "/usr/sbin", "/sbin", "/usr/bin" };
+
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/* Run argv, return its exit status; stdout into *out when out is set. */
+static int
+run(char *const argv[], char **out)
+{
+	posix_spawn_file_actions_t fa;
+	int pipefd[2], status;
+	pid_t pid;
+	char *buf = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
+
+		if (n <= 0)
+			break;
+		buf = xrealloc(buf, len + (size_t)n + 1);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+	}
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (!buf)
+		buf = xstrdup("");
+	buf[len] = '\0';
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static char *
+debugfs(const char *img, const char *cmd)
+{
+	_cleanup_free_ char *path = xstrdup(tool("debugfs")), *c = xstrdup(cmd), *i = xstrdup(img);
+	char *out = NULL;
+	char *const argv[] = { path, (char *)"-R", c, i, NULL };
+
+	ck_assert_int_eq(run(argv, &out), 0);
+	return out;
+}
+
+static char *
+guest_cat(const char *img, const char *path)
+{
+	_cleanup_free_ char *cmd = xasprintf("cat %s", path);
+
+	return debugfs(img, cmd);
+}
+
+/* The "Mode:  0640" of a guest path, or -1 when it does not exist. */
+static int
+guest_mode(const char *img, const char *path)
+{
+	_cleanup_free_ char *cmd = xasprintf("stat %s", path);
+	_cleanup_free_ char *out = debugfs(img, cmd);
+	const char *m = strstr(out, "Mode:");
+
+	if (!m)
+		return -1;
+	return (int)strtol(m + 5, NULL, 8);
+}
+
+static bool
+guest_exists(const char *img, const char *path)
+{
+	return guest_mode(img, path) >= 0;
+}
+
+static void
+assert_fsck_clean(const char *img)
+{
+	_cleanup_free_ char *path = xstrdup(tool("e2fsck")), *i = xstrdup(img);
+	char *const argv[] = { path, (char *)"-f", (char *)"-n", i, NULL };
+
+	ck_assert_int_eq(run(argv, NULL), 0);
+}
+
+static void
+put(const char *rel, const char *content, mode_t mode)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", host, rel);
+
+	ck_assert_int_eq(write_file_atomic(p, content, strlen(content), mode), 0);
+}
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
+	status_dir = xasprintf("%s/status", tmp_root);
+	vm_dir = xasprintf("%s/vms/web1", status_dir);
+	work = xasprintf("%s/work.ext4", vm_dir);
+	host = xasprintf("%s/host", tmp_root);
+	ck_assert_int_eq(mkdir_p(vm_dir, 0700), 0);
+	ck_assert_int_eq(mkdir_p(host, 0755), 0);
+}
+
+static void
+teardown(void)
+{
+	(void)disk_rm_rf(tmp_root, NULL);
+	free(status_dir);
+	free(vm_dir);
+	free(work);
+	free(host);
+}
+
+static struct disk_ops *
+new_ops(void)
+{
+	struct disk_ops *ops = NULL;
+
+	ck_assert_int_eq(disk_real_new(status_dir, &ops, NULL), 0);
+	return ops;
+}
+
+START_TEST(test_work_created_once)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *out = NULL, *tmp = NULL;
+	struct filesync_entry e = { .host = (char *)"marker", .guest = (char *)"/marker", .mode = -1 };
+	struct stat st1, st2;
+
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 8 << 20, NULL), 0);
+	ck_assert_int_eq(stat(work, &st1), 0);
+	ck_assert_int_eq(st1.st_size, 8 << 20);
+	tmp = xasprintf("%s.tmp", work);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	put("marker", "kept\n", 0644);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &e, 1, host, NULL), 0);
+	/* Never recreated while it exists: same inode, data still there. */
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 16 << 20, NULL), 0);
+	ck_assert_int_eq(stat(work, &st2), 0);
+	ck_assert_uint_eq(st1.st_ino, st2.st_ino);
+	ck_assert_int_eq(st2.st_size, 8 << 20);
+	out = guest_cat(work, "/marker");
+	ck_assert_str_eq(out, "kept\n");
+	assert_fsck_clean(work);
+	ck_assert_int_eq(ops->work_create(ops->userdata, tmp, 1024, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_mkfs_seeded_from_staging)
+{
+	_cleanup_free_ char *staging = xasprintf("%s/staging", tmp_root);
+	_cleanup_free_ char *f = NULL, *out = NULL;
+
+	ck_assert_int_eq(mkdir_p(staging, 0755), 0);
+	f = xasprintf("%s/seed.txt", staging);
+	ck_assert_int_eq(write_file_atomic(f, "seeded\n", 7, 0644), 0);
+	ck_assert_int_eq(disk_work_mkfs(work, 4 << 20, staging, NULL), 0);
+	out = guest_cat(work, "/seed.txt");
+	ck_assert_str_eq(out, "seeded\n");
+	assert_fsck_clean(work);
+}
+END_TEST
+
+START_TEST(test_filesync_tree)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *out = NULL, *home = NULL, *big = NULL, *d = NULL, *p = NULL;
+	struct filesync_entry e[] = {
+		{ .host = (char *)"a.txt", .guest = (char *)"/root/.config/app/a.txt", .mode = 0640 },
+		{ .host = (char *)"tree", .guest = (char *)"/opt/tree", .mode = -1 },
+		{ .host = (char *)"~/.profile", .guest = (char *)"~/.profile", .mode = -1 },
+		{ .host = (char *)"missing", .guest = (char *)"/missing", .mode = -1 },
+	};
+
+	put("a.txt", "hello\n", 0644);
+	d = xasprintf("%s/tree/sub", host);
+	ck_assert_int_eq(mkdir_p(d, 0755), 0);
+	put("tree/run.sh", "#!/bin/sh\n", 0755);
+	put("tree/sub/y", "y\n", 0644);
+	p = xasprintf("%s/tree/in", host);
+	ck_assert_int_eq(symlink("sub/y", p), 0);
+	free(p);
+	p = xasprintf("%s/tree/sub/up", host);
+	ck_assert_int_eq(symlink("../run.sh", p), 0);
+	free(p);
+	p = xasprintf("%s/tree/out", host);
+	ck_assert_int_eq(symlink("../a.txt", p), 0);
+	free(p);
+	p = xasprintf("%s/tree/abs", host);
+	ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+	home = xasprintf("%s/home", tmp_root);
+	ck_assert_int_eq(mkdir_p(home, 0755), 0);
+	setenv("HOME", home, 1);
+	free(p);
+	p = xasprintf("%s/.profile", home);
+	ck_assert_int_eq(write_file_atomic(p, "PS1=x\n", 6, 0644), 0);
+
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 16 << 20, NULL), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, e, ELEMENTSOF(e), host, NULL), 0);
+
+	out = guest_cat(work, "/root/.config/app/a.txt");
+	ck_assert_str_eq(out, "hello\n");
+	ck_assert_int_eq(guest_mode(work, "/root/.config/app/a.txt"), 0640);
+	ck_assert_int_eq(guest_mode(work, "/root/.config/app"), 0755);
+	ck_assert_int_eq(guest_mode(work, "/opt/tree"), 0755);
+	ck_assert_int_eq(guest_mode(work, "/opt/tree/sub"), 0755);
+	ck_assert_int_eq(guest_mode(work, "/opt/tree/run.sh"), 0700);
+	ck_assert_int_eq(guest_mode(work, "/opt/tree/sub/y"), 0600);
+	free(out);
+	out = debugfs(work, "stat /opt/tree/in");
+	ck_assert_ptr_nonnull(strstr(out, "Type: symlink"));
+	ck_assert_ptr_nonnull(strstr(out, "\"sub/y\""));
+	free(out);
+	out = debugfs(work, "stat /opt/tree/sub/up");
+	ck_assert_ptr_nonnull(strstr(out, "../run.sh"));
+	ck_assert(!guest_exists(work, "/opt/tree/out"));
+	ck_assert(!guest_exists(work, "/opt/tree/abs"));
+	ck_assert(!guest_exists(work, "/missing"));
+	free(out);
+	out = guest_cat(work, "/root/.profile");
+	ck_assert_str_eq(out, "PS1=x\n");
+	ck_assert_int_eq(guest_mode(work, "/root/.profile"), 0600);
+	assert_fsck_clean(work);
+
+	/* Re-sync after edits: a big file shrinks, a mode changes. */
+	big = xmalloc(300000);
+	memset(big, 'z', 299999);
+	big[299999] = '\0';
+	put("a.txt", big, 0644);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, e, 1, host, NULL), 0);
+	free(out);
+	out = guest_cat(work, "/root/.config/app/a.txt");
+	ck_assert_uint_eq(strlen(out), 299999);
+	put("a.txt", "bye\n", 0644);
+	e[0].mode = 0600;
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, e, ELEMENTSOF(e), host, NULL), 0);
+	free(out);
+	out = guest_cat(work, "/root/.config/app/a.txt");
+	ck_assert_str_eq(out, "bye\n");
+	ck_assert_int_eq(guest_mode(work, "/root/.config/app/a.txt"), 0600);
+	assert_fsck_clean(work);
+}
+END_TEST
+
+START_TEST(test_filesync_refusals)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	struct filesync_entry dotdot = { .host = (char *)"a", .guest = (char *)"/root/../etc/x",
+					 .mode = -1 };
+	struct filesync_entry dev = { .host = (char *)"/dev/null", .guest = (char *)"/x", .mode = -1 };
+	struct filesync_entry dir = { .host = (char *)"a", .guest = (char *)"/root", .mode = -1 };
+	struct error *err = NULL;
+	_cleanup_free_ char *outside = xasprintf("%s/work.ext4", tmp_root);
+
+	put("a", "a\n", 0644);
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 8 << 20, NULL), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &dotdot, 1, host, &err), -EINVAL);
+	ck_assert_str_eq(err->msg, "file sync 'a' -> '/root/../etc/x': guest path '/root/../etc/x' "
+				   "must be absolute, without '.' or '..'");
+	error_free(TAKE_PTR(err));
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &dev, 1, host, &err), -EINVAL);
+	ck_assert_str_eq(err->msg, "file sync '/dev/null' -> '/x': host path '/dev/null' is not a "
+				   "regular file or directory");
+	error_free(TAKE_PTR(err));
+	/* mkfs made /root?  No: make it, then a file may not replace it. */
+	{
+		struct filesync_entry mk = { .host = (char *)"a", .guest = (char *)"/root/a",
+					     .mode = -1 };
+
+		ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &mk, 1, host, NULL), 0);
+	}
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &dir, 1, host, NULL), -EISDIR);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, outside, &dir, 1, host, NULL), -EPERM);
+	assert_fsck_clean(work);
+}
+END_TEST
+
+static Suite *
+work_suite(void)
+{
+	Suite *s = suite_create("disk-work");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_work_created_once);
+	tcase_add_test(tc, test_mkfs_seeded_from_staging);
+	tcase_add_test(tc, test_filesync_tree);
+	tcase_add_test(tc, test_filesync_refusals);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!tool("mkfs.ext4") || !tool("debugfs") || !tool("e2fsck"))
+		return 77;
+	sr = srunner_create(work_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
