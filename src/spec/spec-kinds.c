@@ -385,7 +385,7 @@ check_version(struct vctx *c, const struct ynode *root)
 	if (!n)
 		return true;
 	if (n->kind != YNODE_SCALAR || n->type != YS_INT) {
-		found(c, "version", n, "1");
+		found(c, "version", n, "the integer 1");
 		return false;
 	}
 	if (yscalar_int(n->value, &v) < 0 || v != 1) {

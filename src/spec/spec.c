@@ -299,6 +299,7 @@ take_diags(struct spec *s, struct diag_list *d)
 	free(d->v);
 	d->v = NULL;
 	d->n = 0;
+	d->cap = 0;
 }
 
 static void
@@ -597,6 +598,12 @@ check_unique(struct loader *l)
 	}
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Move the VMs into the spec: held ones by name only. */
 static void
 finish_vms(struct loader *l)
@@ -618,6 +625,7 @@ finish_vms(struct loader *l)
 	}
 	if (!s->held_vms)
 		s->held_vms = xcalloc(1, sizeof(char *));
+	qsort(s->held_vms, strv_length(s->held_vms), sizeof(char *), cmp_name);
 }
 
 /*
@@ -639,11 +647,24 @@ handle_file(struct loader *l, const struct source_file *f, enum spec_kind pass)
 		if (pass != SPEC_KIND_IMAGE)
 			return;
 		folder = slash ? xstrndup(f->path, (size_t)(slash - f->path)) : xstrdup(f->path);
-		if (slash)
-			diag_add(&l->d, f->path, 1, 1,
-				 "found a declaration in unknown folder '%s', expected images/, vms/ "
-				 "or filesyncs/",
-				 folder);
+		if (slash) {
+			static const char *const known[] = { "images", "vms", "filesyncs" };
+			const char *hint = NULL;
+
+			for (size_t i = 0; i < ELEMENTSOF(known); i++)
+				if (edit_distance(folder, known[i]) <= 2)
+					hint = known[i];
+			if (hint)
+				diag_add(&l->d, f->path, 1, 1,
+					 "found a declaration in unknown folder '%s', did you mean "
+					 "'%s/'?",
+					 folder, hint);
+			else
+				diag_add(&l->d, f->path, 1, 1,
+					 "found a declaration in unknown folder '%s', expected images/, "
+					 "vms/ or filesyncs/",
+					 folder);
+		}
 		else
 			diag_add(&l->d, f->path, 1, 1,
 				 "found unknown file '%s', expected host.yaml or a file in images/, "

@@ -48,13 +48,13 @@ struct ynode {
 	/* YNODE_SEQ: items; YNODE_MAP: keys[i] (scalars) -> items[i] */
 	struct ynode **items;
 	struct ynode **keys;
-	size_t n;
+	size_t n, cap;
 };
 
 /* The diagnostics of one load, appended in any order, sorted at the end. */
 struct diag_list {
 	struct spec_diag *v;
-	size_t n;
+	size_t n, cap;
 };
 
 void diag_add(struct diag_list *d, const char *file, unsigned line, unsigned col, const char *fmt,
