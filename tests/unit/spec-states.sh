@@ -92,6 +92,52 @@ banger: state directory 'missing-parent/none': No such file or directory
 EOT
 check missing-parent/none "$work/missing.expected"
 
+# The command line itself: usage errors, help, JSON.
+cd "$states" || exit 1
+expect_rc() { # expect_rc RC ARGS...
+	want=$1
+	shift
+	"$BANGER" "$@" >"$work/out" 2>"$work/err"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "FAIL: banger $* exited $rc, want $want"
+		cat "$work/err"
+		fail=1
+	fi
+}
+expect_rc 64 validate --bogus
+expect_rc 64 validate extra-argument
+expect_rc 64 validate --state
+expect_rc 0 validate --help
+grep -q '^Usage: banger validate' "$work/out" || { echo "FAIL: validate --help"; fail=1; }
+expect_rc 0 validate --state valid-complete
+grep -q '^vm  *web  *image=base state=running vcpus=1 memory=256M work=1G ip=10.77.0.10' "$work/out" ||
+	{ echo "FAIL: listing"; cat "$work/out"; fail=1; }
+BANGER_STATE=valid-complete expect_rc 0 validate --quiet
+[ -s "$work/out" ] && { echo "FAIL: --quiet printed a listing"; fail=1; }
+expect_rc 1 validate --json --state duplicate-ip
+[ -s "$work/err" ] && { echo "FAIL: --json wrote to stderr"; cat "$work/err"; fail=1; }
+if [ -x /usr/bin/python3 ]; then
+	/usr/bin/python3 - "$work/out" <<'EOT' || fail=1
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["valid"] is False, d
+assert [x["file"] for x in d["diagnostics"]] == ["vms/a.yaml", "vms/b.yaml"], d["diagnostics"]
+assert d["diagnostics"][0]["line"] == 3 and d["diagnostics"][0]["column"] == 7
+assert d["held_vms"] == ["a", "b"], d["held_vms"]
+assert [v["name"] for v in d["vms"]] == ["c"], d["vms"]
+EOT
+	expect_rc 0 validate --json --state valid-complete
+	/usr/bin/python3 - "$work/out" <<'EOT' || fail=1
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["valid"] is True and d["diagnostics"] == [] and d["held_vms"] == []
+web = [v for v in d["vms"] if v["name"] == "web"][0]
+assert web["ip"] == "10.77.0.10" and web["mac"] == "52:54:00:00:00:0a" and web["memory"] == 268435456
+assert web["filesyncs"] == ["dots"] and len(web["generation"]) == 64
+EOT
+fi
+
 echo "$ran cases"
 [ "$ran" -ge 10 ] || fail=1
 exit $fail

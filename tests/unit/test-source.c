@@ -128,7 +128,6 @@ START_TEST(test_size_limit)
 {
 	_cleanup_(source_freep) struct source *s = NULL;
 	_cleanup_free_ char *big = xmalloc(SOURCE_FILE_MAX + 2);
-	_cleanup_free_ char *exact = NULL;
 
 	memset(big, 'a', SOURCE_FILE_MAX + 1);
 	big[SOURCE_FILE_MAX + 1] = '\0';
