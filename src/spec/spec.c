@@ -470,13 +470,6 @@ load_one(struct loader *l, enum spec_kind kind, const char *name, const char *pa
 }
 
 static void
-hold_vm(struct loader *l, struct vm_work *w)
-{
-	(void)l;
-	w->held = true;
-}
-
-static void
 check_references(struct loader *l, struct vm_work *w)
 {
 	struct vm_spec *vm = &w->vm;
@@ -493,7 +486,7 @@ check_references(struct loader *l, struct vm_work *w)
 			diag_add(&l->d, m->file, m->line, m->col,
 				 "image: found '%s', expected a declared image (there is no images/%s.yaml)",
 				 vm->image, vm->image);
-		hold_vm(l, w);
+		w->held = true;
 	}
 	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
 		const char *f = vm->filesyncs[i];
@@ -511,7 +504,7 @@ check_references(struct loader *l, struct vm_work *w)
 				 "filesyncs[%zu]: found '%s', expected a declared file sync (there is no "
 				 "filesyncs/%s.yaml)",
 				 i, f, f);
-		hold_vm(l, w);
+		w->held = true;
 	}
 }
 
@@ -548,7 +541,7 @@ check_ip_range(struct loader *l, struct vm_work *w)
 			 ip, netbuf, h->bridge_prefix);
 	else
 		return;
-	hold_vm(l, w);
+	w->held = true;
 }
 
 /* ip and mac must each be unique: every VM in a clash is held. */
@@ -572,7 +565,7 @@ check_unique(struct loader *l)
 					 "network.ip: found %s, also declared by vm '%s' (%s:%u:%u), "
 					 "expected an address unique across vms",
 					 ip, b->vm.name, o->file, o->line, o->col);
-				hold_vm(l, a);
+				a->held = true;
 				break;
 			}
 		}
@@ -591,7 +584,7 @@ check_unique(struct loader *l)
 					 "across vms",
 					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
 					 o->line, o->col);
-				hold_vm(l, a);
+				a->held = true;
 				break;
 			}
 		}

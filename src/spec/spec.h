@@ -52,7 +52,9 @@
  * images/NAME.yaml:
  *   kernel, rootfs: required non-empty strings (paths, absolute or relative to
  *     the state directory); initrd: non-empty string; kernel_args: string;
- *   sha256: {kernel, rootfs, initrd: 64 hex digits}; sha256.initrd needs initrd.
+ *   sha256: {kernel, rootfs, initrd: 64 hex digits, either case (stored lower
+ *     case)}; sha256.initrd needs initrd.  Quote digests made only of digits:
+ *     unquoted, YAML reads them as integers.
  * vms/NAME.yaml:
  *   image: required, a DNS label naming a declared image
  *   state: running | stopped (running)
