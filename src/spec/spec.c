@@ -300,6 +300,7 @@ take_diags(struct spec *s, struct diag_list *d)
 	d->v = NULL;
 	d->n = 0;
 	d->cap = 0;
+	d->run = 0;
 }
 
 static void

@@ -23,6 +23,12 @@ diag_add(struct diag_list *d, const char *file, unsigned line, unsigned col, con
 	struct spec_diag *e;
 	va_list ap;
 
+	if (d->n > 0 && strcmp(d->v[d->n - 1].file, file) == 0)
+		d->run++;
+	else
+		d->run = 1;
+	if (d->run > DIAG_MAX_RUN + 1)
+		return;
 	/* Geometric growth: a hostile file can produce many thousands. */
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 8;
@@ -33,6 +39,11 @@ diag_add(struct diag_list *d, const char *file, unsigned line, unsigned col, con
 	e->file = xstrdup(file);
 	e->line = line ? line : 1;
 	e->col = col ? col : 1;
+	if (d->run == DIAG_MAX_RUN + 1) {
+		e->msg = xasprintf("found more than %d problems in this file, not reporting the rest",
+				   DIAG_MAX_RUN);
+		return;
+	}
 	va_start(ap, fmt);
 	e->msg = xvasprintf(fmt, ap);
 	va_end(ap);

@@ -684,7 +684,16 @@ START_TEST(test_hostile_sizes)
 	for (unsigned i = 0; n + 16 < SOURCE_FILE_MAX - 64; i++)
 		n += (size_t)sprintf(keys + n, "k%u: 1\n", i % 50000);
 	t = vm_diags(keys, n);
-	ck_assert(strstr(t, "found duplicate key 'k0', expected each key once (first at line 1)"));
+	ck_assert(strstr(t, "vms/x.yaml:50001:1: found duplicate key 'k0', expected each key once (first at line 1)\n") == t);
+	/* Cut after DIAG_MAX_RUN, with one line saying so. */
+	{
+		size_t lines = 0;
+
+		for (const char *p = t; *p; p++)
+			lines += *p == '\n';
+		ck_assert_uint_eq(lines, DIAG_MAX_RUN + 1);
+		ck_assert(strstr(t, ": found more than 100 problems in this file, not reporting the rest\n"));
+	}
 	ck_assert_int_le(time(NULL) - start, 20);
 }
 END_TEST
