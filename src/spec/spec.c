@@ -133,17 +133,22 @@ spec_format_size(uint64_t b)
 char *
 spec_diag_format(const struct spec_diag *d, const char *root)
 {
+	_cleanup_free_ char *file = xstrdup(d->file);
+
+	/* One line per diagnostic, even for a file name with a line break in it. */
+	for (char *p = file; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (root && *root) {
 		size_t n = strlen(root);
 
 		while (n > 1 && root[n - 1] == '/')
 			n--;
 		if (n == 1 && root[0] == '/')
-			return xasprintf("/%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
-		return xasprintf("%.*s/%s:%u:%u: %s", (int)n, root, d->file, d->line, d->col,
-				 d->msg);
+			return xasprintf("/%s:%u:%u: %s", file, d->line, d->col, d->msg);
+		return xasprintf("%.*s/%s:%u:%u: %s", (int)n, root, file, d->line, d->col, d->msg);
 	}
-	return xasprintf("%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
+	return xasprintf("%s:%u:%u: %s", file, d->line, d->col, d->msg);
 }
 
 struct spec *

@@ -708,6 +708,13 @@ START_TEST(test_diag_format)
 	ck_assert_str_eq(a, "vms/a.yaml:3:7: m");
 	ck_assert_str_eq(b, "examples/vms/a.yaml:3:7: m");
 	ck_assert_str_eq(c, "/vms/a.yaml:3:7: m");
+	{
+		struct spec_diag e = { .file = (char *)"vms/a\nb.yaml", .line = 1, .col = 1,
+				       .msg = (char *)"m" };
+		_cleanup_free_ char *f = spec_diag_format(&e, NULL);
+
+		ck_assert_str_eq(f, "vms/a?b.yaml:1:1: m");
+	}
 }
 END_TEST
 
