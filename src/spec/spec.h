@@ -233,9 +233,10 @@ struct vm_spec {
 	 * image.initrd, image.kernel_args, image.sha256.kernel,
 	 * image.sha256.rootfs, image.sha256.initrd (the resolved image; empty
 	 * strings when absent), vcpus, memory, hypervisor, disks.system_overlay,
-	 * disks.work (decimal bytes), kernel_args, mac (lower-case hex or
-	 * empty), ip (dotted or empty), then filesyncs=COUNT and one
-	 * filesync=LEN:NAME per name in declared order.  Not in it: state, nat,
+	 * disks.work, kernel_args, mac (lower-case hex or empty), ip (dotted
+	 * or empty), then filesyncs (their count) and one filesync line per
+	 * name in declared order.  Numbers are decimal (bytes for sizes) and
+	 * written as LEN:VALUE too.  Not in it: state, nat,
 	 * ssh_authorized_keys, on_delete, host, and file sync contents.
 	 */
 	char generation[65];

@@ -17,6 +17,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/sha256.h"
 #include "util/strv.h"
 
 static const char *
@@ -584,6 +585,39 @@ START_TEST(test_generation)
 }
 END_TEST
 
+START_TEST(test_generation_documented)
+{
+	/* The serialisation spec.h documents, written out by hand. */
+	static const char text[] = "banger-generation-v1\n"
+				   "image=4:base\n"
+				   "image.kernel=22:/state/kernels/vmlinux\n"
+				   "image.rootfs=16:/srv/rootfs.ext4\n"
+				   "image.initrd=0:\n"
+				   "image.kernel_args=5:quiet\n"
+				   "image.sha256.kernel=0:\n"
+				   "image.sha256.rootfs=0:\n"
+				   "image.sha256.initrd=0:\n"
+				   "vcpus=1:2\n"
+				   "memory=9:536870912\n"
+				   "hypervisor=4:qemu\n"
+				   "disks.system_overlay=10:2147483648\n"
+				   "disks.work=10:1073741824\n"
+				   "kernel_args=0:\n"
+				   "mac=17:52:54:00:0a:0b:0c\n"
+				   "ip=10:10.77.0.20\n"
+				   "filesyncs=1:2\n"
+				   "filesync=1:y\n"
+				   "filesync=1:x\n";
+	char want[SHA256_HEX_SIZE], got[65];
+
+	sha256_hex_buf(text, strlen(text), want);
+	gen_of("image: base\nvcpus: 2\nfilesyncs: [y, x]\n"
+	       "network: {ip: 10.77.0.20, mac: \"52:54:00:0A:0B:0C\"}\n",
+	       image_yaml, got);
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
 /* Load text as vms/x.yaml alone; return the diagnostics. */
 static char *
 vm_diags(const char *data, size_t len)
@@ -765,6 +799,7 @@ spec_suite(void)
 	tcase_add_test(tc, test_holding_and_cross_file);
 	tcase_add_test(tc, test_read_errors_hold);
 	tcase_add_test(tc, test_generation);
+	tcase_add_test(tc, test_generation_documented);
 	tcase_add_test(tc, test_refused_constructs);
 	tcase_add_test(tc, test_hostile_sizes);
 	tcase_add_test(tc, test_diag_format);
