@@ -60,6 +60,17 @@ banger: held vms (no action will be taken on them): web
 EOT
 check latin1 "$work/latin1.expected"
 
+mkdir -p badname/vms badname/images
+printf 'kernel: /k\nrootfs: /r\n' >badname/images/base.yaml
+printf 'image: base\n' >"$(printf 'badname/vms/caf\351.yaml')"
+printf "badname/vms/caf\351.yaml:1:1: found file name 'caf\351', expected a name that is a DNS label (1 to 63 of a-z, 0-9 and '-', not starting or ending with '-')\nbanger: 1 problem in 'badname'\n" >"$work/badname.expected"
+check badname "$work/badname.expected"
+if [ -x /usr/bin/python3 ]; then
+	"$BANGER" validate --json --state badname >"$work/out" 2>"$work/err"
+	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["diagnostics"][0]["file"] == "vms/caf?.yaml", d' "$work/out" ||
+		{ echo "FAIL: --json with a non-UTF-8 file name"; fail=1; }
+fi
+
 mkdir -p many/vms
 i=0
 while [ $i -le 10000 ]; do
