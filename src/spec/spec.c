@@ -488,10 +488,23 @@ check_references(struct loader *l, struct vm_work *w)
 				 "image: found '%s', whose file images/%s.yaml has errors, expected a "
 				 "valid image (holding this vm)",
 				 vm->image, vm->image);
-		else
-			diag_add(&l->d, m->file, m->line, m->col,
-				 "image: found '%s', expected a declared image (there is no images/%s.yaml)",
-				 vm->image, vm->image);
+		else {
+			const char *hint = NULL;
+
+			for (size_t i = 0; i < l->s->n_images; i++)
+				if (edit_distance(vm->image, l->s->images[i].name) <= 2)
+					hint = l->s->images[i].name;
+			if (hint)
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "image: found '%s', expected a declared image (there is no "
+					 "images/%s.yaml), did you mean '%s'?",
+					 vm->image, vm->image, hint);
+			else
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "image: found '%s', expected a declared image (there is no "
+					 "images/%s.yaml)",
+					 vm->image, vm->image);
+		}
 		w->held = true;
 	}
 	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
@@ -505,11 +518,23 @@ check_references(struct loader *l, struct vm_work *w)
 				 "filesyncs[%zu]: found '%s', whose file filesyncs/%s.yaml has errors, "
 				 "expected a valid file sync (holding this vm)",
 				 i, f, f);
-		else
-			diag_add(&l->d, m->file, m->line, m->col,
-				 "filesyncs[%zu]: found '%s', expected a declared file sync (there is no "
-				 "filesyncs/%s.yaml)",
-				 i, f, f);
+		else {
+			const char *hint = NULL;
+
+			for (size_t j = 0; j < l->s->n_filesyncs; j++)
+				if (edit_distance(f, l->s->filesyncs[j].name) <= 2)
+					hint = l->s->filesyncs[j].name;
+			if (hint)
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
+					 "is no filesyncs/%s.yaml), did you mean '%s'?",
+					 i, f, f, hint);
+			else
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
+					 "is no filesyncs/%s.yaml)",
+					 i, f, f);
+		}
 		w->held = true;
 	}
 }
