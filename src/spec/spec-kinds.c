@@ -133,6 +133,11 @@ check_keys(struct vctx *c, const struct ynode *map, const char *prefix,
 				ok = true;
 		if (ok)
 			continue;
+		if (k->type == YS_MERGE) {
+			vdiag(c, k, "found merge key '<<', expected plain keys (merge keys are not "
+				    "supported)");
+			continue;
+		}
 		q = quote_for_msg(k->value, k->len);
 		s = suggest(k->value, allowed);
 		if (s) {
