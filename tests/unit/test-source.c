@@ -235,6 +235,22 @@ START_TEST(test_special_files)
 }
 END_TEST
 
+START_TEST(test_root_is_a_link)
+{
+	_cleanup_(source_freep) struct source *s = NULL;
+	_cleanup_free_ char *link = xasprintf("%s-link", tmp);
+
+	put("vms/a.yaml", "image: base\n");
+	ck_assert_int_eq(symlink(tmp, link), 0);
+	/* The root may itself be a link (/etc/banger -> /srv/banger); files inside it are fine. */
+	ck_assert_int_eq(source_dir_read(link, &s, NULL), 0);
+	ck_assert_str_eq(s->root, link);
+	ck_assert_uint_eq(s->n_files, 1);
+	ck_assert_int_eq(s->files[0].read_error, 0);
+	ck_assert_int_eq(unlink(link), 0);
+}
+END_TEST
+
 static Suite *
 source_suite(void)
 {
@@ -251,6 +267,7 @@ source_suite(void)
 	tcase_add_test(tc, test_symlinks);
 	tcase_add_test(tc, test_symlinked_folder_outside);
 	tcase_add_test(tc, test_special_files);
+	tcase_add_test(tc, test_root_is_a_link);
 	suite_add_tcase(s, tc);
 	return s;
 }
