@@ -243,10 +243,11 @@ cmd_validate(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
 		if (cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
+		case 'h':
 		case CLI_OPT_HELP:
 			help(stdout);
 			return EXIT_CONVERGED;

@@ -119,6 +119,7 @@ expect_rc() { # expect_rc RC ARGS...
 expect_rc 64 validate --bogus
 expect_rc 64 validate extra-argument
 expect_rc 64 validate --state
+expect_rc 0 validate -h
 expect_rc 0 validate --help
 grep -q '^Usage: banger validate' "$work/out" || { echo "FAIL: validate --help"; fail=1; }
 expect_rc 0 validate --state valid-complete
