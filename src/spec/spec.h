@@ -265,8 +265,11 @@ struct spec {
 
 /*
  * Parse and validate every file of src.  Diagnostics for bad declarations go
- * into ret->diags (never into err); err is for failures that stop everything.
- * Caller owns *ret.
+ * into ret->diags (never into err), sorted by file, line and column, at most
+ * 100 in a row per file; err is for failures that stop everything.  held_vms
+ * is never NULL (an empty strv when nothing is held) and sorted.  Relative
+ * paths in images resolve against src->root, made absolute with the current
+ * directory when it is relative.  Caller owns *ret.
  */
 int spec_load(const struct source *src, struct spec **ret, struct error **err);
 
