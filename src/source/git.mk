@@ -1,2 +1,2 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-libbanger_a_SOURCES += src/source/git.h src/source/source-git.c src/source/source.c src/source/source.h
+libbanger_a_SOURCES += src/source/git.h src/source/source-git.c
