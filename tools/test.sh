@@ -26,6 +26,8 @@ echo "== gcc, ASan+UBSan: make check"
 ASAN_OPTIONS=detect_leaks=1 run_check "$top/build-ci-asan" --enable-sanitizers --enable-fault-injection
 echo "== clang: make check"
 run_check "$top/build-ci-clang" CC=clang --enable-fault-injection
+echo "== libFuzzer: each target for ${FUZZ_SECONDS:-60}s"
+FUZZ_BUILD_DIR="$top/build-ci-fuzz" "$top/tools/fuzz.sh" "${FUZZ_SECONDS:-60}"
 echo "== make distcheck"
 rm -rf "$top/build-ci-dist" && mkdir -p "$top/build-ci-dist"
 (cd "$top/build-ci-dist" && "$top/configure" -q && make -j"$(nproc)" distcheck >/dev/null)
