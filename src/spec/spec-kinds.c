@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -455,6 +456,9 @@ host_spec_done(struct host_spec *h)
 	free(h->firecracker_binary);
 	free(h->qemu_binary);
 	free(h->status_dir);
+	free(h->source_git);
+	free(h->source_branch);
+	free(h->source_path);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -527,13 +531,86 @@ parse_defaults(struct vctx *c, const struct ynode *n, struct host_defaults *d)
 		(void)want_bool(c, "defaults.nat", v, &d->nat);
 }
 
+/* A branch name banger accepts: git's rules, narrowed to a safe alphabet. */
+static bool
+branch_name_ok(const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n == 0 || n > 200 || b[0] == '-' || b[0] == '/' || b[n - 1] == '/' || b[n - 1] == '.' ||
+	    strstr(b, "..") || strstr(b, "//") || strstr(b, "@{") ||
+	    (n >= 5 && strcmp(b + n - 5, ".lock") == 0))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)b[i]) && !strchr("._-/", b[i]))
+			return false;
+	return true;
+}
+
+/* A relative folder inside the repository, without "." or ".." parts. */
+static bool
+repo_path_ok(const char *p)
+{
+	const char *s = p;
+
+	if (!*p || *p == '/')
+		return false;
+	while (*s) {
+		size_t n = strcspn(s, "/");
+
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		s += n;
+		if (*s == '/')
+			s++;
+	}
+	return p[strlen(p) - 1] != '/';
+}
+
+static void
+parse_source(struct vctx *c, const struct ynode *n, struct host_spec *h)
+{
+	static const char *const keys[] = { "git", "branch", "path", NULL };
+	const struct ynode *v;
+
+	if (!want_map(c, "source", n))
+		return;
+	check_keys(c, n, "source", keys);
+	v = ynode_get(n, "git", NULL);
+	if (!v)
+		missing(c, n, "source", "git", "the repository's URL or path");
+	else if (want_nonempty_str(c, "source.git", v,
+				   "a repository URL (file://, https://, ssh://) or absolute path")) {
+		if (v->value[0] != '/' && !strstr(v->value, "://") && !strchr(v->value, '@'))
+			found_value(c, "source.git", v,
+				    "a repository URL (file://, https://, ssh://) or absolute path");
+		else
+			replace_str(&h->source_git, v->value);
+	}
+	if ((v = ynode_get(n, "branch", NULL)) &&
+	    want_nonempty_str(c, "source.branch", v, "a branch name such as 'main'")) {
+		if (!branch_name_ok(v->value))
+			found_value(c, "source.branch", v, "a branch name such as 'main'");
+		else
+			replace_str(&h->source_branch, v->value);
+	}
+	if ((v = ynode_get(n, "path", NULL)) &&
+	    want_nonempty_str(c, "source.path", v, "a folder inside the repository")) {
+		if (!repo_path_ok(v->value))
+			found_value(c, "source.path", v,
+				    "a relative folder inside the repository, without '..'");
+		else
+			replace_str(&h->source_path, v->value);
+	}
+}
+
 bool
 spec_parse_host(struct kind_ctx *k, const char *path, const char *data, size_t len,
 		struct host_spec *h)
 {
 	static const char *const keys[] = { "version",	   "bridge",	"uplink", "dns",
 					    "hypervisor",  "firecracker", "qemu",	  "disk_strategy",
-					    "status_dir",  "defaults",	NULL };
+					    "status_dir",  "defaults",	"source",	  NULL };
 	struct vctx c = { .d = k->d, .file = path };
 	_cleanup_(ynode_freep) struct ynode *root = NULL;
 	const struct ynode *v;
@@ -603,6 +680,8 @@ spec_parse_host(struct kind_ctx *k, const char *path, const char *data, size_t l
 	}
 	if ((v = ynode_get(root, "defaults", NULL)))
 		parse_defaults(&c, v, &h->defaults);
+	if ((v = ynode_get(root, "source", NULL)))
+		parse_source(&c, v, h);
 	return !c.bad;
 }
 

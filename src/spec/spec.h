@@ -175,6 +175,11 @@ struct host_spec {
 	enum disk_strategy disk_strategy;	/* default auto */
 	char *status_dir;		/* default NULL: /var/lib/banger or --status-dir */
 	struct host_defaults defaults;
+	/* source: {git, branch, path}: declarations come from this repository's
+	 * commit instead of the state directory (NULL: no source block). */
+	char *source_git;		/* URL or absolute path of the repository */
+	char *source_branch;		/* NULL: the repository's HEAD branch, or "main" */
+	char *source_path;		/* NULL: the tree's root; else a relative folder */
 };
 
 struct image_spec {
