@@ -66,3 +66,4 @@ struct cli_command {
 
 /* Subcommands (one file each).  argv[0] is the subcommand name. */
 int cli_image(int argc, char **argv);
+int cmd_validate(int argc, char **argv);

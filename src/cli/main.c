@@ -12,6 +12,7 @@
 
 static const struct cli_command commands[] = {
 	{ "image", "import an image's files and pin them", cli_image, false },
+	{ "validate", "check the declarations and list what they declare", cmd_validate, false },
 	{ NULL, NULL, NULL, false },
 };
 
