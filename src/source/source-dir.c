@@ -29,22 +29,6 @@ closedirp(DIR **d)
 		(void)closedir(*d);
 }
 
-struct source *
-source_free(struct source *s)
-{
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < s->n_files; i++) {
-		free(s->files[i].path);
-		free(s->files[i].data);
-	}
-	free(s->files);
-	free(s->root);
-	free(s->commit);
-	free(s);
-	return NULL;
-}
-
 static bool
 has_yaml_suffix(const char *name)
 {
