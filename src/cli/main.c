@@ -11,6 +11,7 @@
 #include "util/cleanup.h"
 
 static const struct cli_command commands[] = {
+	{ "doctor", "check what this host offers banger and what to fix", cli_doctor, false },
 	{ "image", "import an image's files and pin them", cli_image, false },
 	{ "validate", "check the declarations and list what they declare", cmd_validate, false },
 	{ NULL, NULL, NULL, false },
