@@ -67,7 +67,7 @@ struct run {
 	const struct host_spec *host;
 	struct usage use;
 	struct doctor_report *rep;
-	enum disk_strategy strategy;	/* resolved by the disk-strategy check, AUTO if unknown */
+	enum disk_strategy strategy;	/* from the disk-strategy check; AUTO if unknown */
 };
 
 static void
@@ -81,7 +81,8 @@ add(struct run *run, const char *name, enum doctor_status st, char *fix, const c
 	struct doctor_check *ck;
 	va_list ap;
 
-	run->rep->checks = xappend(run->rep->checks, &run->rep->n_checks, sizeof(*ck), (void **)&ck);
+	run->rep->checks = xappend(run->rep->checks, &run->rep->n_checks, sizeof(*ck),
+				   (void **)&ck);
 	ck->name = name;
 	ck->status = st;
 	va_start(ap, fmt);
@@ -182,7 +183,8 @@ check_dir(struct run *run, const char *name, const char *path, bool is_status)
 	if (r == -ENOENT) {
 		if (is_status)
 			add(run, name, DOCTOR_WARN,
-			    fixf("run 'banger reconcile' (it creates it), or 'install -d -m 0700 %s'",
+			    fixf("run 'banger reconcile' (it creates it), or "
+				 "'install -d -m 0700 %s'",
 				 path),
 			    "'%s' does not exist yet", path);
 		else
@@ -209,7 +211,8 @@ check_dir(struct run *run, const char *name, const char *path, bool is_status)
 		return;
 	}
 	if (st.st_mode & S_IWOTH) {
-		add(run, name, DOCTOR_ERROR, fixf("chmod %s '%s'", is_status ? "0700" : "o-w", path),
+		add(run, name, DOCTOR_ERROR,
+		    fixf("chmod %s '%s'", is_status ? "0700" : "o-w", path),
 		    "'%s' is world-writable (mode %04o): anyone could %s", path,
 		    (unsigned)(st.st_mode & 07777),
 		    is_status ? "tamper with VM disks and records" : "declare what banger runs");
@@ -258,7 +261,8 @@ check_disk_space(struct run *run)
 	if (r < 0) {
 		_cleanup_free_ char *m = errtext(err);
 
-		add(run, "disk-space", DOCTOR_ERROR, fixf("check that '%s' is mounted and readable", dir),
+		add(run, "disk-space", DOCTOR_ERROR,
+		    fixf("check that '%s' is mounted and readable", dir),
 		    "%s", m);
 		return;
 	}
@@ -318,7 +322,7 @@ check_kvm(struct run *run)
 		add(run, "kvm", bad,
 		    run->use.kvm_required
 			    ? fixf("declare hypervisor: qemu with qemu.accel auto or tcg")
-			    : fixf("nothing to do: keep qemu.accel auto (or tcg)"),
+			    : fixf("keep qemu.accel auto or tcg here; KVM speed needs a host without PVM"),
 		    "KVM API %d, a test guest ran, but this host's KVM is PVM (%s): a stock guest "
 		    "kernel fails under it, so TCG will be used%s",
 		    k.api_version, DOCTOR_PVM_PATH,
@@ -359,7 +363,7 @@ check_nftables(struct run *run)
 
 		add(run, "nftables", run->use.nat ? DOCTOR_ERROR : DOCTOR_WARN,
 		    r == -EPERM ? fixf("run banger as root (CAP_NET_ADMIN)")
-				: fixf("load nf_tables (modprobe nf_tables) and install libnftables1"),
+				: fixf("modprobe nf_tables, and install libnftables1"),
 		    "%s%s", m, run->use.nat ? "" : " (only VMs with nat need it)");
 		return;
 	}
@@ -427,8 +431,8 @@ check_disk_strategy(struct run *run)
 		    "auto picks copy: each root disk is a full (sparse) copy of its image");
 		return;
 	}
-	add(run, "disk-strategy", DOCTOR_OK, NULL, "%s%s", want == DISK_STRATEGY_AUTO ? "auto picks " : "",
-	    disk_strategy_to_string(got));
+	add(run, "disk-strategy", DOCTOR_OK, NULL, "%s%s",
+	    want == DISK_STRATEGY_AUTO ? "auto picks " : "", disk_strategy_to_string(got));
 }
 
 static void

@@ -53,7 +53,7 @@ struct doctor_ctx {
 	const struct disk_ops *disk;
 	const char *disk_error;
 	const struct spec *spec;	/* never NULL: host defaults when nothing is declared */
-	const char *spec_error;		/* why the state directory could not be read, or NULL */
+	const char *spec_error;		/* why the declarations were unreadable, or NULL */
 	const char *state_dir;
 	const char *status_dir;
 };

@@ -78,6 +78,36 @@ grep -Eq "^error +state-dir +'$t/ww' is world-writable \(mode 0777\)" "$t/out" |
 	{ cat "$t/out" >&2; fail "no world-writable error line"; }
 grep -q "fix: chmod o-w '$t/ww'" "$t/out" || fail "no fix for the world-writable state"
 
+# The real bridge, uplink and nftables probes, in a private network namespace
+# this test creates (it vanishes with the unshare'd shell).
+if [ "$root" = yes ] && command -v unshare >/dev/null && command -v ip >/dev/null &&
+	unshare --net true 2>/dev/null; then
+	mkdir -m 0755 "$t/state2"
+	printf 'bridge:\n  name: bgrdoc1\n' >"$t/state2/host.yaml"
+	unshare --net -- /bin/sh -eu -c '
+		b=$1 s=$2 st=$3 d=$4 s2=$5
+		ip link add bgrdoctor0 type bridge
+		ip address add 10.213.7.1/24 dev bgrdoctor0
+		ip link set bgrdoctor0 up
+		"$b" doctor --state "$s" --status-dir "$st" >"$d/ns1" || true
+		ip address del 10.213.7.1/24 dev bgrdoctor0
+		ip address add 10.213.8.1/24 dev bgrdoctor0
+		"$b" doctor --state "$s" --status-dir "$st" >"$d/ns2" || true
+		ip link add bgrdoc1 type veth peer name bgrdoc1p
+		"$b" doctor --state "$s2" --status-dir "$st" >"$d/ns3" || true
+	' sh "$BANGER" "$t/state" "$t/status" "$t" "$t/state2"
+	grep -Eq "^ok +bridge +bridge 'bgrdoctor0' up with 10\.213\.7\.1/24$" "$t/ns1" ||
+		{ cat "$t/ns1" >&2; fail "bridge ok line"; }
+	grep -Eq "^warn +uplink +uplink 'auto': no IPv4 default route" "$t/ns1" ||
+		fail "uplink without a default route"
+	grep -Eq "^ok +nftables +.*table inet banger absent" "$t/ns1" || fail "nftables in a new netns"
+	grep -Eq "^error +bridge +bridge 'bgrdoctor0' has 10\.213\.8\.1/24, not 10\.213\.7\.1/24" \
+		"$t/ns2" || { cat "$t/ns2" >&2; fail "bridge with another address"; }
+	grep -Eq "^error +bridge +'bgrdoc1' exists but is not a bridge" "$t/ns3" ||
+		{ cat "$t/ns3" >&2; fail "a veth named like the bridge"; }
+	echo "netns probes checked"
+fi
+
 # Usage.
 rc=0
 "$BANGER" doctor extra >/dev/null 2>&1 || rc=$?
