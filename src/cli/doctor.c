@@ -200,11 +200,6 @@ check_dir(struct run *run, const char *name, const char *path, bool is_status)
 		    "'%s': %s", path, strerror(-r));
 		return;
 	}
-	if (S_ISLNK(st.st_mode)) {
-		add(run, name, DOCTOR_ERROR, fixf("point banger at the real directory, not a link"),
-		    "'%s' is a symbolic link", path);
-		return;
-	}
 	if (!S_ISDIR(st.st_mode)) {
 		add(run, name, DOCTOR_ERROR, fixf("move it away or choose another directory"),
 		    "'%s' is not a directory", path);

@@ -2,7 +2,7 @@
 /*
  * The real doctor probes: ioctls on /dev/kvm, opens of device nodes,
  * libnftables for the ruleset, libnl-route-3 for the bridge, posix_spawn for
- * hypervisor versions, lstat and statvfs.  Read-only: nothing here creates,
+ * hypervisor versions, stat and statvfs.  Read-only: nothing here creates,
  * changes or deletes a host object (the KVM test VM lives only as long as
  * its file descriptors).
  */
@@ -39,6 +39,8 @@
 #include "util/cleanup.h"
 
 extern char **environ;
+
+static uint64_t mono_ms(void);
 
 struct doctor_probe_real {
 	struct doctor_probe_ops ops;
@@ -148,6 +150,84 @@ out:
 		(void)munmap(mem, 0x1000);
 }
 
+/*
+ * Run the test guest in a child process, so that a guest which never exits
+ * cannot hang doctor: the child sends its result through a pipe; at the
+ * deadline it is killed (SIGKILL, by its pid) and reaped.
+ */
+static void
+kvm_guest_bounded(int kvm, struct doctor_kvm *k, unsigned timeout_ms)
+{
+	_cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+	struct {
+		int error;
+		char detail[sizeof(k->guest_detail)];
+	} res = { 0 };
+	size_t got = 0;
+	uint64_t deadline;
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		k->guest_error = -errno;
+		snprintf(k->guest_detail, sizeof(k->guest_detail), "pipe: %s", strerror(errno));
+		return;
+	}
+	rfd = fds[0];
+	wfd = fds[1];
+	pid = fork();
+	if (pid < 0) {
+		k->guest_error = -errno;
+		snprintf(k->guest_detail, sizeof(k->guest_detail), "fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct doctor_kvm c = *k;
+		ssize_t w;
+
+		kvm_guest_run(kvm, &c);
+		res.error = c.guest_error;
+		memcpy(res.detail, c.guest_detail, sizeof(res.detail));
+		w = write(wfd, &res, sizeof(res));
+		_exit(w == (ssize_t)sizeof(res) ? 0 : 1);
+	}
+	(void)close(TAKE_FD(wfd));
+	deadline = mono_ms() + timeout_ms;
+	while (got < sizeof(res)) {
+		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+		uint64_t now = mono_ms();
+		ssize_t n;
+		int r;
+
+		if (now >= deadline)
+			break;
+		r = poll(&pfd, 1, (int)(deadline - now));
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0)
+			continue;
+		n = read(rfd, (char *)&res + got, sizeof(res) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < sizeof(res))
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (got < sizeof(res)) {
+		k->guest_error = -ETIMEDOUT;
+		snprintf(k->guest_detail, sizeof(k->guest_detail),
+			 "the test guest gave no result within %u ms", timeout_ms);
+		return;
+	}
+	k->guest_error = res.error;
+	memcpy(k->guest_detail, res.detail, sizeof(k->guest_detail));
+	k->guest_detail[sizeof(k->guest_detail) - 1] = '\0';
+}
+
 static void
 real_kvm(void *userdata, struct doctor_kvm *k)
 {
@@ -169,7 +249,7 @@ real_kvm(void *userdata, struct doctor_kvm *k)
 	}
 	if (k->api_version != DOCTOR_KVM_API_VERSION)
 		return;
-	kvm_guest_run(fd, k);
+	kvm_guest_bounded(fd, k, DOCTOR_KVM_GUEST_TIMEOUT_MS);
 }
 
 /* ---- device nodes ---- */
@@ -509,7 +589,7 @@ static int
 real_dir_stat(void *userdata, const char *path, struct stat *ret)
 {
 	(void)userdata;
-	if (lstat(path, ret) < 0)
+	if (stat(path, ret) < 0)
 		return -errno;
 	return 0;
 }

@@ -27,6 +27,8 @@
 /* How long a hypervisor's --version may take before it is killed. */
 #define DOCTOR_VERSION_TIMEOUT_MS 5000
 #define DOCTOR_BRIDGE_MAX_ADDRS 8
+/* How long the KVM test guest may take before its process is killed. */
+#define DOCTOR_KVM_GUEST_TIMEOUT_MS 5000
 
 struct doctor_kvm {
 	int open_error;		/* 0, or -errno opening /dev/kvm read-write */
@@ -47,7 +49,8 @@ struct doctor_bridge {
 
 struct doctor_probe_ops {
 	/* Open /dev/kvm, ask its API version and run a real-mode guest of a few
-	 * instructions (out to a port, hlt) in a throw-away VM.  Results go into
+	 * instructions (out to a port, hlt) in a throw-away VM, in a child process
+	 * killed after DOCTOR_KVM_GUEST_TIMEOUT_MS.  Results go into
 	 * *ret; the op itself does not fail. */
 	void (*kvm)(void *userdata, struct doctor_kvm *ret);
 	/* Open a device node read-write and close it again: 0 or -errno. */
@@ -64,7 +67,8 @@ struct doctor_probe_ops {
 	 * found, -ETIMEDOUT killed after the timeout, -EIO non-zero exit. */
 	int (*program_version)(void *userdata, const char *program, char **ret_path,
 			       char **ret_version, struct error **err);
-	/* lstat(2): 0 or -errno. */
+	/* stat(2), following links (a linked directory is judged by its target): 0 or
+	 * -errno. */
 	int (*dir_stat)(void *userdata, const char *path, struct stat *ret);
 	/* statvfs(2): bytes available to an unprivileged user on path's filesystem. */
 	int (*free_bytes)(void *userdata, const char *path, uint64_t *ret, struct error **err);

@@ -470,8 +470,6 @@ START_TEST(test_state_dir)
 	expect(NULL, "state-dir", DOCTOR_WARN, "group-writable", "chmod g-w");
 	F.state_mode = S_IFREG | 0644;
 	expect(NULL, "state-dir", DOCTOR_ERROR, "is not a directory", NULL);
-	F.state_mode = S_IFLNK | 0777;
-	expect(NULL, "state-dir", DOCTOR_ERROR, "is a symbolic link", NULL);
 }
 END_TEST
 
