@@ -66,4 +66,5 @@ struct cli_command {
 
 /* Subcommands (one file each).  argv[0] is the subcommand name. */
 int cli_image(int argc, char **argv);
-int cmd_validate(int argc, char **argv);
+int cli_doctor(int argc, char **argv);
+int cli_validate(int argc, char **argv);

@@ -11,8 +11,9 @@
 #include "util/cleanup.h"
 
 static const struct cli_command commands[] = {
-	{ "validate", "check the declarations and list what they declare", cmd_validate, false },
+	{ "validate", "check the declarations and list what they declare", cli_validate, false },
 	{ "image", "import an image's files and pin them", cli_image, false },
+	{ "doctor", "check what this host offers banger and what to fix", cli_doctor, false },
 	{ NULL, NULL, NULL, false },
 };
 

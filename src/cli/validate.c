@@ -226,7 +226,7 @@ print_listing(const struct spec *s)
 }
 
 int
-cmd_validate(int argc, char **argv)
+cli_validate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
