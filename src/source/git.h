@@ -21,8 +21,10 @@ struct source_git_options {
 	const char *url;	/* repository: local path (work tree or bare) or URL */
 	const char *branch;	/* NULL: the branch HEAD names (local) or "main" */
 	const char *subdir;	/* NULL or "": the tree's root */
-	const char *cache_dir;	/* STATUS_DIR/source: created when missing */
+	const char *cache_dir;	/* STATUS_DIR/source: created when missing; NULL: read a
+				 * local repository in place, no fetch and no history check */
 	bool allow_rewind;	/* accept a tip that does not descend from the last one */
+	bool dry_run;		/* fetch and check, but do not move the accepted commit */
 };
 
 /*

@@ -343,6 +343,38 @@ accept_tip(git_repository *repo, const git_oid *tip, bool allow_rewind, git_oid 
 	return 0;
 }
 
+/* Read a local repository's branch tip in place: no cache, no history check. */
+static int
+read_in_place(const struct source_git_options *o, const char *branch, struct source **ret,
+	      struct source_git_info *ret_info, struct error **err)
+{
+	_cleanup_(git_repository_freep) git_repository *repo = NULL;
+	_cleanup_(source_freep) struct source *s = NULL;
+	_cleanup_free_ char *ref = xasprintf("refs/heads/%s", branch);
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid id;
+	int r;
+
+	if (git_repository_open_ext(&repo, o->url, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return error_set(err, -ENOENT, "'%s': not a git repository: %s", o->url, git_msg());
+	if (git_reference_name_to_id(&id, repo, ref) < 0)
+		return error_set(err, -ENOENT, "'%s': no branch '%s'", o->url, branch);
+	git_oid_tostr(hex, sizeof(hex), &id);
+	s = xcalloc(1, sizeof(*s));
+	s->root = xstrdup(o->url);
+	s->commit = xstrdup(hex);
+	r = read_commit(repo, &id, o->subdir, s, err);
+	if (r < 0)
+		return error_prefix(err, "commit %.12s", hex);
+	if (ret_info) {
+		*ret_info = (struct source_git_info){ 0 };
+		ret_info->commit = xstrdup(hex);
+		ret_info->tip = xstrdup(hex);
+	}
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
 int
 source_git_read(const struct source_git_options *o, struct source **ret,
 		struct source_git_info *ret_info, struct error **err)
@@ -365,6 +397,8 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 	if (!branch_name_ok(branch))
 		return error_set(err, -EINVAL, "branch '%s': not a valid branch name", branch);
 
+	if (!o->cache_dir)
+		return read_in_place(o, branch, ret, ret_info, err);
 	r = cache_open(o->cache_dir, &repo, err);
 	if (r < 0)
 		return r;
@@ -383,7 +417,7 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 		goto fail;
 	}
 
-	if (have_tip && git_oid_equal(&use, &tip)) {
+	if (have_tip && git_oid_equal(&use, &tip) && !o->dry_run) {
 		git_reference *ref = NULL;
 
 		if (git_reference_create(&ref, repo, SOURCE_GIT_APPLIED_REF, &use, 1,

@@ -355,6 +355,58 @@ START_TEST(test_work_tree_dirty_edits_ignored)
 }
 END_TEST
 
+START_TEST(test_in_place_and_dry_run)
+{
+	git_repository *repo = make_bare("r.git");
+	_cleanup_free_ char *url = xasprintf("%s/r.git", tmpdir);
+	_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
+	struct source_git_options o = { .url = url, .branch = "main" };
+	struct source_git_info info = { 0 };
+	struct source *s = NULL;
+	struct error *err = NULL;
+	git_oid id1, id2;
+	char h1[GIT_OID_HEXSZ + 1], h2[GIT_OID_HEXSZ + 1];
+	struct stat st;
+
+	commit_files(repo, "main", v1, false, &id1);
+	git_oid_tostr(h1, sizeof(h1), &id1);
+	/* In place: no cache is made, the tip is read. */
+	ck_assert_int_eq(source_git_read(&o, &s, &info, &err), 0);
+	ck_assert_str_eq(info.commit, h1);
+	ck_assert_int_eq(stat(cache, &st), -1);
+	source_free(s);
+	source_git_info_done(&info);
+	o.branch = "nope";
+	ck_assert_int_eq(source_git_read(&o, &s, NULL, &err), -ENOENT);
+	error_free(err);
+	err = NULL;
+
+	/* Dry run: fetched and checked, but the accepted commit stays. */
+	o.branch = "main";
+	o.cache_dir = cache;
+	ck_assert_int_eq(source_git_read(&o, &s, &info, &err), 0);
+	source_free(s);
+	source_git_info_done(&info);
+	commit_files(repo, "main", v2, false, &id2);
+	git_oid_tostr(h2, sizeof(h2), &id2);
+	o.dry_run = true;
+	ck_assert_int_eq(source_git_read(&o, &s, &info, &err), 0);
+	ck_assert_str_eq(info.commit, h2);
+	source_free(s);
+	source_git_info_done(&info);
+	{
+		git_repository *c = NULL;
+		git_oid applied;
+
+		ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
+		ck_assert_int_eq(git_reference_name_to_id(&applied, c, SOURCE_GIT_APPLIED_REF), 0);
+		ck_assert(git_oid_equal(&applied, &id1));
+		git_repository_free(c);
+	}
+	git_repository_free(repo);
+}
+END_TEST
+
 static Suite *
 source_git_suite(void)
 {
@@ -370,6 +422,7 @@ source_git_suite(void)
 	tcase_add_test(tc, test_missing_branch);
 	tcase_add_test(tc, test_subdir_and_symlink);
 	tcase_add_test(tc, test_work_tree_dirty_edits_ignored);
+	tcase_add_test(tc, test_in_place_and_dry_run);
 	suite_add_tcase(s, tc);
 	return s;
 }
