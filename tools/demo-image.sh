@@ -9,6 +9,7 @@
 #   OUTDIR/rootfs.ext4  busybox-based root file system (mkfs.ext4 -d, no mount)
 #   OUTDIR/VERSION      the kernel release the files come from
 #   OUTDIR/cache/       the downloaded .deb files, reused by later runs
+#                       ($BANGER_DEB_CACHE instead, when set)
 #
 # Boot: the initramfs /init mounts proc, sys and devtmpfs, loads the virtio
 # modules in dependency order (Debian's cloud kernel has them as modules and
@@ -37,9 +38,10 @@ for t in apt-cache apt-get dpkg-deb lz4 cpio gzip mkfs.ext4 grep; do
 	}
 done
 
-mkdir -p "$out/cache"
+mkdir -p "$out"
 out=$(cd "$out" && pwd)
-cache=$out/cache
+cache=${BANGER_DEB_CACHE:-$out/cache}
+mkdir -p "$cache"
 work=$(mktemp -d "$out/.work.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -159,7 +161,11 @@ fi
 
 if [ -b /dev/vdb ]; then
 	mkdir -p /mnt/work
-	mount /dev/vdb /mnt/work 2>/dev/null || echo "banger-init: /dev/vdb not mountable, ignoring" >$con
+	if mount /dev/vdb /mnt/work 2>/dev/null; then
+		echo "banger-work mounted /dev/vdb on /mnt/work" >$con
+	else
+		echo "banger-init: /dev/vdb not mountable, ignoring" >$con
+	fi
 fi
 
 # QMP system_powerdown presses the ACPI power button: power off on it.
@@ -241,7 +247,7 @@ chmod 0755 "$ird/init"
 rfs="$work/rootfs"
 mktree "$rfs"
 echo "banger demo rootfs ($kver)" >"$rfs/etc/banger-release"
-mkfs.ext4 -q -F -L banger-root -E root_owner=0:0 -d "$rfs" "$work/rootfs.ext4" 64M
+mkfs.ext4 -q -F -L banger-root -E root_owner=0:0 -d "$rfs" "$work/rootfs.ext4" 64M >/dev/null
 
 cp "$vmlinuz" "$work/vmlinuz"
 echo "$kver" >"$work/VERSION"

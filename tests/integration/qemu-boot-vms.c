@@ -83,6 +83,8 @@ parse_vm(struct vm *vm, const char *image, const char *work, const char *spec)
 	vm->name = xstrdup(f[0]);
 	vm->tap = xstrdup(f[1]);
 	vm->ip = xstrdup(f[2]);
+	vm->cmdline = xasprintf("ip=%s::%s:255.255.255.0::eth0:off banger.ping=%s", f[2], f[3],
+				f[4]);
 	for (char *q = f[4], *t; (t = strsep(&q, ","));)
 		if (*t)
 			vm->pings = strv_append(vm->pings, t);
@@ -92,8 +94,6 @@ parse_vm(struct vm *vm, const char *image, const char *work, const char *spec)
 	vm->work = xasprintf("%s/%s/work.ext4", work, vm->name);
 	vm->sock = xasprintf("%s/run/%s/qmp.sock", work, vm->name);
 	vm->log = xasprintf("%s/%s/console.log", work, vm->name);
-	vm->cmdline = xasprintf("ip=%s::%s:255.255.255.0::eth0:off banger.ping=%s", f[2], f[3],
-				f[4]);
 	sock_dir = xasprintf("%s/run/%s", work, vm->name);
 	if (mkdir_p(sock_dir, 0755) < 0)
 		return -EIO;
@@ -163,36 +163,30 @@ stop_all(struct hv_ops *ops, struct vm *vms, size_t n)
 	}
 }
 
-int
-main(int argc, char **argv)
+static void
+vms_free(struct vm *vms, size_t n)
 {
-	struct hv_ops *ops = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct vm *v = &vms[i];
+
+		free(v->name), free(v->tap), free(v->ip), strv_free(v->pings);
+		free(v->root), free(v->work), free(v->sock), free(v->log);
+		free(v->cmdline), free(v->initrd), free(v->kernel);
+	}
+	free(vms);
+}
+
+static int
+run(struct hv_ops *ops, struct vm *vms, size_t n, const char *work)
+{
 	struct error *e = NULL;
-	struct vm *vms;
-	size_t n;
 	uint64_t t0, deadline;
 	_cleanup_free_ char *run_dir = NULL;
 	struct hv_proc *procs = NULL;
 	size_t n_procs = 0;
 	bool ok = true;
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s IMAGE_DIR WORK_DIR NAME:TAP:IP:GW:PINGS...\n", argv[0]);
-		return 2;
-	}
-	n = (size_t)argc - 3;
-	vms = xcalloc(n, sizeof(*vms));
-	for (size_t i = 0; i < n; i++)
-		if (parse_vm(&vms[i], argv[1], argv[2], argv[3 + i]) < 0) {
-			fprintf(stderr, "qemu-boot-vms: bad vm '%s'\n", argv[3 + i]);
-			return 2;
-		}
-	run_dir = xasprintf("%s/run", argv[2]);
-	if (hv_qemu_new(&ops, &e) < 0) {
-		report(e, "hv_qemu_new");
-		return 1;
-	}
-
+	run_dir = xasprintf("%s/run", work);
 	t0 = now_ms();
 	for (size_t i = 0; i < n; i++) {
 		vms[i].t_spawn = now_ms();
@@ -338,14 +332,39 @@ main(int argc, char **argv)
 		}
 	}
 	printf("total %llu ms\n", (unsigned long long)(now_ms() - t0));
-	hv_qemu_free(ops);
-	for (size_t i = 0; i < n; i++) {
-		struct vm *v = &vms[i];
-
-		free(v->name), free(v->tap), free(v->ip), strv_free(v->pings);
-		free(v->root), free(v->work), free(v->sock), free(v->log);
-		free(v->cmdline), free(v->initrd), free(v->kernel);
-	}
-	free(vms);
 	return ok ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct hv_ops *ops = NULL;
+	struct error *e = NULL;
+	struct vm *vms;
+	size_t n;
+	int r;
+
+	/* The shell test reads the pids as they come, even if we crash. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s IMAGE_DIR WORK_DIR NAME:TAP:IP:GW:PINGS...\n", argv[0]);
+		return 2;
+	}
+	n = (size_t)argc - 3;
+	vms = xcalloc(n, sizeof(*vms));
+	for (size_t i = 0; i < n; i++)
+		if (parse_vm(&vms[i], argv[1], argv[2], argv[3 + i]) < 0) {
+			fprintf(stderr, "qemu-boot-vms: bad vm '%s'\n", argv[3 + i]);
+			vms_free(vms, n);
+			return 2;
+		}
+	if (hv_qemu_new(&ops, &e) < 0) {
+		report(e, "hv_qemu_new");
+		vms_free(vms, n);
+		return 1;
+	}
+	r = run(ops, vms, n, argv[2]);
+	hv_qemu_free(ops);
+	vms_free(vms, n);
+	return r;
 }
