@@ -303,37 +303,35 @@ hv_process_list(const char *sock_dir, struct hv_proc **ret, size_t *ret_n,
 }
 
 /*
- * Wait for the process behind pidfd (pid) to exit, up to timeout_ms.  A
- * pidfd polls readable once the process has exited, also when it is not our
- * child; our own child is reaped afterwards.
+ * Wait up to timeout_ms for pid to be gone for good: not just past the point
+ * where its command line empties (early in exit), but exited, so that the
+ * caller sees no process, and reaped when it is our child.  A pidfd polls
+ * readable once the process has exited, also when it is not our child.
  */
 static bool
-wait_gone(int pidfd, pid_t pid, const char *needle, unsigned timeout_ms)
+wait_gone(int pidfd, pid_t pid, unsigned timeout_ms)
 {
 	uint64_t deadline = mono_ms() + timeout_ms;
 
 	for (;;) {
 		uint64_t now = mono_ms();
-		bool alive = false;
+		int left = now >= deadline ? 0 : (int)(deadline - now);
 
 		if (pidfd >= 0) {
 			struct pollfd p = { .fd = pidfd, .events = POLLIN };
-			int left = now >= deadline ? 0 : (int)(deadline - now);
-			int r = poll(&p, 1, left > 50 ? 50 : left);
+			int r = poll(&p, 1, left > 100 ? 100 : left);
 
 			if (r > 0) {
 				reap(pid);
 				return true;
 			}
 		} else {
+			/* No pidfd (old kernel): the pid itself must go. */
+			reap(pid);
+			if (kill(pid, 0) < 0 && errno == ESRCH)
+				return true;
 			sleep_ms(20);
 		}
-		reap(pid);
-		/* Zombies of other parents have an empty command line: gone. */
-		if (hv_process_alive(pid, needle, &alive, NULL) < 0)
-			alive = true;
-		if (!alive)
-			return true;
 		if (mono_ms() >= deadline)
 			return false;
 	}
@@ -344,29 +342,37 @@ hv_signal_wait(pid_t pid, const char *needle, int sig, unsigned timeout_ms,
 	       struct error **err)
 {
 	_cleanup_close_ int pidfd = -EBADF;
-	bool alive = false;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
 	int r;
 
 	assert(needle);
+	if (pid <= 1)
+		return 0;
 	/*
 	 * Steps: pin the process with a pidfd, then check that it is the VM's
 	 * (needle on its command line), then signal through the pidfd: a pid
 	 * recycled after the check cannot receive the signal.
 	 */
-	if (pid > 1) {
-		pidfd = pidfd_open(pid, 0);
-		if (pidfd < 0 && errno == ESRCH) {
-			reap(pid);
-			return 0;
-		}
-		if (pidfd < 0 && errno != ENOSYS)
-			return errno_error(err, "process %d: pidfd", (int)pid);
-	}
-	r = hv_process_alive(pid, needle, &alive, err);
-	if (r < 0)
-		return r;
-	if (!alive)
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0 && errno == ESRCH) {
+		reap(pid);
 		return 0;
+	}
+	if (pidfd < 0 && errno != ENOSYS)
+		return errno_error(err, "process %d: pidfd", (int)pid);
+	r = read_cmdline(pid, &data, &len);
+	if (r == -ESRCH) {
+		/* Exiting already (or a zombie): let it finish. */
+		if (!wait_gone(pidfd, pid, timeout_ms))
+			return error_set(err, -ETIMEDOUT, "process %d: still exiting after %u ms",
+					 (int)pid, timeout_ms);
+		return 0;
+	}
+	if (r < 0)
+		return error_set(err, r, "process %d: command line: %s", (int)pid, strerror(-r));
+	if (!cmdline_names(data, len, needle))
+		return 0;	/* not the VM's process: the VM is gone */
 
 	if (pidfd >= 0)
 		r = pidfd_send_signal(pidfd, sig, NULL, 0);
@@ -379,7 +385,7 @@ hv_signal_wait(pid_t pid, const char *needle, int sig, unsigned timeout_ms,
 		}
 		return errno_error(err, "process %d: signal %d", (int)pid, sig);
 	}
-	if (!wait_gone(pidfd, pid, needle, timeout_ms))
+	if (!wait_gone(pidfd, pid, timeout_ms))
 		return error_set(err, -ETIMEDOUT, "process %d: still running %u ms after signal %d",
 				 (int)pid, timeout_ms, sig);
 	return 0;

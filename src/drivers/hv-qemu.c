@@ -873,7 +873,12 @@ qemu_stop(void *userdata, enum hypervisor_kind kind, pid_t pid, const char *api_
 	 *  3. SIGKILL, wait for the kernel to tear it down;
 	 *  4. remove the socket QEMU leaves behind when killed.
 	 */
-	if (alive) {
+	if (!alive) {
+		/* Not the VM's, or already exiting: then wait for the exit to end. */
+		r = hv_signal_wait(pid, api_socket, 0, timeout_ms, err);
+		if (r < 0)
+			return r;
+	} else {
 		graceful = timeout_ms / 4 * 3;
 		r = qmp_powerdown(api_socket, pid, graceful < QMP_IO_TIMEOUT_MS ? graceful
 										: QMP_IO_TIMEOUT_MS,

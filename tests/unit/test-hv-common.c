@@ -100,7 +100,7 @@ START_TEST(test_spawn_detached)
 {
 	_cleanup_free_ char *sock = xasprintf("%s/vm1/api.sock", dir);
 	_cleanup_free_ char *log = xasprintf("%s/console.log", dir);
-	_cleanup_free_ char *fd0 = NULL, *fds = NULL;
+	_cleanup_free_ char *fds = NULL;
 	char link[PATH_MAX] = "";
 	char path[64];
 	ssize_t n;
