@@ -85,6 +85,10 @@ ip netns exec "$ns" "$prog" "$img" "$work" \
 	vm2:bgr-t2:10.213.7.3:10.213.7.1:10.213.7.1,10.213.7.2 >"$out" 2>&1 || rc=$?
 cat "$out"
 if [ "$rc" -ne 0 ]; then
+	for vm in vm1 vm2; do
+		echo "--- $vm console ---"
+		tail -n 40 "$work/$vm/console.log" 2>/dev/null || true
+	done
 	echo "qemu-boot: FAIL: qemu-boot-vms exited $rc"
 	exit 1
 fi
