@@ -74,6 +74,49 @@ reap(pid_t pid)
 	(void)waitpid(pid, NULL, WNOHANG);
 }
 
+static int read_cmdline(pid_t pid, char **ret, size_t *ret_len);
+
+/* 'Z' for a zombie, 0 when the process is gone or unreadable. */
+static char
+proc_state(pid_t pid)
+{
+	_cleanup_free_ char *stat = NULL;
+	char path[64];
+	const char *p;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, 64 * 1024, &stat, NULL) < 0)
+		return 0;
+	/* "PID (COMM) S ...": COMM may hold anything, the state follows the
+	 * last ')'. */
+	p = strrchr(stat, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * posix_spawn returns once the child's exec has replaced its memory, but
+ * before the kernel has set up the new argument area: for that short while
+ * /proc/PID/cmdline reads empty, which liveness would take for an exited
+ * process.  Wait (bounded) until the command line is there, or the child has
+ * already died.
+ */
+static void
+wait_exec_done(pid_t pid)
+{
+	for (int i = 0; i < 2000; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+		char st;
+
+		if (read_cmdline(pid, &data, &len) == 0)
+			return;
+		st = proc_state(pid);
+		if (st == 0 || st == 'Z' || st == 'X')
+			return;
+		sleep_ms(1);
+	}
+}
+
 int
 hv_spawn_detached(char *const argv[], const char *console_log, pid_t *ret_pid,
 		  struct error **err)
@@ -139,6 +182,7 @@ hv_spawn_detached(char *const argv[], const char *console_log, pid_t *ret_pid,
 	if (r != 0)
 		return error_set(err, -r, "spawn '%s': %s", argv[0], strerror(r));
 
+	wait_exec_done(pid);
 	*ret_pid = pid;
 	return 0;
 }

@@ -132,6 +132,22 @@ START_TEST(test_spawn_detached)
 }
 END_TEST
 
+/* Alive as soon as spawn returns: no window where the fresh process reads
+ * as exited (its command line empty while exec finishes). */
+START_TEST(test_spawn_alive_at_once)
+{
+	_cleanup_free_ char *sock = xasprintf("%s/vm1/api.sock", dir);
+
+	for (int i = 0; i < 20; i++) {
+		pid_t pid = spawn_sh("", sock);
+
+		ck_assert_msg(alive(pid, sock), "round %d: fresh process not alive", i);
+		kill_wait(pid, sock);
+		ck_assert(!alive(pid, sock));
+	}
+}
+END_TEST
+
 START_TEST(test_spawn_missing_binary)
 {
 	_cleanup_free_ char *log = xasprintf("%s/console.log", dir);
@@ -330,6 +346,7 @@ hv_common_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_spawn_detached);
+	tcase_add_test(tc, test_spawn_alive_at_once);
 	tcase_add_test(tc, test_spawn_missing_binary);
 	tcase_add_test(tc, test_spawn_bad_log);
 	tcase_add_test(tc, test_alive_needs_exact_socket);
