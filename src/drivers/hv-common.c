@@ -76,6 +76,34 @@ reap(pid_t pid)
 
 static int read_cmdline(pid_t pid, char **ret, size_t *ret_len);
 
+/* Append HV_START_LINE on a line of its own. */
+static int
+write_start_line(int fd)
+{
+	struct stat st;
+	char last = '\n';
+	const char *line = "\n" HV_START_LINE "\n";
+	size_t len;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+		last = 0;
+	if (last == '\n')
+		line++;
+	len = strlen(line);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, line + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* 'Z' for a zombie, 0 when the process is gone or unreadable. */
 static char
 proc_state(pid_t pid)
@@ -131,9 +159,13 @@ hv_spawn_detached(char *const argv[], const char *console_log, pid_t *ret_pid,
 	assert(argv && argv[0]);
 	assert(console_log);
 
-	log_fd = open(console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	/* Read-write only so that write_start_line() can look at the last byte. */
+	log_fd = open(console_log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
 	if (log_fd < 0)
 		return errno_error(err, "console log '%s'", console_log);
+	r = write_start_line(log_fd);
+	if (r < 0)
+		return error_set(err, r, "console log '%s': %s", console_log, strerror(-r));
 
 	r = posix_spawn_file_actions_init(&fa);
 	if (r != 0)
@@ -499,6 +531,12 @@ hv_console_ready(const char *console_log, bool *ret_ready, char **ret_tail,
 			break;
 		while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r'))
 			line[--l] = '\0';
+		if (strcmp(line, HV_START_LINE) == 0) {
+			/* A new start: what came before is an earlier boot's. */
+			ready = false;
+			n = 0;
+			continue;
+		}
 		if (!ready && line_has_marker(line))
 			ready = true;
 		if (ring) {

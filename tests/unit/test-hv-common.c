@@ -123,7 +123,7 @@ START_TEST(test_spawn_detached)
 	link[n] = '\0';
 	ck_assert_str_eq(link, "/dev/null");
 	ck_assert_int_eq(read_file(log, 1 << 20, &fds, NULL), 0);
-	ck_assert_ptr_nonnull(strstr(fds, "to-stdout\nto-stderr\n"));
+	ck_assert_ptr_nonnull(strstr(fds, HV_START_LINE "\nto-stdout\nto-stderr\n"));
 	/* Only 0, 1 and 2 are open in the child. */
 	ck_assert_ptr_nonnull(strstr(fds, "fds ooo.............\nstdin-eof\n"));
 	ck_assert_int_eq(access(log, F_OK), 0);
@@ -145,6 +145,25 @@ START_TEST(test_spawn_alive_at_once)
 		kill_wait(pid, sock);
 		ck_assert(!alive(pid, sock));
 	}
+}
+END_TEST
+
+/* Each start appends the start line on a line of its own. */
+START_TEST(test_spawn_start_line)
+{
+	_cleanup_free_ char *log = xasprintf("%s/console.log", dir);
+	_cleanup_free_ char *data = NULL;
+	char *const argv[] = { "/bin/true", NULL };
+	struct error *err = NULL;
+	pid_t pid = 0;
+
+	ck_assert_int_eq(write_file_atomic(log, "unterminated", 12, 0640), 0);
+	ck_assert_int_eq(hv_spawn_detached(argv, log, &pid, &err), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(hv_spawn_detached(argv, log, &pid, &err), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(read_file(log, 1 << 20, &data, NULL), 0);
+	ck_assert_str_eq(data, "unterminated\n" HV_START_LINE "\n" HV_START_LINE "\n");
 }
 END_TEST
 
@@ -331,6 +350,19 @@ START_TEST(test_console_ready)
 	ck_assert_str_eq(tail, "one\ntwo\nbanger-guest-ready ip=10.0.0.2\nthree??[0m\nfour\n");
 	free(tail);
 
+	/* A restart: the earlier boot's marker no longer counts, nor its lines. */
+	write_log(log, "old boot\nbanger-guest-ready ip=10.0.0.2\n" HV_START_LINE "\n"
+		       "new boot\n");
+	ck_assert_int_eq(hv_console_ready(log, &ready, &tail, 10, &err), 0);
+	ck_assert(!ready);
+	ck_assert_str_eq(tail, "new boot\n");
+	free(tail);
+	write_log(log, "old boot\n" HV_START_LINE "\nnew boot\nbanger-guest-ready ip=10.0.0.3\n");
+	ck_assert_int_eq(hv_console_ready(log, &ready, &tail, 10, &err), 0);
+	ck_assert(ready);
+	ck_assert_str_eq(tail, "new boot\nbanger-guest-ready ip=10.0.0.3\n");
+	free(tail);
+
 	ck_assert_int_eq(hv_console_ready(dir, &ready, NULL, 0, &err), -EISDIR);
 	ck_assert_int_eq(err->code, -EISDIR);
 	error_free(err);
@@ -347,6 +379,7 @@ hv_common_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_spawn_detached);
 	tcase_add_test(tc, test_spawn_alive_at_once);
+	tcase_add_test(tc, test_spawn_start_line);
 	tcase_add_test(tc, test_spawn_missing_binary);
 	tcase_add_test(tc, test_spawn_bad_log);
 	tcase_add_test(tc, test_alive_needs_exact_socket);
