@@ -299,23 +299,43 @@ hv_process_alive(pid_t pid, const char *needle, bool *ret, struct error **err)
 	return 0;
 }
 
-/* The first path under dir/ that arg names (see arg_names), or NULL. */
+/*
+ * The api socket among the paths under dir/ that a command line names (see
+ * arg_names): a hypervisor also names its console log or disks, which may
+ * live in the same directory.  Rank: an existing socket, then a name ending
+ * in ".sock" (a socket removed meanwhile), then the first path.  NULL when
+ * there is none.
+ */
 static char *
-arg_socket_under(const char *arg, const char *dir, size_t dl)
+cmdline_socket_under(const char *data, size_t len, const char *dir, size_t dl)
 {
-	for (const char *p = strstr(arg, dir); p; p = strstr(p + 1, dir)) {
-		size_t n;
+	_cleanup_free_ char *first = NULL, *dotsock = NULL;
 
-		if (p != arg && !strchr(":=,", p[-1]))
-			continue;
-		if (p[dl] != '/')
-			continue;
-		n = strcspn(p, ",");
-		if (n <= dl + 1)
-			continue;
-		return xstrndup(p, n);
+	for (size_t off = 0; off < len; off += strlen(data + off) + 1) {
+		const char *arg = data + off;
+
+		for (const char *p = strstr(arg, dir); p; p = strstr(p + 1, dir)) {
+			_cleanup_free_ char *path = NULL;
+			struct stat st;
+			size_t n;
+
+			if (p != arg && !strchr(":=,", p[-1]))
+				continue;
+			if (p[dl] != '/')
+				continue;
+			n = strcspn(p, ",");
+			if (n <= dl + 1)
+				continue;
+			path = xstrndup(p, n);
+			if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+				return TAKE_PTR(path);
+			if (!dotsock && n > 5 && strcmp(path + n - 5, ".sock") == 0)
+				dotsock = xstrdup(path);
+			if (!first)
+				first = TAKE_PTR(path);
+		}
 	}
-	return NULL;
+	return dotsock ? TAKE_PTR(dotsock) : TAKE_PTR(first);
 }
 
 int
@@ -357,8 +377,7 @@ hv_process_list(const char *sock_dir, struct hv_proc **ret, size_t *ret_n,
 			continue;
 		if (read_cmdline((pid_t)v, &data, &len) < 0)
 			continue;	/* gone meanwhile, or unreadable: not a VM of ours */
-		for (size_t off = 0; off < len && !sock; off += strlen(data + off) + 1)
-			sock = arg_socket_under(data + off, dir, dl);
+		sock = cmdline_socket_under(data, len, dir, dl);
 		if (!sock)
 			continue;
 		procs = xappend(procs, &n, sizeof(*procs), (void **)&e);

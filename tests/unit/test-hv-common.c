@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +317,44 @@ START_TEST(test_list_by_socket_dir)
 }
 END_TEST
 
+/* A command line naming a console log before the socket, in one dir. */
+START_TEST(test_list_picks_the_socket)
+{
+	_cleanup_free_ char *vms = xasprintf("%s/vms", dir);
+	_cleanup_free_ char *d_log = xasprintf("file,path=%s/vms/d/console.log", dir);
+	_cleanup_free_ char *d_qmp = xasprintf("unix:%s/vms/d/qmp.sock,server=on", dir);
+	_cleanup_free_ char *d_sock = xasprintf("%s/vms/d/qmp.sock", dir);
+	_cleanup_free_ char *e_dir = xasprintf("%s/vms/e", dir);
+	_cleanup_free_ char *e_log = xasprintf("path=%s/vms/e/console.log", dir);
+	_cleanup_free_ char *e_api = xasprintf("--api-sock=%s/vms/e/api", dir);
+	_cleanup_free_ char *e_sock = xasprintf("%s/vms/e/api", dir);
+	_cleanup_free_ char *log = xasprintf("%s/console.log", dir);
+	char *const argv_d[] = { "/proc/self/exe", "standin", "", d_log, d_qmp, NULL };
+	char *const argv_e[] = { "/proc/self/exe", "standin", "", e_log, e_api, NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct hv_proc *procs = NULL;
+	struct error *err = NULL;
+	size_t n = 0;
+	pid_t pd = 0, pe = 0;
+	int fd;
+
+	ck_assert_int_eq(mkdir_p(e_dir, 0755), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, e_sock);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(hv_spawn_detached(argv_d, log, &pd, &err), 0);
+	ck_assert_int_eq(hv_spawn_detached(argv_e, log, &pe, &err), 0);
+	ck_assert_int_eq(hv_process_list(vms, &procs, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(procs[i].api_socket, procs[i].pid == pd ? d_sock : e_sock);
+	hv_procs_free(procs, n);
+	(void)close(fd);
+	kill_wait(pd, d_sock);
+	kill_wait(pe, e_sock);
+}
+END_TEST
+
 static void
 write_log(const char *path, const char *text)
 {
@@ -386,6 +426,7 @@ hv_common_suite(void)
 	tcase_add_test(tc, test_signal_spares_other_process);
 	tcase_add_test(tc, test_signal_timeout_then_kill);
 	tcase_add_test(tc, test_list_by_socket_dir);
+	tcase_add_test(tc, test_list_picks_the_socket);
 	tcase_add_test(tc, test_console_ready);
 	suite_add_tcase(s, tc);
 	return s;
