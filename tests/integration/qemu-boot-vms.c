@@ -313,6 +313,30 @@ run(struct hv_ops *ops, struct vm *vms, size_t n, const char *work)
 	}
 	printf("all ready after %llu ms\n", (unsigned long long)(now_ms() - t0));
 
+	/* list finds exactly our VMs, each with its own socket. */
+	if (ok && ops->list(ops->userdata, run_dir, &procs, &n_procs, &e) < 0) {
+		report(e, "list");
+		ok = false;
+	} else if (ok) {
+		size_t found = 0;
+
+		for (size_t i = 0; i < n_procs; i++)
+			for (size_t j = 0; j < n; j++)
+				if (procs[i].pid == vms[j].pid &&
+				    strcmp(procs[i].api_socket, vms[j].sock) == 0)
+					found++;
+		if (n_procs != n || found != n) {
+			fprintf(stderr, "qemu-boot-vms: list found %zu processes, %zu of ours\n",
+				n_procs, found);
+			ok = false;
+		} else {
+			printf("list finds %zu vms\n", n_procs);
+		}
+		hv_procs_free(procs, n_procs);
+		procs = NULL;
+		n_procs = 0;
+	}
+
 	deadline = now_ms() + PING_TIMEOUT_MS;
 	for (size_t done = 0; done < n && ok;) {
 		for (size_t i = 0; i < n; i++) {
