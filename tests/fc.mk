@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Firecracker driver tests: HTTP client units, the driver against
+# tests/fakes/fake-firecracker, and the fake's own strictness.
+EXTRA_DIST += \
+	tests/fakes/fake-firecracker \
+	tests/data/firecracker/firecracker-api.yaml \
+	tests/data/firecracker/README.md
+
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-fc-http
+TESTS += tests/unit/test-fc-http
+tests_unit_test_fc_http_SOURCES = tests/unit/test-fc-http.c
+tests_unit_test_fc_http_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_fc_http_LDADD = $(TEST_LIBS)
+endif
