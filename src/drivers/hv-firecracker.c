@@ -25,6 +25,7 @@
 #include "drivers/hv-firecracker.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/name.h"
 
 #define MIB (UINT64_C(1) << 20)
@@ -300,6 +301,27 @@ console_last_line(const char *console_log)
 	return *start ? xstrdup(start) : NULL;
 }
 
+/*
+ * Has pid ended (no such process, or a zombie)?  Right after spawn the child
+ * may not have exec'd yet, so its command line is still its parent's and
+ * hv_process_alive() says no: that process is not gone.
+ */
+static bool
+pid_gone(pid_t pid)
+{
+	_cleanup_free_ char *path = NULL, *stat = NULL;
+	const char *p;
+	size_t len = 0;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	path = xasprintf("/proc/%d/stat", (int)pid);
+	if (read_file(path, 64 * 1024, &stat, &len) < 0)
+		return true;
+	p = strrchr(stat, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
 /* Wait until the api socket accepts connections while pid lives. */
 static int
 wait_socket(const struct fc_state *st, const struct hv_config *cfg, pid_t pid,
@@ -316,7 +338,7 @@ wait_socket(const struct fc_state *st, const struct hv_config *cfg, pid_t pid,
 		r = hv_process_alive(pid, cfg->api_socket, &alive, err);
 		if (r < 0)
 			return r;
-		if (!alive) {
+		if (!alive && pid_gone(pid)) {
 			_cleanup_free_ char *last = console_last_line(cfg->console_log);
 
 			return error_set(err, -ESRCH,
