@@ -12,13 +12,9 @@ TESTS += tests/unit/test-fc-http
 tests_unit_test_fc_http_SOURCES = tests/unit/test-fc-http.c
 tests_unit_test_fc_http_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fc_http_LDADD = $(TEST_LIBS)
-endif
-
-if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test-hv-firecracker
 TESTS += tests/unit/test-hv-firecracker
-tests_unit_test_hv_firecracker_SOURCES = tests/unit/test-hv-firecracker.c \
-	tests/unit/hv-common-private.c
+tests_unit_test_hv_firecracker_SOURCES = tests/unit/test-hv-firecracker.c
 tests_unit_test_hv_firecracker_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_hv_firecracker_LDADD = $(TEST_LIBS)
 endif

@@ -444,24 +444,15 @@ fc_ready(void *userdata, const struct hv_config *cfg, pid_t pid, bool *ret_ready
 	return 0;
 }
 
-/* Poll until pid no longer runs with api_socket, or deadline. */
+/* Hand a local error up (or drop it when nobody listens); returns r. */
 static int
-wait_gone(pid_t pid, const char *api_socket, uint64_t deadline, bool *ret_gone,
-	  struct error **err)
+error_pass(struct error **err, struct error *e, int r)
 {
-	for (;;) {
-		bool alive = false;
-		int r;
-
-		r = hv_process_alive(pid, api_socket, &alive, err);
-		if (r < 0)
-			return r;
-		if (!alive || mono_ms() >= deadline) {
-			*ret_gone = !alive;
-			return 0;
-		}
-		(void)poll(NULL, 0, POLL_MS);
-	}
+	if (err && !*err)
+		*err = e;
+	else
+		(void)error_free(e);
+	return r;
 }
 
 /*
@@ -470,7 +461,8 @@ wait_gone(pid_t pid, const char *api_socket, uint64_t deadline, bool *ret_gone,
  *      the CPU reset), then wait up to 3/5 of the time;
  *   2. SIGTERM, wait up to 1/4;
  *   3. SIGKILL, wait for the rest (at least 100 ms).
- * Then remove the api socket.  A process already gone is success.
+ * Then remove the api socket unless another process serves it.  A process
+ * already gone, or a pid that is not this VM's, is success.
  */
 static int
 fc_stop(void *userdata, enum hypervisor_kind kind, pid_t pid, const char *api_socket,
@@ -504,11 +496,21 @@ fc_stop(void *userdata, enum hypervisor_kind kind, pid_t pid, const char *api_so
 			     "{\"action_type\":\"SendCtrlAltDel\"}", NULL, &e);
 		/* A VMM that cannot take the request (hung, not booted, no
 		 * socket) is dealt with by the signals below. */
-		(void)error_free(e);
+		e = error_free(e);
 		if (r >= 0) {
-			r = wait_gone(pid, api_socket, start + graceful_ms, &gone, err);
-			if (r < 0)
-				return r;
+			uint64_t now = mono_ms();
+			unsigned left = now >= start + graceful_ms ? 0 :
+				(unsigned)(start + graceful_ms - now);
+
+			/* Signal 0: only wait for the exit (and reap our child). */
+			r = hv_signal_wait(pid, api_socket, 0, left, &e);
+			if (r == -ETIMEDOUT) {
+				/* Guest ignored the keyboard: signals next. */
+				e = error_free(e);
+			} else if (r < 0)
+				return error_pass(err, e, r);
+			else
+				gone = true;
 		}
 	} else
 		gone = !alive;
@@ -524,14 +526,16 @@ fc_stop(void *userdata, enum hypervisor_kind kind, pid_t pid, const char *api_so
 			r = hv_signal_wait(pid, api_socket, SIGKILL, kill_ms, &e);
 		}
 		if (r < 0) {
-			if (err && !*err)
-				*err = e;
-			else
-				(void)error_free(e);
-			return error_prefix(err, "stop firecracker (pid %d)", (int)pid);
+			(void)error_pass(err, e, r);
+			if (err)
+				(void)error_prefix(err, "stop firecracker (pid %d)", (int)pid);
+			return r;
 		}
 	}
 
+	/* A socket someone still serves is not ours to remove (pid was stale). */
+	if (fc_http_socket_ready(api_socket))
+		return 0;
 	return remove_stale_socket(api_socket, err);
 }
 
