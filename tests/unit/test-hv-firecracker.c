@@ -104,6 +104,11 @@ teardown(void)
 		(void)waitpid(spawned[i], NULL, 0);
 	}
 	ops = hv_firecracker_free(ops);
+	{
+		_cleanup_free_ char *vmjson = xasprintf("%s/vm.json", dir);
+
+		(void)unlink(vmjson);
+	}
 	for (const char *const *p = (const char *const[]){ kernel, initrd, rootfs, work, sock,
 							  console, record, NULL };
 	     *p; p++)
@@ -859,6 +864,55 @@ START_TEST(test_fake_accepts_spec_variants)
 }
 END_TEST
 
+/* --config-file configures and boots at once; the fake checks it too. */
+static pid_t
+spawn_with_config(const char *json)
+{
+	_cleanup_free_ char *path = xasprintf("%s/vm.json", dir);
+	struct error *err = NULL;
+	pid_t pid = 0;
+	char *argv[] = { binary, (char *)"--api-sock", sock, (char *)"--id", (char *)"web1",
+			 (char *)"--config-file", path, NULL };
+
+	ck_assert_int_eq(write_file_atomic(path, json, strlen(json), 0600), 0);
+	ck_assert_int_eq(hv_spawn_detached(argv, console, &pid, &err), 0);
+	spawned[n_spawned++] = pid;
+	return pid;
+}
+
+START_TEST(test_fake_config_file)
+{
+	_cleanup_free_ char *json = NULL, *bad = NULL, *tail = NULL;
+	struct error *err = NULL;
+	json_t *rec;
+	pid_t pid;
+
+	json = xasprintf("{\"boot-source\":{\"kernel_image_path\":\"%s\",\"boot_args\":"
+			 "\"ip=10.9.0.2::10.9.0.1:255.255.255.0::eth0:off\"},"
+			 "\"drives\":[{\"drive_id\":\"rootfs\",\"path_on_host\":\"%s\","
+			 "\"is_root_device\":true,\"is_read_only\":false}],"
+			 "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}",
+			 kernel, rootfs);
+	pid = spawn_with_config(json);
+	ck_assert(wait_ready(pid, 10000, &tail));
+	rec = load_record();
+	ck_assert_str_eq(json_string_value(json_object_get(rec, "state")), "Running");
+	assert_int(json_object_get(json_object_get(rec, "config"), "machine-config"),
+		   "mem_size_mib", 64);
+	json_decref(rec);
+	ck_assert_int_eq(ops->stop(ops->userdata, HYPERVISOR_FIRECRACKER, pid, sock, 5000, &err), 0);
+	(void)unlink(record);
+
+	/* A config the spec rejects: the fake exits with the reason. */
+	bad = xasprintf("{\"boot-source\":{\"boot_args\":\"x\"}}");
+	pid = spawn_with_config(bad);
+	ck_assert(!wait_ready(pid, 10000, &tail));
+	ck_assert_ptr_nonnull(tail);
+	ck_assert_ptr_nonnull(strstr(tail, "'kernel_image_path' is a required property"));
+	ck_assert_ptr_null(strstr(tail, "banger-guest-ready"));
+}
+END_TEST
+
 static Suite *
 hv_firecracker_suite(void)
 {
@@ -895,6 +949,7 @@ hv_firecracker_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_fake_rejects);
 	tcase_add_test(tc, test_fake_accepts_spec_variants);
+	tcase_add_test(tc, test_fake_config_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
