@@ -548,8 +548,8 @@ fc_list(void *userdata, const char *sock_dir, struct hv_proc **ret, size_t *ret_
 }
 
 int
-hv_firecracker_new(struct hv_ops **ret, const struct hv_firecracker_options *opts,
-		   struct error **err)
+hv_firecracker_new_with_options(const struct hv_firecracker_options *opts, struct hv_ops **ret,
+				struct error **err)
 {
 	struct hv_ops *ops;
 	struct fc_state *st;
@@ -573,6 +573,12 @@ hv_firecracker_new(struct hv_ops **ret, const struct hv_firecracker_options *opt
 	ops->userdata = st;
 	*ret = ops;
 	return 0;
+}
+
+int
+hv_firecracker_new(struct hv_ops **ret, struct error **err)
+{
+	return hv_firecracker_new_with_options(NULL, ret, err);
 }
 
 struct hv_ops *

@@ -25,11 +25,13 @@ struct hv_firecracker_options {
 };
 
 /*
- * A new ops table for Firecracker.  opts may be NULL (defaults); its values
- * are copied.  Caller frees it with hv_firecracker_free().
+ * A new ops table for Firecracker with the default timeouts.  Cannot fail
+ * (out of memory aborts).  Caller frees it with hv_firecracker_free().
  */
-int hv_firecracker_new(struct hv_ops **ret, const struct hv_firecracker_options *opts,
-		       struct error **err);
+int hv_firecracker_new(struct hv_ops **ret, struct error **err);
+/* The same with other timeouts; a 0 field keeps its default.  opts is copied. */
+int hv_firecracker_new_with_options(const struct hv_firecracker_options *opts,
+				    struct hv_ops **ret, struct error **err);
 struct hv_ops *hv_firecracker_free(struct hv_ops *ops);
 
 static inline void

@@ -82,7 +82,7 @@ setup(void)
 	cfg.api_socket = sock;
 	cfg.console_log = console;
 
-	ck_assert_int_eq(hv_firecracker_new(&ops, &o, &err), 0);
+	ck_assert_int_eq(hv_firecracker_new_with_options(&o, &ops, &err), 0);
 	n_spawned = 0;
 	/* A failing test skips teardown: the fakes end with this process. */
 	{
@@ -525,6 +525,13 @@ START_TEST(test_bad_args)
 	pid_t pid = 0;
 	char longsock[160];
 
+	struct hv_ops *defaults = NULL;
+
+	ck_assert_int_eq(hv_firecracker_new(&defaults, &err), 0);
+	ck_assert(defaults->spawn && defaults->boot && defaults->ready && defaults->stop &&
+		  defaults->alive && defaults->list && defaults->userdata);
+	ck_assert_ptr_null(hv_firecracker_free(defaults));
+
 	cfg.kind = HYPERVISOR_QEMU;
 	ck_assert_int_eq(ops->spawn(ops->userdata, &cfg, &pid, &err), -EINVAL);
 	ck_assert_str_eq(err->msg, "vm 'web1' does not use firecracker");
@@ -675,7 +682,7 @@ START_TEST(test_socket_wait_timeout)
 
 	ck_assert_int_eq(setenv("FAKE_FIRECRACKER_DELAY_MS", "5000", 1), 0);
 	pid = spawn_ok();
-	ck_assert_int_eq(hv_firecracker_new(&quick, &o, &err), 0);
+	ck_assert_int_eq(hv_firecracker_new_with_options(&o, &quick, &err), 0);
 	ck_assert_int_eq(quick->boot(quick->userdata, &cfg, pid, &err), -ETIMEDOUT);
 	want = xasprintf("api socket '%s' not ready after 300 ms", sock);
 	ck_assert_str_eq(err->msg, want);
