@@ -262,6 +262,9 @@ fc_spawn(void *userdata, const struct hv_config *cfg, pid_t *ret_pid, struct err
 	r = check_socket_path(cfg->api_socket, err);
 	if (r < 0)
 		return r;
+	/* A socket that still answers belongs to a live VMM: never steal it. */
+	if (fc_http_socket_ready(cfg->api_socket))
+		return error_set(err, -EBUSY, "api socket '%s' is in use", cfg->api_socket);
 	r = remove_stale_socket(cfg->api_socket, err);
 	if (r < 0)
 		return r;

@@ -6,6 +6,12 @@
  * drives, network-interfaces, then InstanceStart), stops it with
  * SendCtrlAltDel, then SIGTERM, then SIGKILL.  The request list is built by a
  * pure function so tests can check every body.
+ *
+ * Errors worth knowing: spawn refuses a socket that still answers (-EBUSY)
+ * and a non-socket at the socket path (-EEXIST); boot fails with -ESRCH when
+ * the process dies before its socket appears (the console's last line in the
+ * text), -ETIMEDOUT when the socket never answers, and with the API's
+ * fault_message as the text when a call is refused (400: -EINVAL).
  */
 #pragma once
 

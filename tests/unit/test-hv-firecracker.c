@@ -372,6 +372,17 @@ START_TEST(test_lifecycle)
 
 	ck_assert_int_eq(ops->alive(ops->userdata, pid, sock, &alive, &err), 0);
 	ck_assert(alive);
+	/* A second VMM on a live socket is refused, the first keeps it. */
+	{
+		pid_t other = 0;
+		_cleanup_free_ char *want = xasprintf("api socket '%s' is in use", sock);
+
+		ck_assert_int_eq(ops->spawn(ops->userdata, &cfg, &other, &err), -EBUSY);
+		ck_assert_str_eq(err->msg, want);
+		ck_assert_int_eq(other, 0);
+		err = error_free(err);
+		ck_assert(fc_http_socket_ready(sock));
+	}
 	ck_assert_int_eq(ops->alive(ops->userdata, pid, "/tmp/banger-fc-none/fc.sock", &alive, &err),
 			 0);
 	ck_assert(!alive);
