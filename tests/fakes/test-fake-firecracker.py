@@ -134,12 +134,19 @@ def main():
     failures = []
     checked = 0
     try:
-        for _ in range(500):
-            if os.path.exists(sock):
+        # Up once the socket accepts (it exists a moment before listen()).
+        for _ in range(750):
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(sock)
                 break
+            except OSError:
+                pass
             if proc.poll() is not None:
                 raise SystemExit("fake-firecracker exited early")
             time.sleep(0.02)
+        else:
+            raise SystemExit("fake-firecracker did not come up")
         for tmpl, ops in spec["paths"].items():
             path = tmpl.replace("{", "").replace("}", "")
             for method, op in ops.items():
