@@ -23,6 +23,12 @@
 # and powers off when the ACPI power button is pressed (QMP system_powerdown).
 # Without a usable /dev/vda the same rcS runs from the initramfs.
 #
+# Device discovery: QEMU microvm describes its virtio-mmio devices in ACPI
+# (keep ACPI on).  Debian's kernel is built without
+# CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, so virtio_mmio.device= on the command
+# line (how Firecracker names devices) is not understood by it; /init still
+# hands MODULE.PARAM= words to insmod for kernels that have it.
+#
 # The kernel is never installed: apt-get download + dpkg-deb -x.
 set -eu
 
@@ -219,8 +225,19 @@ export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# insmod, unlike modprobe, does not read MODULE.PARAM=VALUE from the kernel
+# command line: pass them on.  Firecracker (and microvm without ACPI) name
+# their devices that way: virtio_mmio.device=SIZE@BASE:IRQ.
+modargs() {
+	for w in \$(cat /proc/cmdline); do
+		case "\$w" in
+		"\$1".*=*) echo "\${w#"\$1".}" ;;
+		esac
+	done
+}
 for m in $mods; do
-	insmod /lib/modules/banger/\$m.ko || echo "banger-init: insmod \$m failed" >/dev/console
+	insmod /lib/modules/banger/\$m.ko \$(modargs \$m) ||
+		echo "banger-init: insmod \$m failed" >/dev/console
 done
 i=0
 while [ ! -b /dev/vda ] && [ \$i -lt 50 ]; do

@@ -421,6 +421,9 @@ hv_qemu_build_argv(const struct hv_config *cfg, const struct hv_qemu_host *host,
 		return error_set(err, -EINVAL, "accel: must be resolved to kvm or tcg");
 
 	cmdline = hv_qemu_kernel_cmdline(cfg->cmdline, host);
+	/* x86 COMMAND_LINE_SIZE: QEMU refuses longer. */
+	if (strlen(cmdline) >= 2048)
+		return error_set(err, -E2BIG, "kernel command line: longer than 2047 bytes");
 	log = hv_qemu_opt_escape(cfg->console_log);
 	root = hv_qemu_opt_escape(cfg->root_disk);
 

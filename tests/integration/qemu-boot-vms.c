@@ -12,7 +12,9 @@
  * "banger-ping IP ok" for each PING, stop all (system_powerdown first),
  * check each process is gone and that list(WORK_DIR/run) finds nothing,
  * then start the first VM once more on the same console log (not ready from
- * the old marker; ready again) and stop it.
+ * the old marker; ready again) and stop it; and once more with an init that
+ * does not exist: the guest panics and ready reports QEMU dead with the
+ * panic in the console's last lines.
  * Timings go to stdout.  Exit 0 on success, 1 on failure; on failure the
  * VMs started are stopped.
  */
@@ -228,6 +230,54 @@ restart_first(struct hv_ops *ops, struct vm *vm)
 	return 0;
 }
 
+/*
+ * A guest that cannot start its init panics; panic=-1 and -no-reboot end
+ * QEMU, and ready reports the death with the console's last lines.
+ */
+static int
+panic_first(struct hv_ops *ops, struct vm *vm)
+{
+	_cleanup_free_ char *cmdline = xasprintf("%s rdinit=/banger-no-such-init", vm->cmdline);
+	struct hv_config cfg = vm->cfg;
+	struct error *e = NULL;
+	uint64_t t = now_ms();
+	char *tail = NULL;
+	bool ready = false;
+
+	cfg.cmdline = cmdline;
+	cfg.tap = NULL;
+	if (ops->spawn(ops->userdata, &cfg, &vm->pid, &e) < 0) {
+		report(e, vm->name);
+		return -1;
+	}
+	printf("spawned %s pid=%d\n", vm->name, (int)vm->pid);
+	while (!tail) {
+		if (ops->ready(ops->userdata, &cfg, vm->pid, &ready, &tail, &e) < 0) {
+			report(e, vm->name);
+			stop_all(ops, vm, 1);
+			return -1;
+		}
+		if (ready || now_ms() - t > READY_TIMEOUT_MS) {
+			fprintf(stderr, "qemu-boot-vms: %s: panicking guest %s\n", vm->name,
+				ready ? "reported ready" : "never died");
+			free(tail);
+			stop_all(ops, vm, 1);
+			return -1;
+		}
+		if (!tail)
+			usleep(100000);
+	}
+	if (!strstr(tail, "Kernel panic")) {
+		fprintf(stderr, "qemu-boot-vms: %s: no panic in the tail:\n%s", vm->name, tail);
+		free(tail);
+		return -1;
+	}
+	free(tail);
+	printf("panicking %s reported dead after %llu ms, tail shows the panic\n", vm->name,
+	       (unsigned long long)(now_ms() - t));
+	return 0;
+}
+
 static void
 vms_free(struct vm *vms, size_t n)
 {
@@ -313,6 +363,30 @@ run(struct hv_ops *ops, struct vm *vms, size_t n, const char *work)
 	}
 	printf("all ready after %llu ms\n", (unsigned long long)(now_ms() - t0));
 
+	/* list finds exactly our VMs, each with its own socket. */
+	if (ok && ops->list(ops->userdata, run_dir, &procs, &n_procs, &e) < 0) {
+		report(e, "list");
+		ok = false;
+	} else if (ok) {
+		size_t found = 0;
+
+		for (size_t i = 0; i < n_procs; i++)
+			for (size_t j = 0; j < n; j++)
+				if (procs[i].pid == vms[j].pid &&
+				    strcmp(procs[i].api_socket, vms[j].sock) == 0)
+					found++;
+		if (n_procs != n || found != n) {
+			fprintf(stderr, "qemu-boot-vms: list found %zu processes, %zu of ours\n",
+				n_procs, found);
+			ok = false;
+		} else {
+			printf("list finds %zu vms\n", n_procs);
+		}
+		hv_procs_free(procs, n_procs);
+		procs = NULL;
+		n_procs = 0;
+	}
+
 	deadline = now_ms() + PING_TIMEOUT_MS;
 	for (size_t done = 0; done < n && ok;) {
 		for (size_t i = 0; i < n; i++) {
@@ -397,6 +471,8 @@ run(struct hv_ops *ops, struct vm *vms, size_t n, const char *work)
 		}
 	}
 	if (ok && restart_first(ops, &vms[0]) < 0)
+		ok = false;
+	if (ok && panic_first(ops, &vms[0]) < 0)
 		ok = false;
 	printf("total %llu ms\n", (unsigned long long)(now_ms() - t0));
 	return ok ? 0 : 1;

@@ -348,6 +348,15 @@ START_TEST(test_argv_validation)
 	c.cmdline = "quiet\ninit=/bin/sh";
 	expect_invalid(&c, QEMU_ACCEL_TCG, -EINVAL, "kernel command line");
 	c = base_config();
+	{
+		char big[2100];
+
+		memset(big, 'a', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		c.cmdline = big;
+		expect_invalid(&c, QEMU_ACCEL_TCG, -E2BIG, "longer than 2047");
+	}
+	c = base_config();
 	c.tap = "eth0";
 	expect_invalid(&c, QEMU_ACCEL_TCG, -EINVAL, "tap 'eth0'");
 	c = base_config();
