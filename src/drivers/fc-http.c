@@ -79,7 +79,7 @@ static const char *
 find_crlfcrlf(const char *buf, size_t len)
 {
 	for (size_t i = 0; i + 3 < len; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0)
 			return buf + i;
 	return NULL;
 }
@@ -317,6 +317,16 @@ wait_fd(int fd, short events, uint64_t deadline)
 	}
 }
 
+static int
+answer_error(struct error **err, int r, const char *method, const char *path)
+{
+	const char *what = r == -ECONNRESET ? "connection closed without an answer" :
+			   r == -EPROTONOSUPPORT ? "chunked answer not supported" :
+			   "malformed answer";
+
+	return error_set(err, r, "%s %s: %s", method, path, what);
+}
+
 int
 fc_http_call(const char *socket_path, const char *method, const char *path, const char *body,
 	     unsigned timeout_ms, struct fc_http_response *ret, struct error **err)
@@ -361,26 +371,21 @@ fc_http_call(const char *socket_path, const char *method, const char *path, cons
 				*ret = resp;
 				return 0;
 			}
-			if (r != -EAGAIN) {
-				if (eof && len == 0)
-					r = -ECONNRESET;
-				return error_set(err, r, "%s %s: %s", method, path,
-						 r == -ECONNRESET ? "connection closed without an answer" :
-						 r == -EPROTONOSUPPORT ? "chunked answer not supported" :
-						 "malformed answer");
-			}
+			if (r != -EAGAIN)
+				return answer_error(err, eof && len == 0 ? -ECONNRESET : r, method,
+						    path);
 		}
 		if (eof)
-			return error_set(err, -ECONNRESET, "%s %s: connection closed without an answer",
-					 method, path);
+			return answer_error(err, -ECONNRESET, method, path);
 		r = wait_fd(fd, POLLIN, deadline);
 		if (r < 0)
 			return error_set(err, r, "%s %s: %s", method, path,
 					 r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
 		if (cap - len < 4096) {
 			if (cap >= FC_HTTP_MAX_RESPONSE)
-				return error_set(err, -EMSGSIZE, "%s %s: answer larger than %d bytes",
-						 method, path, FC_HTTP_MAX_RESPONSE);
+				return error_set(err, -EMSGSIZE,
+						 "%s %s: answer larger than %d bytes", method,
+						 path, FC_HTTP_MAX_RESPONSE);
 			cap = cap ? cap * 2 : 8192;
 			buf = xrealloc(buf, cap + 1);
 		}
