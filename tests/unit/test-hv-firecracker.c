@@ -74,7 +74,8 @@ setup(void)
 	cfg.memory = 256 * MIB;
 	cfg.kernel = kernel;
 	cfg.initrd = initrd;
-	cfg.cmdline = "console=ttyS0 reboot=k panic=1 ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off";
+	cfg.cmdline = "console=ttyS0 reboot=k panic=1 "
+		      "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off";
 	cfg.root_disk = rootfs;
 	cfg.work_disk = work;
 	cfg.tap = "bgr-01234567";
@@ -781,7 +782,8 @@ START_TEST(test_fake_rejects)
 	INVALID("PUT", "/actions", "[\"InstanceStart\"]", "is not of type 'object'");
 	/* Bad enums and bounds. */
 	INVALID("PUT", "/actions", "{\"action_type\":\"Reboot\"}", "'Reboot' is not one of");
-	INVALID("PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":128,\"huge_pages\":\"1G\"}",
+	INVALID("PUT", "/machine-config",
+		"{\"vcpu_count\":2,\"mem_size_mib\":128,\"huge_pages\":\"1G\"}",
 		"huge_pages: '1G' is not one of");
 	INVALID("PUT", "/machine-config", "{\"vcpu_count\":0,\"mem_size_mib\":128}",
 		"vcpu_count: 0 is less than the minimum of 1");
@@ -812,7 +814,8 @@ START_TEST(test_fake_rejects)
 	INVALID("PUT", "/no-such-thing", "{}", "Invalid request method and/or path");
 	INVALID("DELETE", "/drives/rootfs", NULL, "Invalid request method and/or path");
 	/* Semantics the spec leaves to prose. */
-	INVALID("PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth1\",\"host_dev_name\":\"bgr-1\"}",
+	INVALID("PUT", "/network-interfaces/eth0",
+		"{\"iface_id\":\"eth1\",\"host_dev_name\":\"bgr-1\"}",
 		"does not match the id from the body");
 	INVALID("PUT", "/network-interfaces/eth0",
 		"{\"iface_id\":\"eth0\",\"host_dev_name\":\"bgr-1\",\"guest_mac\":\"06:00:0a\"}",
