@@ -651,17 +651,27 @@ END_TEST
 START_TEST(test_not_ready_yet)
 {
 	struct error *err = NULL;
+	_cleanup_free_ char *sock_record = xasprintf("%s.json", sock);
 	char *tail = NULL;
 	bool ready = true;
+	json_t *rec;
 	pid_t pid;
 
 	ck_assert_int_eq(setenv("FAKE_FIRECRACKER_NO_READY", "1", 1), 0);
+	/* The record goes where the environment says. */
+	free(record);
+	record = xasprintf("%s/elsewhere.json", dir);
+	ck_assert_int_eq(setenv("FAKE_FIRECRACKER_RECORD", record, 1), 0);
 	pid = spawn_ok();
 	boot_ok(pid);
 	(void)poll(NULL, 0, 300);
 	ck_assert_int_eq(ops->ready(ops->userdata, &cfg, pid, &ready, &tail, &err), 0);
 	ck_assert(!ready);
 	ck_assert_ptr_null(tail);
+	rec = load_record();
+	ck_assert_str_eq(json_string_value(json_object_get(rec, "state")), "Running");
+	json_decref(rec);
+	ck_assert_int_eq(access(sock_record, F_OK), -1);
 	ck_assert_int_eq(ops->stop(ops->userdata, HYPERVISOR_FIRECRACKER, pid, sock, 5000, &err), 0);
 }
 END_TEST
