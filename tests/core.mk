@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The fake host is part of libbanger.a: the CLI's hidden --fake-host switch
+# runs on it until the real drivers are wired.
+libbanger_a_SOURCES += \
+	tests/fakes/fake-host.c tests/fakes/fake-host.h
+AM_CPPFLAGS += -I$(top_srcdir)/tests
+
+CORE_TEST_HELPERS = tests/fakes/harness.c tests/fakes/harness.h \
+	tests/fakes/test-spec.c tests/fakes/test-spec.h
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-plan
+TESTS += tests/unit/test-plan
+tests_unit_test_plan_SOURCES = tests/unit/test-plan.c $(CORE_TEST_HELPERS)
+tests_unit_test_plan_CFLAGS = $(TEST_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
+tests_unit_test_plan_LDADD = $(TEST_LIBS)
+endif
+EXTRA_DIST += tests/data/plan
