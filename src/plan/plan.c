@@ -497,10 +497,13 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		size_format(vm->memory, a);
 		ch->detail = xasprintf("%s, %u vcpu%s, %s, ip %s", status_state_to_string(vm->state),
 				       vm->vcpus, vm->vcpus == 1 ? "" : "s", a, ipbuf);
-		if (!fresh)
-			ch->detail = (free(ch->detail), xasprintf("resumed, %s, ip %s",
-								  status_state_to_string(vm->state),
-								  ipbuf));
+		if (!fresh) {
+			free(ch->detail);
+			ch->detail = xasprintf("%s, %s, ip %s",
+					       o && o->rebuilt ? "identity rebuilt from host marks"
+							       : "resumed",
+					       status_state_to_string(vm->state), ipbuf);
+		}
 	} else if (need_stop && need_start) {
 		ch->kind = CHANGE_RESTART;
 		if (diffs)
@@ -528,7 +531,8 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			enum action_kind k = c->p->actions[i].kind;
 
 			if (k == ACTION_TAP)
-				what = strv_append(what, "tap missing");
+				what = strv_append(what, o && o->tap_present ? "tap detached"
+									     : "tap missing");
 			else if (k == ACTION_NAT)
 				what = strv_append(what, "nat rules missing");
 			else if (k == ACTION_VM_DIR)

@@ -161,9 +161,7 @@ START_TEST(test_plan_case)
 	cycle_done(&c);
 	cycle_done(&c2);
 	{
-		_cleanup_free_ char *cmd = NULL;
-		_cleanup_strv_free_ char **argv = NULL;
-		/* Remove the temp tree: only regular files and directories we made. */
+		/* Remove the temp tree: the status files and their directory. */
 		_cleanup_free_ char *vms = xasprintf("%s/vms", dir);
 		DIR *dd = opendir(vms);
 		struct dirent *de;
@@ -177,8 +175,6 @@ START_TEST(test_plan_case)
 		if (dd)
 			closedir(dd);
 		(void)rmdir(vms);
-		(void)cmd;
-		(void)argv;
 		(void)rmdir(dir);
 	}
 }
@@ -203,11 +199,13 @@ main(void)
 	SRunner *sr = srunner_create(plan_suite());
 	int failed;
 
-	if (strv_length(cases) < 30) {
-		fprintf(stderr, "plan corpus: only %zu cases\n", strv_length(cases));
-	}
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
+	/* The corpus must stay broad: every planner rule has cases. */
+	if (strv_length(cases) < 30) {
+		fprintf(stderr, "plan corpus: only %zu cases\n", strv_length(cases));
+		failed++;
+	}
 	srunner_free(sr);
 	strv_free(cases);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
