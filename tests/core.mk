@@ -15,3 +15,10 @@ tests_unit_test_plan_CFLAGS = $(TEST_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
 tests_unit_test_plan_LDADD = $(TEST_LIBS)
 endif
 EXTRA_DIST += tests/data/plan
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-apply
+TESTS += tests/unit/test-apply
+tests_unit_test_apply_SOURCES = tests/unit/test-apply.c $(CORE_TEST_HELPERS)
+tests_unit_test_apply_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_apply_LDADD = $(TEST_LIBS)
+endif
