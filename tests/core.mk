@@ -22,3 +22,10 @@ tests_unit_test_apply_SOURCES = tests/unit/test-apply.c $(CORE_TEST_HELPERS)
 tests_unit_test_apply_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_apply_LDADD = $(TEST_LIBS)
 endif
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-status
+TESTS += tests/unit/test-status
+tests_unit_test_status_SOURCES = tests/unit/test-status.c $(CORE_TEST_HELPERS)
+tests_unit_test_status_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_status_LDADD = $(TEST_LIBS)
+endif

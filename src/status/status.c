@@ -236,6 +236,28 @@ size_format(uint64_t b, char out[32])
 		snprintf(out, 32, "%" PRIu64, b);
 }
 
+/* Length of the valid UTF-8 sequence at p, 0 when invalid. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t n;
+
+	if (*p < 0x80)
+		return 1;
+	if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+		n = 2;
+	else if ((*p & 0xf0) == 0xe0)
+		n = 3;
+	else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 /* A YAML double-quoted scalar: every byte outside printable ASCII escaped. */
 static void
 put_str(FILE *f, const char *key, const char *v)
@@ -247,12 +269,21 @@ put_str(FILE *f, const char *key, const char *v)
 	}
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		size_t n = utf8_len(p);
+
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
+		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(f, "\\x%02x", *p);
-		else
+		else if (*p < 0x80)
 			fputc(*p, f);
+		else if (n) {
+			fwrite(p, 1, n, f);
+			p += n - 1;
+		} else {
+			/* Not UTF-8 (a YAML file must be): keep the text readable. */
+			fputc('?', f);
+		}
 	}
 	fputs("\"\n", f);
 }
