@@ -480,7 +480,8 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		add_action(c, ACTION_START, "start (%s, %u vcpu%s, %s)",
 			   status_hypervisor_to_string(vm->hypervisor), vm->vcpus,
 			   vm->vcpus == 1 ? "" : "s", (size_format(vm->memory, a), a));
-	if (ch->n || !os || strcmp(os->generation, vm->generation) != 0 || os->phase != want_phase ||
+	if (ch->n || diffs || !os || strcmp(os->generation, vm->generation) != 0 ||
+	    os->phase != want_phase ||
 	    os->intent || os->last_error || os->applied.state != vm->state)
 		add_action(c, ACTION_RECORD, "record generation %.12s", vm->generation);
 	ch = &c->p->changes[c->p->n_changes - 1];
