@@ -66,3 +66,6 @@ struct cli_command {
 
 /* Subcommands (one file each).  argv[0] is the subcommand name. */
 int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
+int cmd_status(int argc, char **argv);

@@ -12,6 +12,9 @@
 
 static const struct cli_command commands[] = {
 	{ "validate", "check the declarations and list what they declare", cmd_validate, false },
+	{ "plan", "show what reconcile would change", cmd_plan, false },
+	{ "reconcile", "make the host match the declarations", cmd_reconcile, false },
+	{ "status", "show each VM's declared and observed state", cmd_status, false },
 	{ NULL, NULL, NULL, false },
 };
 
