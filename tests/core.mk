@@ -29,3 +29,7 @@ tests_unit_test_status_SOURCES = tests/unit/test-status.c $(CORE_TEST_HELPERS)
 tests_unit_test_status_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_status_LDADD = $(TEST_LIBS)
 endif
+if ENABLE_TESTS
+TESTS += tests/core/reconcile.sh
+endif
+EXTRA_DIST += tests/core/reconcile.sh

@@ -98,7 +98,7 @@ cmd_status(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
