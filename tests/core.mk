@@ -33,3 +33,11 @@ if ENABLE_TESTS
 TESTS += tests/core/reconcile.sh
 endif
 EXTRA_DIST += tests/core/reconcile.sh
+EXTRA_DIST += tests/data/plan/README
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-ops-common
+TESTS += tests/unit/test-ops-common
+tests_unit_test_ops_common_SOURCES = tests/unit/test-ops-common.c
+tests_unit_test_ops_common_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ops_common_LDADD = $(TEST_LIBS)
+endif

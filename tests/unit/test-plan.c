@@ -2,10 +2,13 @@
 /*
  * The plan corpus: tests/data/plan/CASE/ holds
  *   before    (optional) declarations applied first on an empty fake host
+ *             (the observed state: status files and fake host objects)
  *   drift     (optional) changes made behind banger's back, one per line
  *   options   (optional) host-name H | only NAME | allow-mass-delete |
  *             fail OP NTH ERRNO (the apply of desired fails there)
  *   desired   the declarations planned against that host
+ * Declarations are a YAML state directory (read by source_dir_read and
+ * spec_load) or a file in the test line format (tests/fakes/test-spec.h).
  *   expected  the plan text ($STATUS for the status directory)
  * Each case checks the text, then convergence: after applying, observing
  * and planning again, nothing is left to do and no orphan remains.
@@ -17,10 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fakes/harness.h"
 #include "fakes/test-spec.h"
+#include "source/source.h"
+#include "spec/spec.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -65,6 +71,41 @@ case_file(const char *c, const char *f)
 	return xasprintf("%s/tests/data/plan/%s/%s", top_srcdir(), c, f);
 }
 
+/*
+ * Declarations of a case: a directory is a YAML state directory read by the
+ * real source and spec layers; a file is the test line format.
+ */
+static bool
+load_decl(const char *c, const char *f, struct spec **ret, bool *ret_yaml)
+{
+	_cleanup_free_ char *path = case_file(c, f);
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return false;
+	if (S_ISDIR(st.st_mode)) {
+		_cleanup_(source_freep) struct source *src = NULL;
+		struct error *e = NULL;
+
+		ck_assert_msg(source_dir_read(path, &src, &e) == 0, "%s: %s", c, e ? e->msg : "");
+		ck_assert_msg(spec_load(src, ret, &e) == 0, "%s: %s", c, e ? e->msg : "");
+		*ret_yaml = true;
+	} else {
+		ck_assert_int_eq(test_spec_load(path, ret), 0);
+		*ret_yaml = false;
+	}
+	return true;
+}
+
+static void
+decl_free(struct spec *s, bool yaml)
+{
+	if (yaml)
+		spec_free(s);
+	else
+		test_spec_free(s);
+}
+
 static char *
 read_opt(const char *c, const char *f)
 {
@@ -81,10 +122,10 @@ START_TEST(test_plan_case)
 	const char *name = cases[_i];
 	char dir[] = "/tmp/banger-plan-XXXXXX";
 	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
-	_cleanup_(test_spec_freep) struct spec *d = NULL;
-	_cleanup_free_ char *before = read_opt(name, "before"), *drift = read_opt(name, "drift");
+	struct spec *d = NULL;
+	bool d_yaml = false;
+	_cleanup_free_ char *drift = read_opt(name, "drift");
 	_cleanup_free_ char *options = read_opt(name, "options"), *expected = read_opt(name, "expected");
-	_cleanup_free_ char *desired_path = case_file(name, "desired");
 	_cleanup_strv_free_ char **only = NULL;
 	struct cycle_options co = { .apply = true };
 	const char *fail_op = NULL;
@@ -109,15 +150,18 @@ START_TEST(test_plan_case)
 		else
 			ck_abort_msg("%s: bad option line '%s'", name, l);
 	}
-	if (before) {
-		_cleanup_(test_spec_freep) struct spec *b = NULL;
+	{
+		struct spec *b = NULL;
+		bool yaml = false;
 		struct cycle_options bo = { .apply = true, .host_name = co.host_name };
 
-		ck_assert_int_eq(test_spec_parse(before, &b), 0);
-		ck_assert_int_eq(harness_cycle(dir, h, b, &bo, &c), 0);
-		ck_assert_msg(c.res.n_failed == 0, "%s: before: %s", name,
-			      c.res.failures[0] ? c.res.failures[0] : "");
-		cycle_done(&c);
+		if (load_decl(name, "before", &b, &yaml)) {
+			ck_assert_int_eq(harness_cycle(dir, h, b, &bo, &c), 0);
+			ck_assert_msg(c.res.n_failed == 0, "%s: before: %s", name,
+				      c.res.failures[0] ? c.res.failures[0] : "");
+			cycle_done(&c);
+			decl_free(b, yaml);
+		}
 	}
 	for (char *save = NULL, *l = drift ? strtok_r(drift, "\n", &save) : NULL; l;
 	     l = strtok_r(NULL, "\n", &save))
@@ -127,7 +171,7 @@ START_TEST(test_plan_case)
 	h->fail_op = fail_op;
 	h->fail_nth = fail_nth;
 	h->fail_errno = fail_errno;
-	ck_assert_int_eq(test_spec_load(desired_path, &d), 0);
+	ck_assert_msg(load_decl(name, "desired", &d, &d_yaml), "%s: no desired", name);
 	co.only = only;
 	ck_assert_int_eq(harness_cycle(dir, h, d, &co, &c), 0);
 	if (getenv("BANGER_UPDATE_EXPECTED")) {
@@ -160,6 +204,7 @@ START_TEST(test_plan_case)
 		ck_assert_msg(c2.empty, "%s: second plan not empty:\n%s", name, c2.text);
 	cycle_done(&c);
 	cycle_done(&c2);
+	decl_free(d, d_yaml);
 	{
 		/* Remove the temp tree: the status files and their directory. */
 		_cleanup_free_ char *vms = xasprintf("%s/vms", dir);
