@@ -684,7 +684,6 @@ plan_build(const struct spec *desired, const struct observed *obs,
 {
 	_cleanup_(plan_freep) struct plan *p = xcalloc(1, sizeof(*p));
 	_cleanup_free_ const struct vm_spec **order = NULL;
-	_cleanup_free_ uint32_t *used = NULL;
 	struct ctx c = { .d = desired, .obs = obs, .opt = opt, .p = p };
 	size_t n_deletes = 0;
 

@@ -233,7 +233,6 @@ static void
 assert_all_claimed(struct fake_host *h, const char *ctx)
 {
 	_cleanup_strv_free_ char **names = NULL;
-	_cleanup_free_ char *vms = xasprintf("%s/vms/", status_dir);
 	_cleanup_free_ char *retained = xasprintf("%s/retained/", status_dir);
 	struct vm_status *sts = NULL;
 	size_t n = 0;
