@@ -188,8 +188,11 @@ remove_orphan(struct actx *a, const struct observed_orphan *x, struct error **er
 	case ORPHAN_VM_DIR: {
 		/* Its work disk may be someone's data: keep it, as a delete would. */
 		_cleanup_free_ char *work = xasprintf("%s/work.ext4", x->name);
+		/* No id is known: the time keeps two such disks apart. */
+		_cleanup_free_ char *tag = xasprintf(
+			"orphan-%llu", (unsigned long long)o->proc->now_ms(o->proc->userdata));
 		_cleanup_free_ char *dest = status_retained_path(
-			a->opt->status_dir, x->vm_name ? x->vm_name : "unknown", "orphan");
+			a->opt->status_dir, x->vm_name ? x->vm_name : "unknown", tag);
 		int r;
 
 		r = o->disk->work_retain(o->disk->userdata, work, dest, err);

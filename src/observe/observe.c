@@ -234,6 +234,14 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 			continue;
 		if (!v->rebuilt && v->status_error && strv_contains(claimed, v->name))
 			v->rebuilt = true;
+		if (v->rebuilt && !v->status_error) {
+			_cleanup_free_ char *path = status_path(status_dir, v->name);
+
+			o->problems = strv_append_take(
+				o->problems,
+				xasprintf("%s: missing; identity of vm '%s' rebuilt from host marks",
+					  path, v->name));
+		}
 		if (!v->status.api_socket)
 			v->status.api_socket = status_api_socket(status_dir, v->name);
 		if (!v->status.work_path)

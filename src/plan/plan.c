@@ -202,6 +202,17 @@ ip_used(const struct ctx *c, uint32_t ip)
 	return false;
 }
 
+/* Is ip a host address of the bridge's network (the gateway excluded)? */
+static bool
+in_range(const struct ctx *c, uint32_t ip)
+{
+	unsigned prefix = c->d->host.bridge_prefix;
+	uint32_t mask = prefix ? ~0U << (32 - prefix) : 0;
+	uint32_t net = c->d->host.bridge_addr & mask, bcast = net | ~mask;
+
+	return (ip & mask) == net && ip != net && ip != bcast && ip != c->d->host.bridge_addr;
+}
+
 /* First free address of the bridge's range; 0 when the range is full. */
 static uint32_t
 alloc_ip(struct ctx *c)
@@ -329,7 +340,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	/* Address: declared, else recorded, else the first free one. */
 	if (vm->has_ip)
 		ip = vm->ip;
-	else if (os && os->ip)
+	else if (os && os->ip && in_range(c, os->ip))
 		ip = os->ip;
 	else
 		ip = alloc_ip(c);

@@ -3,6 +3,8 @@
  * The plan corpus: tests/data/plan/CASE/ holds
  *   before    (optional) declarations applied first on an empty fake host
  *             (the observed state: status files and fake host objects)
+ *   observed/ (optional) a literal observed state: host (fake host text) and
+ *             status/NAME.yaml, $STATUS standing for the status directory
  *   drift     (optional) changes made behind banger's back, one per line
  *   options   (optional) host-name H | only NAME | allow-mass-delete |
  *             fail OP NTH ERRNO (the apply of desired fails there)
@@ -117,11 +119,49 @@ read_opt(const char *c, const char *f)
 	return data;
 }
 
+/*
+ * A literal observed state: observed/host (the fake host's saved text) and
+ * observed/status/NAME.yaml, with $STATUS standing for the status directory.
+ */
+static void
+load_observed(const char *c, const char *dir, struct fake_host **h)
+{
+	_cleanup_free_ char *host = read_opt(c, "observed/host");
+	_cleanup_free_ char *sdir = case_file(c, "observed/status");
+	_cleanup_free_ char *vms = xasprintf("%s/vms", dir);
+	DIR *d;
+	struct dirent *de;
+
+	if (host) {
+		_cleanup_free_ char *text = harness_replace(host, "$STATUS", dir);
+
+		*h = fake_host_free(*h);
+		ck_assert_int_eq(fake_host_load(text, h), 0);
+	}
+	d = opendir(sdir);
+	if (!d)
+		return;
+	ck_assert_int_eq(mkdir_p(vms, 0700), 0);
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *rel = NULL, *raw = NULL, *text = NULL, *dest = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		rel = xasprintf("observed/status/%s", de->d_name);
+		raw = read_opt(c, rel);
+		ck_assert_ptr_nonnull(raw);
+		text = harness_replace(raw, "$STATUS", dir);
+		dest = xasprintf("%s/%s", vms, de->d_name);
+		ck_assert_int_eq(write_file_atomic(dest, text, strlen(text), 0600), 0);
+	}
+	closedir(d);
+}
+
 START_TEST(test_plan_case)
 {
 	const char *name = cases[_i];
 	char dir[] = "/tmp/banger-plan-XXXXXX";
-	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	struct fake_host *h = fake_host_new();
 	struct spec *d = NULL;
 	bool d_yaml = false;
 	_cleanup_free_ char *drift = read_opt(name, "drift");
@@ -163,6 +203,7 @@ START_TEST(test_plan_case)
 			decl_free(b, yaml);
 		}
 	}
+	load_observed(name, dir, &h);
 	for (char *save = NULL, *l = drift ? strtok_r(drift, "\n", &save) : NULL; l;
 	     l = strtok_r(NULL, "\n", &save))
 		ck_assert_msg(harness_drift(dir, h, l) == 0, "%s: drift '%s'", name, l);
@@ -205,6 +246,7 @@ START_TEST(test_plan_case)
 	cycle_done(&c);
 	cycle_done(&c2);
 	decl_free(d, d_yaml);
+	fake_host_free(h);
 	{
 		/* Remove the temp tree: the status files and their directory. */
 		_cleanup_free_ char *vms = xasprintf("%s/vms", dir);
