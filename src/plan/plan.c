@@ -555,7 +555,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		ch->detail = what ? strv_join(what, ", ") : NULL;
 	} else {
 		ch->kind = CHANGE_UPDATE;
-		ch->detail = os->last_error ? xstrdup("clear the last error") : NULL;
+		if (os->phase != want_phase)
+			ch->detail = xasprintf("phase %s -> %s", vm_phase_to_string(os->phase),
+					       vm_phase_to_string(want_phase));
+		else if (os->last_error)
+			ch->detail = xstrdup("clear the last error");
 	}
 }
 
@@ -715,6 +719,16 @@ plan_build(const struct spec *desired, const struct observed *obs,
 		if (desired->vms[i].has_ip)
 			use_ip(&c, desired->vms[i].ip);
 
+	/*
+	 * Orphans go first: nothing claims them, and removing them first frees
+	 * what a VM's own steps might otherwise trip over (a dm target over a
+	 * loop device of a VM being deleted whose id is unknown).
+	 */
+	if (desired->host_valid && !opt->only)
+		for (int k = 0; k < _ORPHAN_KIND_MAX; k++)
+			for (size_t i = 0; i < obs->n_orphans; i++)
+				if ((int)obs->orphans[i].kind == k)
+					plan_orphan(&c, &obs->orphans[i]);
 	order = xcalloc(desired->n_vms + 1, sizeof(*order));
 	for (size_t i = 0; i < desired->n_vms; i++)
 		order[i] = &desired->vms[i];
@@ -744,11 +758,6 @@ plan_build(const struct spec *desired, const struct observed *obs,
 		plan_delete(&c, o);
 		n_deletes++;
 	}
-	if (desired->host_valid && !opt->only)
-		for (int k = 0; k < _ORPHAN_KIND_MAX; k++)
-			for (size_t i = 0; i < obs->n_orphans; i++)
-				if ((int)obs->orphans[i].kind == k)
-					plan_orphan(&c, &obs->orphans[i]);
 	if (n_deletes > 1 && n_deletes * 2 > obs->n_vms && !opt->allow_mass_delete)
 		p->refused = xasprintf("this run would delete %zu of the %zu existing vms; "
 				       "refusing without --allow-mass-delete",
