@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "drivers/host-ops.h"
+#include "drivers/hv-dispatch.h"
 #include "observe/observe.h"
 #include "plan/plan.h"
 #include "source/source.h"
@@ -21,11 +22,15 @@
  * saved back to that file so that runs follow each other). */
 struct cli_host {
 	struct host_ops ops;
+	struct hv_dispatch hv;	/* real drivers: one backend per hypervisor kind */
 	struct fake_host *fake;
 	char *fake_path;
 };
 
-int cli_host_open(struct cli_host **ret, struct error **err);
+/* Choose and set up the ops for a run over status_dir with the host
+ * settings of spec (hypervisor binaries and the like). */
+int cli_host_open(const char *status_dir, const struct spec *spec, struct cli_host **ret,
+		  struct error **err);
 /* Save the fake host's state (no-op with real drivers). */
 int cli_host_save(struct cli_host *h, struct error **err);
 struct cli_host *cli_host_free(struct cli_host *h);

@@ -15,17 +15,48 @@
 #include "fakes/fake-host.h"
 #include "util/alloc.h"
 
+/*
+ * The real drivers, once linked in, are wired here and only here:
+ *
+ *	net_netlink_new(&net); nat_nft_new(&nat); disk_real_new(status_dir, &disk);
+ *	h->hv.by_kind[HYPERVISOR_QEMU] = qemu ops (hv_qemu_new), and
+ *	h->hv.by_kind[HYPERVISOR_FIRECRACKER] = firecracker ops (hv_firecracker_new
+ *	with spec->host.firecracker_binary) when available; hv_dispatch_init(&h->hv);
+ *	h->ops = (struct host_ops){ net, nat, disk, &h->hv.ops, &proc_sys_ops };
+ *
+ * and cli_host_free() releases them with their own free functions.
+ */
+static int
+open_real(const char *status_dir, const struct spec *spec, struct cli_host *h,
+	  struct error **err)
+{
+	(void)status_dir;
+	(void)spec;
+	hv_dispatch_init(&h->hv);
+	h->ops.proc = &proc_sys_ops;
+	return error_set(err, -EOPNOTSUPP,
+			 "this build has no host drivers wired in yet "
+			 "(set BANGER_FAKE_HOST=FILE to run on the fake host)");
+}
+
 int
-cli_host_open(struct cli_host **ret, struct error **err)
+cli_host_open(const char *status_dir, const struct spec *spec, struct cli_host **ret,
+	      struct error **err)
 {
 	struct cli_host *h;
 	const char *fake = getenv("BANGER_FAKE_HOST");
 	int r;
 
-	if (!fake || !*fake)
-		return error_set(err, -EOPNOTSUPP,
-				 "this build has no host drivers wired in yet "
-				 "(set BANGER_FAKE_HOST=FILE to run on the fake host)");
+	if (!fake || !*fake) {
+		h = xcalloc(1, sizeof(*h));
+		r = open_real(status_dir, spec, h, err);
+		if (r < 0) {
+			cli_host_free(h);
+			return r;
+		}
+		*ret = h;
+		return 0;
+	}
 	h = xcalloc(1, sizeof(*h));
 	r = fake_host_load_file(fake, &h->fake);
 	if (r < 0) {

@@ -66,7 +66,7 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 		if (ret < 0)
 			return ret;
 	}
-	ret = cli_host_open(&r->host, err);
+	ret = cli_host_open(r->status_dir, r->spec, &r->host, err);
 	if (ret < 0)
 		return ret;
 	return observe_host(r->status_dir, &r->host->ops, r->claimed, &r->obs, err);

@@ -5,4 +5,5 @@ libbanger_a_SOURCES += \
 	src/drivers/hv.h src/drivers/proc.h \
 	src/drivers/ops-common.c \
 	src/drivers/host-ops.h \
-	src/drivers/proc-sys.c src/drivers/proc-sys.h
+	src/drivers/proc-sys.c src/drivers/proc-sys.h \
+	src/drivers/hv-dispatch.c src/drivers/hv-dispatch.h

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drivers/hv-dispatch.h"
 #include "drivers/proc-sys.h"
 #include "fakes/fake-host.h"
 #include "util/alloc.h"
@@ -111,6 +112,45 @@ START_TEST(test_fake_save_load)
 }
 END_TEST
 
+START_TEST(test_hv_dispatch)
+{
+	_cleanup_(fake_host_freep) struct fake_host *q = fake_host_new(), *f = fake_host_new();
+	struct hv_dispatch d = { 0 };
+	struct hv_config cfg = { .vm_name = "web", .vcpus = 1, .memory = 1 << 29,
+				 .tap = "bgr-01234567", .api_socket = "/s/vms/web/api.sock",
+				 .root_disk = "/dev/x", .kind = HYPERVISOR_FIRECRACKER };
+	struct hv_proc *procs = NULL;
+	struct error *e = NULL;
+	size_t n = 0;
+	pid_t pid = 0;
+	bool alive = false;
+
+	hv_dispatch_init(&d);
+	d.by_kind[HYPERVISOR_QEMU] = &q->hv;
+	/* No firecracker on this host. */
+	ck_assert_int_eq(d.ops.spawn(d.ops.userdata, &cfg, &pid, &e), -EOPNOTSUPP);
+	ck_assert_str_eq(e->msg, "hypervisor 'firecracker' is not available on this host");
+	e = error_free(e);
+	d.by_kind[HYPERVISOR_FIRECRACKER] = &f->hv;
+	ck_assert_int_eq(f->net.bridge_ensure(f, "banger0", 0x0a4d0001, 24, NULL), 0);
+	ck_assert_int_eq(f->net.tap_ensure(f, "bgr-01234567", "banger0", "web", ID, NULL), 0);
+	ck_assert_int_eq(d.ops.spawn(d.ops.userdata, &cfg, &pid, NULL), 0);
+	ck_assert_uint_eq(fake_host_count(f, FAKE_PROC), 1);
+	ck_assert_uint_eq(fake_host_count(q, FAKE_PROC), 0);
+	ck_assert_int_eq(d.ops.boot(d.ops.userdata, &cfg, pid, NULL), 0);
+	/* Listing merges every backend's processes. */
+	ck_assert_int_eq(d.ops.list(d.ops.userdata, "/s/vms", &procs, &n, NULL), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(procs[0].api_socket, "/s/vms/web/api.sock");
+	hv_procs_free(procs, n);
+	ck_assert_int_eq(d.ops.stop(d.ops.userdata, HYPERVISOR_FIRECRACKER, pid, cfg.api_socket, 10,
+				    NULL),
+			 0);
+	ck_assert_int_eq(f->hv.alive(f, pid, cfg.api_socket, &alive, NULL), 0);
+	ck_assert(!alive);
+}
+END_TEST
+
 static Suite *
 ops_suite(void)
 {
@@ -121,6 +161,7 @@ ops_suite(void)
 	tcase_add_test(tc, test_proc_sys);
 	tcase_add_test(tc, test_fake_fail_and_crash);
 	tcase_add_test(tc, test_fake_save_load);
+	tcase_add_test(tc, test_hv_dispatch);
 	suite_add_tcase(s, tc);
 	return s;
 }
