@@ -443,6 +443,10 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	memcpy(ch->status.mac, mac, 6);
 	ch->status.has_mac = true;
 	ch->status.pid = alive ? o->proc_pid : 0;
+	/* A lost status does not say which hypervisor runs it: the declared
+	 * one is the best guess for a graceful stop. */
+	if (o && !o->has_status)
+		ch->status.applied.hypervisor = vm->hypervisor;
 	ipv4_format(ip, ipbuf);
 	mac_format(mac, macbuf);
 
