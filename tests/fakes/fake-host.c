@@ -193,6 +193,31 @@ fake_host_new_run(struct fake_host *h)
 	h->crashed = false;
 }
 
+/*
+ * A running hypervisor holds its disks and sockets open: the real host
+ * refuses to tear them down under it (dm remove is EBUSY), so the fake does
+ * too, which keeps the reconciler's step order honest.
+ */
+static const struct fake_obj *
+proc_using(const struct fake_host *h, const char *path)
+{
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < h->n_objs; i++) {
+		const struct fake_obj *o = &h->objs[i];
+		const char *p;
+
+		if (o->kind != FAKE_PROC)
+			continue;
+		if (strncmp(o->name, path, n) == 0 && (!o->name[n] || o->name[n] == '/'))
+			return o;
+		for (p = o->note ? strstr(o->note, path) : NULL; p; p = strstr(p + 1, path))
+			if ((p == o->note || p[-1] == '=') && (!p[n] || p[n] == ' ' || p[n] == '/'))
+				return o;
+	}
+	return NULL;
+}
+
 /* ---- net ---- */
 
 static int
@@ -517,6 +542,10 @@ static int
 dir_remove(struct fake_host *h, const char *vm_dir, struct error **err)
 {
 	bool changed = false;
+	const struct fake_obj *p = proc_using(h, vm_dir);
+
+	if (p)
+		return error_set(err, -EBUSY, "'%s' is in use by pid %d", vm_dir, (int)p->pid);
 
 	for (size_t i = h->n_objs; i-- > 0;) {
 		const struct fake_obj *o = &h->objs[i];
@@ -636,6 +665,15 @@ f_root_remove(void *ud, const struct disk_root_req *req, struct error **err)
 	if (r < 0)
 		return r;
 	logf_(h, "disk.root_remove %s %s", req->vm_dir, req->dm_name ? req->dm_name : "-");
+	{
+		_cleanup_free_ char *dev = req->dm_name ? xasprintf("/dev/mapper/%s", req->dm_name)
+							: NULL;
+		const struct fake_obj *p = dev ? proc_using(h, dev) : proc_using(h, img);
+
+		if (p)
+			return error_set(err, -EBUSY, "root disk of '%s' is in use by pid %d",
+					 req->vm_dir, (int)p->pid);
+	}
 	if (req->dm_name && fake_host_find(h, FAKE_DM, req->dm_name)) {
 		(void)fake_host_remove(h, FAKE_DM, req->dm_name);
 		r = effect(h, err);
@@ -706,6 +744,8 @@ f_filesync_apply(void *ud, const char *work_path, const struct filesync_entry *e
 	f = fake_host_find(h, FAKE_FILE, work_path);
 	if (!f)
 		return error_set(err, -ENOENT, "'%s': No such file or directory", work_path);
+	if (proc_using(h, work_path))
+		return error_set(err, -EBUSY, "'%s' is in use by a running vm", work_path);
 	free(f->note);
 	f->note = xasprintf("work+%zu", n);
 	return effect(h, err);
@@ -725,6 +765,8 @@ f_work_retain(void *ud, const char *path, const char *dest, struct error **err)
 	f = fake_host_find(h, FAKE_FILE, path);
 	if (!f)
 		return 0;
+	if (proc_using(h, path))
+		return error_set(err, -EBUSY, "'%s' is in use by a running vm", path);
 	(void)fake_host_remove(h, FAKE_FILE, dest);
 	f = fake_host_find(h, FAKE_FILE, path);
 	free(f->name);
@@ -820,8 +862,8 @@ f_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **er
 	if (r < 0)
 		return r;
 	size_format(cfg->memory, mem);
-	note = xasprintf("vm=%s vcpus=%u memory=%s tap=%s root=%s", cfg->vm_name, cfg->vcpus, mem,
-			 cfg->tap, cfg->root_disk);
+	note = xasprintf("vm=%s vcpus=%u memory=%s tap=%s root=%s work=%s", cfg->vm_name, cfg->vcpus,
+			 mem, cfg->tap, cfg->root_disk, cfg->work_disk ? cfg->work_disk : "-");
 	logf_(h, "hv.spawn %s", note);
 	if (!fake_host_find(h, FAKE_LINK, cfg->tap))
 		return error_set(err, -ENODEV, "tap '%s': No such device", cfg->tap);

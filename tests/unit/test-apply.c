@@ -108,7 +108,7 @@ START_TEST(test_create_transcript)
 		"disk.work_create $STATUS/vms/web/work.ext4 1073741824\n"
 		"disk.filesync_apply $STATUS/vms/web/work.ext4 1\n"
 		"hv.spawn vm=web vcpus=1 memory=512M tap=bgr-352c022f "
-		"root=/dev/mapper/banger-352c022fc8ea\n"
+		"root=/dev/mapper/banger-352c022fc8ea work=$STATUS/vms/web/work.ext4\n"
 		"hv.boot web 1000\n"
 		"hv.ready web 1000\n"
 		"net.link_list\n"

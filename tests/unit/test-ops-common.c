@@ -151,6 +151,40 @@ START_TEST(test_hv_dispatch)
 }
 END_TEST
 
+START_TEST(test_fake_busy)
+{
+	/* What a running VM holds cannot be torn down under it. */
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	struct disk_root_req req = { .strategy = DISK_STRATEGY_DM_SNAPSHOT, .vm_id = ID,
+				     .vm_dir = "/s/vms/web", .image_rootfs = "/img/root",
+				     .overlay_size = 1 << 30, .dm_name = "banger-0123456789ab" };
+	_cleanup_free_ char *dev = NULL;
+	struct hv_config cfg = { .vm_name = "web", .vcpus = 1, .memory = 1 << 29,
+				 .tap = "bgr-01234567", .api_socket = "/s/vms/web/api.sock",
+				 .work_disk = "/s/vms/web/work.ext4" };
+	pid_t pid = 0;
+
+	ck_assert_int_eq(h->net.bridge_ensure(h, "banger0", 0x0a4d0001, 24, NULL), 0);
+	ck_assert_int_eq(h->net.tap_ensure(h, "bgr-01234567", "banger0", "web", ID, NULL), 0);
+	ck_assert_int_eq(h->disk.vm_dir_create(h, "/s/vms/web", NULL), 0);
+	ck_assert_int_eq(h->disk.root_create(h, &req, &dev, NULL), 0);
+	ck_assert_str_eq(dev, "/dev/mapper/banger-0123456789ab");
+	ck_assert_int_eq(h->disk.work_create(h, cfg.work_disk, 1 << 30, NULL), 0);
+	cfg.root_disk = dev;
+	ck_assert_int_eq(h->hv.spawn(h, &cfg, &pid, NULL), 0);
+	ck_assert_int_eq(h->disk.root_remove(h, &req, NULL), -EBUSY);
+	ck_assert_int_eq(h->disk.vm_dir_remove(h, "/s/vms/web", NULL), -EBUSY);
+	ck_assert_int_eq(h->disk.filesync_apply(h, cfg.work_disk, NULL, 0, "/state", NULL), -EBUSY);
+	ck_assert_int_eq(h->disk.work_retain(h, cfg.work_disk, "/s/retained/w.ext4", NULL), -EBUSY);
+	ck_assert_int_eq(h->hv.stop(h, HYPERVISOR_QEMU, pid, cfg.api_socket, 10, NULL), 0);
+	ck_assert_int_eq(h->disk.root_remove(h, &req, NULL), 0);
+	ck_assert_int_eq(h->disk.vm_dir_remove(h, "/s/vms/web", NULL), 0);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_LOOP) + fake_host_count(h, FAKE_DM) +
+				  fake_host_count(h, FAKE_FILE) + fake_host_count(h, FAKE_DIR),
+			  0);
+}
+END_TEST
+
 static Suite *
 ops_suite(void)
 {
@@ -162,6 +196,7 @@ ops_suite(void)
 	tcase_add_test(tc, test_fake_fail_and_crash);
 	tcase_add_test(tc, test_fake_save_load);
 	tcase_add_test(tc, test_hv_dispatch);
+	tcase_add_test(tc, test_fake_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }
