@@ -396,7 +396,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		if (ap->work_disk != vm->work_disk) {
 			size_format(ap->work_disk, a);
 			size_format(vm->work_disk, b);
-			diff_add(&diffs, "work_disk %s -> %s", a, b);
+			/* A work disk is never recreated: its data is the user's. */
+			diff_add(&diffs, "work_disk %s -> %s%s", a, b,
+				 ap->work_disk && vm->work_disk && work_ok
+					 ? " but the existing work disk is kept as it is"
+					 : "");
 		}
 		if (os->ip != ip) {
 			char old[16];
