@@ -41,3 +41,7 @@ tests_unit_test_ops_common_SOURCES = tests/unit/test-ops-common.c
 tests_unit_test_ops_common_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_ops_common_LDADD = $(TEST_LIBS)
 endif
+if ENABLE_TESTS
+TESTS += tests/integration/core-reconcile.sh
+endif
+EXTRA_DIST += tests/integration/core-reconcile.sh
