@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# banger reconcile end to end on the real host drivers, inside a network
+# banger reconcile end to end on the real host drivers (net, nat, disk, qemu), inside a network
 # namespace this test creates (unshare --net): two QEMU guests of the demo
 # image are created and booted, a second run does nothing, a killed guest is
 # restarted, then deleting the declarations stops them and releases every
@@ -12,7 +12,7 @@ set -eu
 : "${BANGER:?}" "${top_builddir:?}"
 IMG=${BANGER_DEMO_IMAGE:-$top_builddir/demo-image}
 [ "$(id -u)" = 0 ] || { echo "skip: not root"; exit 77; }
-command -v unshare >/dev/null || { echo "skip: no unshare"; exit 77; }
+for c in unshare ip nft; do command -v $c >/dev/null || { echo "skip: no $c"; exit 77; }; done
 [ -f "$IMG/vmlinux" ] && [ -f "$IMG/rootfs.ext4" ] || { echo "skip: no demo image in $IMG"; exit 77; }
 
 T=$(mktemp -d /tmp/banger-core-e2e-XXXXXX)
@@ -33,7 +33,7 @@ mkdir -p "$T/state/images" "$T/state/vms"
 	echo "rootfs: $IMG/rootfs.ext4"
 	[ -f "$IMG/initrd.gz" ] && echo "initrd: $IMG/initrd.gz"
 } >"$T/state/images/demo.yaml"
-printf 'image: demo\nmemory: 256M\ndisks:\n  work: 64M\n' >"$T/state/vms/web.yaml"
+printf 'image: demo\nmemory: 256M\nnetwork:\n  nat: true\ndisks:\n  work: 64M\n' >"$T/state/vms/web.yaml"
 printf 'image: demo\nmemory: 256M\ndisks:\n  work: 0\n' >"$T/state/vms/db.yaml"
 
 # Without drivers (the fake-host-only build) there is nothing to test here.
@@ -49,12 +49,20 @@ set -eu
 export BANGER_STATE=$T/state BANGER_STATUS_DIR=$T/status
 fail() { echo "FAIL: \$*" >&2; exit 1; }
 ip link set lo up
+# An uplink with a default route, for the NAT rules ("uplink: auto").
+ip link add bgt-up0 type veth peer name bgt-up1
+ip addr add 192.0.2.1/24 dev bgt-up0
+ip link set bgt-up0 up
+ip link set bgt-up1 up
+ip route add default via 192.0.2.2
 "$BANGER" reconcile >$T/r1 || { cat $T/r1; fail "first reconcile"; }
 grep -q "Reconciled: 2 changed, 0 failed" $T/r1 || { cat $T/r1; fail "first summary"; }
 grep -q "banger-guest-ready" $T/status/vms/web/console.log || fail "web not ready"
 "$BANGER" reconcile >$T/r2 || fail "second reconcile"
 grep -q "Nothing to do: 2 vms up to date" $T/r2 || { cat $T/r2; fail "not converged"; }
 ip -br link show banger0 >/dev/null || fail "no bridge"
+nft list table inet banger | grep -q 'masquerade' || fail "no nat rule"
+nft list table inet banger | grep -qF 'oifname "bgt-up0"' || fail "nat not via the uplink"
 # Drift: the guest's process dies; the next run starts it again.
 pid=\$(sed -n 's/^pid: //p' $T/status/vms/db.yaml)
 kill -9 "\$pid"
@@ -66,6 +74,7 @@ grep -q "~ repair db (process is gone)" $T/p3 || { cat $T/p3; fail "drift not pl
 rm $T/state/vms/web.yaml $T/state/vms/db.yaml
 "$BANGER" reconcile --allow-mass-delete >$T/r5 || { cat $T/r5; fail "delete"; }
 [ -z "\$(ip -br link | grep bgr- || true)" ] || fail "taps left"
+! nft list table inet banger 2>/dev/null | grep -q 'banger id=' || fail "nat rules left"
 [ ! -e $T/status/vms/web ] && [ ! -e $T/status/vms/web.yaml ] || fail "vm files left"
 ls $T/status/retained/web-*.ext4 >/dev/null || fail "work disk not kept"
 echo ok
