@@ -418,6 +418,10 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		}
 		if (strcmp(ap->seed_hash, seed_hash) != 0)
 			diff_add(&diffs, "file syncs changed");
+		/* The generation covers every field that needs a restart: one the
+		 * comparisons above do not name still counts. */
+		if (!diffs && strcmp(os->generation, vm->generation) != 0)
+			diff_add(&diffs, "declaration changed");
 		restart_diff = diffs != NULL;
 		if (ap->nat != vm->nat)
 			diff_add(&diffs, "nat %s -> %s", ap->nat ? "on" : "off", vm->nat ? "on" : "off");

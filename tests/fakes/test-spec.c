@@ -167,16 +167,38 @@ vm_line(struct spec *s, char *rest, const char *line)
 	if (!v->name || !v->image)
 		return -EINVAL;
 	v->path = xasprintf("vms/%s.yaml", v->name);
-	/* The image's own line joins the hash so an image edit changes it. */
+	/*
+	 * Like spec_load's generation: what needs a restart to change (the
+	 * image's content, vcpus, memory, hypervisor, disks, kernel args, ip,
+	 * mac, file sync names), not state, nat, on_delete or host.
+	 */
 	for (size_t i = 0; i < s->n_images; i++)
 		if (strcmp(s->images[i].name, v->image) == 0)
 			img_line = xasprintf("%s|%s|%s", s->images[i].kernel, s->images[i].rootfs,
 					     s->images[i].kernel_args ? s->images[i].kernel_args : "");
 	{
-		_cleanup_free_ char *all = xasprintf("%s#%s", line, img_line ? img_line : "");
+		_cleanup_free_ char *files = NULL, *all = NULL;
+		char ip[16] = "", mac[18] = "";
 
+		files = xstrdup("");
+		for (size_t i = 0; v->filesyncs && v->filesyncs[i]; i++) {
+			char *t = xasprintf("%s,%s", files, v->filesyncs[i]);
+
+			free(files);
+			files = t;
+		}
+		if (v->has_ip)
+			ipv4_format(v->ip, ip);
+		if (v->has_mac)
+			mac_format(v->mac, mac);
+		all = xasprintf("%s#%s#%u#%llu#%d#%llu#%llu#%s#%s#%s#%s", v->image,
+				img_line ? img_line : "", v->vcpus, (unsigned long long)v->memory,
+				(int)v->hypervisor, (unsigned long long)v->system_overlay,
+				(unsigned long long)v->work_disk, v->kernel_args ? v->kernel_args : "",
+				ip, mac, files);
 		sha256_hex_buf(all, strlen(all), hex);
 	}
+	(void)line;
 	memcpy(v->generation, hex, sizeof(hex));
 	return 0;
 }
