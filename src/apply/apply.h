@@ -44,8 +44,9 @@ void apply_result_done(struct apply_result *r);
 
 /*
  * Run p against the host.  desired must be the spec p was built from.
- * Returns 0 when the run went through (see ret for failed VMs), -EPERM for
- * a refused plan, FAKE-style crash codes when a hook ended the run.
+ * Returns 0 when the run went through (ret says which VMs failed), -EPERM
+ * for a refused plan (ret untouched), -ECANCELED when a test hook ended the
+ * run (ret then holds what was done up to there, with aborted set).
  */
 int apply_plan(const struct plan *p, const struct spec *desired, const struct host_ops *ops,
 	       const struct apply_options *opt, struct apply_result *ret, struct error **err);
