@@ -44,6 +44,25 @@ json_decref_p(json_t **j)
 		json_decref(*j);
 }
 
+/* A JSON string even when s is not UTF-8 (a hostile file name): bad bytes become '?'. */
+static json_t *
+jstr(const char *s)
+{
+	_cleanup_free_ char *copy = NULL;
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (j)
+		return j;
+	copy = xstrdup(s);
+	for (unsigned char *p = (unsigned char *)copy; *p; p++)
+		if (*p >= 0x80)
+			*p = '?';
+	return json_string(copy);
+}
+
 static json_t *
 vm_json(const struct vm_spec *vm)
 {
@@ -96,17 +115,17 @@ spec_json(const struct spec *s, const char *root)
 	char buf[16];
 
 	json_object_set_new(o, "valid", json_boolean(s->n_diags == 0));
-	json_object_set_new(o, "state_dir", json_string(root));
+	json_object_set_new(o, "state_dir", jstr(root));
 	for (size_t i = 0; i < s->n_diags; i++) {
 		const struct spec_diag *d = &s->diags[i];
 		json_t *j = json_object();
 		_cleanup_free_ char *text = spec_diag_format(d, root);
 
-		json_object_set_new(j, "file", json_string(d->file));
+		json_object_set_new(j, "file", jstr(d->file));
 		json_object_set_new(j, "line", json_integer(d->line));
 		json_object_set_new(j, "column", json_integer(d->col));
-		json_object_set_new(j, "message", json_string(d->msg));
-		json_object_set_new(j, "text", json_string(text));
+		json_object_set_new(j, "message", jstr(d->msg));
+		json_object_set_new(j, "text", jstr(text));
 		json_array_append_new(diags, j);
 	}
 	json_object_set_new(o, "diagnostics", diags);
@@ -224,10 +243,11 @@ cmd_validate(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
 		if (cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
+		case 'h':
 		case CLI_OPT_HELP:
 			help(stdout);
 			return EXIT_CONVERGED;
@@ -261,8 +281,8 @@ cmd_validate(int argc, char **argv)
 			json_t *o = json_object();
 
 			json_object_set_new(o, "valid", json_false());
-			json_object_set_new(o, "state_dir", json_string(common.state_dir));
-			json_object_set_new(o, "error", json_string(msg));
+			json_object_set_new(o, "state_dir", jstr(common.state_dir));
+			json_object_set_new(o, "error", jstr(msg));
 			json_dumpf(o, stdout, JSON_INDENT(2));
 			fputc('\n', stdout);
 			json_decref(o);

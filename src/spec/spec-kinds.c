@@ -133,6 +133,11 @@ check_keys(struct vctx *c, const struct ynode *map, const char *prefix,
 				ok = true;
 		if (ok)
 			continue;
+		if (k->type == YS_MERGE) {
+			vdiag(c, k, "found merge key '<<', expected plain keys (merge keys are not "
+				    "supported)");
+			continue;
+		}
 		q = quote_for_msg(k->value, k->len);
 		s = suggest(k->value, allowed);
 		if (s) {
@@ -385,7 +390,7 @@ check_version(struct vctx *c, const struct ynode *root)
 	if (!n)
 		return true;
 	if (n->kind != YNODE_SCALAR || n->type != YS_INT) {
-		found(c, "version", n, "1");
+		found(c, "version", n, "the integer 1");
 		return false;
 	}
 	if (yscalar_int(n->value, &v) < 0 || v != 1) {

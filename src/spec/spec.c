@@ -133,17 +133,22 @@ spec_format_size(uint64_t b)
 char *
 spec_diag_format(const struct spec_diag *d, const char *root)
 {
+	_cleanup_free_ char *file = xstrdup(d->file);
+
+	/* One line per diagnostic, even for a file name with a line break in it. */
+	for (char *p = file; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (root && *root) {
 		size_t n = strlen(root);
 
 		while (n > 1 && root[n - 1] == '/')
 			n--;
 		if (n == 1 && root[0] == '/')
-			return xasprintf("/%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
-		return xasprintf("%.*s/%s:%u:%u: %s", (int)n, root, d->file, d->line, d->col,
-				 d->msg);
+			return xasprintf("/%s:%u:%u: %s", file, d->line, d->col, d->msg);
+		return xasprintf("%.*s/%s:%u:%u: %s", (int)n, root, file, d->line, d->col, d->msg);
 	}
-	return xasprintf("%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
+	return xasprintf("%s:%u:%u: %s", file, d->line, d->col, d->msg);
 }
 
 struct spec *
@@ -299,6 +304,8 @@ take_diags(struct spec *s, struct diag_list *d)
 	free(d->v);
 	d->v = NULL;
 	d->n = 0;
+	d->cap = 0;
+	d->run = 0;
 }
 
 static void
@@ -469,13 +476,6 @@ load_one(struct loader *l, enum spec_kind kind, const char *name, const char *pa
 }
 
 static void
-hold_vm(struct loader *l, struct vm_work *w)
-{
-	(void)l;
-	w->held = true;
-}
-
-static void
 check_references(struct loader *l, struct vm_work *w)
 {
 	struct vm_spec *vm = &w->vm;
@@ -488,11 +488,24 @@ check_references(struct loader *l, struct vm_work *w)
 				 "image: found '%s', whose file images/%s.yaml has errors, expected a "
 				 "valid image (holding this vm)",
 				 vm->image, vm->image);
-		else
-			diag_add(&l->d, m->file, m->line, m->col,
-				 "image: found '%s', expected a declared image (there is no images/%s.yaml)",
-				 vm->image, vm->image);
-		hold_vm(l, w);
+		else {
+			const char *hint = NULL;
+
+			for (size_t i = 0; i < l->s->n_images; i++)
+				if (edit_distance(vm->image, l->s->images[i].name) <= 2)
+					hint = l->s->images[i].name;
+			if (hint)
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "image: found '%s', expected a declared image (there is no "
+					 "images/%s.yaml), did you mean '%s'?",
+					 vm->image, vm->image, hint);
+			else
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "image: found '%s', expected a declared image (there is no "
+					 "images/%s.yaml)",
+					 vm->image, vm->image);
+		}
+		w->held = true;
 	}
 	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
 		const char *f = vm->filesyncs[i];
@@ -505,12 +518,24 @@ check_references(struct loader *l, struct vm_work *w)
 				 "filesyncs[%zu]: found '%s', whose file filesyncs/%s.yaml has errors, "
 				 "expected a valid file sync (holding this vm)",
 				 i, f, f);
-		else
-			diag_add(&l->d, m->file, m->line, m->col,
-				 "filesyncs[%zu]: found '%s', expected a declared file sync (there is no "
-				 "filesyncs/%s.yaml)",
-				 i, f, f);
-		hold_vm(l, w);
+		else {
+			const char *hint = NULL;
+
+			for (size_t j = 0; j < l->s->n_filesyncs; j++)
+				if (edit_distance(f, l->s->filesyncs[j].name) <= 2)
+					hint = l->s->filesyncs[j].name;
+			if (hint)
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
+					 "is no filesyncs/%s.yaml), did you mean '%s'?",
+					 i, f, f, hint);
+			else
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
+					 "is no filesyncs/%s.yaml)",
+					 i, f, f);
+		}
+		w->held = true;
 	}
 }
 
@@ -547,7 +572,7 @@ check_ip_range(struct loader *l, struct vm_work *w)
 			 ip, netbuf, h->bridge_prefix);
 	else
 		return;
-	hold_vm(l, w);
+	w->held = true;
 }
 
 /* ip and mac must each be unique: every VM in a clash is held. */
@@ -571,7 +596,7 @@ check_unique(struct loader *l)
 					 "network.ip: found %s, also declared by vm '%s' (%s:%u:%u), "
 					 "expected an address unique across vms",
 					 ip, b->vm.name, o->file, o->line, o->col);
-				hold_vm(l, a);
+				a->held = true;
 				break;
 			}
 		}
@@ -590,11 +615,17 @@ check_unique(struct loader *l)
 					 "across vms",
 					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
 					 o->line, o->col);
-				hold_vm(l, a);
+				a->held = true;
 				break;
 			}
 		}
 	}
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Move the VMs into the spec: held ones by name only. */
@@ -618,6 +649,7 @@ finish_vms(struct loader *l)
 	}
 	if (!s->held_vms)
 		s->held_vms = xcalloc(1, sizeof(char *));
+	qsort(s->held_vms, strv_length(s->held_vms), sizeof(char *), cmp_name);
 }
 
 /*
@@ -639,11 +671,24 @@ handle_file(struct loader *l, const struct source_file *f, enum spec_kind pass)
 		if (pass != SPEC_KIND_IMAGE)
 			return;
 		folder = slash ? xstrndup(f->path, (size_t)(slash - f->path)) : xstrdup(f->path);
-		if (slash)
-			diag_add(&l->d, f->path, 1, 1,
-				 "found a declaration in unknown folder '%s', expected images/, vms/ "
-				 "or filesyncs/",
-				 folder);
+		if (slash) {
+			static const char *const known[] = { "images", "vms", "filesyncs" };
+			const char *hint = NULL;
+
+			for (size_t i = 0; i < ELEMENTSOF(known); i++)
+				if (edit_distance(folder, known[i]) <= 2)
+					hint = known[i];
+			if (hint)
+				diag_add(&l->d, f->path, 1, 1,
+					 "found a declaration in unknown folder '%s', did you mean "
+					 "'%s/'?",
+					 folder, hint);
+			else
+				diag_add(&l->d, f->path, 1, 1,
+					 "found a declaration in unknown folder '%s', expected images/, "
+					 "vms/ or filesyncs/",
+					 folder);
+		}
 		else
 			diag_add(&l->d, f->path, 1, 1,
 				 "found unknown file '%s', expected host.yaml or a file in images/, "

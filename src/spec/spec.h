@@ -52,7 +52,9 @@
  * images/NAME.yaml:
  *   kernel, rootfs: required non-empty strings (paths, absolute or relative to
  *     the state directory); initrd: non-empty string; kernel_args: string;
- *   sha256: {kernel, rootfs, initrd: 64 hex digits}; sha256.initrd needs initrd.
+ *   sha256: {kernel, rootfs, initrd: 64 hex digits, either case (stored lower
+ *     case)}; sha256.initrd needs initrd.  Quote digests made only of digits:
+ *     unquoted, YAML reads them as integers.
  * vms/NAME.yaml:
  *   image: required, a DNS label naming a declared image
  *   state: running | stopped (running)
@@ -231,9 +233,10 @@ struct vm_spec {
 	 * image.initrd, image.kernel_args, image.sha256.kernel,
 	 * image.sha256.rootfs, image.sha256.initrd (the resolved image; empty
 	 * strings when absent), vcpus, memory, hypervisor, disks.system_overlay,
-	 * disks.work (decimal bytes), kernel_args, mac (lower-case hex or
-	 * empty), ip (dotted or empty), then filesyncs=COUNT and one
-	 * filesync=LEN:NAME per name in declared order.  Not in it: state, nat,
+	 * disks.work, kernel_args, mac (lower-case hex or empty), ip (dotted
+	 * or empty), then filesyncs (their count) and one filesync line per
+	 * name in declared order.  Numbers are decimal (bytes for sizes) and
+	 * written as LEN:VALUE too.  Not in it: state, nat,
 	 * ssh_authorized_keys, on_delete, host, and file sync contents.
 	 */
 	char generation[65];
@@ -262,8 +265,11 @@ struct spec {
 
 /*
  * Parse and validate every file of src.  Diagnostics for bad declarations go
- * into ret->diags (never into err); err is for failures that stop everything.
- * Caller owns *ret.
+ * into ret->diags (never into err), sorted by file, line and column, at most
+ * 100 in a row per file; err is for failures that stop everything.  held_vms
+ * is never NULL (an empty strv when nothing is held) and sorted.  Relative
+ * paths in images resolve against src->root, made absolute with the current
+ * directory when it is relative.  Caller owns *ret.
  */
 int spec_load(const struct source *src, struct spec **ret, struct error **err);
 

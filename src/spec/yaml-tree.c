@@ -23,10 +23,27 @@ diag_add(struct diag_list *d, const char *file, unsigned line, unsigned col, con
 	struct spec_diag *e;
 	va_list ap;
 
-	d->v = xappend(d->v, &d->n, sizeof(*d->v), (void **)&e);
+	if (d->n > 0 && strcmp(d->v[d->n - 1].file, file) == 0)
+		d->run++;
+	else
+		d->run = 1;
+	if (d->run > DIAG_MAX_RUN + 1)
+		return;
+	/* Geometric growth: a hostile file can produce many thousands. */
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 8;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	e = &d->v[d->n++];
+	memset(e, 0, sizeof(*e));
 	e->file = xstrdup(file);
 	e->line = line ? line : 1;
 	e->col = col ? col : 1;
+	if (d->run == DIAG_MAX_RUN + 1) {
+		e->msg = xasprintf("found more than %d problems in this file, not reporting the rest",
+				   DIAG_MAX_RUN);
+		return;
+	}
 	va_start(ap, fmt);
 	e->msg = xvasprintf(fmt, ap);
 	va_end(ap);
@@ -80,21 +97,30 @@ ynode_get(const struct ynode *map, const char *key, struct ynode **key_ret)
 	"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt]|[ \t]+)[0-9][0-9]?"              \
 	":[0-9][0-9]:[0-9][0-9](\\.[0-9]*)?([ \t]*(Z|[-+][0-9][0-9]?(:[0-9][0-9])?))?)$"
 
-static bool
-resolver_match(const char *re, const char *s)
-{
-	regex_t r;
-	bool m;
+/* The compiled resolver expressions, made once per parse. */
+struct resolver {
+	regex_t re_int, re_float, re_ts;
+};
 
-	if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB) != 0)
-		assert(!"bad resolver regex");
-	m = regexec(&r, s, 0, NULL, 0) == 0;
-	regfree(&r);
-	return m;
+static void
+resolver_init(struct resolver *r)
+{
+	if (regcomp(&r->re_int, RE_INT, REG_EXTENDED | REG_NOSUB) != 0 ||
+	    regcomp(&r->re_float, RE_FLOAT, REG_EXTENDED | REG_NOSUB) != 0 ||
+	    regcomp(&r->re_ts, RE_TIMESTAMP, REG_EXTENDED | REG_NOSUB) != 0)
+		abort(); /* constant expressions: only out of memory can fail */
 }
 
-enum yscalar_type
-yscalar_resolve(const char *s)
+static void
+resolver_done(struct resolver *r)
+{
+	regfree(&r->re_int);
+	regfree(&r->re_float);
+	regfree(&r->re_ts);
+}
+
+static enum yscalar_type
+resolve(const struct resolver *r, const char *s)
 {
 	static const char *const bools[] = {
 		"yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false",
@@ -113,13 +139,25 @@ yscalar_resolve(const char *s)
 	/* Every numeric or date form starts with one of these. */
 	if (!strchr("-+.0123456789", s[0]))
 		return YS_STR;
-	if (resolver_match(RE_FLOAT, s))
+	if (regexec(&r->re_float, s, 0, NULL, 0) == 0)
 		return YS_FLOAT;
-	if (resolver_match(RE_INT, s))
+	if (regexec(&r->re_int, s, 0, NULL, 0) == 0)
 		return YS_INT;
-	if (resolver_match(RE_TIMESTAMP, s))
+	if (regexec(&r->re_ts, s, 0, NULL, 0) == 0)
 		return YS_TIMESTAMP;
 	return YS_STR;
+}
+
+enum yscalar_type
+yscalar_resolve(const char *s)
+{
+	struct resolver r;
+	enum yscalar_type t;
+
+	resolver_init(&r);
+	t = resolve(&r, s);
+	resolver_done(&r);
+	return t;
 }
 
 static int
@@ -274,6 +312,7 @@ struct ctx {
 	const char *data;
 	size_t len;
 	struct diag_list *d;
+	struct resolver resolver;
 	bool failed; /* a diagnostic was given: the tree must not be used */
 	bool fatal;  /* stop reading events */
 };
@@ -443,9 +482,12 @@ parse_collection(struct ctx *c, struct ynode *n, bool is_map, unsigned depth)
 			ynode_free(val);
 			continue;
 		}
-		n->items = xrealloc(n->items, (n->n + 1) * sizeof(*n->items));
-		if (is_map)
-			n->keys = xrealloc(n->keys, (n->n + 1) * sizeof(*n->keys));
+		if (n->n == n->cap) {
+			n->cap = n->cap ? n->cap * 2 : 4;
+			n->items = xrealloc(n->items, n->cap * sizeof(*n->items));
+			if (is_map)
+				n->keys = xrealloc(n->keys, n->cap * sizeof(*n->keys));
+		}
 		n->items[n->n] = val;
 		if (is_map)
 			n->keys[n->n] = key;
@@ -480,7 +522,7 @@ parse_node(struct ctx *c, yaml_event_t *ev, unsigned depth)
 		memcpy(n->value, ev->data.scalar.value, n->len);
 		n->value[n->len] = '\0';
 		n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-		n->type = n->quoted ? YS_STR : yscalar_resolve(n->value);
+		n->type = n->quoted ? YS_STR : resolve(&c->resolver, n->value);
 		yaml_event_delete(ev);
 		return n;
 	case YAML_ALIAS_EVENT:
@@ -566,6 +608,7 @@ ytree_parse(const char *file, const char *data, size_t len, struct diag_list *d)
 	}
 	if (!yaml_parser_initialize(&c.parser))
 		abort(); /* out of memory */
+	resolver_init(&c.resolver);
 	yaml_parser_set_input_string(&c.parser, (const unsigned char *)data, len);
 	yaml_parser_set_encoding(&c.parser, YAML_UTF8_ENCODING);
 
@@ -594,6 +637,7 @@ ytree_parse(const char *file, const char *data, size_t len, struct diag_list *d)
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&c.parser);
+	resolver_done(&c.resolver);
 	if (c.failed)
 		return NULL;
 	if (!seen_doc || !root) {

@@ -48,13 +48,19 @@ struct ynode {
 	/* YNODE_SEQ: items; YNODE_MAP: keys[i] (scalars) -> items[i] */
 	struct ynode **items;
 	struct ynode **keys;
-	size_t n;
+	size_t n, cap;
 };
 
-/* The diagnostics of one load, appended in any order, sorted at the end. */
+/*
+ * The diagnostics of one load, appended in any order, sorted at the end.
+ * More than DIAG_MAX_RUN in a row for one file are cut to one summary line,
+ * so that a hostile file cannot flood the output.
+ */
+#define DIAG_MAX_RUN 100
 struct diag_list {
 	struct spec_diag *v;
-	size_t n;
+	size_t n, cap;
+	size_t run; /* diagnostics in a row for v[n - 1].file */
 };
 
 void diag_add(struct diag_list *d, const char *file, unsigned line, unsigned col, const char *fmt,
