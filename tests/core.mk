@@ -45,3 +45,10 @@ if ENABLE_TESTS
 TESTS += tests/integration/core-reconcile.sh
 endif
 EXTRA_DIST += tests/integration/core-reconcile.sh
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-observe
+TESTS += tests/unit/test-observe
+tests_unit_test_observe_SOURCES = tests/unit/test-observe.c $(CORE_TEST_HELPERS)
+tests_unit_test_observe_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_observe_LDADD = $(TEST_LIBS)
+endif
