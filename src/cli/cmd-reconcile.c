@@ -52,6 +52,7 @@ help(FILE *f)
 }
 
 struct progress {
+	const struct plan *plan;
 	bool json;
 	bool tty;
 	json_t *steps;
@@ -64,8 +65,6 @@ on_step(void *userdata, const struct plan_change *ch, const struct plan_action *
 {
 	struct progress *pr = userdata;
 	_cleanup_free_ char *msg = r < 0 ? error_format(e) : NULL;
-	const char *who = ch->vm_name ? ch->vm_name : "orphan";
-
 	if (pr->json) {
 		json_t *s = json_object();
 
@@ -79,6 +78,9 @@ on_step(void *userdata, const struct plan_change *ch, const struct plan_action *
 		return;
 	}
 	if (ch->vm_name && (!pr->last_vm || strcmp(pr->last_vm, ch->vm_name) != 0)) {
+		/* On a terminal, say how far the run is. */
+		if (pr->tty)
+			printf("[%zu/%zu] ", (size_t)(ch - pr->plan->changes) + 1, pr->plan->n_changes);
 		printf("%s %s:\n", change_kind_to_string(ch->kind), ch->vm_name);
 		pr->last_vm = ch->vm_name;
 	}
@@ -86,7 +88,6 @@ on_step(void *userdata, const struct plan_change *ch, const struct plan_action *
 		printf("  %-8s %s\n", "ok", a->text);
 	else
 		printf("  %-8s %s: %s\n", "FAILED", a->text, msg);
-	(void)who;
 	fflush(stdout);
 }
 
@@ -191,6 +192,7 @@ cmd_reconcile(int argc, char **argv)
 		return p->refused ? EXIT_FAILED : n_held ? EXIT_PARTIAL : EXIT_CONVERGED;
 	}
 
+	pr.plan = p;
 	pr.json = common.json;
 	pr.tty = isatty(STDOUT_FILENO);
 	pr.steps = json_array();
