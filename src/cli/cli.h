@@ -65,6 +65,9 @@ struct cli_command {
 };
 
 /* Subcommands (one file each).  argv[0] is the subcommand name. */
+int cli_validate(int argc, char **argv);
+int cli_plan(int argc, char **argv);
+int cli_reconcile(int argc, char **argv);
+int cli_status(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
-int cli_validate(int argc, char **argv);

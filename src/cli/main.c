@@ -12,6 +12,9 @@
 
 static const struct cli_command commands[] = {
 	{ "validate", "check the declarations and list what they declare", cli_validate, false },
+	{ "plan", "show what reconcile would change", cli_plan, false },
+	{ "reconcile", "make the host match the declarations", cli_reconcile, false },
+	{ "status", "show each VM's declared and observed state", cli_status, false },
 	{ "image", "import an image's files and pin them", cli_image, false },
 	{ "doctor", "check what this host offers banger and what to fix", cli_doctor, false },
 	{ NULL, NULL, NULL, false },
