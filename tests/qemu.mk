@@ -16,7 +16,8 @@ tests_integration_qemu_boot_vms_SOURCES = tests/integration/qemu-boot-vms.c
 tests_integration_qemu_boot_vms_CFLAGS = $(AM_CFLAGS)
 tests_integration_qemu_boot_vms_LDADD = libbanger.a $(BANGER_LIBS)
 endif
-EXTRA_DIST += tests/integration/qemu-boot.sh tools/demo-image.sh tests/unit/hv-standin.h
+EXTRA_DIST += tests/integration/qemu-boot.sh tools/demo-image.sh tests/unit/hv-standin.h \
+	tests/demo-image-lib.sh
 
 # The demo guest: kernel, initramfs and rootfs from Debian packages.
 DEMO_IMAGE_DIR = $(abs_top_builddir)/demo-image
@@ -27,4 +28,4 @@ demo-image:
 distclean-local: distclean-demo-image
 .PHONY: distclean-demo-image
 distclean-demo-image:
-	-rm -rf $(DEMO_IMAGE_DIR)
+	-rm -rf $(DEMO_IMAGE_DIR) $(DEMO_IMAGE_DIR).lock $(DEMO_IMAGE_DIR).build.log

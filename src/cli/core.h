@@ -23,6 +23,11 @@
 struct cli_host {
 	struct host_ops ops;
 	struct hv_dispatch hv;	/* real drivers: one backend per hypervisor kind */
+	struct net_ops *net;	/* the real drivers, each freed with its own free */
+	struct nat_ops *nat;
+	struct disk_ops *disk;
+	struct hv_ops *hv_qemu;
+	struct hv_ops *hv_fc;
 	struct fake_host *fake;
 	char *fake_path;
 };

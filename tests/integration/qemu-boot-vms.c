@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "drivers/hv-common.h"
@@ -275,6 +276,9 @@ panic_first(struct hv_ops *ops, struct vm *vm)
 	free(tail);
 	printf("panicking %s reported dead after %llu ms, tail shows the panic\n", vm->name,
 	       (unsigned long long)(now_ms() - t));
+	/* This program is its parent: reap it, or it lingers as a zombie. */
+	for (int i = 0; i < 50 && waitpid(vm->pid, NULL, WNOHANG) == 0; i++)
+		usleep(100000);
 	return 0;
 }
 

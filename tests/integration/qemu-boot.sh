@@ -31,13 +31,10 @@ if [ ! -x "$prog" ]; then
 fi
 
 img=${BANGER_DEMO_IMAGE:-$top_builddir/demo-image}
-if [ ! -f "$img/vmlinux" ] || [ ! -f "$img/initrd.gz" ] || [ ! -f "$img/rootfs.ext4" ]; then
-	t=$(date +%s)
-	if ! sh "$top_srcdir/tools/demo-image.sh" "$img"; then
-		echo "qemu-boot: cannot build the demo image, skipping"
-		exit 77
-	fi
-	echo "qemu-boot: demo image built in $(($(date +%s) - t)) s"
+. "$top_srcdir/tests/demo-image-lib.sh"
+if ! demo_image_ensure "$img"; then
+	echo "qemu-boot: cannot build the demo image, skipping"
+	exit 77
 fi
 
 ns=banger-test-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
