@@ -326,6 +326,19 @@ real_filesync_apply(void *userdata, const char *work_path, const struct filesync
 }
 
 static int
+real_tree_copy(void *userdata, const char *work_path, const char *host_dir, const char *guest_dir,
+	       struct error **err)
+{
+	struct disk_real *d = userdata;
+	int r;
+
+	r = disk_path_check(d->status_dir, work_path, err);
+	if (r < 0)
+		return r;
+	return disk_work_copy_tree(work_path, host_dir, guest_dir, err);
+}
+
+static int
 real_work_retain(void *userdata, const char *path, const char *dest, struct error **err)
 {
 	struct disk_real *d = userdata;
@@ -537,6 +550,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.root_remove = real_root_remove,
 		.work_create = real_work_create,
 		.filesync_apply = real_filesync_apply,
+		.tree_copy = real_tree_copy,
 		.work_retain = real_work_retain,
 		.list = real_list,
 		.obj_remove = real_obj_remove,

@@ -61,6 +61,11 @@ struct disk_ops {
 	/* Copy the file-sync entries into the work disk image (not mounted by a VM). */
 	int (*filesync_apply)(void *userdata, const char *work_path, const struct filesync_entry *e,
 			      size_t n, const char *state_root, struct error **err);
+	/* Replace guest_dir in the work disk image (not mounted by a VM) with a
+	 * copy of the host folder host_dir (a workspace).  Optional: NULL in
+	 * backends without it. */
+	int (*tree_copy)(void *userdata, const char *work_path, const char *host_dir,
+			 const char *guest_dir, struct error **err);
 	/* Move a work disk aside to keep it after its VM is deleted. */
 	int (*work_retain)(void *userdata, const char *path, const char *dest, struct error **err);
 	/* banger's dm targets, loop devices and VM directories under status_dir. */
