@@ -68,3 +68,6 @@ struct cli_command {
 int cli_image(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 int cli_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
+int cmd_status(int argc, char **argv);

@@ -14,6 +14,9 @@ static const struct cli_command commands[] = {
 	{ "validate", "check the declarations and list what they declare", cli_validate, false },
 	{ "image", "import an image's files and pin them", cli_image, false },
 	{ "doctor", "check what this host offers banger and what to fix", cli_doctor, false },
+	{ "plan", "show what reconcile would change", cmd_plan, false },
+	{ "reconcile", "make the host match the declarations", cmd_reconcile, false },
+	{ "status", "show each VM's declared and observed state", cmd_status, false },
 	{ NULL, NULL, NULL, false },
 };
 

@@ -49,9 +49,13 @@ struct disk_ops {
 			      enum disk_strategy *ret, struct error **err);
 	/* Create the VM's directory (0700). */
 	int (*vm_dir_create)(void *userdata, const char *vm_dir, struct error **err);
-	/* Remove the VM's directory; the work disk, when kept, was moved first. */
+	/* Remove the VM's directory and everything in it (a missing directory is
+	 * success); the work disk, when kept, was moved first.  -EBUSY while a
+	 * loop device is still backed by a file inside it. */
 	int (*vm_dir_remove)(void *userdata, const char *vm_dir, struct error **err);
-	/* Create (or adopt) the root disk; *ret_device is what the hypervisor opens. */
+	/* Create (or adopt: a run cut short may have made part of it) the root
+	 * disk; every file it makes lies inside vm_dir, so that list() ties its
+	 * loop devices to the VM.  *ret_device is what the hypervisor opens. */
 	int (*root_create)(void *userdata, const struct disk_root_req *req, char **ret_device,
 			   struct error **err);
 	/* Release the root disk: dm target, loop devices, COW/clone files. */
@@ -66,9 +70,12 @@ struct disk_ops {
 	 * backends without it. */
 	int (*tree_copy)(void *userdata, const char *work_path, const char *host_dir,
 			 const char *guest_dir, struct error **err);
-	/* Move a work disk aside to keep it after its VM is deleted. */
+	/* Move a work disk aside to keep it after its VM is deleted; dest's
+	 * directory (STATUS_DIR/retained) is created 0700 when missing, a missing
+	 * path is success (already moved), an existing dest is replaced. */
 	int (*work_retain)(void *userdata, const char *path, const char *dest, struct error **err);
-	/* banger's dm targets, loop devices and VM directories under status_dir. */
+	/* banger's dm targets (DM_PREFIX*), loop devices backed by a file under
+	 * status_dir/vms/NAME/, and the directories status_dir/vms/NAME/. */
 	int (*list)(void *userdata, const char *status_dir, struct disk_obj **ret, size_t *ret_n,
 		    struct error **err);
 	/* Remove one orphan object found by list. */

@@ -53,13 +53,15 @@ struct hv_ops {
 	 * when the process died (caller frees). */
 	int (*ready)(void *userdata, const struct hv_config *cfg, pid_t pid, bool *ret_ready,
 		     char **ret_tail, struct error **err);
-	/* Graceful stop, then SIGTERM, then SIGKILL after bounded waits. */
+	/* Graceful stop, then SIGTERM, then SIGKILL after bounded waits.  A pid
+	 * that is gone, or that is not running with api_socket, is success. */
 	int (*stop)(void *userdata, enum hypervisor_kind kind, pid_t pid, const char *api_socket,
 		    unsigned timeout_ms, struct error **err);
 	/* Is pid alive with api_socket on its command line? */
 	int (*alive)(void *userdata, pid_t pid, const char *api_socket, bool *ret,
 		     struct error **err);
-	/* Every process whose command line holds a socket under sock_dir. */
+	/* Every process whose command line holds a socket under sock_dir
+	 * (banger passes STATUS_DIR/vms; a VM's socket is vms/NAME/api.sock). */
 	int (*list)(void *userdata, const char *sock_dir, struct hv_proc **ret, size_t *ret_n,
 		    struct error **err);
 	void *userdata;

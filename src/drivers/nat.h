@@ -86,7 +86,8 @@ struct nat_ops {
 	/* Create the table and its base chains (and the shared
 	 * established/related rule) if missing. */
 	int (*table_ensure)(void *userdata, struct error **err);
-	/* Add the VM's masquerade and forward rules unless present. */
+	/* Add the VM's masquerade and forward rules unless present (the
+	 * planner deletes a VM's rules first when its address changed). */
 	int (*vm_add)(void *userdata, const char *vm_id, const char *tap, uint32_t ip,
 		      const char *uplink, struct error **err);
 	/* Remove every rule whose comment names vm_id. */

@@ -48,7 +48,8 @@ struct net_ops {
 	 * existing bridge with another address is -EEXIST (reported, not rewritten). */
 	int (*bridge_ensure)(void *userdata, const char *bridge, uint32_t addr, unsigned prefix,
 			     struct error **err);
-	/* Create or adopt tap, set its alias, enslave it to bridge, set it up.
+	/* Create or adopt tap, set its alias, enslave it to bridge, set it up
+	 * (also re-enslaves and sets up an existing tap of this VM).
 	 * An existing link of that name without banger's alias is -EEXIST and is
 	 * left alone. */
 	int (*tap_ensure)(void *userdata, const char *tap, const char *bridge, const char *vm_name,

@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Apply: the plan's actions through the ops, write-ahead into status files.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply/apply.h"
+#include "status/status.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+#include "util/strv.h"
+
+#define CRASHED 1	/* internal: a hook ended the run */
+
+struct actx {
+	const struct plan *p;
+	const struct spec *d;
+	const struct host_ops *ops;
+	const struct apply_options *opt;
+	bool crashed;
+};
+
+void
+apply_result_done(struct apply_result *r)
+{
+	if (!r)
+		return;
+	strv_free(r->failures);
+	memset(r, 0, sizeof(*r));
+}
+
+char *
+apply_cmdline(const struct spec *d, const struct image_spec *img, const struct vm_spec *vm,
+	      uint32_t ip)
+{
+	unsigned prefix = d->host.bridge_prefix;
+	uint32_t mask = prefix ? ~0U << (32 - prefix) : 0;
+	char guest[16], gw[16], nm[16], dns[16] = "";
+
+	ipv4_format(ip, guest);
+	ipv4_format(d->host.bridge_addr, gw);
+	ipv4_format(mask, nm);
+	if (d->host.n_dns)
+		ipv4_format(d->host.dns[0], dns);
+	return xasprintf("console=ttyS0 reboot=k panic=1 root=/dev/vda rw "
+			 "ip=%s::%s:%s:%s:eth0:off%s%s%s%s%s%s",
+			 guest, gw, nm, vm->name, *dns ? ":" : "", dns,
+			 img && img->kernel_args ? " " : "", img && img->kernel_args ? img->kernel_args : "",
+			 vm->kernel_args ? " " : "", vm->kernel_args ? vm->kernel_args : "");
+}
+
+static int
+save(struct actx *a, struct vm_status *st, struct error **err)
+{
+	int r;
+
+	st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
+	r = status_write(a->opt->status_dir, st, err);
+	if (r < 0)
+		return r;
+	if (a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
+		a->crashed = true;
+		return CRASHED;
+	}
+	return 0;
+}
+
+static void
+set_str(char **p, const char *v)
+{
+	free(*p);
+	*p = v ? xstrdup(v) : NULL;
+}
+
+static void
+root_req(struct actx *a, const struct plan_change *ch, const struct vm_status *st,
+	 const char *vm_dir, struct disk_root_req *req)
+{
+	*req = (struct disk_root_req){
+		.strategy = st->disk_strategy,
+		.vm_id = st->id,
+		.vm_dir = vm_dir,
+		.image_rootfs = st->image_rootfs,
+		.overlay_size = ch->vm ? ch->vm->system_overlay : st->applied.system_overlay,
+		.dm_name = st->dm_name[0] ? st->dm_name : NULL,
+	};
+	(void)a;
+}
+
+static const struct filesync_spec *
+find_filesync(const struct spec *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_filesyncs; i++)
+		if (strcmp(s->filesyncs[i].name, name) == 0)
+			return &s->filesyncs[i];
+	return NULL;
+}
+
+static int
+start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, struct error **err)
+{
+	const struct host_spec *host = &a->d->host;
+	const struct vm_spec *vm = ch->vm;
+	const struct hv_ops *hv = a->ops->hv;
+	_cleanup_free_ char *cmdline = apply_cmdline(a->d, ch->image, vm, st->ip);
+	_cleanup_free_ char *console = status_console_log(a->opt->status_dir, st->name);
+	unsigned timeout = a->opt->ready_timeout_ms ? a->opt->ready_timeout_ms : 60000;
+	struct hv_config cfg = {
+		.vm_name = st->name,
+		.vm_id = st->id,
+		.kind = vm->hypervisor,
+		.binary = vm->hypervisor == HYPERVISOR_FIRECRACKER ? host->firecracker_binary
+								    : host->qemu_binary,
+		.accel = host->qemu_accel,
+		.vcpus = vm->vcpus,
+		.memory = vm->memory,
+		.kernel = ch->image->kernel,
+		.initrd = ch->image->initrd,
+		.cmdline = cmdline,
+		.root_disk = st->root_device,
+		.work_disk = vm->work_disk ? st->work_path : NULL,
+		.tap = st->tap,
+		.api_socket = st->api_socket,
+		.console_log = console,
+	};
+	uint64_t deadline;
+	pid_t pid = 0;
+	int r;
+
+	memcpy(cfg.mac, st->mac, 6);
+	r = hv->spawn(hv->userdata, &cfg, &pid, err);
+	if (r < 0)
+		return r;
+	/* The pid is identity too: record it before talking to the process. */
+	st->pid = pid;
+	st->applied.hypervisor = vm->hypervisor;
+	r = save(a, st, err);
+	if (r != 0)
+		return r;
+	r = hv->boot(hv->userdata, &cfg, pid, err);
+	if (r < 0)
+		return r;
+	deadline = a->ops->proc->mono_ms(a->ops->proc->userdata) + timeout;
+	for (;;) {
+		_cleanup_free_ char *tail = NULL;
+		bool ready = false;
+
+		r = hv->ready(hv->userdata, &cfg, pid, &ready, &tail, err);
+		if (r < 0) {
+			if (tail)
+				error_prefix(err, "console: %s", tail);
+			return r;
+		}
+		if (ready)
+			return 0;
+		if (a->ops->proc->mono_ms(a->ops->proc->userdata) >= deadline)
+			return error_set(err, -ETIMEDOUT, "guest not ready after %u ms", timeout);
+		a->ops->proc->sleep_ms(a->ops->proc->userdata, 200);
+	}
+}
+
+static int
+remove_orphan(struct actx *a, const struct observed_orphan *x, struct error **err)
+{
+	const struct host_ops *o = a->ops;
+	struct disk_obj obj = { 0 };
+
+	switch (x->kind) {
+	case ORPHAN_PROC:
+		return o->hv->stop(o->hv->userdata, a->d->host.hypervisor, x->pid, x->name,
+				   a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, err);
+	case ORPHAN_NAT_RULE:
+		return o->nat->rule_delete(o->nat->userdata, x->name, x->handle, err);
+	case ORPHAN_TAP:
+		return o->net->tap_delete(o->net->userdata, x->name, x->vm_id, err);
+	case ORPHAN_DM:
+	case ORPHAN_LOOP:
+		obj.kind = x->kind == ORPHAN_DM ? DISK_OBJ_DM : DISK_OBJ_LOOP;
+		obj.name = x->name;
+		obj.backing = x->backing;
+		return o->disk->obj_remove(o->disk->userdata, &obj, err);
+	case ORPHAN_VM_DIR: {
+		/* Its work disk may be someone's data: keep it, as a delete would. */
+		_cleanup_free_ char *work = xasprintf("%s/work.ext4", x->name);
+		/* No id is known: the time keeps two such disks apart. */
+		_cleanup_free_ char *tag = xasprintf(
+			"orphan-%llu", (unsigned long long)o->proc->now_ms(o->proc->userdata));
+		_cleanup_free_ char *dest = status_retained_path(
+			a->opt->status_dir, x->vm_name ? x->vm_name : "unknown", tag);
+		int r;
+
+		r = o->disk->work_retain(o->disk->userdata, work, dest, err);
+		if (r < 0)
+			return r;
+		obj.kind = DISK_OBJ_VM_DIR;
+		obj.name = x->name;
+		return o->disk->obj_remove(o->disk->userdata, &obj, err);
+	}
+	default:
+		return error_set(err, -EINVAL, "unknown orphan kind");
+	}
+}
+
+/*
+ * The one place side effects happen.  For a VM step:
+ *   1. compute the identity the step will create (probes only), write the
+ *      status file with intent = the step;
+ *   2. act through the ops;
+ *   3. record the result (intent cleared) in the status file.
+ */
+static int
+step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
+     const struct plan_action *act, struct error **err)
+{
+	const struct host_ops *o = a->ops;
+	const struct host_spec *host = &a->d->host;
+	const struct vm_spec *vm = ch->vm;
+	_cleanup_free_ char *vm_dir = st->name ? status_vm_dir(a->opt->status_dir, st->name) : NULL;
+	struct disk_root_req req;
+	int r;
+
+	if (act->kind == ACTION_ORPHAN)
+		return remove_orphan(a, &act->orphan, err);
+
+	/* 1. identity and intent */
+	switch (act->kind) {
+	case ACTION_IDENTITY: {
+		char id[33];
+
+		r = o->proc->random_id(o->proc->userdata, id, err);
+		if (r < 0)
+			return r;
+		memcpy(st->id, id, sizeof(id));
+		name_tap_from_id(st->id, st->tap);
+		set_str(&st->api_socket, NULL);
+		st->api_socket = status_api_socket(a->opt->status_dir, st->name);
+		free(st->work_path);
+		st->work_path = vm->work_disk ? status_work_path(a->opt->status_dir, st->name) : NULL;
+		st->phase = VM_PHASE_CREATING;
+		st->applied.on_delete = vm->on_delete;
+		st->created_ms = o->proc->now_ms(o->proc->userdata);
+		set_str(&st->source_commit, a->d->source_commit);
+		set_str(&st->intent, NULL);
+		/* Nothing to do on the host: the record is the step. */
+		return save(a, st, err);
+	}
+	case ACTION_ROOT: {
+		enum disk_strategy s;
+
+		r = o->disk->strategy_probe(o->disk->userdata, host->disk_strategy, vm_dir, &s, err);
+		if (r < 0)
+			return r;
+		st->disk_strategy = s;
+		if (s == DISK_STRATEGY_DM_SNAPSHOT)
+			name_dm_from_id(st->id, st->dm_name);
+		else
+			st->dm_name[0] = '\0';
+		set_str(&st->image_rootfs, ch->image->rootfs);
+		break;
+	}
+	case ACTION_WORK:
+		if (!st->work_path)
+			st->work_path = status_work_path(a->opt->status_dir, st->name);
+		break;
+	case ACTION_START:
+		if (!st->api_socket)
+			st->api_socket = status_api_socket(a->opt->status_dir, st->name);
+		break;
+	default:
+		break;
+	}
+	if (ch->kind == CHANGE_DELETE)
+		st->phase = VM_PHASE_DELETING;
+	set_str(&st->intent, action_kind_to_string(act->kind));
+	if (act->kind != ACTION_FORGET) {
+		r = save(a, st, err);
+		if (r != 0)
+			return r;
+	}
+
+	/* 2. act */
+	switch (act->kind) {
+	case ACTION_BRIDGE:
+		r = o->net->bridge_ensure(o->net->userdata, host->bridge_name, host->bridge_addr,
+					  host->bridge_prefix, err);
+		break;
+	case ACTION_TAP:
+		r = o->net->tap_ensure(o->net->userdata, st->tap, host->bridge_name, st->name, st->id,
+				       err);
+		break;
+	case ACTION_NAT: {
+		_cleanup_free_ char *uplink = NULL;
+
+		r = o->net->forwarding_ensure(o->net->userdata, err);
+		if (r >= 0)
+			r = o->net->uplink_resolve(o->net->userdata, host->uplink ? host->uplink : "auto",
+						   &uplink, err);
+		if (r >= 0)
+			r = o->nat->table_ensure(o->nat->userdata, err);
+		if (r >= 0)
+			r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, uplink, err);
+		break;
+	}
+	case ACTION_NAT_DELETE:
+		r = st->id[0] ? o->nat->vm_delete(o->nat->userdata, st->id, err) : 0;
+		break;
+	case ACTION_STOP:
+		r = o->hv->stop(o->hv->userdata, st->applied.hypervisor, st->pid, st->api_socket,
+				a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, err);
+		break;
+	case ACTION_VM_DIR:
+		r = o->disk->vm_dir_create(o->disk->userdata, vm_dir, err);
+		break;
+	case ACTION_ROOT_REMOVE:
+		root_req(a, ch, st, vm_dir, &req);
+		r = o->disk->root_remove(o->disk->userdata, &req, err);
+		break;
+	case ACTION_ROOT: {
+		_cleanup_free_ char *dev = NULL;
+
+		root_req(a, ch, st, vm_dir, &req);
+		r = o->disk->root_create(o->disk->userdata, &req, &dev, err);
+		if (r >= 0)
+			set_str(&st->root_device, dev);
+		break;
+	}
+	case ACTION_WORK:
+		r = o->disk->work_create(o->disk->userdata, st->work_path, vm->work_disk, err);
+		break;
+	case ACTION_FILESYNC: {
+		_cleanup_free_ struct filesync_entry *all = NULL;
+		size_t n = 0;
+
+		for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
+			const struct filesync_spec *f = find_filesync(a->d, vm->filesyncs[i]);
+
+			for (size_t j = 0; f && j < f->n_entries; j++) {
+				all = xrealloc(all, (n + 1) * sizeof(*all));
+				all[n++] = f->entries[j];
+			}
+		}
+		r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n, a->d->root,
+					    err);
+		break;
+	}
+	case ACTION_START:
+		r = start_vm(a, ch, st, err);
+		break;
+	case ACTION_TAP_DELETE:
+		r = o->net->tap_delete(o->net->userdata, st->tap, st->id, err);
+		break;
+	case ACTION_WORK_RETAIN: {
+		_cleanup_free_ char *work = st->work_path ? xstrdup(st->work_path)
+							  : status_work_path(a->opt->status_dir,
+									     st->name);
+		_cleanup_free_ char *dest = status_retained_path(a->opt->status_dir, st->name,
+								  st->id[0] ? st->id : "unknown");
+
+		r = o->disk->work_retain(o->disk->userdata, work, dest, err);
+		break;
+	}
+	case ACTION_VM_DIR_REMOVE:
+		r = o->disk->vm_dir_remove(o->disk->userdata, vm_dir, err);
+		break;
+	case ACTION_FORGET:
+		r = status_remove(a->opt->status_dir, st->name, err);
+		if (r >= 0 && a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
+			a->crashed = true;
+			return CRASHED;
+		}
+		return r;
+	case ACTION_RECORD:
+		r = 0;
+		break;
+	default:
+		return error_set(err, -EINVAL, "unknown action");
+	}
+	if (r == CRASHED)
+		return r;
+	if (r < 0)
+		return r;
+
+	/* 3. result */
+	switch (act->kind) {
+	case ACTION_STOP:
+		st->pid = 0;
+		st->started_ms = 0;
+		if (st->phase != VM_PHASE_DELETING)
+			st->phase = VM_PHASE_STOPPED;
+		break;
+	case ACTION_VM_DIR:
+		st->root_ready = st->work_ready = st->seeded = false;
+		set_str(&st->root_device, NULL);
+		break;
+	case ACTION_ROOT_REMOVE:
+		st->root_ready = false;
+		set_str(&st->root_device, NULL);
+		break;
+	case ACTION_ROOT:
+		st->root_ready = true;
+		break;
+	case ACTION_WORK:
+		st->work_ready = true;
+		st->seeded = false;
+		break;
+	case ACTION_FILESYNC:
+		st->seeded = true;
+		memcpy(st->applied.seed_hash, ch->seed_hash, sizeof(ch->seed_hash));
+		break;
+	case ACTION_START:
+		st->phase = VM_PHASE_RUNNING;
+		st->started_ms = o->proc->now_ms(o->proc->userdata);
+		break;
+	case ACTION_WORK_RETAIN:
+	case ACTION_VM_DIR_REMOVE:
+		st->work_ready = st->seeded = false;
+		if (act->kind == ACTION_VM_DIR_REMOVE)
+			st->root_ready = false;
+		break;
+	case ACTION_RECORD:
+		memcpy(st->generation, vm->generation, sizeof(st->generation));
+		st->phase = vm->state == VM_STATE_RUNNING ? VM_PHASE_RUNNING : VM_PHASE_STOPPED;
+		st->applied.state = vm->state;
+		st->applied.vcpus = vm->vcpus;
+		st->applied.memory = vm->memory;
+		st->applied.hypervisor = vm->hypervisor;
+		set_str(&st->applied.image, vm->image);
+		memcpy(st->applied.image_hash, ch->image_hash, sizeof(ch->image_hash));
+		set_str(&st->applied.kernel_args, vm->kernel_args);
+		st->applied.system_overlay = vm->system_overlay;
+		st->applied.work_disk = vm->work_disk;
+		st->applied.nat = vm->nat;
+		st->applied.on_delete = vm->on_delete;
+		/* With nothing to copy, the (empty) seed counts as applied. */
+		if (!st->seeded || !vm->work_disk) {
+			bool any = false;
+
+			for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
+				const struct filesync_spec *f = find_filesync(a->d, vm->filesyncs[i]);
+
+				any |= f && f->n_entries;
+			}
+			if (!any || !vm->work_disk) {
+				st->seeded = vm->work_disk != 0;
+				memcpy(st->applied.seed_hash, ch->seed_hash, sizeof(ch->seed_hash));
+			}
+		}
+		set_str(&st->source_commit, a->d->source_commit);
+		set_str(&st->last_error, NULL);
+		break;
+	default:
+		break;
+	}
+	set_str(&st->intent, NULL);
+	return save(a, st, err);
+}
+
+int
+apply_plan(const struct plan *p, const struct spec *desired, const struct host_ops *ops,
+	   const struct apply_options *opt, struct apply_result *ret, struct error **err)
+{
+	struct actx a = { .p = p, .d = desired, .ops = ops, .opt = opt };
+	struct apply_result res = { 0 };
+
+	if (p->refused)
+		return error_set(err, -EPERM, "%s", p->refused);
+	res.failures = strv_copy(NULL);
+	for (size_t i = 0; i < p->n_changes; i++) {
+		const struct plan_change *ch = &p->changes[i];
+		struct vm_status st = { 0 };
+		bool failed = false;
+
+		vm_status_copy(&st, &ch->status);
+		for (size_t j = ch->first; j < ch->first + ch->n; j++) {
+			const struct plan_action *act = &p->actions[j];
+			struct error *e = NULL;
+			int r;
+
+			r = step(&a, ch, &st, act, &e);
+			if (r == CRASHED || (r < 0 && opt->crashed && opt->crashed(opt->hook_userdata))) {
+				error_free(e);
+				vm_status_done(&st);
+				res.aborted = true;
+				*ret = res;
+				return error_set(err, -ECANCELED, "run cut short");
+			}
+			if (opt->on_step)
+				opt->on_step(opt->step_userdata, ch, act, r, e);
+			if (r >= 0) {
+				res.n_actions++;
+				continue;
+			}
+			/* Record the failure, stop this VM's work, go on with the others. */
+			{
+				_cleanup_free_ char *msg = error_format(e);
+				const char *who = ch->vm_name ? ch->vm_name : "orphan";
+
+				res.failures = strv_append_take(res.failures,
+								xasprintf("%s: %s: %s", who,
+									  action_kind_to_string(act->kind),
+									  msg));
+				if (ch->vm_name && act->kind != ACTION_FORGET &&
+				    act->kind != ACTION_IDENTITY) {
+					struct error *e2 = NULL;
+
+					set_str(&st.last_error, msg);
+					if (st.phase != VM_PHASE_DELETING)
+						st.phase = VM_PHASE_FAILED;
+					r = save(&a, &st, &e2);
+					if (r == CRASHED) {
+						error_free(e);
+						vm_status_done(&st);
+						res.aborted = true;
+						*ret = res;
+						return error_set(err, -ECANCELED, "run cut short");
+					}
+					if (r < 0) {
+						/* The failure itself is reported; a second one about
+						 * recording it adds nothing the user can act on. */
+						error_free(e2);
+					}
+				}
+			}
+			error_free(e);
+			failed = true;
+			break;
+		}
+		vm_status_done(&st);
+		if (failed)
+			res.n_failed++;
+		else
+			res.n_ok++;
+	}
+	*ret = res;
+	return 0;
+}

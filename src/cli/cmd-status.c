@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * banger status: one row per VM: name, desired and observed state, ip, tap,
+ * pid, uptime, whether it drifted (what reconcile would do), last error.
+ * Orphans and unusable status files are listed after.  Changes nothing.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/core.h"
+#include "status/status.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+#include "util/strv.h"
+
+enum {
+	OPT_HOST_NAME = CLI_OPT_FIRST_PRIVATE,
+};
+
+static void
+help(FILE *f)
+{
+	fputs("Usage: banger status [NAME] [--json] [--host-name H]\n"
+	      "\n"
+	      "Show each VM: the state declared and the state observed, address, tap,\n"
+	      "hypervisor pid, uptime, drift (what reconcile would do) and the last error.\n"
+	      "Changes nothing.\n",
+	      f);
+	cli_common_help(f);
+	fputs("\nExit status: 0 shown, 1 error or NAME unknown, 64 usage error.\n", f);
+}
+
+struct row {
+	const char *name;
+	const char *desired;
+	const char *observed;
+	char ip[16];
+	const char *tap;
+	long pid;
+	uint64_t uptime_s;
+	const char *drift;
+	const char *detail;
+	const char *last_error;
+};
+
+static const char *
+desired_of(const struct spec *s, const char *host_name, const char *name)
+{
+	if (strv_contains(s->held_vms, name) || (!s->host_valid && spec_find_vm(s, name)))
+		return "held";
+	for (size_t i = 0; i < s->n_vms; i++)
+		if (strcmp(s->vms[i].name, name) == 0) {
+			if (s->vms[i].host && strcmp(s->vms[i].host, host_name) != 0)
+				return "other-host";
+			return vm_state_to_string(s->vms[i].state);
+		}
+	return "absent";
+}
+
+static void
+format_uptime(uint64_t s, char out[32])
+{
+	if (s >= 86400)
+		snprintf(out, 32, "%" PRIu64 "d%" PRIu64 "h", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(out, 32, "%" PRIu64 "h%" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, 32, "%" PRIu64 "m%" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(out, 32, "%" PRIu64 "s", s);
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "host-name", required_argument, NULL, OPT_HOST_NAME },
+		{},
+	};
+	_cleanup_(error_freep) struct error *err = NULL;
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_free_ struct row *rows = NULL;
+	struct cli_common common;
+	struct cli_run run;
+	const char *host_name = NULL, *only = NULL;
+	size_t n_rows = 0;
+	uint64_t now;
+	int c, r;
+
+	cli_common_init(&common);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (cli_common_option(&common, c, optarg))
+			continue;
+		switch (c) {
+		case CLI_OPT_HELP:
+			help(stdout);
+			return EXIT_CONVERGED;
+		case OPT_HOST_NAME:
+			host_name = optarg;
+			break;
+		default:
+			cli_errorf("status: unknown or incomplete option '%s'; see 'banger status "
+				   "--help'",
+				   argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		only = argv[optind++];
+	if (optind < argc) {
+		cli_errorf("status: unexpected argument '%s'; see 'banger status --help'",
+			   argv[optind]);
+		return EXIT_USAGE;
+	}
+	r = cli_run_prepare(&run, &common, host_name, -1, &err);
+	if (r >= 0) {
+		struct plan_options po = { .status_dir = run.status_dir,
+					   .host_name = run.host_name,
+					   .allow_mass_delete = true };
+
+		r = plan_build(run.spec, run.obs, &po, &p, &err);
+	}
+	if (r < 0) {
+		cli_report(err);
+		cli_run_done(&run);
+		return EXIT_FAILED;
+	}
+	now = run.host->ops.proc->now_ms(run.host->ops.proc->userdata);
+
+	/* Every VM observed or declared, by name. */
+	for (size_t i = 0; i < run.obs->n_vms; i++)
+		names = strv_append(names, run.obs->vms[i].name);
+	for (size_t i = 0; run.claimed[i]; i++)
+		if (!strv_contains(names, run.claimed[i]))
+			names = strv_append(names, run.claimed[i]);
+	for (size_t i = 0; names && names[i]; i++) {
+		const struct observed_vm *o = observed_find(run.obs, names[i]);
+		struct row *w;
+
+		if (only && strcmp(only, names[i]) != 0)
+			continue;
+		rows = xappend(rows, &n_rows, sizeof(*rows), (void **)&w);
+		w->name = names[i];
+		w->desired = desired_of(run.spec, run.host_name, names[i]);
+		w->observed = !o ? "absent"
+			      : o->proc_alive ? "running"
+			      : !o->has_status && !o->rebuilt ? "unknown"
+			      : o->has_status && o->status.phase == VM_PHASE_FAILED ? "failed"
+			      : "stopped";
+		strcpy(w->ip, "-");
+		if (o && o->status.ip)
+			ipv4_format(o->status.ip, w->ip);
+		w->tap = o && o->status.tap[0] ? o->status.tap : "-";
+		w->pid = o && o->proc_alive ? (long)o->proc_pid : 0;
+		if (o && o->proc_alive && o->status.started_ms && now > o->status.started_ms)
+			w->uptime_s = (now - o->status.started_ms) / 1000;
+		w->drift = "-";
+		for (size_t j = 0; j < p->n_changes; j++)
+			if (p->changes[j].vm_name && strcmp(p->changes[j].vm_name, names[i]) == 0) {
+				w->drift = change_kind_to_string(p->changes[j].kind);
+				w->detail = p->changes[j].detail;
+			}
+		w->last_error = o ? o->status.last_error : NULL;
+	}
+	if (only && n_rows == 0) {
+		cli_errorf("status: no vm '%s' declared or observed", only);
+		cli_run_done(&run);
+		return EXIT_FAILED;
+	}
+	if (common.json) {
+		json_t *root = json_object(), *vms = json_array(), *orph = json_array();
+
+		for (size_t i = 0; i < n_rows; i++) {
+			json_t *v = json_object();
+			const struct row *w = &rows[i];
+
+			json_object_set_new(v, "name", json_string(w->name));
+			json_object_set_new(v, "desired", json_string(w->desired));
+			json_object_set_new(v, "observed", json_string(w->observed));
+			json_object_set_new(v, "ip", strcmp(w->ip, "-") ? json_string(w->ip) : json_null());
+			json_object_set_new(v, "tap", strcmp(w->tap, "-") ? json_string(w->tap) : json_null());
+			json_object_set_new(v, "pid", w->pid ? json_integer(w->pid) : json_null());
+			json_object_set_new(v, "uptime_s", w->pid ? json_integer((json_int_t)w->uptime_s)
+								  : json_null());
+			json_object_set_new(v, "drift", strcmp(w->drift, "-") ? json_string(w->drift)
+									       : json_null());
+			json_object_set_new(v, "drift_detail",
+					    w->detail ? json_string(w->detail) : json_null());
+			json_object_set_new(v, "last_error",
+					    w->last_error ? json_string(w->last_error) : json_null());
+			json_array_append_new(vms, v);
+		}
+		for (size_t i = 0; !only && i < run.obs->n_orphans; i++) {
+			const struct observed_orphan *x = &run.obs->orphans[i];
+			json_t *v = json_object();
+
+			json_object_set_new(v, "kind", json_string(orphan_kind_to_string(x->kind)));
+			json_object_set_new(v, "name", json_string(x->name));
+			json_array_append_new(orph, v);
+		}
+		json_object_set_new(root, "vms", vms);
+		json_object_set_new(root, "orphans", orph);
+		json_object_set_new(root, "problems", json_array());
+		for (size_t i = 0; run.obs->problems && run.obs->problems[i]; i++)
+			json_array_append_new(json_object_get(root, "problems"),
+					      json_string(run.obs->problems[i]));
+		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(root);
+	} else {
+		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %s\n", "NAME", "DESIRED",
+		       "OBSERVED", "IP", "TAP", "PID", "UPTIME", "DRIFT", "LAST ERROR");
+		for (size_t i = 0; i < n_rows; i++) {
+			const struct row *w = &rows[i];
+			char pid[16] = "-", up[32] = "-";
+
+			if (w->pid) {
+				snprintf(pid, sizeof(pid), "%ld", w->pid);
+				format_uptime(w->uptime_s, up);
+			}
+			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %s\n", w->name, w->desired,
+			       w->observed, w->ip, w->tap, pid, up, w->drift,
+			       w->last_error ? w->last_error : "-");
+		}
+		for (size_t i = 0; !only && i < run.obs->n_orphans; i++)
+			printf("orphan %s %s\n", orphan_kind_to_string(run.obs->orphans[i].kind),
+			       run.obs->orphans[i].name);
+		for (size_t i = 0; run.obs->problems && run.obs->problems[i]; i++)
+			printf("problem: %s\n", run.obs->problems[i]);
+	}
+	cli_run_done(&run);
+	return EXIT_CONVERGED;
+}

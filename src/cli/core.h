@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What plan, reconcile and status share: choosing the host's ops tables
+ * (host-ops.c), loading the declarations, resolving the status directory
+ * and host name, observing, and the plan as JSON.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cli/cli.h"
+#include "drivers/host-ops.h"
+#include "drivers/hv-dispatch.h"
+#include "observe/observe.h"
+#include "plan/plan.h"
+#include "source/source.h"
+#include "spec/spec.h"
+
+/* The host: real drivers, or the fake host when BANGER_FAKE_HOST names a
+ * state file (a hidden test switch: the fake's objects are loaded from and
+ * saved back to that file so that runs follow each other). */
+struct cli_host {
+	struct host_ops ops;
+	struct hv_dispatch hv;	/* real drivers: one backend per hypervisor kind */
+	struct fake_host *fake;
+	char *fake_path;
+};
+
+/* Choose and set up the ops for a run over status_dir with the host
+ * settings of spec (hypervisor binaries and the like). */
+int cli_host_open(const char *status_dir, const struct spec *spec, struct cli_host **ret,
+		  struct error **err);
+/* Save the fake host's state (no-op with real drivers). */
+int cli_host_save(struct cli_host *h, struct error **err);
+struct cli_host *cli_host_free(struct cli_host *h);
+static inline void
+cli_host_freep(struct cli_host **h)
+{
+	(void)cli_host_free(*h);
+}
+
+struct cli_run {
+	struct source *src;
+	struct spec *spec;
+	char *status_dir;
+	char *host_name;
+	char **claimed;		/* strv: declared and held VM names */
+	struct cli_host *host;
+	struct observed *obs;
+	int lock_fd;
+};
+
+/*
+ * Load the declarations from common->state_dir, resolve the status
+ * directory and host name (host_name NULL: the kernel's), open the host,
+ * take the lock when lock_timeout_ms >= 0 (-EBUSY: held by another run),
+ * and observe.
+ */
+int cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *host_name,
+		    int lock_timeout_ms, struct error **err);
+void cli_run_done(struct cli_run *r);
+
+json_t *cli_plan_json(const struct plan *p);
+/* Parse "--lock-timeout" seconds (decimal, 0..86400). */
+int cli_parse_seconds(const char *s, int *ret_ms);

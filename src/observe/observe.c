@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Observation: status files, then one list call per ops table, each host
+ * object matched to a VM by its mark or kept as an orphan.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "observe/observe.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+#include "util/strv.h"
+
+static const char *const orphan_names[_ORPHAN_KIND_MAX] = {
+	[ORPHAN_PROC] = "process", [ORPHAN_NAT_RULE] = "nat rule", [ORPHAN_TAP] = "tap",
+	[ORPHAN_DM] = "dm target", [ORPHAN_LOOP] = "loop device",  [ORPHAN_VM_DIR] = "vm directory",
+};
+
+const char *
+orphan_kind_to_string(enum orphan_kind k)
+{
+	return k >= 0 && k < _ORPHAN_KIND_MAX ? orphan_names[k] : NULL;
+}
+
+struct observed *
+observed_free(struct observed *o)
+{
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < o->n_vms; i++) {
+		free(o->vms[i].name);
+		vm_status_done(&o->vms[i].status);
+		free(o->vms[i].status_error);
+		free(o->vms[i].tap_master);
+	}
+	free(o->vms);
+	for (size_t i = 0; i < o->n_orphans; i++) {
+		free(o->orphans[i].name);
+		free(o->orphans[i].vm_name);
+		free(o->orphans[i].vm_id);
+		free(o->orphans[i].backing);
+	}
+	free(o->orphans);
+	free(o->nat_ips);
+	strv_free(o->problems);
+	free(o->status_dir);
+	free(o);
+	return NULL;
+}
+
+const struct observed_vm *
+observed_find(const struct observed *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_vms; i++)
+		if (strcmp(o->vms[i].name, name) == 0)
+			return &o->vms[i];
+	return NULL;
+}
+
+static struct observed_vm *
+find_vm(struct observed *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_vms; i++)
+		if (strcmp(o->vms[i].name, name) == 0)
+			return &o->vms[i];
+	return NULL;
+}
+
+static struct observed_vm *
+find_vm_by_id(struct observed *o, const char *id)
+{
+	for (size_t i = 0; id && i < o->n_vms; i++)
+		if (o->vms[i].status.id[0] && strcmp(o->vms[i].status.id, id) == 0)
+			return &o->vms[i];
+	return NULL;
+}
+
+static struct observed_vm *
+add_vm(struct observed *o, const char *name)
+{
+	struct observed_vm *v;
+
+	o->vms = xappend(o->vms, &o->n_vms, sizeof(*o->vms), (void **)&v);
+	v->name = xstrdup(name);
+	v->status.name = xstrdup(name);
+	return v;
+}
+
+static void
+add_orphan(struct observed *o, enum orphan_kind kind, const char *name, const char *vm_name,
+	   const char *vm_id, const char *backing, uint64_t handle, pid_t pid)
+{
+	struct observed_orphan *x;
+
+	o->orphans = xappend(o->orphans, &o->n_orphans, sizeof(*o->orphans), (void **)&x);
+	x->kind = kind;
+	x->name = xstrdup(name);
+	x->vm_name = vm_name ? xstrdup(vm_name) : NULL;
+	x->vm_id = vm_id ? xstrdup(vm_id) : NULL;
+	x->backing = backing ? xstrdup(backing) : NULL;
+	x->handle = handle;
+	x->pid = pid;
+}
+
+/* "STATUS/vms/NAME/..." or "STATUS/vms/NAME" -> NAME (caller frees), else NULL. */
+static char *
+vm_name_from_path(const char *vms_dir, const char *path)
+{
+	size_t n = strlen(vms_dir);
+	const char *p, *slash;
+	char *name;
+
+	if (!path || strncmp(path, vms_dir, n) != 0 || path[n] != '/')
+		return NULL;
+	p = path + n + 1;
+	slash = strchr(p, '/');
+	name = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup(p);
+	if (!name_is_dns_label(name)) {
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+static int
+cmp_vm(const void *a, const void *b)
+{
+	return strcmp(((const struct observed_vm *)a)->name, ((const struct observed_vm *)b)->name);
+}
+
+int
+observe_host(const char *status_dir, const struct host_ops *ops, char *const *claimed,
+	     struct observed **ret, struct error **err)
+{
+	_cleanup_(observed_freep) struct observed *o = xcalloc(1, sizeof(*o));
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_free_ char *vms_dir = xasprintf("%s/vms", status_dir);
+	struct net_link *links = NULL;
+	struct nat_rule *rules = NULL;
+	struct disk_obj *disks = NULL;
+	struct hv_proc *procs = NULL;
+	size_t n_links = 0, n_rules = 0, n_disks = 0, n_procs = 0;
+	int r;
+
+	o->status_dir = xstrdup(status_dir);
+	o->problems = strv_copy(NULL);
+
+	/* 1. status files */
+	r = status_list(status_dir, &names, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; names[i]; i++) {
+		struct vm_status s;
+		struct error *e = NULL;
+		struct observed_vm *v;
+
+		r = status_read(status_dir, names[i], &s, &e);
+		v = add_vm(o, names[i]);
+		if (r < 0) {
+			_cleanup_free_ char *msg = error_format(e);
+
+			v->status_error = xasprintf("%s (identity unknown)", msg);
+			o->problems = strv_append(o->problems, v->status_error);
+			error_free(e);
+			continue;
+		}
+		vm_status_done(&v->status);
+		v->status = s;
+		v->has_status = true;
+	}
+
+	/* 2. one pass over each facility */
+	r = ops->net->link_list(ops->net->userdata, &links, &n_links, err);
+	if (r < 0)
+		goto out;
+	r = ops->nat->rule_list(ops->nat->userdata, &rules, &n_rules, err);
+	if (r < 0)
+		goto out;
+	r = ops->disk->list(ops->disk->userdata, status_dir, &disks, &n_disks, err);
+	if (r < 0)
+		goto out;
+	r = ops->hv->list(ops->hv->userdata, vms_dir, &procs, &n_procs, err);
+	if (r < 0)
+		goto out;
+
+	/*
+	 * 3. Identity from marks for VMs the declarations know whose status file
+	 * is lost: the tap alias carries the name and id.
+	 */
+	for (size_t i = 0; i < n_links; i++) {
+		struct observed_vm *v;
+
+		if (!links[i].owned || !strv_contains(claimed, links[i].vm_name))
+			continue;
+		v = find_vm(o, links[i].vm_name);
+		if (v && v->has_status)
+			continue;
+		if (v && v->rebuilt)
+			continue; /* two taps claim one name: the second is an orphan */
+		if (find_vm_by_id(o, links[i].vm_id))
+			continue;
+		if (!v)
+			v = add_vm(o, links[i].vm_name);
+		v->rebuilt = true;
+		snprintf(v->status.id, sizeof(v->status.id), "%s", links[i].vm_id);
+		snprintf(v->status.tap, sizeof(v->status.tap), "%s", links[i].name);
+		v->status.phase = VM_PHASE_CREATING;
+	}
+	/* Processes and directories of known names also bind a lost identity. */
+	for (size_t i = 0; i < n_procs; i++) {
+		_cleanup_free_ char *name = vm_name_from_path(vms_dir, procs[i].api_socket);
+
+		if (name && strv_contains(claimed, name) && !find_vm(o, name))
+			add_vm(o, name)->rebuilt = true;
+	}
+	for (size_t i = 0; i < n_disks; i++) {
+		_cleanup_free_ char *name = NULL;
+
+		if (disks[i].kind == DISK_OBJ_VM_DIR)
+			name = vm_name_from_path(vms_dir, disks[i].name);
+		else if (disks[i].kind == DISK_OBJ_LOOP)
+			name = vm_name_from_path(vms_dir, disks[i].backing);
+		if (name && strv_contains(claimed, name) && !find_vm(o, name))
+			add_vm(o, name)->rebuilt = true;
+	}
+	for (size_t i = 0; i < o->n_vms; i++) {
+		struct observed_vm *v = &o->vms[i];
+
+		if (v->has_status)
+			continue;
+		if (!v->rebuilt && v->status_error && strv_contains(claimed, v->name))
+			v->rebuilt = true;
+		if (v->rebuilt && !v->status_error) {
+			_cleanup_free_ char *path = status_path(status_dir, v->name);
+
+			o->problems = strv_append_take(
+				o->problems,
+				xasprintf("%s: missing; identity of vm '%s' rebuilt from host marks",
+					  path, v->name));
+		}
+		if (!v->status.api_socket)
+			v->status.api_socket = status_api_socket(status_dir, v->name);
+		if (!v->status.work_path)
+			v->status.work_path = status_work_path(status_dir, v->name);
+	}
+
+	/* 4. match */
+	for (size_t i = 0; i < n_links; i++) {
+		struct net_link *l = &links[i];
+		struct observed_vm *v;
+
+		if (!l->owned)
+			continue; /* not banger's: never touched */
+		v = find_vm_by_id(o, l->vm_id);
+		if (v && strcmp(v->name, l->vm_name) == 0 && strcmp(v->status.tap, l->name) == 0) {
+			v->tap_present = true;
+			v->tap_ok = l->up && l->master;
+			free(v->tap_master);
+			v->tap_master = l->master ? xstrdup(l->master) : NULL;
+			continue;
+		}
+		add_orphan(o, ORPHAN_TAP, l->name, l->vm_name, l->vm_id, NULL, 0, 0);
+	}
+	for (size_t i = 0; i < n_rules; i++) {
+		struct nat_rule *x = &rules[i];
+		struct observed_vm *v;
+
+		if (x->kind == NAT_RULE_MASQUERADE)
+			o->nat_ips = xappend(o->nat_ips, &o->n_nat_ips, sizeof(uint32_t), NULL),
+			o->nat_ips[o->n_nat_ips - 1] = x->ip;
+		if (!x->vm_id)
+			continue; /* the table's shared rules */
+		v = find_vm_by_id(o, x->vm_id);
+		if (!v) {
+			add_orphan(o, ORPHAN_NAT_RULE, x->chain, NULL, x->vm_id, NULL, x->handle, 0);
+			continue;
+		}
+		v->n_nat_rules++;
+		if (x->kind == NAT_RULE_MASQUERADE) {
+			v->nat_masq = true;
+			v->nat_ip = x->ip;
+			if (v->rebuilt && !v->status.ip)
+				v->status.ip = x->ip;
+		} else if (x->kind == NAT_RULE_FORWARD) {
+			v->nat_fwd = x->tap && strcmp(x->tap, v->status.tap) == 0;
+		}
+	}
+	for (size_t i = 0; i < n_disks; i++) {
+		struct disk_obj *d = &disks[i];
+		_cleanup_free_ char *name = NULL;
+		struct observed_vm *v = NULL;
+
+		switch (d->kind) {
+		case DISK_OBJ_DM:
+			for (size_t j = 0; j < o->n_vms; j++) {
+				char dm[20];
+
+				if (!o->vms[j].status.id[0])
+					continue;
+				name_dm_from_id(o->vms[j].status.id, dm);
+				if (strcmp(dm, d->name) == 0)
+					v = &o->vms[j];
+			}
+			if (v) {
+				v->dm_present = true;
+				if (v->rebuilt && !v->status.dm_name[0]) {
+					snprintf(v->status.dm_name, sizeof(v->status.dm_name), "%s",
+						 d->name);
+					v->status.disk_strategy = DISK_STRATEGY_DM_SNAPSHOT;
+				}
+			} else {
+				add_orphan(o, ORPHAN_DM, d->name, NULL, NULL, NULL, 0, 0);
+			}
+			break;
+		case DISK_OBJ_LOOP:
+			name = vm_name_from_path(vms_dir, d->backing);
+			v = name ? find_vm(o, name) : NULL;
+			if (v)
+				v->n_loops++;
+			else
+				add_orphan(o, ORPHAN_LOOP, d->name, name, NULL, d->backing, 0, 0);
+			break;
+		case DISK_OBJ_VM_DIR:
+			name = vm_name_from_path(vms_dir, d->name);
+			v = name ? find_vm(o, name) : NULL;
+			if (v)
+				v->dir_present = true;
+			else
+				add_orphan(o, ORPHAN_VM_DIR, d->name, name, NULL, NULL, 0, 0);
+			break;
+		default:
+			break;
+		}
+	}
+	for (size_t i = 0; i < n_procs; i++) {
+		_cleanup_free_ char *name = vm_name_from_path(vms_dir, procs[i].api_socket);
+		struct observed_vm *v = name ? find_vm(o, name) : NULL;
+
+		if (v && v->status.api_socket && strcmp(v->status.api_socket, procs[i].api_socket) == 0 &&
+		    !v->proc_alive) {
+			v->proc_alive = true;
+			v->proc_pid = procs[i].pid;
+			continue;
+		}
+		add_orphan(o, ORPHAN_PROC, procs[i].api_socket, name, NULL, NULL, 0, procs[i].pid);
+	}
+	if (o->n_vms)
+		qsort(o->vms, o->n_vms, sizeof(*o->vms), cmp_vm);
+	*ret = TAKE_PTR(o);
+	r = 0;
+out:
+	net_links_free(links, n_links);
+	nat_rules_free(rules, n_rules);
+	disk_objs_free(disks, n_disks);
+	hv_procs_free(procs, n_procs);
+	return r;
+}

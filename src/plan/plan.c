@@ -1,0 +1,847 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The planner.  For each declared VM of this host, compare the declaration
+ * with the facts observe found and list the steps, in the order a create
+ * needs them (identity, bridge, tap, NAT, disks, file syncs, start, record);
+ * then deletions of VMs no longer declared, then orphans.  Pure: everything
+ * comes in through the arguments.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/plan.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+#include "util/sha256.h"
+#include "util/strv.h"
+
+static const char *const action_names[_ACTION_KIND_MAX] = {
+	[ACTION_IDENTITY] = "identity",	  [ACTION_BRIDGE] = "bridge",
+	[ACTION_TAP] = "tap",		  [ACTION_NAT] = "nat",
+	[ACTION_NAT_DELETE] = "nat-delete", [ACTION_STOP] = "stop",
+	[ACTION_VM_DIR] = "vm-dir",	  [ACTION_ROOT_REMOVE] = "root-remove",
+	[ACTION_ROOT] = "root",		  [ACTION_WORK] = "work",
+	[ACTION_FILESYNC] = "filesync",	  [ACTION_START] = "start",
+	[ACTION_RECORD] = "record",	  [ACTION_TAP_DELETE] = "tap-delete",
+	[ACTION_WORK_RETAIN] = "work-retain", [ACTION_VM_DIR_REMOVE] = "vm-dir-remove",
+	[ACTION_FORGET] = "forget",	  [ACTION_ORPHAN] = "orphan",
+};
+
+static const char *const change_names[_CHANGE_KIND_MAX] = {
+	[CHANGE_CREATE] = "create",   [CHANGE_START] = "start",	  [CHANGE_STOP] = "stop",
+	[CHANGE_RESTART] = "restart", [CHANGE_UPDATE] = "update", [CHANGE_REPAIR] = "repair",
+	[CHANGE_DELETE] = "delete",   [CHANGE_ORPHAN] = "orphan",
+};
+
+const char *
+action_kind_to_string(enum action_kind k)
+{
+	return k >= 0 && k < _ACTION_KIND_MAX ? action_names[k] : NULL;
+}
+
+const char *
+change_kind_to_string(enum change_kind k)
+{
+	return k >= 0 && k < _CHANGE_KIND_MAX ? change_names[k] : NULL;
+}
+
+static void
+orphan_done(struct observed_orphan *o)
+{
+	free(o->name);
+	free(o->vm_name);
+	free(o->vm_id);
+	free(o->backing);
+}
+
+struct plan *
+plan_free(struct plan *p)
+{
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < p->n_changes; i++) {
+		free(p->changes[i].vm_name);
+		free(p->changes[i].detail);
+		vm_status_done(&p->changes[i].status);
+	}
+	free(p->changes);
+	for (size_t i = 0; i < p->n_actions; i++) {
+		free(p->actions[i].text);
+		orphan_done(&p->actions[i].orphan);
+	}
+	free(p->actions);
+	strv_free(p->held);
+	strv_free(p->notes);
+	free(p->refused);
+	free(p);
+	return NULL;
+}
+
+bool
+plan_is_empty(const struct plan *p)
+{
+	return p->n_actions == 0;
+}
+
+static void
+hash_str(struct sha256_ctx *c, const char *s)
+{
+	/* Length-prefixed so that ("ab","c") and ("a","bc") differ. */
+	uint64_t n = s ? strlen(s) + 1 : 0;
+
+	sha256_update(c, &n, sizeof(n));
+	if (s)
+		sha256_update(c, s, strlen(s));
+}
+
+void
+plan_image_hash(const struct image_spec *img, char out[65])
+{
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+
+	sha256_init(&c);
+	hash_str(&c, img->kernel);
+	hash_str(&c, img->rootfs);
+	hash_str(&c, img->initrd);
+	hash_str(&c, img->kernel_args);
+	hash_str(&c, img->sha256_kernel);
+	hash_str(&c, img->sha256_rootfs);
+	hash_str(&c, img->sha256_initrd);
+	sha256_final(&c, d);
+	sha256_hex(d, out);
+}
+
+static const struct image_spec *
+find_image(const struct spec *s, const char *name)
+{
+	for (size_t i = 0; name && i < s->n_images; i++)
+		if (strcmp(s->images[i].name, name) == 0)
+			return &s->images[i];
+	return NULL;
+}
+
+static const struct filesync_spec *
+find_filesync(const struct spec *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_filesyncs; i++)
+		if (strcmp(s->filesyncs[i].name, name) == 0)
+			return &s->filesyncs[i];
+	return NULL;
+}
+
+static size_t
+n_seed_entries(const struct spec *s, const struct vm_spec *vm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
+		const struct filesync_spec *f = find_filesync(s, vm->filesyncs[i]);
+
+		n += f ? f->n_entries : 0;
+	}
+	return n;
+}
+
+void
+plan_seed_hash(const struct spec *s, const struct vm_spec *vm, char out[65])
+{
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+
+	sha256_init(&c);
+	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
+		const struct filesync_spec *f = find_filesync(s, vm->filesyncs[i]);
+
+		hash_str(&c, vm->filesyncs[i]);
+		for (size_t j = 0; f && j < f->n_entries; j++) {
+			char mode[16];
+
+			snprintf(mode, sizeof(mode), "%d", f->entries[j].mode);
+			hash_str(&c, f->entries[j].host);
+			hash_str(&c, f->entries[j].guest);
+			hash_str(&c, mode);
+		}
+	}
+	sha256_final(&c, d);
+	sha256_hex(d, out);
+}
+
+/* ---- building ---- */
+
+struct ctx {
+	const struct spec *d;
+	const struct observed *obs;
+	const struct plan_options *opt;
+	struct plan *p;
+	uint32_t *used;
+	size_t n_used;
+};
+
+static void
+use_ip(struct ctx *c, uint32_t ip)
+{
+	if (!ip)
+		return;
+	c->used = xappend(c->used, &c->n_used, sizeof(uint32_t), NULL);
+	c->used[c->n_used - 1] = ip;
+}
+
+static bool
+ip_used(const struct ctx *c, uint32_t ip)
+{
+	for (size_t i = 0; i < c->n_used; i++)
+		if (c->used[i] == ip)
+			return true;
+	return false;
+}
+
+/* Is ip a host address of the bridge's network (the gateway excluded)? */
+static bool
+in_range(const struct ctx *c, uint32_t ip)
+{
+	unsigned prefix = c->d->host.bridge_prefix;
+	uint32_t mask = prefix ? ~0U << (32 - prefix) : 0;
+	uint32_t net = c->d->host.bridge_addr & mask, bcast = net | ~mask;
+
+	return (ip & mask) == net && ip != net && ip != bcast && ip != c->d->host.bridge_addr;
+}
+
+/* First free address of the bridge's range; 0 when the range is full. */
+static uint32_t
+alloc_ip(struct ctx *c)
+{
+	unsigned prefix = c->d->host.bridge_prefix;
+	uint32_t mask = prefix ? ~0U << (32 - prefix) : 0;
+	uint32_t net = c->d->host.bridge_addr & mask, bcast = net | ~mask;
+
+	if (prefix > 30)
+		return 0;
+	for (uint32_t ip = net + 1; ip < bcast; ip++)
+		if (ip != c->d->host.bridge_addr && !ip_used(c, ip)) {
+			use_ip(c, ip);
+			return ip;
+		}
+	return 0;
+}
+
+static struct plan_change *
+new_change(struct ctx *c, enum change_kind kind, const char *vm_name)
+{
+	struct plan_change *ch;
+
+	c->p->changes = xappend(c->p->changes, &c->p->n_changes, sizeof(*ch), (void **)&ch);
+	ch->kind = kind;
+	ch->vm_name = vm_name ? xstrdup(vm_name) : NULL;
+	ch->first = c->p->n_actions;
+	return ch;
+}
+
+static struct plan_action *
+add_action(struct ctx *c, enum action_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static struct plan_action *
+add_action(struct ctx *c, enum action_kind kind, const char *fmt, ...)
+{
+	struct plan_action *a;
+	va_list ap;
+
+	c->p->actions = xappend(c->p->actions, &c->p->n_actions, sizeof(*a), (void **)&a);
+	a->kind = kind;
+	a->change = c->p->n_changes - 1;
+	va_start(ap, fmt);
+	a->text = xvasprintf(fmt, ap);
+	va_end(ap);
+	c->p->changes[c->p->n_changes - 1].n++;
+	return a;
+}
+
+static bool
+mine(const struct ctx *c, const struct vm_spec *vm)
+{
+	return !vm->host || (c->opt->host_name && strcmp(vm->host, c->opt->host_name) == 0);
+}
+
+static bool
+selected(const struct ctx *c, const char *name)
+{
+	return !c->opt->only || strv_contains(c->opt->only, name);
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void
+diff_add(char ***diffs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+diff_add(char ***diffs, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	*diffs = strv_append_take(*diffs, xvasprintf(fmt, ap));
+	va_end(ap);
+}
+
+static char *
+strv_join(char *const *l, const char *sep)
+{
+	size_t len = 1;
+	char *s;
+
+	for (size_t i = 0; l && l[i]; i++)
+		len += strlen(l[i]) + strlen(sep);
+	s = xcalloc(1, len);
+	for (size_t i = 0; l && l[i]; i++) {
+		if (i)
+			strcat(s, sep);
+		strcat(s, l[i]);
+	}
+	return s;
+}
+
+static void
+plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm *o)
+{
+	const struct host_spec *host = &c->d->host;
+	const struct image_spec *img = find_image(c->d, vm->image);
+	const struct vm_status *os = o ? &o->status : NULL;
+	_cleanup_strv_free_ char **diffs = NULL;
+	struct plan_change *ch;
+	char image_hash[65], seed_hash[65], ipbuf[16], macbuf[18], a[32], b[32];
+	uint8_t mac[6];
+	uint32_t ip;
+	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
+	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start;
+	bool want_run = vm->state == VM_STATE_RUNNING;
+	size_t n_entries = n_seed_entries(c->d, vm);
+	enum vm_phase want_phase = want_run ? VM_PHASE_RUNNING : VM_PHASE_STOPPED;
+
+	if (!img) {
+		c->p->held = strv_append_take(c->p->held,
+					      xasprintf("%s: %s: image '%s' is not declared",
+							vm->name, vm->path, vm->image));
+		return;
+	}
+	plan_image_hash(img, image_hash);
+	plan_seed_hash(c->d, vm, seed_hash);
+	fresh = !os || !os->id[0];
+	creating = fresh || !os->generation[0];
+
+	/* Address: declared, else recorded, else the first free one. */
+	if (vm->has_ip)
+		ip = vm->ip;
+	else if (os && os->ip && in_range(c, os->ip))
+		ip = os->ip;
+	else
+		ip = alloc_ip(c);
+	if (!ip) {
+		c->p->held = strv_append_take(c->p->held,
+					      xasprintf("%s: %s: no free address left in %s's range",
+							vm->name, vm->path, host->bridge_name));
+		return;
+	}
+	if (vm->has_mac)
+		memcpy(mac, vm->mac, 6);
+	else
+		mac_from_ip(ip, mac);
+
+	alive = o && o->proc_alive;
+	tap_ok = o && o->tap_present && o->tap_ok && str_eq(o->tap_master, host->bridge_name);
+	dir = o && o->dir_present;
+	root_ok = dir && os->root_ready &&
+		  (os->disk_strategy != DISK_STRATEGY_DM_SNAPSHOT || o->dm_present);
+	work_ok = vm->work_disk == 0 || (dir && os->work_ready);
+
+	if (!creating) {
+		const struct vm_applied *ap = &os->applied;
+
+		if (ap->vcpus != vm->vcpus)
+			diff_add(&diffs, "vcpus %u -> %u", ap->vcpus, vm->vcpus);
+		if (ap->memory != vm->memory) {
+			size_format(ap->memory, a);
+			size_format(vm->memory, b);
+			diff_add(&diffs, "memory %s -> %s", a, b);
+		}
+		if (ap->hypervisor != vm->hypervisor)
+			diff_add(&diffs, "hypervisor %s -> %s",
+				 status_hypervisor_to_string(ap->hypervisor),
+				 status_hypervisor_to_string(vm->hypervisor));
+		if (!str_eq(ap->image, vm->image)) {
+			diff_add(&diffs, "image %s -> %s", ap->image ? ap->image : "none", vm->image);
+			root_redo = true;
+		} else if (strcmp(ap->image_hash, image_hash) != 0) {
+			diff_add(&diffs, "image %s changed", vm->image);
+			root_redo = true;
+		}
+		if (!str_eq(ap->kernel_args, vm->kernel_args))
+			diff_add(&diffs, "kernel_args '%s' -> '%s'",
+				 ap->kernel_args ? ap->kernel_args : "",
+				 vm->kernel_args ? vm->kernel_args : "");
+		if (ap->system_overlay != vm->system_overlay) {
+			size_format(ap->system_overlay, a);
+			size_format(vm->system_overlay, b);
+			diff_add(&diffs, "system_overlay %s -> %s", a, b);
+			root_redo = true;
+		}
+		if (ap->work_disk != vm->work_disk) {
+			size_format(ap->work_disk, a);
+			size_format(vm->work_disk, b);
+			/* A work disk is never recreated: its data is the user's. */
+			diff_add(&diffs, "work_disk %s -> %s%s", a, b,
+				 ap->work_disk && vm->work_disk && work_ok
+					 ? " but the existing work disk is kept as it is"
+					 : "");
+		}
+		if (os->ip != ip) {
+			char old[16];
+
+			ipv4_format(os->ip, old);
+			ipv4_format(ip, ipbuf);
+			diff_add(&diffs, "ip %s -> %s", old, ipbuf);
+		}
+		if (os->has_mac && memcmp(os->mac, mac, 6) != 0) {
+			char old[18];
+
+			mac_format(os->mac, old);
+			mac_format(mac, macbuf);
+			diff_add(&diffs, "mac %s -> %s", old, macbuf);
+		}
+		if (strcmp(ap->seed_hash, seed_hash) != 0)
+			diff_add(&diffs, "file syncs changed");
+		restart_diff = diffs != NULL;
+		if (ap->nat != vm->nat)
+			diff_add(&diffs, "nat %s -> %s", ap->nat ? "on" : "off", vm->nat ? "on" : "off");
+		if (ap->on_delete != vm->on_delete)
+			diff_add(&diffs, "on_delete %s -> %s", status_on_delete_to_string(ap->on_delete),
+				 status_on_delete_to_string(vm->on_delete));
+	}
+	need_seed = vm->work_disk && n_entries &&
+		    (!work_ok || !os->seeded || strcmp(os->applied.seed_hash, seed_hash) != 0);
+	intent_start = os && os->intent && strcmp(os->intent, "start") == 0;
+	restart = alive && (creating || restart_diff || root_redo || !root_ok || !work_ok ||
+			    need_seed || intent_start);
+	need_stop = alive && (!want_run || restart);
+	need_start = want_run && (!alive || restart);
+
+	ch = new_change(c, CHANGE_CREATE, vm->name);
+	ch->vm = vm;
+	ch->image = img;
+	ch->fresh = fresh;
+	memcpy(ch->image_hash, image_hash, sizeof(image_hash));
+	memcpy(ch->seed_hash, seed_hash, sizeof(seed_hash));
+	if (os)
+		vm_status_copy(&ch->status, os);
+	else
+		ch->status.name = xstrdup(vm->name);
+	ch->status.ip = ip;
+	memcpy(ch->status.mac, mac, 6);
+	ch->status.has_mac = true;
+	ch->status.pid = alive ? o->proc_pid : 0;
+	/* A lost status does not say which hypervisor runs it: the declared
+	 * one is the best guess for a graceful stop. */
+	if (o && !o->has_status)
+		ch->status.applied.hypervisor = vm->hypervisor;
+	ipv4_format(ip, ipbuf);
+	mac_format(mac, macbuf);
+
+	if (fresh)
+		add_action(c, ACTION_IDENTITY, "identity: new id, ip %s, mac %s", ipbuf, macbuf);
+	if (!tap_ok) {
+		char gw[16];
+
+		ipv4_format(host->bridge_addr, gw);
+		add_action(c, ACTION_BRIDGE, "bridge %s %s/%u", host->bridge_name, gw,
+			   host->bridge_prefix);
+		add_action(c, ACTION_TAP, "tap %s on %s", fresh ? "(new)" : os->tap,
+			   host->bridge_name);
+	}
+	if (vm->nat) {
+		bool nat_ok = o && o->nat_masq && o->nat_fwd && o->nat_ip == ip &&
+			      o->n_nat_rules == 2 && !fresh;
+
+		if (!nat_ok && o && o->n_nat_rules)
+			add_action(c, ACTION_NAT_DELETE, "delete stale nat rules");
+		if (!nat_ok)
+			add_action(c, ACTION_NAT, "nat for %s via %s", ipbuf,
+				   host->uplink ? host->uplink : "auto");
+	} else if (o && o->n_nat_rules) {
+		add_action(c, ACTION_NAT_DELETE, "delete nat rules");
+	}
+	if (need_stop)
+		add_action(c, ACTION_STOP, "stop pid %d", (int)o->proc_pid);
+	if (!dir)
+		add_action(c, ACTION_VM_DIR, "create vm directory");
+	if (root_redo && dir && os->root_ready)
+		add_action(c, ACTION_ROOT_REMOVE, "remove root disk of image %s",
+			   os->applied.image ? os->applied.image : "?");
+	if (!root_ok || root_redo) {
+		size_format(vm->system_overlay, a);
+		add_action(c, ACTION_ROOT, "root disk over %s (%s overlay)", img->rootfs, a);
+	}
+	if (vm->work_disk && !work_ok) {
+		size_format(vm->work_disk, a);
+		add_action(c, ACTION_WORK, "work disk %s", a);
+	}
+	if (need_seed)
+		add_action(c, ACTION_FILESYNC, "file syncs: %zu entr%s", n_entries,
+			   n_entries == 1 ? "y" : "ies");
+	if (need_start)
+		add_action(c, ACTION_START, "start (%s, %u vcpu%s, %s)",
+			   status_hypervisor_to_string(vm->hypervisor), vm->vcpus,
+			   vm->vcpus == 1 ? "" : "s", (size_format(vm->memory, a), a));
+	if (ch->n || diffs || !os || strcmp(os->generation, vm->generation) != 0 ||
+	    os->phase != want_phase ||
+	    os->intent || os->last_error || os->applied.state != vm->state)
+		add_action(c, ACTION_RECORD, "record generation %.12s", vm->generation);
+	ch = &c->p->changes[c->p->n_changes - 1];
+	if (!ch->n) {
+		/* Nothing to do: drop the change. */
+		vm_status_done(&ch->status);
+		free(ch->vm_name);
+		c->p->n_changes--;
+		c->p->n_unchanged++;
+		return;
+	}
+	if (creating) {
+		ch->kind = CHANGE_CREATE;
+		size_format(vm->memory, a);
+		ch->detail = xasprintf("%s, %u vcpu%s, %s, ip %s", status_state_to_string(vm->state),
+				       vm->vcpus, vm->vcpus == 1 ? "" : "s", a, ipbuf);
+		if (!fresh) {
+			free(ch->detail);
+			ch->detail = xasprintf("%s, %s, ip %s",
+					       o && o->rebuilt ? "identity rebuilt from host marks"
+							       : "resumed",
+					       status_state_to_string(vm->state), ipbuf);
+		}
+	} else if (need_stop && need_start) {
+		ch->kind = CHANGE_RESTART;
+		if (diffs)
+			ch->detail = strv_join(diffs, ", ");
+		else if (intent_start)
+			ch->detail = xstrdup("an earlier start did not finish");
+		else
+			ch->detail = xstrdup("disks need repair");
+	} else if (need_start) {
+		bool died = os->applied.state == VM_STATE_RUNNING && os->phase == VM_PHASE_RUNNING;
+
+		ch->kind = died ? CHANGE_REPAIR : CHANGE_START;
+		ch->detail = died ? xstrdup("process is gone") : diffs ? strv_join(diffs, ", ") : NULL;
+	} else if (need_stop) {
+		ch->kind = CHANGE_STOP;
+		ch->detail = diffs ? strv_join(diffs, ", ") : NULL;
+	} else if (diffs) {
+		ch->kind = CHANGE_UPDATE;
+		ch->detail = strv_join(diffs, ", ");
+	} else if (ch->n > 1) {
+		_cleanup_strv_free_ char **what = NULL;
+
+		ch->kind = CHANGE_REPAIR;
+		for (size_t i = ch->first; i < ch->first + ch->n; i++) {
+			enum action_kind k = c->p->actions[i].kind;
+
+			if (k == ACTION_TAP)
+				what = strv_append(what, o && o->tap_present ? "tap detached"
+									     : "tap missing");
+			else if (k == ACTION_NAT)
+				what = strv_append(what, "nat rules missing");
+			else if (k == ACTION_VM_DIR)
+				what = strv_append(what, "vm directory missing");
+			else if (k == ACTION_ROOT && !strv_contains(what, "vm directory missing"))
+				what = strv_append(what, "root disk missing");
+		}
+		ch->detail = what ? strv_join(what, ", ") : NULL;
+	} else {
+		ch->kind = CHANGE_UPDATE;
+		if (os->phase != want_phase)
+			ch->detail = xasprintf("phase %s -> %s", vm_phase_to_string(os->phase),
+					       vm_phase_to_string(want_phase));
+		else if (os->last_error)
+			ch->detail = xstrdup("clear the last error");
+	}
+}
+
+static void
+plan_delete(struct ctx *c, const struct observed_vm *o)
+{
+	const struct vm_status *s = &o->status;
+	bool retain = s->applied.on_delete == ON_DELETE_RETAIN;
+	struct plan_change *ch;
+
+	ch = new_change(c, CHANGE_DELETE, o->name);
+	vm_status_copy(&ch->status, s);
+	ch->status.pid = o->proc_alive ? o->proc_pid : 0;
+	if (o->proc_alive)
+		add_action(c, ACTION_STOP, "stop pid %d", (int)o->proc_pid);
+	if (o->n_nat_rules)
+		add_action(c, ACTION_NAT_DELETE, "delete nat rules");
+	if (o->tap_present)
+		add_action(c, ACTION_TAP_DELETE, "delete tap %s", s->tap);
+	if (s->root_ready || o->dm_present || o->n_loops)
+		add_action(c, ACTION_ROOT_REMOVE, "remove root disk");
+	if (o->dir_present && retain && (s->work_ready || !o->has_status))
+		add_action(c, ACTION_WORK_RETAIN, "keep the work disk");
+	if (o->dir_present)
+		add_action(c, ACTION_VM_DIR_REMOVE, "remove vm directory");
+	add_action(c, ACTION_FORGET, "forget the status file");
+	ch = &c->p->changes[c->p->n_changes - 1];
+	if (!o->has_status)
+		ch->detail = xstrdup("its status file is unusable");
+	else if (s->work_ready)
+		ch->detail = xstrdup(retain ? "work disk kept" : "work disk purged");
+}
+
+static void
+plan_orphan(struct ctx *c, const struct observed_orphan *x)
+{
+	struct plan_action *a;
+	char *desc;
+
+	new_change(c, CHANGE_ORPHAN, NULL);
+	if (x->kind == ORPHAN_NAT_RULE)
+		desc = xasprintf("nat rule %s handle %" PRIu64 " (id %.8s)", x->name, x->handle,
+				 x->vm_id ? x->vm_id : "?");
+	else if (x->kind == ORPHAN_PROC)
+		desc = xasprintf("process %d (%s)", (int)x->pid, x->name);
+	else if (x->vm_name)
+		desc = xasprintf("%s %s (vm '%s')", orphan_kind_to_string(x->kind), x->name,
+				 x->vm_name);
+	else
+		desc = xasprintf("%s %s", orphan_kind_to_string(x->kind), x->name);
+	a = add_action(c, ACTION_ORPHAN, "remove %s", desc);
+	c->p->changes[c->p->n_changes - 1].detail = desc;
+	a->orphan = *x;
+	a->orphan.name = xstrdup(x->name);
+	a->orphan.vm_name = x->vm_name ? xstrdup(x->vm_name) : NULL;
+	a->orphan.vm_id = x->vm_id ? xstrdup(x->vm_id) : NULL;
+	a->orphan.backing = x->backing ? xstrdup(x->backing) : NULL;
+}
+
+static bool
+declared_anywhere(const struct spec *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_vms; i++)
+		if (strcmp(d->vms[i].name, name) == 0)
+			return true;
+	return strv_contains(d->held_vms, name);
+}
+
+static int
+cmp_vm_ptr(const void *a, const void *b)
+{
+	const struct vm_spec *x = *(const struct vm_spec *const *)a;
+	const struct vm_spec *y = *(const struct vm_spec *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+plan_held(struct ctx *c)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_free_ bool *used = xcalloc(c->d->n_diags + 1, sizeof(bool));
+
+	if (!c->d->host_valid)
+		for (size_t i = 0; i < c->d->n_vms; i++)
+			names = strv_append(names, c->d->vms[i].name);
+	for (size_t i = 0; c->d->held_vms && c->d->held_vms[i]; i++)
+		if (!strv_contains(names, c->d->held_vms[i]))
+			names = strv_append(names, c->d->held_vms[i]);
+	if (names)
+		qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	for (size_t i = 0; names && names[i]; i++) {
+		_cleanup_free_ char *own = xasprintf("vms/%s.yaml", names[i]);
+		const struct spec_diag *dg = NULL;
+
+		if (!selected(c, names[i]))
+			continue;
+		for (size_t j = 0; j < c->d->n_diags && !dg; j++) {
+			const char *f = c->d->diags[j].file;
+			size_t fl = f ? strlen(f) : 0, ol = strlen(own);
+
+			if (fl >= ol && strcmp(f + fl - ol, own) == 0 &&
+			    (fl == ol || f[fl - ol - 1] == '/')) {
+				dg = &c->d->diags[j];
+				used[j] = true;
+			}
+		}
+		if (dg)
+			c->p->held = strv_append_take(c->p->held,
+						      xasprintf("%s: %s:%u:%u: %s", names[i], dg->file,
+								dg->line, dg->col, dg->msg));
+		else if (!c->d->host_valid)
+			c->p->held = strv_append_take(c->p->held,
+						      xasprintf("%s: host.yaml is invalid", names[i]));
+		else
+			c->p->held = strv_append_take(
+				c->p->held,
+				xasprintf("%s: a file it depends on is invalid", names[i]));
+	}
+	for (size_t j = 0; j < c->d->n_diags; j++)
+		if (!used[j])
+			c->p->notes = strv_append_take(
+				c->p->notes, xasprintf("error: %s:%u:%u: %s", c->d->diags[j].file,
+						       c->d->diags[j].line, c->d->diags[j].col,
+						       c->d->diags[j].msg));
+}
+
+int
+plan_build(const struct spec *desired, const struct observed *obs,
+	   const struct plan_options *opt, struct plan **ret, struct error **err)
+{
+	_cleanup_(plan_freep) struct plan *p = xcalloc(1, sizeof(*p));
+	_cleanup_free_ const struct vm_spec **order = NULL;
+	struct ctx c = { .d = desired, .obs = obs, .opt = opt, .p = p };
+	size_t n_deletes = 0;
+
+	if (!opt || !opt->status_dir)
+		return error_set(err, -EINVAL, "plan: no status directory");
+	p->held = strv_copy(NULL);
+	p->notes = strv_copy(NULL);
+	for (size_t i = 0; obs->problems && obs->problems[i]; i++)
+		p->notes = strv_append(p->notes, obs->problems[i]);
+	plan_held(&c);
+
+	/* Every address already taken, recorded or declared, is skipped. */
+	for (size_t i = 0; i < obs->n_vms; i++)
+		use_ip(&c, obs->vms[i].status.ip);
+	for (size_t i = 0; i < obs->n_nat_ips; i++)
+		use_ip(&c, obs->nat_ips[i]);
+	for (size_t i = 0; i < desired->n_vms; i++)
+		if (desired->vms[i].has_ip)
+			use_ip(&c, desired->vms[i].ip);
+
+	/*
+	 * Orphans go first: nothing claims them, and removing them first frees
+	 * what a VM's own steps might otherwise trip over (a dm target over a
+	 * loop device of a VM being deleted whose id is unknown).
+	 */
+	if (desired->host_valid && !opt->only)
+		for (int k = 0; k < _ORPHAN_KIND_MAX; k++)
+			for (size_t i = 0; i < obs->n_orphans; i++)
+				if ((int)obs->orphans[i].kind == k)
+					plan_orphan(&c, &obs->orphans[i]);
+	order = xcalloc(desired->n_vms + 1, sizeof(*order));
+	for (size_t i = 0; i < desired->n_vms; i++)
+		order[i] = &desired->vms[i];
+	qsort(order, desired->n_vms, sizeof(*order), cmp_vm_ptr);
+	for (size_t i = 0; desired->host_valid && i < desired->n_vms; i++) {
+		const struct vm_spec *vm = order[i];
+
+		if (strv_contains(desired->held_vms, vm->name) || !selected(&c, vm->name))
+			continue;
+		if (!mine(&c, vm)) {
+			if (observed_find(obs, vm->name))
+				p->notes = strv_append_take(
+					p->notes,
+					xasprintf("%s: declared for host '%s', not this host ('%s'): "
+						  "left alone",
+						  vm->name, vm->host,
+						  opt->host_name ? opt->host_name : "?"));
+			continue;
+		}
+		plan_declared(&c, vm, observed_find(obs, vm->name));
+	}
+	for (size_t i = 0; desired->host_valid && i < obs->n_vms; i++) {
+		const struct observed_vm *o = &obs->vms[i];
+
+		if (declared_anywhere(desired, o->name) || !selected(&c, o->name))
+			continue;
+		plan_delete(&c, o);
+		n_deletes++;
+	}
+	if (n_deletes > 1 && n_deletes * 2 > obs->n_vms && !opt->allow_mass_delete)
+		p->refused = xasprintf("this run would delete %zu of the %zu existing vms; "
+				       "refusing without --allow-mass-delete",
+				       n_deletes, obs->n_vms);
+	free(c.used);
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+/* ---- text ---- */
+
+static char
+change_sign(enum change_kind k)
+{
+	switch (k) {
+	case CHANGE_CREATE:
+		return '+';
+	case CHANGE_DELETE:
+	case CHANGE_ORPHAN:
+		return '-';
+	default:
+		return '~';
+	}
+}
+
+char *
+plan_format(const struct plan *p)
+{
+	char *buf = NULL;
+	size_t len = 0, n_create = 0, n_change = 0, n_delete = 0, n_orphan = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < p->n_changes; i++) {
+		const struct plan_change *ch = &p->changes[i];
+
+		if (ch->kind == CHANGE_ORPHAN) {
+			fprintf(f, "- orphan %s\n", ch->detail);
+			n_orphan++;
+			continue;
+		}
+		fprintf(f, "%c %s %s", change_sign(ch->kind), change_kind_to_string(ch->kind),
+			ch->vm_name);
+		if (ch->detail)
+			fprintf(f, " (%s)", ch->detail);
+		fputc('\n', f);
+		for (size_t j = ch->first; j < ch->first + ch->n; j++)
+			fprintf(f, "    %s\n", p->actions[j].text);
+		if (ch->kind == CHANGE_CREATE)
+			n_create++;
+		else if (ch->kind == CHANGE_DELETE)
+			n_delete++;
+		else
+			n_change++;
+	}
+	for (size_t i = 0; p->held && p->held[i]; i++) {
+		const char *colon = strchr(p->held[i], ':');
+
+		/* "NAME: file:line:col: msg" prints as "! held: file:line:col: msg (NAME)". */
+		fprintf(f, "! held: %s (vm '%.*s')\n", colon ? colon + 2 : p->held[i],
+			colon ? (int)(colon - p->held[i]) : 0, p->held[i]);
+	}
+	for (size_t i = 0; p->notes && p->notes[i]; i++)
+		fprintf(f, "! %s\n", p->notes[i]);
+	if (p->refused)
+		fprintf(f, "! refused: %s\n", p->refused);
+	if (p->n_changes == 0)
+		fprintf(f, "No changes: %zu vm%s up to date.\n", p->n_unchanged,
+			p->n_unchanged == 1 ? "" : "s");
+	else
+		fprintf(f, "Plan: %zu to create, %zu to change, %zu to delete, %zu orphan%s to remove; "
+			   "%zu unchanged, %zu held.\n",
+			n_create, n_change, n_delete, n_orphan, n_orphan == 1 ? "" : "s",
+			p->n_unchanged, strv_length(p->held));
+	if (fclose(f) != 0)
+		abort();
+	return buf;
+}

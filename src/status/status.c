@@ -1,0 +1,762 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Status files: one flat YAML mapping per VM, written whole and atomically
+ * (util/fileio), parsed back with libyaml and validated field by field.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "status/status.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+#include "util/name.h"
+#include "util/strv.h"
+
+static const char *const phase_names[_VM_PHASE_MAX] = {
+	[VM_PHASE_CREATING] = "creating", [VM_PHASE_STOPPED] = "stopped",
+	[VM_PHASE_RUNNING] = "running",	  [VM_PHASE_FAILED] = "failed",
+	[VM_PHASE_DELETING] = "deleting",
+};
+static const char *const strategy_names[_DISK_STRATEGY_MAX] = {
+	[DISK_STRATEGY_AUTO] = "auto",
+	[DISK_STRATEGY_DM_SNAPSHOT] = "dm-snapshot",
+	[DISK_STRATEGY_REFLINK] = "reflink",
+	[DISK_STRATEGY_COPY] = "copy",
+};
+static const char *const hypervisor_names[_HYPERVISOR_MAX] = {
+	[HYPERVISOR_FIRECRACKER] = "firecracker",
+	[HYPERVISOR_QEMU] = "qemu",
+};
+static const char *const state_names[_VM_STATE_MAX] = {
+	[VM_STATE_RUNNING] = "running",
+	[VM_STATE_STOPPED] = "stopped",
+};
+static const char *const on_delete_names[_ON_DELETE_MAX] = {
+	[ON_DELETE_RETAIN] = "retain",
+	[ON_DELETE_PURGE] = "purge",
+};
+
+static int
+lookup(const char *const *table, int n, const char *s)
+{
+	for (int i = 0; s && i < n; i++)
+		if (table[i] && strcmp(table[i], s) == 0)
+			return i;
+	return -EINVAL;
+}
+
+const char *
+vm_phase_to_string(enum vm_phase p)
+{
+	return p >= 0 && p < _VM_PHASE_MAX ? phase_names[p] : NULL;
+}
+
+enum vm_phase
+vm_phase_from_string(const char *s)
+{
+	return (enum vm_phase)lookup(phase_names, _VM_PHASE_MAX, s);
+}
+
+const char *
+status_strategy_to_string(enum disk_strategy s)
+{
+	return s >= 0 && s < _DISK_STRATEGY_MAX ? strategy_names[s] : NULL;
+}
+
+const char *
+status_hypervisor_to_string(enum hypervisor_kind k)
+{
+	return k >= 0 && k < _HYPERVISOR_MAX ? hypervisor_names[k] : NULL;
+}
+
+const char *
+status_state_to_string(enum vm_state s)
+{
+	return s >= 0 && s < _VM_STATE_MAX ? state_names[s] : NULL;
+}
+
+const char *
+status_on_delete_to_string(enum on_delete o)
+{
+	return o >= 0 && o < _ON_DELETE_MAX ? on_delete_names[o] : NULL;
+}
+
+void
+vm_status_done(struct vm_status *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	free(s->intent);
+	free(s->api_socket);
+	free(s->root_device);
+	free(s->image_rootfs);
+	free(s->work_path);
+	free(s->applied.image);
+	free(s->applied.kernel_args);
+	free(s->source_commit);
+	free(s->last_error);
+	memset(s, 0, sizeof(*s));
+}
+
+struct vm_status *
+vm_status_free(struct vm_status *s)
+{
+	vm_status_done(s);
+	free(s);
+	return NULL;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void
+vm_status_copy(struct vm_status *dst, const struct vm_status *src)
+{
+	*dst = *src;
+	dst->name = dup_or_null(src->name);
+	dst->intent = dup_or_null(src->intent);
+	dst->api_socket = dup_or_null(src->api_socket);
+	dst->root_device = dup_or_null(src->root_device);
+	dst->image_rootfs = dup_or_null(src->image_rootfs);
+	dst->work_path = dup_or_null(src->work_path);
+	dst->applied.image = dup_or_null(src->applied.image);
+	dst->applied.kernel_args = dup_or_null(src->applied.kernel_args);
+	dst->source_commit = dup_or_null(src->source_commit);
+	dst->last_error = dup_or_null(src->last_error);
+}
+
+char *
+status_path(const char *status_dir, const char *name)
+{
+	return xasprintf("%s/vms/%s.yaml", status_dir, name);
+}
+
+char *
+status_vm_dir(const char *status_dir, const char *name)
+{
+	return xasprintf("%s/vms/%s", status_dir, name);
+}
+
+char *
+status_api_socket(const char *status_dir, const char *name)
+{
+	return xasprintf("%s/vms/%s/api.sock", status_dir, name);
+}
+
+char *
+status_console_log(const char *status_dir, const char *name)
+{
+	return xasprintf("%s/vms/%s/console.log", status_dir, name);
+}
+
+char *
+status_work_path(const char *status_dir, const char *name)
+{
+	return xasprintf("%s/vms/%s/work.ext4", status_dir, name);
+}
+
+char *
+status_retained_path(const char *status_dir, const char *name, const char *id)
+{
+	return xasprintf("%s/retained/%s-%s.ext4", status_dir, name, id);
+}
+
+int
+mac_parse(const char *s, uint8_t ret[6])
+{
+	uint8_t m[6];
+
+	if (!s || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		unsigned v = 0;
+
+		for (int j = 0; j < 2; j++) {
+			char c = s[i * 3 + j];
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v = v * 16 + (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v = v * 16 + (unsigned)(c - 'A' + 10);
+			else
+				return -EINVAL;
+		}
+		if (i < 5 && s[i * 3 + 2] != ':')
+			return -EINVAL;
+		m[i] = (uint8_t)v;
+	}
+	memcpy(ret, m, 6);
+	return 0;
+}
+
+void
+mac_format(const uint8_t mac[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+}
+
+void
+mac_from_ip(uint32_t ip, uint8_t ret[6])
+{
+	ret[0] = 0x06;
+	ret[1] = 0x00;
+	ret[2] = (uint8_t)(ip >> 24);
+	ret[3] = (uint8_t)(ip >> 16);
+	ret[4] = (uint8_t)(ip >> 8);
+	ret[5] = (uint8_t)ip;
+}
+
+void
+size_format(uint64_t b, char out[32])
+{
+	if (b && b % (1ULL << 40) == 0)
+		snprintf(out, 32, "%" PRIu64 "T", b >> 40);
+	else if (b && b % (1ULL << 30) == 0)
+		snprintf(out, 32, "%" PRIu64 "G", b >> 30);
+	else if (b && b % (1ULL << 20) == 0)
+		snprintf(out, 32, "%" PRIu64 "M", b >> 20);
+	else if (b && b % (1ULL << 10) == 0)
+		snprintf(out, 32, "%" PRIu64 "K", b >> 10);
+	else
+		snprintf(out, 32, "%" PRIu64, b);
+}
+
+/* Length of the valid UTF-8 sequence at p, 0 when invalid. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t n;
+
+	if (*p < 0x80)
+		return 1;
+	if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+		n = 2;
+	else if ((*p & 0xf0) == 0xe0)
+		n = 3;
+	else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A YAML double-quoted scalar: every byte outside printable ASCII escaped. */
+static void
+put_str(FILE *f, const char *key, const char *v)
+{
+	fprintf(f, "%s: ", key);
+	if (!v) {
+		fputs("null\n", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		size_t n = utf8_len(p);
+
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else if (*p < 0x80)
+			fputc(*p, f);
+		else if (n) {
+			fwrite(p, 1, n, f);
+			p += n - 1;
+		} else {
+			/* Not UTF-8 (a YAML file must be): keep the text readable. */
+			fputc('?', f);
+		}
+	}
+	fputs("\"\n", f);
+}
+
+static void
+put_u64(FILE *f, const char *key, uint64_t v)
+{
+	fprintf(f, "%s: %" PRIu64 "\n", key, v);
+}
+
+static void
+put_bool(FILE *f, const char *key, bool v)
+{
+	fprintf(f, "%s: %s\n", key, v ? "true" : "false");
+}
+
+char *
+status_format(const struct vm_status *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	char ip[16], mac[18];
+
+	if (!f)
+		abort();
+	fprintf(f, "# banger status of vm '%s': written by banger, do not edit\n", s->name);
+	put_str(f, "name", s->name);
+	put_str(f, "id", s->id);
+	put_str(f, "generation", s->generation);
+	put_str(f, "phase", vm_phase_to_string(s->phase));
+	put_str(f, "intent", s->intent);
+	put_str(f, "tap", s->tap);
+	mac_format(s->mac, mac);
+	put_str(f, "mac", s->has_mac ? mac : NULL);
+	ipv4_format(s->ip, ip);
+	put_str(f, "ip", s->ip ? ip : NULL);
+	put_u64(f, "pid", (uint64_t)s->pid);
+	put_str(f, "api_socket", s->api_socket);
+	put_str(f, "disk_strategy", status_strategy_to_string(s->disk_strategy));
+	put_str(f, "dm_name", s->dm_name);
+	put_str(f, "root_device", s->root_device);
+	put_str(f, "image_rootfs", s->image_rootfs);
+	put_bool(f, "root_ready", s->root_ready);
+	put_str(f, "work_path", s->work_path);
+	put_bool(f, "work_ready", s->work_ready);
+	put_bool(f, "seeded", s->seeded);
+	put_str(f, "applied_state", status_state_to_string(s->applied.state));
+	put_u64(f, "applied_vcpus", s->applied.vcpus);
+	put_u64(f, "applied_memory", s->applied.memory);
+	put_str(f, "applied_hypervisor", status_hypervisor_to_string(s->applied.hypervisor));
+	put_str(f, "applied_image", s->applied.image);
+	put_str(f, "applied_image_hash", s->applied.image_hash);
+	put_str(f, "applied_kernel_args", s->applied.kernel_args);
+	put_u64(f, "applied_system_overlay", s->applied.system_overlay);
+	put_u64(f, "applied_work_disk", s->applied.work_disk);
+	put_bool(f, "applied_nat", s->applied.nat);
+	put_str(f, "applied_seed_hash", s->applied.seed_hash);
+	put_str(f, "on_delete", status_on_delete_to_string(s->applied.on_delete));
+	put_str(f, "source_commit", s->source_commit);
+	put_str(f, "last_error", s->last_error);
+	put_u64(f, "created_ms", s->created_ms);
+	put_u64(f, "updated_ms", s->updated_ms);
+	put_u64(f, "started_ms", s->started_ms);
+	/* Lets a reader tell a whole file from a truncated one. */
+	fputs("end: true\n", f);
+	if (fclose(f) != 0)
+		abort();
+	return buf;
+}
+
+/* Field parsers: v is the scalar, or NULL for a YAML null. */
+static int
+parse_u64(const char *v, uint64_t *ret)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!v || !*v || *v == '-')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = x;
+	return 0;
+}
+
+static int
+parse_bool(const char *v, bool *ret)
+{
+	if (v && strcmp(v, "true") == 0)
+		*ret = true;
+	else if (v && strcmp(v, "false") == 0)
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int
+parse_hex(const char *v, char *out, size_t len, bool allow_empty)
+{
+	if (!v)
+		return -EINVAL;
+	if (!*v && allow_empty) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (strlen(v) != len)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+			return -EINVAL;
+	memcpy(out, v, len + 1);
+	return 0;
+}
+
+static int
+parse_path(const char *v, char **ret)
+{
+	if (!v) {
+		free(*ret);
+		*ret = NULL;
+		return 0;
+	}
+	if (v[0] != '/' || strstr(v, "/../") || strlen(v) > 4096)
+		return -EINVAL;
+	free(*ret);
+	*ret = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_text(const char *v, char **ret)
+{
+	free(*ret);
+	*ret = v ? xstrdup(v) : NULL;
+	return 0;
+}
+
+static int
+set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
+{
+	uint64_t u;
+	int r;
+
+	if (strcmp(k, "name") == 0) {
+		if (!v || !name_is_dns_label(v))
+			return -EINVAL;
+		free(s->name);
+		s->name = xstrdup(v);
+		*seen |= 1;
+		return 0;
+	}
+	if (strcmp(k, "id") == 0) {
+		if (!v || (*v && !name_is_vm_id(v)))
+			return -EINVAL;
+		snprintf(s->id, sizeof(s->id), "%s", v);
+		*seen |= 2;
+		return 0;
+	}
+	if (strcmp(k, "end") == 0) {
+		*seen |= 4;
+		return parse_bool(v, &(bool){ false });
+	}
+	if (strcmp(k, "generation") == 0)
+		return parse_hex(v, s->generation, 64, true);
+	if (strcmp(k, "phase") == 0) {
+		r = vm_phase_from_string(v);
+		if (r < 0)
+			return r;
+		s->phase = (enum vm_phase)r;
+		*seen |= 8;
+		return 0;
+	}
+	if (strcmp(k, "intent") == 0)
+		return parse_text(v, &s->intent);
+	if (strcmp(k, "tap") == 0) {
+		if (!v || (*v && (strncmp(v, TAP_PREFIX, strlen(TAP_PREFIX)) != 0 || strlen(v) > 15)))
+			return -EINVAL;
+		snprintf(s->tap, sizeof(s->tap), "%s", v);
+		return 0;
+	}
+	if (strcmp(k, "mac") == 0) {
+		s->has_mac = v != NULL;
+		return v ? mac_parse(v, s->mac) : 0;
+	}
+	if (strcmp(k, "ip") == 0) {
+		s->ip = 0;
+		return v ? ipv4_parse(v, &s->ip) : 0;
+	}
+	if (strcmp(k, "pid") == 0) {
+		r = parse_u64(v, &u);
+		if (r < 0 || u > INT32_MAX)
+			return -EINVAL;
+		s->pid = (pid_t)u;
+		return 0;
+	}
+	if (strcmp(k, "api_socket") == 0)
+		return parse_path(v, &s->api_socket);
+	if (strcmp(k, "disk_strategy") == 0) {
+		r = lookup(strategy_names, _DISK_STRATEGY_MAX, v);
+		if (r < 0)
+			return r;
+		s->disk_strategy = (enum disk_strategy)r;
+		return 0;
+	}
+	if (strcmp(k, "dm_name") == 0) {
+		if (!v || (*v && (strncmp(v, DM_PREFIX, strlen(DM_PREFIX)) != 0 || strlen(v) > 19)))
+			return -EINVAL;
+		snprintf(s->dm_name, sizeof(s->dm_name), "%s", v);
+		return 0;
+	}
+	if (strcmp(k, "root_device") == 0)
+		return parse_path(v, &s->root_device);
+	if (strcmp(k, "image_rootfs") == 0)
+		return parse_path(v, &s->image_rootfs);
+	if (strcmp(k, "root_ready") == 0)
+		return parse_bool(v, &s->root_ready);
+	if (strcmp(k, "work_path") == 0)
+		return parse_path(v, &s->work_path);
+	if (strcmp(k, "work_ready") == 0)
+		return parse_bool(v, &s->work_ready);
+	if (strcmp(k, "seeded") == 0)
+		return parse_bool(v, &s->seeded);
+	if (strcmp(k, "applied_state") == 0) {
+		r = lookup(state_names, _VM_STATE_MAX, v);
+		if (r < 0)
+			return r;
+		s->applied.state = (enum vm_state)r;
+		return 0;
+	}
+	if (strcmp(k, "applied_vcpus") == 0) {
+		r = parse_u64(v, &u);
+		if (r < 0 || u > 1024)
+			return -EINVAL;
+		s->applied.vcpus = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(k, "applied_memory") == 0)
+		return parse_u64(v, &s->applied.memory);
+	if (strcmp(k, "applied_hypervisor") == 0) {
+		r = lookup(hypervisor_names, _HYPERVISOR_MAX, v);
+		if (r < 0)
+			return r;
+		s->applied.hypervisor = (enum hypervisor_kind)r;
+		return 0;
+	}
+	if (strcmp(k, "applied_image") == 0) {
+		if (v && !name_is_dns_label(v))
+			return -EINVAL;
+		return parse_text(v, &s->applied.image);
+	}
+	if (strcmp(k, "applied_image_hash") == 0)
+		return parse_hex(v, s->applied.image_hash, 64, true);
+	if (strcmp(k, "applied_kernel_args") == 0)
+		return parse_text(v, &s->applied.kernel_args);
+	if (strcmp(k, "applied_system_overlay") == 0)
+		return parse_u64(v, &s->applied.system_overlay);
+	if (strcmp(k, "applied_work_disk") == 0)
+		return parse_u64(v, &s->applied.work_disk);
+	if (strcmp(k, "applied_nat") == 0)
+		return parse_bool(v, &s->applied.nat);
+	if (strcmp(k, "applied_seed_hash") == 0)
+		return parse_hex(v, s->applied.seed_hash, 64, true);
+	if (strcmp(k, "on_delete") == 0) {
+		r = lookup(on_delete_names, _ON_DELETE_MAX, v);
+		if (r < 0)
+			return r;
+		s->applied.on_delete = (enum on_delete)r;
+		return 0;
+	}
+	if (strcmp(k, "source_commit") == 0)
+		return parse_text(v, &s->source_commit);
+	if (strcmp(k, "last_error") == 0)
+		return parse_text(v, &s->last_error);
+	if (strcmp(k, "created_ms") == 0)
+		return parse_u64(v, &s->created_ms);
+	if (strcmp(k, "updated_ms") == 0)
+		return parse_u64(v, &s->updated_ms);
+	if (strcmp(k, "started_ms") == 0)
+		return parse_u64(v, &s->started_ms);
+	return -ENOKEY;
+}
+
+static bool
+is_null_scalar(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+
+	return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (strcmp(v, "null") == 0 || strcmp(v, "~") == 0 || !*v);
+}
+
+int
+status_parse(const char *text, size_t len, const char *path, struct vm_status *ret,
+	     struct error **err)
+{
+	yaml_parser_t parser;
+	struct vm_status s = { 0 };
+	_cleanup_free_ char *key = NULL;
+	unsigned seen = 0;
+	int depth = 0, r = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser))
+		abort();
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done) {
+		yaml_event_t ev;
+
+		if (!yaml_parser_parse(&parser, &ev)) {
+			r = error_set_at(err, -EBADMSG, path, (unsigned)parser.problem_mark.line + 1,
+					 (unsigned)parser.problem_mark.column + 1, "%s",
+					 parser.problem ? parser.problem : "unparsable");
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > 1)
+				r = error_set_at(err, -EBADMSG, path, (unsigned)ev.start_mark.line + 1,
+						 (unsigned)ev.start_mark.column + 1,
+						 "nested mapping not expected");
+			break;
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_ALIAS_EVENT:
+			r = error_set_at(err, -EBADMSG, path, (unsigned)ev.start_mark.line + 1,
+					 (unsigned)ev.start_mark.column + 1, "scalar expected");
+			break;
+		case YAML_SCALAR_EVENT:
+			if (depth != 1) {
+				r = error_set(err, -EBADMSG, "%s: mapping expected", path);
+				break;
+			}
+			if (!key) {
+				key = xstrdup((const char *)ev.data.scalar.value);
+				break;
+			}
+			r = set_field(&s, key,
+				      is_null_scalar(&ev) ? NULL : (const char *)ev.data.scalar.value,
+				      &seen);
+			if (r == -ENOKEY)
+				r = error_set_at(err, -EBADMSG, path, (unsigned)ev.start_mark.line + 1,
+						 (unsigned)ev.start_mark.column + 1, "unknown field '%s'",
+						 key);
+			else if (r < 0)
+				r = error_set_at(err, -EBADMSG, path, (unsigned)ev.start_mark.line + 1,
+						 (unsigned)ev.start_mark.column + 1,
+						 "bad value for '%s'", key);
+			free(TAKE_PTR(key));
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (r < 0)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	if (r == 0 && (seen & 15) != 15)
+		r = error_set(err, -EBADMSG, "%s: %s", path,
+			      !(seen & 4) ? "truncated (no end marker)" : "name, id or phase missing");
+	if (r < 0) {
+		vm_status_done(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+int
+status_write(const char *status_dir, const struct vm_status *s, struct error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/vms", status_dir);
+	_cleanup_free_ char *path = status_path(status_dir, s->name);
+	_cleanup_free_ char *text = status_format(s);
+	int r;
+
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return error_set(err, r, "status directory '%s': %s", dir, strerror(-r));
+	r = write_file_atomic(path, text, strlen(text), 0600);
+	if (r < 0)
+		return error_set(err, r, "status file '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+int
+status_read(const char *status_dir, const char *name, struct vm_status *ret, struct error **err)
+{
+	_cleanup_free_ char *path = status_path(status_dir, name);
+	_cleanup_free_ char *data = NULL;
+	struct vm_status s;
+	size_t len = 0;
+	int r;
+
+	r = read_file(path, STATUS_FILE_MAX, &data, &len);
+	if (r == -ENOENT)
+		return r;
+	if (r == -EFBIG)
+		return error_set(err, -EBADMSG, "%s: too large", path);
+	if (r < 0)
+		return error_set(err, r, "%s: %s", path, strerror(-r));
+	r = status_parse(data, len, path, &s, err);
+	if (r < 0)
+		return r;
+	if (strcmp(s.name, name) != 0) {
+		r = error_set(err, -EBADMSG, "%s: names vm '%s'", path, s.name);
+		vm_status_done(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+int
+status_remove(const char *status_dir, const char *name, struct error **err)
+{
+	_cleanup_free_ char *path = status_path(status_dir, name);
+	int r;
+
+	if (unlink(path) < 0 && errno != ENOENT) {
+		r = -errno;
+		return error_set(err, r, "%s: %s", path, strerror(-r));
+	}
+	r = fsync_parent_dir(path);
+	if (r < 0 && r != -ENOENT)
+		return error_set(err, r, "%s: %s", path, strerror(-r));
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+status_list(const char *status_dir, char ***ret, struct error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/vms", status_dir);
+	_cleanup_strv_free_ char **names = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			return error_set(err, -errno, "%s: %s", dir, strerror(errno));
+		*ret = strv_copy(NULL);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		_cleanup_free_ char *stem = NULL;
+
+		if (n <= 5 || strcmp(de->d_name + n - 5, ".yaml") != 0)
+			continue;
+		stem = xstrndup(de->d_name, n - 5);
+		if (name_is_dns_label(stem))
+			names = strv_append(names, stem);
+	}
+	closedir(d);
+	if (!names)
+		names = strv_copy(NULL);
+	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	*ret = TAKE_PTR(names);
+	return 0;
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# banger plan / reconcile / status end to end on the fake host
+# (BANGER_FAKE_HOST keeps its state in a file between runs).
+set -eu
+
+: "${BANGER:?}" "${top_builddir:?}"
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/banger-core-sh-XXXXXX)
+HOLDER=
+cleanup() {
+	if [ -n "$HOLDER" ]; then kill "$HOLDER" 2>/dev/null || true; wait "$HOLDER" 2>/dev/null || true; fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_exit() {
+	want=$1; shift
+	set +e
+	"$@" >"$T/out" 2>"$T/err"
+	got=$?
+	set -e
+	[ "$got" = "$want" ] || { cat "$T/out" "$T/err" >&2; fail "'$*' exited $got, wanted $want"; }
+}
+has() { grep -qF -- "$1" "$T/out" || { cat "$T/out" >&2; fail "output lacks '$1'"; }; }
+has_err() { grep -qF -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks '$1'"; }; }
+
+mkdir -p "$T/state/images" "$T/state/vms"
+printf 'kernel: /img/vmlinux\nrootfs: /img/rootfs.ext4\n' >"$T/state/images/base.yaml"
+printf 'image: base\nmemory: 512M\nnetwork:\n  nat: true\ndisks:\n  work: 1G\n' >"$T/state/vms/web.yaml"
+printf 'image: base\nstate: stopped\n' >"$T/state/vms/db.yaml"
+BANGER_FAKE_HOST=$T/host BANGER_STATE=$T/state BANGER_STATUS_DIR=$T/status
+export BANGER_FAKE_HOST BANGER_STATE BANGER_STATUS_DIR
+
+expect_exit 0 "$BANGER" plan
+has "+ create web (running, 1 vcpu, 512M, ip 10.77.0.3)"
+has "+ create db (stopped, 1 vcpu, 512M, ip 10.77.0.2)"
+has "Plan: 2 to create"
+expect_exit 0 "$BANGER" plan --json
+$PY -c 'import json,sys; p=json.load(open(sys.argv[1])); assert [c["vm"] for c in p["changes"]]==["db","web"], p; assert p["changes"][1]["change"]=="create"; assert not p["empty"]' "$T/out"
+
+# --dry-run changes nothing.
+expect_exit 0 "$BANGER" reconcile --dry-run
+[ ! -e "$T/host" ] || fail "dry run touched the host"
+
+expect_exit 0 "$BANGER" reconcile
+has "create web:"
+has "Reconciled: 2 changed, 0 failed"
+[ -f "$T/status/vms/web.yaml" ] || fail "no status file"
+grep -q '^phase: "running"' "$T/status/vms/web.yaml" || fail "web not running in status"
+
+# Converged: the second run does nothing.
+expect_exit 0 "$BANGER" reconcile
+has "Nothing to do: 2 vms up to date"
+expect_exit 0 "$BANGER" plan
+has "No changes: 2 vms up to date."
+
+expect_exit 0 "$BANGER" status
+has "web                  running    running   10.77.0.3"
+expect_exit 0 "$BANGER" status web --json
+$PY -c 'import json,sys; s=json.load(open(sys.argv[1])); v=s["vms"]; assert len(v)==1 and v[0]["name"]=="web" and v[0]["pid"]==1000 and v[0]["drift"] is None, s' "$T/out"
+expect_exit 1 "$BANGER" status nosuch
+
+# A restart field changed.
+sed -i 's/512M/1G/' "$T/state/vms/web.yaml"
+expect_exit 0 "$BANGER" plan
+has "~ restart web (memory 512M -> 1G)"
+expect_exit 0 "$BANGER" status web
+has "restart"
+
+# A broken declaration holds its VM; the rest converges; exit 2 (partial).
+printf 'image: base\nvcpu: 2\n' >"$T/state/vms/bad.yaml"
+expect_exit 2 "$BANGER" reconcile --json
+$PY -c '
+import json,sys
+r=json.load(open(sys.argv[1]))
+assert r["summary"]["changed"]==1 and r["summary"]["held"]==1 and r["summary"]["exit"]==2, r
+assert r["plan"]["held"][0].startswith("bad: vms/bad.yaml:2:1:"), r["plan"]["held"]
+assert [s["action"] for s in r["steps"]]==["stop","start","record"], r["steps"]
+' "$T/out"
+rm "$T/state/vms/bad.yaml"
+
+# --only restricts the run.
+printf 'image: base\n' >"$T/state/vms/api.yaml"
+printf 'image: base\n' >"$T/state/vms/cache.yaml"
+expect_exit 0 "$BANGER" reconcile --only api
+has "create api:"
+expect_exit 0 "$BANGER" plan
+has "+ create cache"
+expect_exit 0 "$BANGER" reconcile
+
+# Another host's VM is left alone.
+printf 'image: base\nhost: elsewhere\n' >"$T/state/vms/far.yaml"
+expect_exit 0 "$BANGER" reconcile --host-name here
+has "Nothing to do"
+expect_exit 0 "$BANGER" reconcile --host-name elsewhere
+has "create far:"
+rm "$T/state/vms/far.yaml"
+expect_exit 0 "$BANGER" reconcile --host-name elsewhere
+has "delete far:"
+
+# Deleting most VMs at once is refused without --allow-mass-delete.
+rm "$T/state/vms/api.yaml" "$T/state/vms/cache.yaml" "$T/state/vms/db.yaml"
+expect_exit 1 "$BANGER" reconcile
+has_err "refusing without --allow-mass-delete"
+expect_exit 0 "$BANGER" plan --allow-mass-delete
+has "3 to delete"
+expect_exit 0 "$BANGER" reconcile --allow-mass-delete
+has "Reconciled: 3 changed, 0 failed"
+[ ! -e "$T/status/vms/db.yaml" ] || fail "db's status file survived its deletion"
+
+# The lock: a second run waits, then exits 3 naming the holder.
+$PY -c '
+import fcntl,os,sys,time
+fd=os.open(sys.argv[1], os.O_RDWR|os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0); os.write(fd, b"%d\n" % os.getpid())
+open(sys.argv[2], "w").write("locked")
+time.sleep(30)
+' "$T/status/lock" "$T/locked" &
+HOLDER=$!
+i=0
+while [ ! -e "$T/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+expect_exit 3 "$BANGER" reconcile --lock-timeout 1
+has_err "(pid $HOLDER)"
+expect_exit 64 "$BANGER" reconcile --lock-timeout soon
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null || true; HOLDER=
+expect_exit 0 "$BANGER" reconcile --lock-timeout 1
+echo "ok"

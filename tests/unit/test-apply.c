@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Apply on the fake host: the transcript of a create, write-ahead records,
+ * failure injection (last_error, the other VMs go on), and the crash test:
+ * for every side-effect index N of create, stop, start, restart and delete,
+ * crash after N, run again: it converges and no object is left unclaimed.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fakes/harness.h"
+#include "fakes/test-spec.h"
+#include "status/status.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+#include "util/strv.h"
+
+#define IMG "image base kernel=/img/vmlinux rootfs=/img/rootfs.ext4\n"
+#define IMG2 "image base kernel=/img/vmlinux rootfs=/img/rootfs-v2.ext4\n"
+#define FS "filesync dots /etc/hosts:/etc/hosts\n"
+
+static char status_dir[64];
+
+static void
+setup(void)
+{
+	snprintf(status_dir, sizeof(status_dir), "/tmp/banger-apply-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(status_dir));
+}
+
+static void
+rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type == DT_DIR)
+			rm_tree(p);
+		else
+			(void)unlink(p);
+	}
+	if (d)
+		closedir(d);
+	(void)rmdir(dir);
+}
+
+static void
+teardown(void)
+{
+	rm_tree(status_dir);
+}
+
+static struct spec *
+spec_of(const char *text)
+{
+	struct spec *s = NULL;
+
+	ck_assert_int_eq(test_spec_parse(text, &s), 0);
+	return s;
+}
+
+/* Run a full cycle with apply; return it. */
+static struct cycle
+run(struct fake_host *h, const char *text)
+{
+	_cleanup_(test_spec_freep) struct spec *s = spec_of(text);
+	struct cycle_options o = { .apply = true };
+	struct cycle c = { 0 };
+
+	fake_host_new_run(h);
+	ck_assert_int_eq(harness_cycle(status_dir, h, s, &o, &c), 0);
+	return c;
+}
+
+START_TEST(test_create_transcript)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *t = NULL;
+	struct cycle c = { 0 };
+	struct vm_status st;
+	const char *want =
+		"net.link_list\n"
+		"nat.rule_list\n"
+		"disk.list\n"
+		"hv.list\n"
+		"proc.random_id 352c022f\n"
+		"net.bridge_ensure banger0 10.77.0.1/24\n"
+		"net.tap_ensure bgr-352c022f banger0 web\n"
+		"net.forwarding_ensure\n"
+		"net.uplink_resolve auto\n"
+		"nat.table_ensure\n"
+		"nat.vm_add 352c022f bgr-352c022f 10.77.0.2 eth0\n"
+		"disk.vm_dir_create $STATUS/vms/web\n"
+		"disk.strategy_probe 0\n"
+		"disk.root_create dm-snapshot $STATUS/vms/web banger-352c022fc8ea\n"
+		"disk.work_create $STATUS/vms/web/work.ext4 1073741824\n"
+		"disk.filesync_apply $STATUS/vms/web/work.ext4 1\n"
+		"hv.spawn vm=web vcpus=1 memory=512M tap=bgr-352c022f "
+		"root=/dev/mapper/banger-352c022fc8ea work=$STATUS/vms/web/work.ext4\n"
+		"hv.boot web 1000\n"
+		"hv.ready web 1000\n"
+		"net.link_list\n"
+		"nat.rule_list\n"
+		"disk.list\n"
+		"hv.list\n";
+	_cleanup_free_ char *raw = NULL;
+
+	c = run(h, IMG FS "vm web image=base work=1G nat=yes files=dots\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	raw = fake_host_transcript(h);
+	t = harness_replace(raw, status_dir, "$STATUS");
+	ck_assert_str_eq(t, want);
+	cycle_done(&c);
+
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+	ck_assert_int_eq(st.phase, VM_PHASE_RUNNING);
+	ck_assert_int_eq(st.pid, 1000);
+	ck_assert_str_eq(st.tap, "bgr-352c022f");
+	ck_assert_str_eq(st.dm_name, "banger-352c022fc8ea");
+	ck_assert_int_eq(st.disk_strategy, DISK_STRATEGY_DM_SNAPSHOT);
+	ck_assert(st.root_ready && st.work_ready && st.seeded);
+	ck_assert_ptr_null(st.intent);
+	ck_assert_ptr_null(st.last_error);
+	ck_assert_uint_eq(st.ip, (10U << 24) | (77U << 16) | 2);
+	ck_assert_uint_eq(st.applied.memory, 512ULL << 20);
+	ck_assert(st.created_ms > 0 && st.started_ms >= st.created_ms);
+	vm_status_done(&st);
+}
+END_TEST
+
+START_TEST(test_write_ahead_identity)
+{
+	/* root_create fails: the status file already names the dm target it
+	 * was about to create, with the intent, and the error. */
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_(test_spec_freep) struct spec *s = spec_of(IMG "vm web image=base\n");
+	struct cycle_options o = { .apply = true };
+	struct cycle c = { 0 };
+	struct vm_status st;
+
+	h->fail_op = "disk.root_create";
+	h->fail_nth = 1;
+	h->fail_errno = EIO;
+	ck_assert_int_eq(harness_cycle(status_dir, h, s, &o, &c), 0);
+	ck_assert_uint_eq(c.res.n_failed, 1);
+	ck_assert_str_eq(c.res.failures[0], "web: root: disk.root_create: Input/output error");
+	cycle_done(&c);
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+	ck_assert_str_eq(st.intent, "root");
+	ck_assert_str_eq(st.dm_name, "banger-352c022fc8ea");
+	ck_assert(!st.root_ready);
+	ck_assert_int_eq(st.phase, VM_PHASE_FAILED);
+	ck_assert_str_eq(st.last_error, "disk.root_create: Input/output error");
+	ck_assert_ptr_null(fake_host_find(h, FAKE_DM, "banger-352c022fc8ea"));
+	vm_status_done(&st);
+}
+END_TEST
+
+START_TEST(test_failure_isolated)
+{
+	/* The first tap fails: that VM stops there, the other is created. */
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_(test_spec_freep) struct spec *s = spec_of(IMG "vm a image=base\nvm b image=base\n");
+	struct cycle_options o = { .apply = true };
+	struct cycle c = { 0 };
+	struct vm_status st;
+
+	h->fail_op = "net.tap_ensure";
+	h->fail_nth = 1;
+	h->fail_errno = EBUSY;
+	ck_assert_int_eq(harness_cycle(status_dir, h, s, &o, &c), 0);
+	ck_assert_uint_eq(c.res.n_failed, 1);
+	ck_assert_uint_eq(c.res.n_ok, 1);
+	cycle_done(&c);
+	ck_assert_int_eq(status_read(status_dir, "a", &st, NULL), 0);
+	ck_assert_int_eq(st.phase, VM_PHASE_FAILED);
+	ck_assert_str_eq(st.last_error, "net.tap_ensure: Device or resource busy");
+	vm_status_done(&st);
+	ck_assert_int_eq(status_read(status_dir, "b", &st, NULL), 0);
+	ck_assert_int_eq(st.phase, VM_PHASE_RUNNING);
+	vm_status_done(&st);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_PROC), 1);
+	/* The next run finishes a and clears its error. */
+	c = run(h, IMG "vm a image=base\nvm b image=base\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	ck_assert_int_eq(status_read(status_dir, "a", &st, NULL), 0);
+	ck_assert_ptr_null(st.last_error);
+	ck_assert_int_eq(st.phase, VM_PHASE_RUNNING);
+	vm_status_done(&st);
+}
+END_TEST
+
+START_TEST(test_delete_retains_work_disk)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	struct cycle c;
+	_cleanup_free_ char *kept = NULL;
+	struct vm_status st;
+
+	c = run(h, IMG "vm web image=base work=1G\n");
+	cycle_done(&c);
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+	kept = status_retained_path(status_dir, "web", st.id);
+	vm_status_done(&st);
+	c = run(h, IMG);
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), -ENOENT);
+	ck_assert_ptr_nonnull(fake_host_find(h, FAKE_FILE, kept));
+	ck_assert_uint_eq(fake_host_count(h, FAKE_LINK), 0);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_DM), 0);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_LOOP), 0);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_DIR), 0);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_PROC), 0);
+}
+END_TEST
+
+/* Every object on the fake host belongs to a VM with a status file. */
+static void
+assert_all_claimed(struct fake_host *h, const char *ctx)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_free_ char *retained = xasprintf("%s/retained/", status_dir);
+	struct vm_status *sts = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(status_list(status_dir, &names, NULL), 0);
+	for (size_t i = 0; names[i]; i++) {
+		sts = xrealloc(sts, (n + 1) * sizeof(*sts));
+		ck_assert_msg(status_read(status_dir, names[i], &sts[n], NULL) == 0, "%s: status %s",
+			      ctx, names[i]);
+		n++;
+	}
+	for (size_t i = 0; i < h->n_objs; i++) {
+		const struct fake_obj *o = &h->objs[i];
+		const char *path = o->kind == FAKE_LOOP ? o->backing : o->name;
+		bool ok = false;
+
+		for (size_t j = 0; j < n && !ok; j++) {
+			const struct vm_status *s = &sts[j];
+			_cleanup_free_ char *dir = status_vm_dir(status_dir, s->name);
+			size_t dl = strlen(dir);
+			bool in_dir = path && strncmp(path, dir, dl) == 0 && (!path[dl] || path[dl] == '/');
+
+			switch (o->kind) {
+			case FAKE_LINK:
+				ok = strcmp(o->name, s->tap) == 0;
+				break;
+			case FAKE_RULE:
+				ok = o->vm_id && strcmp(o->vm_id, s->id) == 0;
+				break;
+			case FAKE_DM:
+				ok = strcmp(o->name, s->dm_name) == 0;
+				break;
+			default:
+				ok = in_dir;
+			}
+		}
+		if (o->kind == FAKE_BRIDGE || (o->kind == FAKE_FILE && strncmp(o->name, retained,
+									       strlen(retained)) == 0))
+			ok = true;
+		ck_assert_msg(ok, "%s: unclaimed object %s", ctx, o->name);
+	}
+	for (size_t j = 0; j < n; j++)
+		vm_status_done(&sts[j]);
+	free(sts);
+}
+
+struct scenario {
+	const char *name;
+	const char *before;
+	const char *desired;
+};
+
+static const struct scenario scenarios[] = {
+	{ "create", NULL, IMG FS "vm web image=base work=1G nat=yes files=dots\n" },
+	{ "stop", IMG FS "vm web image=base work=1G nat=yes files=dots\n",
+	  IMG FS "vm web image=base work=1G nat=yes files=dots state=stopped\n" },
+	{ "start", IMG FS "vm web image=base work=1G nat=yes files=dots state=stopped\n",
+	  IMG FS "vm web image=base work=1G nat=yes files=dots\n" },
+	{ "restart", IMG FS "vm web image=base work=1G nat=yes files=dots memory=1G\n",
+	  IMG2 FS "vm web image=base work=1G nat=yes files=dots memory=2G\n" },
+	{ "delete",
+	  IMG FS "vm web image=base work=1G nat=yes files=dots\nvm db image=base\nvm api image=base\n",
+	  IMG FS "vm db image=base\nvm api image=base\n" },
+	{ "delete-purge",
+	  IMG "vm web image=base work=1G nat=yes on_delete=purge\nvm db image=base\nvm api image=base\n",
+	  IMG "vm db image=base\nvm api image=base\n" },
+};
+
+START_TEST(test_crash_everywhere)
+{
+	const struct scenario *sc = &scenarios[_i];
+	unsigned total;
+
+	/* Count the side effects of an uninterrupted run. */
+	{
+		_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+		struct cycle c;
+
+		if (sc->before) {
+			c = run(h, sc->before);
+			cycle_done(&c);
+		}
+		c = run(h, sc->desired);
+		ck_assert_uint_eq(c.res.n_failed, 0);
+		total = h->effects;
+		cycle_done(&c);
+		rm_tree(status_dir);
+		ck_assert_int_eq(mkdir(status_dir, 0700), 0);
+	}
+	ck_assert_uint_gt(total, 3);
+	for (unsigned n = 1; n <= total; n++) {
+		_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+		_cleanup_(test_spec_freep) struct spec *d = spec_of(sc->desired);
+		struct cycle_options o = { .apply = true };
+		struct cycle c = { 0 };
+		char ctx[64];
+
+		snprintf(ctx, sizeof(ctx), "%s: crash after %u of %u", sc->name, n, total);
+		if (sc->before) {
+			c = run(h, sc->before);
+			cycle_done(&c);
+		}
+		fake_host_new_run(h);
+		h->crash_after = n;
+		ck_assert_int_eq(harness_cycle(status_dir, h, d, &o, &c), 0);
+		ck_assert_msg(h->crashed && c.apply_r == -ECANCELED, "%s: did not crash", ctx);
+		cycle_done(&c);
+
+		/* The next run on the same host converges... */
+		c = run(h, sc->desired);
+		ck_assert_msg(c.res.n_failed == 0, "%s: rerun failed: %s", ctx, c.res.failures[0]);
+		ck_assert_msg(c.n_orphans_after == 0, "%s: %zu orphans", ctx, c.n_orphans_after);
+		cycle_done(&c);
+		c = run(h, sc->desired);
+		ck_assert_msg(c.empty, "%s: not converged:\n%s", ctx, c.text);
+		cycle_done(&c);
+		/* ...and leaves nothing no VM claims. */
+		assert_all_claimed(h, ctx);
+		rm_tree(status_dir);
+		ck_assert_int_eq(mkdir(status_dir, 0700), 0);
+	}
+}
+END_TEST
+
+static Suite *
+apply_suite(void)
+{
+	Suite *s = suite_create("apply");
+	TCase *tc = tcase_create("apply");
+	TCase *crash = tcase_create("crash");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_create_transcript);
+	tcase_add_test(tc, test_write_ahead_identity);
+	tcase_add_test(tc, test_failure_isolated);
+	tcase_add_test(tc, test_delete_retains_work_disk);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(crash, setup, teardown);
+	tcase_add_loop_test(crash, test_crash_everywhere, 0, (int)ELEMENTSOF(scenarios));
+	tcase_set_timeout(crash, 120);
+	suite_add_tcase(s, crash);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(apply_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
