@@ -12,8 +12,8 @@
  *      commit itself) into DIR's object database, unchanged, so ids match;
  *   4. point HEAD at the local branch (or detach it) and check the work tree
  *      out (full_copy, shallow) or only write the index (metadata_only).
- * workspace_apply() does this in a private staging folder and hands the
- * result to the disk ops' tree_copy, which writes the work disk image.
+ * workspace_apply() does this in a private staging folder and copies the
+ * result into the work disk image with disk_work_copy_tree().
  */
 #include <assert.h>
 #include <errno.h>
@@ -530,8 +530,7 @@ workspace_materialise(const struct vm_workspace *ws, const char *dir,
 }
 
 int
-workspace_apply(const struct vm_workspace *ws, const struct disk_ops *disk,
-		const char *work_path, const char *staging_parent,
+workspace_apply(const struct vm_workspace *ws, const char *work_path, const char *staging_parent,
 		struct workspace_result *ret, struct error **err)
 {
 	_cleanup_free_ char *staging = NULL, *tree = NULL;
@@ -539,16 +538,14 @@ workspace_apply(const struct vm_workspace *ws, const struct disk_ops *disk,
 	struct error *e = NULL;
 	int r;
 
-	if (!disk->tree_copy)
-		return error_set(err, -EOPNOTSUPP, "workspace: the disk driver cannot copy folders");
 	staging = xasprintf("%s/workspace-XXXXXX", staging_parent);
 	if (!mkdtemp(staging))
-		return error_set(err, -errno, "staging folder under '%s': %s", staging_parent,
-				 strerror(errno));
+		return error_set(err, -errno, "workspace: staging folder under '%s': %s",
+				 staging_parent, strerror(errno));
 	tree = xasprintf("%s/tree", staging);
 	r = workspace_materialise(ws, tree, &res, err);
 	if (r >= 0) {
-		r = disk->tree_copy(disk->userdata, work_path, tree, ws->path, err);
+		r = disk_work_copy_tree(work_path, tree, ws->path, err);
 		if (r < 0)
 			(void)error_prefix(err, "workspace '%s'", ws->repo);
 	}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Workspaces: one commit of a git repository (libgit2) materialised into a
- * host staging folder, then copied into a VM's work disk at the declared
- * guest folder through the disk ops.
+ * host staging folder, then copied into a VM's work disk image at the
+ * declared guest folder (disk_work_copy_tree, libext2fs).  The reconciler
+ * reaches this through the disk ops' workspace_apply.
  *
  * Modes (enum workspace_mode in spec.h):
  *   full_copy      a clone: every branch and tag the repository has (as
@@ -24,7 +25,6 @@
  */
 #pragma once
 
-#include "drivers/disk.h"
 #include "spec/spec.h"
 #include "util/error.h"
 
@@ -52,10 +52,9 @@ int workspace_materialise(const struct vm_workspace *ws, const char *dir,
 
 /*
  * Materialise ws into a fresh folder under staging_parent (an existing
- * directory), replace ws->path in the work disk image work_path (no VM may
- * have it open) with it through disk->tree_copy, and remove the staging
- * folder whatever happened.  *ret is written only on success.
+ * directory), replace ws->path in the ext4 work disk image work_path (no VM
+ * may have it open) with it, and remove the staging folder whatever
+ * happened.  *ret is written only on success.
  */
-int workspace_apply(const struct vm_workspace *ws, const struct disk_ops *disk,
-		    const char *work_path, const char *staging_parent,
-		    struct workspace_result *ret, struct error **err);
+int workspace_apply(const struct vm_workspace *ws, const char *work_path,
+		    const char *staging_parent, struct workspace_result *ret, struct error **err);

@@ -289,7 +289,7 @@ static void
 apply_ok(const struct vm_workspace *ws, struct workspace_result *res)
 {
 	struct error *err = NULL;
-	int r = workspace_apply(ws, disk, work, staging, res, &err);
+	int r = workspace_apply(ws, work, staging, res, &err);
 
 	if (r < 0)
 		ck_abort_msg("workspace_apply: %s", err->msg);
@@ -581,7 +581,7 @@ apply_fails(const struct vm_workspace *ws, int code, const char *needle)
 	struct workspace_result res = { 0 };
 	struct error *err = NULL;
 
-	int r = workspace_apply(ws, disk, work, staging, &res, &err);
+	int r = workspace_apply(ws, work, staging, &res, &err);
 
 	ck_assert_ptr_nonnull(err);
 	ck_assert_msg(r == code, "%d instead of %d: %s", r, code, err->msg);
@@ -653,15 +653,69 @@ START_TEST(test_refusals)
 	ws.repo = repo_path;
 	ws.path = "/root/../x";
 	apply_fails(&ws, -EINVAL, "'/root/../x'");
-	/* tree_copy is required. */
+	/* Through the real disk ops: paths must lie under the status directory. */
 	{
-		struct disk_ops none = { 0 };
+		_cleanup_free_ char *commit = NULL, *h2 = hex(&c2);
+		_cleanup_strv_free_ char **warnings = NULL;
 		struct error *err = NULL;
 
 		ws.path = "/root/x";
-		ck_assert_int_eq(workspace_apply(&ws, &none, work, staging, &res, &err),
-				 -EOPNOTSUPP);
-		error_free(err);
+		ws.mode = WORKSPACE_SHALLOW;
+		ck_assert_int_eq(disk->workspace_apply(disk->userdata, "/tmp/elsewhere.img", &ws,
+						       staging, &commit, &warnings, &err),
+				 -EPERM);
+		err = error_free(err);
+		ck_assert_int_eq(disk->workspace_apply(disk->userdata, work, &ws, staging, &commit,
+						       &warnings, &err),
+				 0);
+		ck_assert_str_eq(commit, h2);
+		ck_assert_uint_eq(strv_length(warnings), 2);
+		ck_assert_uint_eq(dir_entries(staging), 0);
+	}
+	assert_fsck_clean();
+}
+END_TEST
+
+/* The copy into the image refuses what a workspace never holds. */
+START_TEST(test_copy_tree_refusals)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/tree", tmp_root);
+	_cleanup_free_ char *file = xasprintf("%s/tree/f", tmp_root);
+	_cleanup_free_ char *link = xasprintf("%s/tree/up", tmp_root);
+	_cleanup_free_ char *fifo = xasprintf("%s/tree/pipe", tmp_root);
+	struct error *err = NULL;
+
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(write_file_atomic(file, "x", 1, 0644), 0);
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/", &err), -EINVAL);
+	err = error_free(err);
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/root/../etc", &err), -EINVAL);
+	err = error_free(err);
+	ck_assert_int_eq(disk_work_copy_tree(work, file, "/root/t", &err), -ENOTDIR);
+	err = error_free(err);
+	ck_assert_int_eq(symlink("../../etc/passwd", link), 0);
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/root/t", &err), -ELOOP);
+	ck_assert_ptr_nonnull(strstr(err->msg, "symlink '"));
+	ck_assert_ptr_nonnull(strstr(err->msg, "/tree/up' points outside the copied tree"));
+	err = error_free(err);
+	ck_assert_int_eq(unlink(link), 0);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/root/t", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->msg, "is not a file, directory or symlink"));
+	err = error_free(err);
+	ck_assert_int_eq(unlink(fifo), 0);
+	/* A file where the folder goes is replaced by the folder; a file on the
+	 * way to it is not. */
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/root/t", &err), 0);
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/root/t/f/g", &err), -ENOTDIR);
+	err = error_free(err);
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/root/t/f", &err), 0);
+	ck_assert_int_eq(guest_mode("/root/t/f/f"), 0644);
+	ck_assert_int_eq(disk_work_copy_tree(work, dir, "/root/t", &err), 0);
+	{
+		_cleanup_free_ char *t = guest_cat("/root/t/f");
+
+		ck_assert_str_eq(t, "x");
 	}
 	assert_fsck_clean();
 }
@@ -680,6 +734,7 @@ ws_suite(void)
 	tcase_add_test(tc, test_shallow);
 	tcase_add_test(tc, test_metadata_only);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_copy_tree_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }
