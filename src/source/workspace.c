@@ -16,6 +16,7 @@
  * result into the work disk image with disk_work_copy_tree().
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <git2.h>
 #include <stdlib.h>
@@ -154,7 +155,7 @@ resolve_ref(git_repository *repo, const char *repo_name, const char *ref, git_oi
 	_cleanup_free_ char *name = NULL;
 	git_oid prefix;
 
-	if (!ref) {
+	if (!ref || strcmp(ref, "HEAD") == 0) {
 		if (git_reference_lookup(&head, repo, "HEAD") < 0 ||
 		    git_reference_name_to_id(ret, repo, "HEAD") < 0)
 			return error_set(err, -ENOENT, "repository '%s' has no commit on HEAD",
@@ -529,6 +530,34 @@ workspace_materialise(const struct vm_workspace *ws, const char *dir,
 	return 0;
 }
 
+/* Staging folders a run cut short left behind ("workspace-XXXXXX"). */
+static int
+remove_leftovers(const char *parent, struct workspace_result *res, struct error **err)
+{
+	DIR *d = opendir(parent);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return error_set(err, -errno, "workspace: open '%s': %s", parent, strerror(errno));
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+		struct error *e = NULL;
+
+		if (strncmp(de->d_name, "workspace-", 10) != 0 || strlen(de->d_name) != 16)
+			continue;
+		p = xasprintf("%s/%s", parent, de->d_name);
+		if (disk_rm_rf(p, &e) < 0) {
+			/* Only space is lost; the new staging folder has its own name. */
+			res->warnings = strv_append_take(res->warnings,
+							 xasprintf("%s, ignoring", e->msg));
+			error_free(e);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
 int
 workspace_apply(const struct vm_workspace *ws, const char *work_path, const char *staging_parent,
 		struct workspace_result *ret, struct error **err)
@@ -538,6 +567,9 @@ workspace_apply(const struct vm_workspace *ws, const char *work_path, const char
 	struct error *e = NULL;
 	int r;
 
+	r = remove_leftovers(staging_parent, &res, err);
+	if (r < 0)
+		return r;
 	staging = xasprintf("%s/workspace-XXXXXX", staging_parent);
 	if (!mkdtemp(staging))
 		return error_set(err, -errno, "workspace: staging folder under '%s': %s",

@@ -52,7 +52,8 @@ int workspace_materialise(const struct vm_workspace *ws, const char *dir,
 
 /*
  * Materialise ws into a fresh folder under staging_parent (an existing
- * directory), replace ws->path in the ext4 work disk image work_path (no VM
+ * directory private to this workspace: the VM's directory; leftover
+ * "workspace-XXXXXX" folders of an interrupted run are removed first), replace ws->path in the ext4 work disk image work_path (no VM
  * may have it open) with it, and remove the staging folder whatever
  * happened.  *ret is written only on success.
  */

@@ -462,7 +462,15 @@ START_TEST(test_refs)
 	ck_assert_str_eq(head, h1);
 	ck_assert(detached);
 
-	/* A full commit id and a tag. */
+	/* A full commit id and a tag; a staging folder an interrupted run left
+	 * behind is removed (apply_ok checks staging is empty after). */
+	{
+		_cleanup_free_ char *left = xasprintf("%s/workspace-AbC123", staging);
+		_cleanup_free_ char *inner = xasprintf("%s/tree", left);
+
+		ck_assert_int_eq(mkdir(left, 0700), 0);
+		ck_assert_int_eq(mkdir(inner, 0700), 0);
+	}
 	ws.ref = h1;
 	apply_ok(&ws, &res);
 	ck_assert_str_eq(res.commit, h1);
@@ -471,6 +479,11 @@ START_TEST(test_refs)
 	apply_ok(&ws, &res);
 	ck_assert_str_eq(res.commit, h1);
 	ck_assert_ptr_null(res.branch);
+	workspace_result_done(&res);
+	/* "HEAD" is the repository's HEAD branch. */
+	ws.ref = "HEAD";
+	apply_ok(&ws, &res);
+	ck_assert_str_eq(res.branch, "main");
 	workspace_result_done(&res);
 }
 END_TEST
