@@ -286,7 +286,8 @@ struct vm_spec {
 	 * or empty), then filesyncs (their count) and one filesync line per
 	 * name in declared order.  Numbers are decimal (bytes for sizes) and
 	 * written as LEN:VALUE too.  Not in it: state, nat,
-	 * ssh_authorized_keys, on_delete, host, and file sync contents.
+	 * ssh_authorized_keys, on_delete, host, workspace (materialised again
+	 * at the next start from stopped instead), and file sync contents.
 	 */
 	char generation[65];
 };
