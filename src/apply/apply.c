@@ -349,6 +349,26 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 					    err);
 		break;
 	}
+	case ACTION_WORKSPACE: {
+		_cleanup_free_ char *commit = NULL;
+		_cleanup_strv_free_ char **warnings = NULL;
+
+		if (!o->disk->workspace_apply) {
+			r = error_set(err, -EOPNOTSUPP,
+				      "workspace: this disk driver cannot write workspaces");
+			break;
+		}
+		r = o->disk->workspace_apply(o->disk->userdata, st->work_path, &vm->workspace, vm_dir,
+					     &commit, &warnings, err);
+		if (r < 0)
+			break;
+		set_str(&st->workspace_commit, commit);
+		/* Carried on past: the workspace is usable, only incomplete. */
+		for (size_t i = 0; warnings && warnings[i]; i++)
+			fprintf(stderr, "banger: warning: vm '%s': workspace: %s\n", vm->name,
+				warnings[i]);
+		break;
+	}
 	case ACTION_START:
 		r = start_vm(a, ch, st, err);
 		break;

@@ -46,6 +46,7 @@ struct row {
 	uint64_t uptime_s;
 	const char *drift;
 	const char *detail;
+	const char *workspace_commit;
 	const char *last_error;
 };
 
@@ -171,6 +172,7 @@ cli_status(int argc, char **argv)
 				w->detail = p->changes[j].detail;
 			}
 		w->last_error = o ? o->status.last_error : NULL;
+		w->workspace_commit = o ? o->status.workspace_commit : NULL;
 	}
 	if (only && n_rows == 0) {
 		cli_errorf("status: no vm '%s' declared or observed", only);
@@ -196,6 +198,9 @@ cli_status(int argc, char **argv)
 									       : json_null());
 			json_object_set_new(v, "drift_detail",
 					    w->detail ? json_string(w->detail) : json_null());
+			json_object_set_new(v, "workspace_commit",
+					    w->workspace_commit ? json_string(w->workspace_commit)
+								: json_null());
 			json_object_set_new(v, "last_error",
 					    w->last_error ? json_string(w->last_error) : json_null());
 			json_array_append_new(vms, v);
@@ -218,8 +223,8 @@ cli_status(int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(root);
 	} else {
-		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %s\n", "NAME", "DESIRED",
-		       "OBSERVED", "IP", "TAP", "PID", "UPTIME", "DRIFT", "LAST ERROR");
+		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12s %s\n", "NAME", "DESIRED",
+		       "OBSERVED", "IP", "TAP", "PID", "UPTIME", "DRIFT", "WORKSPACE", "LAST ERROR");
 		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *w = &rows[i];
 			char pid[16] = "-", up[32] = "-";
@@ -228,8 +233,9 @@ cli_status(int argc, char **argv)
 				snprintf(pid, sizeof(pid), "%ld", w->pid);
 				format_uptime(w->uptime_s, up);
 			}
-			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %s\n", w->name, w->desired,
-			       w->observed, w->ip, w->tap, pid, up, w->drift,
+			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12.12s %s\n", w->name,
+			       w->desired, w->observed, w->ip, w->tap, pid, up, w->drift,
+			       w->workspace_commit ? w->workspace_commit : "-",
 			       w->last_error ? w->last_error : "-");
 		}
 		for (size_t i = 0; !only && i < run.obs->n_orphans; i++)

@@ -102,6 +102,15 @@ vm_json(const struct vm_spec *vm)
 							       : json_null());
 	json_object_set_new(o, "on_delete", json_string(on_delete_to_string(vm->on_delete)));
 	json_object_set_new(o, "host", vm->host ? json_string(vm->host) : json_null());
+	if (vm->workspace.repo)
+		json_object_set_new(
+			o, "workspace",
+			json_pack("{s:s, s:o, s:s, s:s}", "repo", vm->workspace.repo, "ref",
+				  vm->workspace.ref ? json_string(vm->workspace.ref) : json_null(),
+				  "path", vm->workspace.path, "mode",
+				  workspace_mode_to_string(vm->workspace.mode)));
+	else
+		json_object_set_new(o, "workspace", json_null());
 	json_object_set_new(o, "generation", json_string(vm->generation));
 	return o;
 }

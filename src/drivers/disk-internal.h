@@ -126,5 +126,17 @@ int disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct 
 int disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 			const char *state_root, struct error **err);
 
+/*
+ * Replace the folder guest_dir (absolute, not "/") in the ext4 image at
+ * work_path with a copy of the host directory host_dir, through libext2fs:
+ * whatever guest_dir held is removed first; missing parents are created 0755.
+ * Directories get 0755, files 0755 when executable by their owner on the
+ * host and 0644 otherwise, all owned by root.  Symlinks are copied as links
+ * when they stay inside host_dir and refused (-ELOOP, naming the file)
+ * otherwise; sockets, fifos and devices are refused (-EINVAL).
+ */
+int disk_work_copy_tree(const char *work_path, const char *host_dir, const char *guest_dir,
+			struct error **err);
+
 /* Remove a directory tree without following symlinks; a missing path is success. */
 int disk_rm_rf(const char *path, struct error **err);

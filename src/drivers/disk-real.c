@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "drivers/disk-internal.h"
+#include "source/workspace.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -326,6 +327,30 @@ real_filesync_apply(void *userdata, const char *work_path, const struct filesync
 }
 
 static int
+real_workspace_apply(void *userdata, const char *work_path, const struct vm_workspace *ws,
+		     const char *vm_dir, char **ret_commit, char ***ret_warnings,
+		     struct error **err)
+{
+	struct disk_real *d = userdata;
+	struct workspace_result res = { 0 };
+	int r;
+
+	r = disk_path_check(d->status_dir, work_path, err);
+	if (r < 0)
+		return r;
+	r = disk_path_check(d->status_dir, vm_dir, err);
+	if (r < 0)
+		return r;
+	r = workspace_apply(ws, work_path, vm_dir, &res, err);
+	if (r < 0)
+		return r;
+	*ret_commit = TAKE_PTR(res.commit);
+	*ret_warnings = TAKE_PTR(res.warnings);
+	workspace_result_done(&res);
+	return 0;
+}
+
+static int
 real_work_retain(void *userdata, const char *path, const char *dest, struct error **err)
 {
 	struct disk_real *d = userdata;
@@ -537,6 +562,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.root_remove = real_root_remove,
 		.work_create = real_work_create,
 		.filesync_apply = real_filesync_apply,
+		.workspace_apply = real_workspace_apply,
 		.work_retain = real_work_retain,
 		.list = real_list,
 		.obj_remove = real_obj_remove,

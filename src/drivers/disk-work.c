@@ -12,7 +12,8 @@
  * top-level host path that is a symlink is followed.  A missing host path is
  * a warning; a host path that is neither a regular file nor a directory, or a
  * guest path with "..", is an error.  Everything is owned by root in the
- * guest.
+ * guest.  disk_work_copy_tree() copies a whole host folder the same way with
+ * modes 0644/0755 and refuses (instead of skipping) escaping links.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -160,6 +161,9 @@ struct sync {
 	ext2_filsys fs;
 	const char *image;
 	time_t now;
+	mode_t file_mode;	/* tree files: 0600 (file sync) or 0644 (tree copy) */
+	mode_t exec_mode;	/* tree files executable by their owner: 0700 or 0755 */
+	bool strict;		/* tree copy: escaping links and odd files are errors */
 };
 
 static int
@@ -539,7 +543,7 @@ sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *
 				r = sync_tree(s, sub, hp, rp, gp, dir_mode, level + 1, err);
 		} else if (S_ISREG(st.st_mode)) {
 			r = sync_file(s, dir_ino, de->d_name, hp,
-				      (st.st_mode & S_IXUSR) ? 0700 : 0600, gp, err);
+				      (st.st_mode & S_IXUSR) ? s->exec_mode : s->file_mode, gp, err);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX];
 			ssize_t n = readlink(hp, target, sizeof(target) - 1);
@@ -550,11 +554,19 @@ sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *
 			}
 			target[n] = '\0';
 			if (!link_stays_inside(rel, target)) {
+				if (s->strict) {
+					r = error_set(err, -ELOOP,
+						      "symlink '%s' points outside the copied tree ('%s')",
+						      hp, target);
+					break;
+				}
 				disk_warn("file sync: symlink '%s' points outside the synced tree, ignoring",
 					  hp);
 				continue;
 			}
 			r = sync_symlink(s, dir_ino, de->d_name, target, gp, err);
+		} else if (s->strict) {
+			r = error_set(err, -EINVAL, "'%s' is not a file, directory or symlink", hp);
 		} else {
 			disk_warn("file sync: '%s' is not a file, directory or symlink, ignoring", hp);
 		}
@@ -613,7 +625,8 @@ int
 disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 		    const char *state_root, struct error **err)
 {
-	struct sync s = { .image = work_path, .now = time(NULL) };
+	struct sync s = { .image = work_path, .now = time(NULL), .file_mode = 0600,
+			  .exec_mode = 0700 };
 	errcode_t ec;
 	int r = 0;
 
@@ -633,6 +646,152 @@ disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_
 					   e[i].guest ? e[i].guest : "");
 	}
 	/* Flush even after an error: the entries done so far leave a consistent fs. */
+	ec = ext2fs_close_free(&s.fs);
+	if (ec && r >= 0)
+		r = ext_error(err, ec, "close", work_path);
+	return r < 0 ? r : 0;
+}
+
+struct dir_list {
+	char **names;
+};
+
+static int
+collect_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int offset, int blocksize,
+	      char *buf, void *priv)
+{
+	struct dir_list *l = priv;
+	_cleanup_free_ char *name = NULL;
+
+	(void)dir;
+	(void)offset;
+	(void)blocksize;
+	(void)buf;
+	if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || de->inode == 0)
+		return 0;
+	name = xstrndup(de->name, (size_t)ext2fs_dirent_name_len(de));
+	l->names = strv_append(l->names, name);
+	return 0;
+}
+
+/* Remove the directory ino (empty by now), named name in parent. */
+static int
+remove_dir(struct sync *s, ext2_ino_t parent, const char *name, ext2_ino_t ino,
+	   const char *guest, struct error **err)
+{
+	struct ext2_inode in;
+	errcode_t e;
+
+	e = ext2fs_unlink(s->fs, parent, name, ino, 0);
+	if (e)
+		return ext_error(err, e, "unlink", guest);
+	e = ext2fs_read_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "read inode of", guest);
+	if (ext2fs_inode_has_valid_blocks2(s->fs, &in) || (in.i_flags & EXT4_INLINE_DATA_FL)) {
+		e = ext2fs_punch(s->fs, ino, &in, NULL, 0, ~0ULL);
+		if (e)
+			return ext_error(err, e, "free blocks of", guest);
+	}
+	in.i_links_count = 0;
+	in.i_dtime = (uint32_t)s->now;
+	e = ext2fs_write_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "write inode of", guest);
+	ext2fs_inode_alloc_stats2(s->fs, ino, -1, 1);
+	/* The parent loses the link its child's ".." held. */
+	e = ext2fs_read_inode(s->fs, parent, &in);
+	if (e)
+		return ext_error(err, e, "read inode of parent of", guest);
+	if (in.i_links_count > 2)
+		in.i_links_count--;
+	e = ext2fs_write_inode(s->fs, parent, &in);
+	if (e)
+		return ext_error(err, e, "write inode of parent of", guest);
+	return 0;
+}
+
+/* Remove name (and everything under it) from parent; a missing name is success. */
+static int
+remove_tree(struct sync *s, ext2_ino_t parent, const char *name, const char *guest, int level,
+	    struct error **err)
+{
+	struct dir_list l = { NULL };
+	struct ext2_inode in;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	if (level > SYNC_DEPTH_MAX)
+		return error_set(err, -ELOOP, "guest path '%s' is nested too deep", guest);
+	r = lookup(s, parent, name, &ino);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return error_set(err, r, "look up '%s' in '%s'", guest, s->image);
+	e = ext2fs_read_inode(s->fs, ino, &in);
+	if (e)
+		return ext_error(err, e, "read inode of", guest);
+	if (!LINUX_S_ISDIR(in.i_mode))
+		return remove_entry(s, parent, name, ino, guest, err);
+	e = ext2fs_dir_iterate2(s->fs, ino, 0, NULL, collect_entry, &l);
+	if (e) {
+		strv_free(l.names);
+		return ext_error(err, e, "read directory", guest);
+	}
+	r = 0;
+	for (size_t i = 0; l.names && l.names[i] && r >= 0; i++) {
+		_cleanup_free_ char *sub = xasprintf("%s/%s", guest, l.names[i]);
+
+		r = remove_tree(s, ino, l.names[i], sub, level + 1, err);
+	}
+	strv_free(l.names);
+	if (r < 0)
+		return r;
+	return remove_dir(s, parent, name, ino, guest, err);
+}
+
+int
+disk_work_copy_tree(const char *work_path, const char *host_dir, const char *guest_dir,
+		    struct error **err)
+{
+	struct sync s = { .image = work_path, .now = time(NULL), .file_mode = 0644,
+			  .exec_mode = 0755, .strict = true };
+	_cleanup_free_ char *name = NULL;
+	ext2_ino_t parent, ino;
+	struct stat st;
+	errcode_t ec;
+	int r;
+
+	r = disk_guest_path_check(guest_dir, err);
+	if (r < 0)
+		return r;
+	if (strcmp(guest_dir, "/") == 0)
+		return error_set(err, -EINVAL, "guest path '/': expected a folder below it");
+	if (lstat(host_dir, &st) < 0)
+		return error_set(err, -errno, "stat '%s': %s", host_dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return error_set(err, -ENOTDIR, "'%s' is not a directory", host_dir);
+
+	initialize_ext2_error_table();
+	ec = ext2fs_open(work_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s.fs);
+	if (ec)
+		return ext_error(err, ec, "open ext4 image", work_path);
+	ec = ext2fs_read_bitmaps(s.fs);
+	if (ec) {
+		(void)ext2fs_close_free(&s.fs);
+		return ext_error(err, ec, "read bitmaps of", work_path);
+	}
+	r = guest_parent(&s, guest_dir, &parent, &name, err);
+	if (r >= 0)
+		r = remove_tree(&s, parent, name, guest_dir, 0, err);
+	if (r >= 0)
+		r = ensure_dir(&s, parent, name, 0755, true, guest_dir, &ino, err);
+	if (r >= 0)
+		r = sync_tree(&s, ino, host_dir, "", guest_dir, 0755, 0, err);
+	if (r < 0)
+		(void)error_prefix(err, "copy '%s' to '%s' in '%s'", host_dir, guest_dir, work_path);
+	/* Flush even after an error: what was done so far leaves a consistent fs. */
 	ec = ext2fs_close_free(&s.fs);
 	if (ec && r >= 0)
 		r = ext_error(err, ec, "close", work_path);

@@ -65,6 +65,15 @@ struct disk_ops {
 	/* Copy the file-sync entries into the work disk image (not mounted by a VM). */
 	int (*filesync_apply)(void *userdata, const char *work_path, const struct filesync_entry *e,
 			      size_t n, const char *state_root, struct error **err);
+	/* Materialise ws (a git commit, see source/workspace.h) into the work
+	 * disk image at work_path (no VM has it open), replacing the folder
+	 * ws->path there, staging in a private folder under vm_dir that is
+	 * removed afterwards.  *ret_commit: the commit's hex id; *ret_warnings:
+	 * a strv (LFS pointers, submodules) or NULL.  Optional: NULL in
+	 * backends without it. */
+	int (*workspace_apply)(void *userdata, const char *work_path, const struct vm_workspace *ws,
+			       const char *vm_dir, char **ret_commit, char ***ret_warnings,
+			       struct error **err);
 	/* Move a work disk aside to keep it after its VM is deleted; dest's
 	 * directory (STATUS_DIR/retained) is created 0700 when missing, a missing
 	 * path is success (already moved), an existing dest is replaced. */

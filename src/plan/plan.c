@@ -27,7 +27,8 @@ static const char *const action_names[_ACTION_KIND_MAX] = {
 	[ACTION_NAT_DELETE] = "nat-delete", [ACTION_STOP] = "stop",
 	[ACTION_VM_DIR] = "vm-dir",	  [ACTION_ROOT_REMOVE] = "root-remove",
 	[ACTION_ROOT] = "root",		  [ACTION_WORK] = "work",
-	[ACTION_FILESYNC] = "filesync",	  [ACTION_START] = "start",
+	[ACTION_FILESYNC] = "filesync",	  [ACTION_WORKSPACE] = "workspace",
+	[ACTION_START] = "start",
 	[ACTION_RECORD] = "record",	  [ACTION_TAP_DELETE] = "tap-delete",
 	[ACTION_WORK_RETAIN] = "work-retain", [ACTION_VM_DIR_REMOVE] = "vm-dir-remove",
 	[ACTION_FORGET] = "forget",	  [ACTION_ORPHAN] = "orphan",
@@ -499,6 +500,13 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	if (need_seed)
 		add_action(c, ACTION_FILESYNC, "file syncs: %zu entr%s", n_entries,
 			   n_entries == 1 ? "y" : "ies");
+	/* The workspace is materialised again whenever the work disk is new or
+	 * the VM is about to start (it is stopped then, so nothing has the work
+	 * disk open); a running VM keeps what it has. */
+	if (vm->workspace.repo && vm->work_disk && (need_start || !work_ok))
+		add_action(c, ACTION_WORKSPACE, "workspace %s%s%s (%s) at %s", vm->workspace.repo,
+			   vm->workspace.ref ? "@" : "", vm->workspace.ref ? vm->workspace.ref : "",
+			   workspace_mode_to_string(vm->workspace.mode), vm->workspace.path);
 	if (need_start)
 		add_action(c, ACTION_START, "start (%s, %u vcpu%s, %s)",
 			   status_hypervisor_to_string(vm->hypervisor), vm->vcpus,

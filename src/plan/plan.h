@@ -27,6 +27,7 @@ enum action_kind {
 	ACTION_ROOT,		/* disk.strategy_probe + disk.root_create */
 	ACTION_WORK,		/* disk.work_create */
 	ACTION_FILESYNC,	/* disk.filesync_apply */
+	ACTION_WORKSPACE,	/* disk.workspace_apply: at creation and before each start */
 	ACTION_START,		/* hv.spawn, hv.boot, hv.ready */
 	ACTION_RECORD,		/* generation and applied config into the status file */
 	ACTION_TAP_DELETE,

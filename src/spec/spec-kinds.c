@@ -425,6 +425,7 @@ static const char *const accel_names[] = { "auto", "kvm", "tcg" };
 static const char *const strategy_names[] = { "auto", "dm-snapshot", "reflink", "copy" };
 static const char *const state_names[] = { "running", "stopped" };
 static const char *const on_delete_names[] = { "retain", "purge" };
+static const char *const workspace_mode_names[] = { "full_copy", "shallow", "metadata_only" };
 
 void
 host_spec_defaults(struct host_spec *h)
@@ -788,6 +789,9 @@ vm_spec_done(struct vm_spec *v)
 	strv_free(v->ssh_authorized_keys);
 	free(v->kernel_args);
 	free(v->host);
+	free(v->workspace.repo);
+	free(v->workspace.ref);
+	free(v->workspace.path);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -931,6 +935,130 @@ parse_vm_filesyncs(struct vctx *c, const struct ynode *n, struct vm_work *w)
 	}
 }
 
+/* A repository's last path component without ".git": the default folder; NULL when unusable. */
+static char *
+repo_folder(const char *repo)
+{
+	size_t n = strlen(repo), start;
+
+	while (n > 0 && repo[n - 1] == '/')
+		n--;
+	start = n;
+	while (start > 0 && repo[start - 1] != '/' && repo[start - 1] != ':')
+		start--;
+	if (n - start > 4 && strncmp(repo + n - 4, ".git", 4) == 0)
+		n -= 4;
+	if (n == start || (n - start == 1 && repo[start] == '.') ||
+	    (n - start == 2 && repo[start] == '.' && repo[start + 1] == '.'))
+		return NULL;
+	for (size_t i = start; i < n; i++)
+		if ((unsigned char)repo[i] < 0x20 || repo[i] == 0x7f)
+			return NULL;
+	return xasprintf("/root/%.*s", (int)(n - start), repo + start);
+}
+
+/* A guest folder: absolute, no '.', '..' or empty component, no trailing '/'. */
+static bool
+guest_dir_ok(const char *p)
+{
+	const char *s = p + 1;
+
+	if (p[0] != '/' || !*s)
+		return false;
+	while (*s) {
+		size_t n = strcspn(s, "/");
+
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		s += n;
+		if (*s == '/' && !*++s)
+			return false;
+	}
+	return true;
+}
+
+static void
+parse_workspace(struct vctx *c, const struct ynode *n, struct vm_spec *vm)
+{
+	static const char *const keys[] = { "repo", "ref", "path", "mode", NULL };
+	static const char repo_expected[] =
+		"a git repository: an absolute path or a URL (file://, https://, ssh://)";
+	static const char ref_expected[] =
+		"a branch, tag or commit id such as 'main' (quote a commit id made of digits)";
+	static const char path_expected[] =
+		"an absolute guest folder or '~/...' without '.' or '..' components, "
+		"other than '/' and '/root'";
+	struct vm_workspace *ws = &vm->workspace;
+	_cleanup_free_ char *repo = NULL, *ref = NULL, *path = NULL;
+	const struct ynode *v;
+	bool ok = true;
+	int e;
+
+	if (!want_map(c, "workspace", n))
+		return;
+	check_keys(c, n, "workspace", keys);
+	if (!(v = ynode_get(n, "repo", NULL))) {
+		missing(c, n, "workspace", "repo", "the repository's path or URL");
+		ok = false;
+	} else if (!want_nonempty_str(c, "workspace.repo", v, repo_expected)) {
+		ok = false;
+	} else if (v->value[0] != '/' && !strstr(v->value, "://") && !strchr(v->value, '@')) {
+		found_value(c, "workspace.repo", v, repo_expected);
+		ok = false;
+	} else {
+		repo = xstrdup(v->value);
+	}
+	if ((v = ynode_get(n, "ref", NULL))) {
+		if (!want_nonempty_str(c, "workspace.ref", v, ref_expected))
+			ok = false;
+		else if (!branch_name_ok(v->value)) {
+			found_value(c, "workspace.ref", v, ref_expected);
+			ok = false;
+		} else
+			ref = xstrdup(v->value);
+	}
+	if ((v = ynode_get(n, "path", NULL))) {
+		_cleanup_free_ char *norm = NULL;
+
+		if (!want_str(c, "workspace.path", v, path_expected)) {
+			ok = false;
+		} else {
+			if (strncmp(v->value, "~/", 2) == 0)
+				norm = xasprintf("/root/%s", v->value + 2);
+			else
+				norm = xstrdup(v->value);
+			if (!guest_dir_ok(norm) || strcmp(norm, "/root") == 0) {
+				found_value(c, "workspace.path", v, path_expected);
+				ok = false;
+			} else
+				path = TAKE_PTR(norm);
+		}
+	} else if (repo && !(path = repo_folder(repo))) {
+		_cleanup_free_ char *q = NULL;
+
+		v = ynode_get(n, "repo", NULL);
+		q = quote_for_msg(v->value, v->len);
+		vdiag(c, v,
+		      "workspace.repo: found %s with no usable last component, expected "
+		      "'workspace.path' to be declared",
+		      q);
+		ok = false;
+	}
+	if ((v = ynode_get(n, "mode", NULL))) {
+		e = want_enum(c, "workspace.mode", v, workspace_mode_names, _WORKSPACE_MODE_MAX);
+		if (e < 0)
+			ok = false;
+		else
+			ws->mode = (enum workspace_mode)e;
+	}
+	if (!ok)
+		return;
+	ws->repo = TAKE_PTR(repo);
+	ws->ref = TAKE_PTR(ref);
+	ws->path = TAKE_PTR(path);
+	mark_of(&ws->mark, vm->path, n);
+}
+
 bool
 spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char *data,
 	      size_t len, struct vm_work *w)
@@ -939,7 +1067,7 @@ spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char
 					    "vcpus",	  "memory",    "hypervisor",
 					    "disks",	  "network",   "filesyncs",
 					    "ssh_authorized_keys", "kernel_args", "on_delete",
-					    "host",	  NULL };
+					    "host",	  "workspace", NULL };
 	struct vctx c = { .d = k->d, .file = path };
 	_cleanup_(ynode_freep) struct ynode *root = NULL;
 	struct vm_spec *vm = &w->vm;
@@ -1024,6 +1152,13 @@ spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char
 			else
 				found_value(&c, "host", v, expected);
 		}
+	}
+	if ((v = ynode_get(root, "workspace", NULL))) {
+		parse_workspace(&c, v, vm);
+		if (vm->workspace.repo && vm->work_disk == 0)
+			vdiag(&c, v,
+			      "workspace: found a workspace on a vm without a work disk, expected "
+			      "disks.work to be above 0");
 	}
 	return !c.bad;
 }

@@ -42,6 +42,11 @@ static const char *const on_delete_table[_ON_DELETE_MAX] = {
 	[ON_DELETE_RETAIN] = "retain",
 	[ON_DELETE_PURGE] = "purge",
 };
+static const char *const workspace_mode_table[_WORKSPACE_MODE_MAX] = {
+	[WORKSPACE_FULL_COPY] = "full_copy",
+	[WORKSPACE_SHALLOW] = "shallow",
+	[WORKSPACE_METADATA_ONLY] = "metadata_only",
+};
 static const char *const spec_kind_table[_SPEC_KIND_MAX] = {
 	[SPEC_KIND_HOST] = "host",
 	[SPEC_KIND_IMAGE] = "images",
@@ -77,6 +82,8 @@ DEFINE_STRING_TABLE(qemu_accel, enum qemu_accel, qemu_accel_table, _QEMU_ACCEL_M
 DEFINE_STRING_TABLE(disk_strategy, enum disk_strategy, disk_strategy_table, _DISK_STRATEGY_MAX)
 DEFINE_STRING_TABLE(vm_state, enum vm_state, vm_state_table, _VM_STATE_MAX)
 DEFINE_STRING_TABLE(on_delete, enum on_delete, on_delete_table, _ON_DELETE_MAX)
+DEFINE_STRING_TABLE(workspace_mode, enum workspace_mode, workspace_mode_table,
+		    _WORKSPACE_MODE_MAX)
 DEFINE_STRING_TABLE(spec_kind, enum spec_kind, spec_kind_table, _SPEC_KIND_MAX)
 
 int

@@ -70,6 +70,17 @@
  *   kernel_args: string (appended to the image's)
  *   on_delete: retain | purge (retain)
  *   host: host name ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$, <= 253 chars
+ *   workspace: {repo: required, an absolute path or a URL (with "://", or
+ *     scp-like user@host:path) of a git repository;
+ *     ref: a branch, tag or commit id (git's ref name rules narrowed to
+ *     letters, digits, '.', '_', '-' and '/'; a commit id is 7 to 40 hex
+ *     digits, quote it when it is only digits) (the repository's HEAD);
+ *     path: guest folder, absolute or ~/..., without '.', '..' or empty
+ *     components, not '/' or '/root' (/root/<repo's last component without
+ *     .git>, which must then be a usable folder name);
+ *     mode: full_copy | shallow | metadata_only (full_copy)}.
+ *     A workspace needs a work disk: disks.work (or the host default) must
+ *     not be 0.
  * filesyncs/NAME.yaml:
  *   entries: required non-empty list of {host: required non-empty string
  *     (absolute, ~/... or relative to the state directory), guest: required
@@ -123,8 +134,25 @@ const char *disk_strategy_to_string(enum disk_strategy s);
 enum disk_strategy disk_strategy_from_string(const char *s);
 const char *vm_state_to_string(enum vm_state s);
 enum vm_state vm_state_from_string(const char *s);
+/*
+ * How a VM's workspace is materialised in its work disk: full_copy = a clone
+ * with its history, the work tree checked out at the commit; shallow = the
+ * commit's files plus a .git holding that one commit (and its trees and
+ * blobs) with .git/shallow naming it; metadata_only = the full .git with no
+ * work-tree files (run `git checkout -f` in the guest to populate it).
+ */
+enum workspace_mode {
+	WORKSPACE_FULL_COPY,
+	WORKSPACE_SHALLOW,
+	WORKSPACE_METADATA_ONLY,
+	_WORKSPACE_MODE_MAX,
+	_WORKSPACE_MODE_INVALID = -EINVAL,
+};
+
 const char *on_delete_to_string(enum on_delete o);
 enum on_delete on_delete_from_string(const char *s);
+const char *workspace_mode_to_string(enum workspace_mode m);
+enum workspace_mode workspace_mode_from_string(const char *s);
 
 /* The kinds of declaration file, by folder: "host" (host.yaml), "images", "vms", "filesyncs". */
 enum spec_kind {
@@ -208,6 +236,21 @@ struct filesync_spec {
 	size_t n_entries;
 };
 
+/*
+ * A git commit materialised into the VM's work disk (workspace: in
+ * vms/NAME.yaml).  repo == NULL: no workspace.  Not part of the generation:
+ * a changed workspace never restarts a running VM; it is materialised again
+ * (the guest folder replaced) when the VM is created and on each start from
+ * stopped, while no guest has the work disk open.
+ */
+struct vm_workspace {
+	char *repo;		/* absolute host path or URL, as declared */
+	char *ref;		/* branch, tag or commit id; NULL: the repository's HEAD */
+	char *path;		/* guest folder, absolute ("~/" expanded to /root/) */
+	enum workspace_mode mode;	/* default full_copy */
+	struct spec_mark mark;	/* the workspace key's value */
+};
+
 struct vm_spec {
 	char *name;
 	char *path;		/* "vms/NAME.yaml" */
@@ -231,6 +274,7 @@ struct vm_spec {
 	char *kernel_args;	/* NULL when none */
 	enum on_delete on_delete;
 	char *host;		/* NULL: every host */
+	struct vm_workspace workspace;	/* .repo NULL when none */
 	/*
 	 * sha256 (hex) of what needs a restart to change, serialised one
 	 * "key=LEN:VALUE\n" line each, in this order, after a
@@ -242,7 +286,8 @@ struct vm_spec {
 	 * or empty), then filesyncs (their count) and one filesync line per
 	 * name in declared order.  Numbers are decimal (bytes for sizes) and
 	 * written as LEN:VALUE too.  Not in it: state, nat,
-	 * ssh_authorized_keys, on_delete, host, and file sync contents.
+	 * ssh_authorized_keys, on_delete, host, workspace (materialised again
+	 * at the next start from stopped instead), and file sync contents.
 	 */
 	char generation[65];
 };

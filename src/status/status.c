@@ -103,6 +103,7 @@ vm_status_done(struct vm_status *s)
 	free(s->applied.image);
 	free(s->applied.kernel_args);
 	free(s->source_commit);
+	free(s->workspace_commit);
 	free(s->last_error);
 	memset(s, 0, sizeof(*s));
 }
@@ -134,6 +135,7 @@ vm_status_copy(struct vm_status *dst, const struct vm_status *src)
 	dst->applied.image = dup_or_null(src->applied.image);
 	dst->applied.kernel_args = dup_or_null(src->applied.kernel_args);
 	dst->source_commit = dup_or_null(src->source_commit);
+	dst->workspace_commit = dup_or_null(src->workspace_commit);
 	dst->last_error = dup_or_null(src->last_error);
 }
 
@@ -344,6 +346,7 @@ status_format(const struct vm_status *s)
 	put_str(f, "applied_seed_hash", s->applied.seed_hash);
 	put_str(f, "on_delete", status_on_delete_to_string(s->applied.on_delete));
 	put_str(f, "source_commit", s->source_commit);
+	put_str(f, "workspace_commit", s->workspace_commit);
 	put_str(f, "last_error", s->last_error);
 	put_u64(f, "created_ms", s->created_ms);
 	put_u64(f, "updated_ms", s->updated_ms);
@@ -559,6 +562,8 @@ set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
 	}
 	if (strcmp(k, "source_commit") == 0)
 		return parse_text(v, &s->source_commit);
+	if (strcmp(k, "workspace_commit") == 0)
+		return parse_text(v, &s->workspace_commit);
 	if (strcmp(k, "last_error") == 0)
 		return parse_text(v, &s->last_error);
 	if (strcmp(k, "created_ms") == 0)

@@ -72,6 +72,7 @@ struct vm_status {
 	bool seeded;		/* file syncs applied (seed_hash in applied) */
 	struct vm_applied applied;
 	char *source_commit;
+	char *workspace_commit;	/* commit last materialised in the work disk, NULL: none */
 	char *last_error;
 	uint64_t created_ms, updated_ms, started_ms;
 };

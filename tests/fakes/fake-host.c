@@ -751,6 +751,39 @@ f_filesync_apply(void *ud, const char *work_path, const struct filesync_entry *e
 	return effect(h, err);
 }
 
+/* The commit a fake workspace "materialises": sha256 of repo and ref, cut to 40 digits. */
+static int
+f_workspace_apply(void *ud, const char *work_path, const struct vm_workspace *ws,
+		  const char *vm_dir, char **ret_commit, char ***ret_warnings, struct error **err)
+{
+	struct fake_host *h = ud;
+	_cleanup_free_ char *key = NULL;
+	struct fake_obj *f;
+	char hex[SHA256_HEX_SIZE];
+	int r;
+
+	r = enter(h, "disk.workspace_apply", err);
+	if (r < 0)
+		return r;
+	logf_(h, "disk.workspace_apply %s %s %s %s", work_path, ws->repo,
+	      workspace_mode_to_string(ws->mode), ws->path);
+	(void)vm_dir;
+	f = fake_host_find(h, FAKE_FILE, work_path);
+	if (!f)
+		return error_set(err, -ENOENT, "'%s': No such file or directory", work_path);
+	if (proc_using(h, work_path))
+		return error_set(err, -EBUSY, "'%s' is in use by a running vm", work_path);
+	key = xasprintf("%s\n%s", ws->repo, ws->ref ? ws->ref : "HEAD");
+	sha256_hex_buf(key, strlen(key), hex);
+	hex[40] = '\0';
+	r = effect(h, err);
+	if (r < 0)
+		return r;
+	*ret_commit = xstrdup(hex);
+	*ret_warnings = NULL;
+	return 0;
+}
+
 static int
 f_work_retain(void *ud, const char *path, const char *dest, struct error **err)
 {
@@ -1049,6 +1082,7 @@ fake_host_new(void)
 				     .vm_dir_remove = f_vm_dir_remove, .root_create = f_root_create,
 				     .root_remove = f_root_remove, .work_create = f_work_create,
 				     .filesync_apply = f_filesync_apply,
+				     .workspace_apply = f_workspace_apply,
 				     .work_retain = f_work_retain, .list = f_disk_list,
 				     .obj_remove = f_obj_remove, .userdata = h };
 	h->hv = (struct hv_ops){ .spawn = f_spawn, .boot = f_boot, .ready = f_ready, .stop = f_stop,

@@ -51,6 +51,9 @@ test_spec_free(struct spec *s)
 		strv_free(v->ssh_authorized_keys);
 		free(v->kernel_args);
 		free(v->host);
+		free(v->workspace.repo);
+		free(v->workspace.ref);
+		free(v->workspace.path);
 	}
 	free(s->vms);
 	for (size_t i = 0; i < s->n_filesyncs; i++) {
@@ -161,6 +164,17 @@ vm_line(struct spec *s, char *rest, const char *line)
 				v->filesyncs = strv_append(v->filesyncs, f);
 		} else if (strcmp(k, "args") == 0)
 			v->kernel_args = xstrdup(val);
+		else if (strcmp(k, "workspace") == 0) {
+			/* workspace=REPO[@REF], guest folder /root/ws, full copy */
+			char *at = strchr(val, '@');
+
+			free(v->workspace.repo);
+			free(v->workspace.ref);
+			free(v->workspace.path);
+			v->workspace.repo = at ? xstrndup(val, (size_t)(at - val)) : xstrdup(val);
+			v->workspace.ref = at ? xstrdup(at + 1) : NULL;
+			v->workspace.path = xstrdup("/root/ws");
+		}
 		else
 			return -EINVAL;
 	}

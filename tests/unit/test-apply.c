@@ -140,6 +140,66 @@ START_TEST(test_create_transcript)
 }
 END_TEST
 
+/* A workspace: materialised after the file syncs, before the start, recorded. */
+START_TEST(test_workspace)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *raw = NULL, *created = NULL;
+	struct cycle c = { 0 };
+	struct vm_status st;
+	const char *ws, *spawn, *fsync;
+
+	c = run(h, IMG FS "vm web image=base work=1G files=dots workspace=/srv/app@main "
+		"state=stopped\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	raw = fake_host_transcript(h);
+	ck_assert_ptr_nonnull(strstr(raw, "disk.workspace_apply "));
+	ck_assert_ptr_nonnull(strstr(raw, "/vms/web/work.ext4 /srv/app full_copy /root/ws\n"));
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+	ck_assert_ptr_nonnull(st.workspace_commit);
+	ck_assert_uint_eq(strlen(st.workspace_commit), 40);
+	created = xstrdup(st.workspace_commit);
+	vm_status_done(&st);
+
+	/* A running VM keeps its workspace when the declaration changes... */
+	free(raw);
+	c = run(h, IMG FS "vm web image=base work=1G files=dots workspace=/srv/app@dev\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	raw = fake_host_transcript(h);
+	ws = strstr(raw, "disk.workspace_apply ");
+	fsync = strstr(raw, "hv.spawn ");
+	ck_assert_ptr_nonnull(ws);
+	ck_assert_ptr_nonnull(fsync);
+	ck_assert(ws < fsync);
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+	ck_assert_str_ne(st.workspace_commit, created);
+	vm_status_done(&st);
+	free(raw);
+	c = run(h, IMG FS "vm web image=base work=1G files=dots workspace=/srv/app@other\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	raw = fake_host_transcript(h);
+	ck_assert_ptr_null(strstr(raw, "disk.workspace_apply "));
+	/* ...and gets it again at its next start from stopped. */
+	free(raw);
+	c = run(h, IMG FS "vm web image=base work=1G files=dots workspace=/srv/app@other "
+		"state=stopped\n");
+	cycle_done(&c);
+	raw = NULL;
+	c = run(h, IMG FS "vm web image=base work=1G files=dots workspace=/srv/app@other\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	raw = fake_host_transcript(h);
+	ws = strstr(raw, "disk.workspace_apply ");
+	spawn = strstr(raw, "hv.spawn ");
+	ck_assert_ptr_nonnull(ws);
+	ck_assert_ptr_nonnull(spawn);
+	ck_assert(ws < spawn);
+}
+END_TEST
+
 START_TEST(test_write_ahead_identity)
 {
 	/* root_create fails: the status file already names the dm target it
@@ -293,6 +353,9 @@ static const struct scenario scenarios[] = {
 	  IMG FS "vm web image=base work=1G nat=yes files=dots\n" },
 	{ "restart", IMG FS "vm web image=base work=1G nat=yes files=dots memory=1G\n",
 	  IMG2 FS "vm web image=base work=1G nat=yes files=dots memory=2G\n" },
+	{ "create-workspace", NULL, IMG "vm web image=base work=1G workspace=/srv/app@main\n" },
+	{ "start-workspace", IMG "vm web image=base work=1G workspace=/srv/app state=stopped\n",
+	  IMG "vm web image=base work=1G workspace=/srv/app@dev\n" },
 	{ "delete",
 	  IMG FS "vm web image=base work=1G nat=yes files=dots\nvm db image=base\nvm api image=base\n",
 	  IMG FS "vm db image=base\nvm api image=base\n" },
@@ -366,6 +429,7 @@ apply_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_create_transcript);
+	tcase_add_test(tc, test_workspace);
 	tcase_add_test(tc, test_write_ahead_identity);
 	tcase_add_test(tc, test_failure_isolated);
 	tcase_add_test(tc, test_delete_retains_work_disk);

@@ -553,6 +553,11 @@ START_TEST(test_generation)
 	       "ssh_authorized_keys: [k]\non_delete: purge\nhost: h\n",
 	       image_yaml, g);
 	ck_assert_str_eq(g, g0);
+	/* A workspace is re-materialised at the next start, never a restart. */
+	gen_of("image: base\nvcpus: 2\nfilesyncs: [x, y]\n"
+	       "workspace: {repo: /srv/app, ref: dev, mode: shallow}\n",
+	       image_yaml, g);
+	ck_assert_str_eq(g, g0);
 	/* Defaults that equal the declared value do not change it either. */
 	gen_of("image: base\nvcpus: 2\nmemory: 512M\nfilesyncs: [x, y]\n", image_yaml, g);
 	ck_assert_str_eq(g, g0);
@@ -661,7 +666,7 @@ START_TEST(test_refused_constructs)
 	ck_vm_diags("image: base\n<<: {vcpus: 2}\n",
 		    "vms/x.yaml:2:1: found merge key '<<', expected plain keys (merge keys are not supported)\n");
 	ck_vm_diags("image: base\n\"<<\": 1\n",
-		    "vms/x.yaml:2:1: found unknown key '<<', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host\n");
+		    "vms/x.yaml:2:1: found unknown key '<<', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host, workspace\n");
 	ck_vm_diags("", "vms/x.yaml:1:1: found an empty file, expected a mapping of keys\n");
 	ck_vm_diags("---\n", "vms/x.yaml:2:1: found null, expected a mapping of keys\n");
 	ck_vm_diags("image: b\xc3\x28se\n",
@@ -770,6 +775,63 @@ START_TEST(test_size_bounds_in_strings)
 }
 END_TEST
 
+static struct spec *
+vm_load(const char *data)
+{
+	struct spec *s = NULL;
+
+	ck_assert_int_eq(spec_load_file(SPEC_KIND_VM, "vms/x.yaml", data, strlen(data), &s, NULL),
+			 0);
+	ck_assert_uint_eq(s->n_diags, 0);
+	ck_assert_uint_eq(s->n_vms, 1);
+	return s;
+}
+
+START_TEST(test_workspace_model)
+{
+	struct spec *s;
+	const struct vm_workspace *w;
+
+	s = vm_load("image: base\n");
+	ck_assert_ptr_null(s->vms[0].workspace.repo);
+	spec_free(s);
+
+	s = vm_load("image: base\nworkspace: {repo: /srv/git/tools.git/}\n");
+	w = &s->vms[0].workspace;
+	ck_assert_str_eq(w->repo, "/srv/git/tools.git/");
+	ck_assert_ptr_null(w->ref);
+	ck_assert_str_eq(w->path, "/root/tools");
+	ck_assert_int_eq(w->mode, WORKSPACE_FULL_COPY);
+	ck_assert_uint_eq(w->mark.line, 2);
+	ck_assert_uint_eq(w->mark.col, 12);
+	spec_free(s);
+
+	s = vm_load("image: base\nworkspace:\n  repo: git@example.com:team/app\n  ref: v1.2\n"
+		    "  path: ~/work/app\n  mode: metadata_only\n");
+	w = &s->vms[0].workspace;
+	ck_assert_str_eq(w->ref, "v1.2");
+	ck_assert_str_eq(w->path, "/root/work/app");
+	ck_assert_int_eq(w->mode, WORKSPACE_METADATA_ONLY);
+	spec_free(s);
+
+	s = vm_load("image: base\nworkspace: {repo: \"https://h.example/x/site.git\", mode: shallow}\n");
+	ck_assert_str_eq(s->vms[0].workspace.path, "/root/site");
+	ck_assert_int_eq(s->vms[0].workspace.mode, WORKSPACE_SHALLOW);
+	spec_free(s);
+
+	ck_assert_str_eq(workspace_mode_to_string(WORKSPACE_SHALLOW), "shallow");
+	ck_assert_int_eq(workspace_mode_from_string("metadata_only"), WORKSPACE_METADATA_ONLY);
+	ck_assert_int_eq(workspace_mode_from_string("clone"), -EINVAL);
+
+	ck_vm_diags("image: base\nworkspace: {repo: /srv/app, path: /srv/app/}\n",
+		    "vms/x.yaml:2:35: workspace.path: found '/srv/app/', expected an absolute guest folder or '~/...' without '.' or '..' components, other than '/' and '/root'\n");
+	ck_vm_diags("image: base\nworkspace: {repo: /srv/app, path: \"~/\"}\n",
+		    "vms/x.yaml:2:35: workspace.path: found '~/', expected an absolute guest folder or '~/...' without '.' or '..' components, other than '/' and '/root'\n");
+	ck_vm_diags("image: base\nworkspace: {repo: /srv/app, ref: -x}\n",
+		    "vms/x.yaml:2:34: workspace.ref: found '-x', expected a branch, tag or commit id such as 'main' (quote a commit id made of digits)\n");
+}
+END_TEST
+
 START_TEST(test_bridge_address_host_part)
 {
 	_cleanup_(spec_freep) struct spec *s = NULL;
@@ -809,6 +871,7 @@ spec_suite(void)
 	tcase_add_test(tc, test_diag_format);
 	tcase_add_test(tc, test_size_bounds_in_strings);
 	tcase_add_test(tc, test_bridge_address_host_part);
+	tcase_add_test(tc, test_workspace_model);
 	suite_add_tcase(s, tc);
 	return s;
 }
