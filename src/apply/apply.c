@@ -159,6 +159,9 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		}
 		if (ready)
 			return 0;
+		/* The drivers report a dead guest as not ready with its console's last lines. */
+		if (tail)
+			return error_set(err, -ESRCH, "guest died before it was ready; console: %s", tail);
 		if (a->ops->proc->mono_ms(a->ops->proc->userdata) >= deadline)
 			return error_set(err, -ETIMEDOUT, "guest not ready after %u ms", timeout);
 		a->ops->proc->sleep_ms(a->ops->proc->userdata, 200);

@@ -272,8 +272,13 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 		if (x->kind == NAT_RULE_MASQUERADE)
 			o->nat_ips = xappend(o->nat_ips, &o->n_nat_ips, sizeof(uint32_t), NULL),
 			o->nat_ips[o->n_nat_ips - 1] = x->ip;
-		if (!x->vm_id)
-			continue; /* the table's shared rules */
+		if (x->kind == NAT_RULE_ESTABLISHED)
+			continue; /* the table's shared rule */
+		if (!x->vm_id) {
+			/* In banger's own table but made by someone else: not kept. */
+			add_orphan(o, ORPHAN_NAT_RULE, x->chain, NULL, NULL, NULL, x->handle, 0);
+			continue;
+		}
 		v = find_vm_by_id(o, x->vm_id);
 		if (!v) {
 			add_orphan(o, ORPHAN_NAT_RULE, x->chain, NULL, x->vm_id, NULL, x->handle, 0);

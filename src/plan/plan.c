@@ -620,9 +620,12 @@ plan_orphan(struct ctx *c, const struct observed_orphan *x)
 	char *desc;
 
 	new_change(c, CHANGE_ORPHAN, NULL);
-	if (x->kind == ORPHAN_NAT_RULE)
+	if (x->kind == ORPHAN_NAT_RULE && x->vm_id)
 		desc = xasprintf("nat rule %s handle %" PRIu64 " (id %.8s)", x->name, x->handle,
-				 x->vm_id ? x->vm_id : "?");
+				 x->vm_id);
+	else if (x->kind == ORPHAN_NAT_RULE)
+		desc = xasprintf("nat rule %s handle %" PRIu64 " (no vm id: not made by banger)",
+				 x->name, x->handle);
 	else if (x->kind == ORPHAN_PROC)
 		desc = xasprintf("process %d (%s)", (int)x->pid, x->name);
 	else if (x->vm_name)

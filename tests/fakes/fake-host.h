@@ -73,6 +73,7 @@ struct fake_host {
 	unsigned fail_nth, fail_op_seen;
 	int fail_errno;
 	unsigned crash_after;		/* crash right after this effect, 0: never */
+	bool guest_dies;		/* every guest dies at boot (a kernel panic) */
 	bool crashed;
 
 	struct net_ops net;

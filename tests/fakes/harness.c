@@ -218,6 +218,15 @@ harness_drift(const char *status_dir, struct fake_host *h, const char *cmd)
 						     .pid = h->next_pid++, .booted = true });
 		return 0;
 	}
+	if (strcmp(verb, "foreign-rule") == 0) {
+		/* A rule someone else put in banger's table: no comment, no id. */
+		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_RULE, .name = (char *)"other",
+						     .rule_kind = NAT_RULE_OTHER,
+						     .handle = h->next_handle++,
+						     .chain = (char *)"forward", .vm_id = NULL,
+						     .uplink = (char *)arg });
+		return 0;
+	}
 	if (strcmp(verb, "orphan-rule") == 0) {
 		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_RULE, .name = (char *)"fwd",
 						     .rule_kind = NAT_RULE_FORWARD,

@@ -263,6 +263,41 @@ START_TEST(test_failure_isolated)
 }
 END_TEST
 
+START_TEST(test_guest_dies_before_ready)
+{
+	/* A guest that dies while booting fails at once with its console's
+	 * last lines, instead of waiting out the boot timeout. */
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_(test_spec_freep) struct spec *s = spec_of(IMG "vm a image=base\n");
+	struct cycle_options o = { .apply = true };
+	struct cycle c = { 0 };
+	struct vm_status st;
+	unsigned polls = 0;
+
+	h->guest_dies = true;
+	ck_assert_int_eq(harness_cycle(status_dir, h, s, &o, &c), 0);
+	ck_assert_uint_eq(c.res.n_failed, 1);
+	cycle_done(&c);
+	for (size_t i = 0; h->transcript && h->transcript[i]; i++)
+		polls += strncmp(h->transcript[i], "hv.ready ", 9) == 0;
+	ck_assert_uint_eq(polls, 1);
+	ck_assert_int_eq(status_read(status_dir, "a", &st, NULL), 0);
+	ck_assert_int_eq(st.phase, VM_PHASE_FAILED);
+	ck_assert_str_eq(st.last_error,
+			 "guest died before it was ready; console: fake: process gone");
+	vm_status_done(&st);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_PROC), 0);
+	/* Once the guest boots, the next run brings it up. */
+	h->guest_dies = false;
+	c = run(h, IMG "vm a image=base\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	ck_assert_int_eq(status_read(status_dir, "a", &st, NULL), 0);
+	ck_assert_int_eq(st.phase, VM_PHASE_RUNNING);
+	vm_status_done(&st);
+}
+END_TEST
+
 START_TEST(test_delete_retains_work_disk)
 {
 	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
@@ -432,6 +467,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_workspace);
 	tcase_add_test(tc, test_write_ahead_identity);
 	tcase_add_test(tc, test_failure_isolated);
+	tcase_add_test(tc, test_guest_dies_before_ready);
 	tcase_add_test(tc, test_delete_retains_work_disk);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(crash, setup, teardown);
