@@ -19,6 +19,8 @@ cli_common_init(struct cli_common *c)
 	s = getenv("BANGER_STATUS_DIR");
 	c->status_dir = s && *s ? s : NULL;
 	c->json = false;
+	c->worktree = false;
+	c->allow_rewind = false;
 }
 
 bool
@@ -34,6 +36,12 @@ cli_common_option(struct cli_common *c, int opt, const char *arg)
 	case CLI_OPT_JSON:
 		c->json = true;
 		return true;
+	case CLI_OPT_WORKTREE:
+		c->worktree = true;
+		return true;
+	case CLI_OPT_ALLOW_REWIND:
+		c->allow_rewind = true;
+		return true;
 	default:
 		return false;
 	}
@@ -47,6 +55,16 @@ cli_common_help(FILE *f)
 	      "                         host.yaml's status_dir, or " DEFAULT_STATUS_DIR ")\n"
 	      "      --json             print data as JSON\n"
 	      "      --help             show this help\n",
+	      f);
+}
+
+void
+cli_source_help(FILE *f)
+{
+	fputs("      --worktree         when the state is a git repository, read its work tree\n"
+	      "                         (uncommitted edits included) instead of its branch tip\n"
+	      "      --allow-rewind     accept a branch tip that does not descend from the\n"
+	      "                         commit last applied (a force push)\n",
 	      f);
 }
 
