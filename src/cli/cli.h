@@ -90,3 +90,4 @@ int cli_reconcile(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_logs(int argc, char **argv);
