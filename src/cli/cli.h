@@ -65,6 +65,9 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Help text shared by the subcommands for the common options. */
 void cli_common_help(FILE *f);
+/* p made absolute (against the working directory) and normalised.  Caller frees. */
+char *cli_abs_path(const char *p);
+
 /* Help text for CLI_SOURCE_LONGOPTS. */
 void cli_source_help(FILE *f);
 

@@ -5,9 +5,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/path.h"
 
 void
 cli_common_init(struct cli_common *c)
@@ -45,6 +48,20 @@ cli_common_option(struct cli_common *c, int opt, const char *arg)
 	default:
 		return false;
 	}
+}
+
+char *
+cli_abs_path(const char *p)
+{
+	_cleanup_free_ char *cwd = NULL, *joined = NULL;
+
+	if (p[0] == '/')
+		return path_normalize(p);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return xstrdup(p);
+	joined = xasprintf("%s/%s", cwd, p);
+	return path_normalize(joined);
 }
 
 void

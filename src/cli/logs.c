@@ -97,7 +97,7 @@ resolve_status_dir(const struct cli_common *common, char **ret, struct error **e
 	int r;
 
 	if (common->status_dir) {
-		*ret = xstrdup(common->status_dir);
+		*ret = cli_abs_path(common->status_dir);
 		return 0;
 	}
 	/* host.yaml may move the status directory; a missing state is fine. */
@@ -111,7 +111,7 @@ resolve_status_dir(const struct cli_common *common, char **ret, struct error **e
 	r = spec_load(src, &s, err);
 	if (r < 0)
 		return r;
-	*ret = xstrdup(s->host.status_dir ? s->host.status_dir : DEFAULT_STATUS_DIR);
+	*ret = cli_abs_path(s->host.status_dir ? s->host.status_dir : DEFAULT_STATUS_DIR);
 	return 0;
 }
 

@@ -86,9 +86,9 @@ load(struct cli_run *r, const struct cli_common *common, int lock_timeout_ms, st
 	if (ret < 0)
 		return ret;
 	if (common->status_dir)
-		r->status_dir = xstrdup(common->status_dir);
+		r->status_dir = cli_abs_path(common->status_dir);
 	else if (local_spec->host.status_dir)
-		r->status_dir = xstrdup(local_spec->host.status_dir);
+		r->status_dir = cli_abs_path(local_spec->host.status_dir);
 	else
 		r->status_dir = xstrdup(DEFAULT_STATUS_DIR);
 	if (lock_timeout_ms >= 0) {

@@ -15,6 +15,8 @@ printf 'one\ntwo\nthree\n' >"$T/status/vms/web/console.log"
 [ "$("$BANGER" logs -n 2 web)" = "$(printf 'two\nthree')" ] || fail "last 2 lines"
 [ "$("$BANGER" logs --lines 0 web)" = "" ] || fail "0 lines"
 [ "$("$BANGER" logs -n 9 web)" = "$(printf 'one\ntwo\nthree')" ] || fail "more lines than the log"
+[ "$(cd "$T" && "$BANGER" logs --status-dir ./status/../status -n 1 web)" = "three" ] ||
+	fail "relative --status-dir"
 
 # Follow: what is appended later shows up.
 "$BANGER" logs -f web >"$T/follow" 2>&1 &
