@@ -9,4 +9,4 @@ contrib/systemd/banger-reconcile.service: $(top_srcdir)/contrib/systemd/banger-r
 if ENABLE_TESTS
 TESTS += tests/systemd-verify.sh
 endif
-AM_DISTCHECK_CONFIGURE_FLAGS = --with-systemdsystemunitdir='$$(dc_install_base)/lib/systemd/system'
+AM_DISTCHECK_CONFIGURE_FLAGS = --enable-werror --with-systemdsystemunitdir='$$(dc_install_base)/lib/systemd/system'

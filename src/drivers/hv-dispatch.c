@@ -43,7 +43,7 @@ any_backend(struct hv_dispatch *d)
 static int
 d_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **err)
 {
-	const struct hv_ops *b;
+	const struct hv_ops *b = NULL;
 	int r = backend(ud, cfg->kind, &b, err);
 
 	return r < 0 ? r : b->spawn(b->userdata, cfg, ret_pid, err);
@@ -52,7 +52,7 @@ d_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **er
 static int
 d_boot(void *ud, const struct hv_config *cfg, pid_t pid, struct error **err)
 {
-	const struct hv_ops *b;
+	const struct hv_ops *b = NULL;
 	int r = backend(ud, cfg->kind, &b, err);
 
 	return r < 0 ? r : b->boot(b->userdata, cfg, pid, err);
@@ -62,7 +62,7 @@ static int
 d_ready(void *ud, const struct hv_config *cfg, pid_t pid, bool *ret_ready, char **ret_tail,
 	struct error **err)
 {
-	const struct hv_ops *b;
+	const struct hv_ops *b = NULL;
 	int r = backend(ud, cfg->kind, &b, err);
 
 	return r < 0 ? r : b->ready(b->userdata, cfg, pid, ret_ready, ret_tail, err);

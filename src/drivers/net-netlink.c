@@ -572,7 +572,7 @@ nl_uplink_resolve(void *userdata, const char *uplink, char **ret, struct error *
 	struct net_netlink *n = userdata;
 	_cleanup_link_ struct rtnl_link *l = NULL;
 	const char *name;
-	int r, ifindex;
+	int r, ifindex = 0;
 
 	if (uplink && strcmp(uplink, "auto") == 0) {
 		r = default_route_ifindex(n->sk, &ifindex, err);
