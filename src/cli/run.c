@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/core.h"
+#include "drivers/image-pin.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -144,6 +145,39 @@ load(struct cli_run *r, const struct cli_common *common, int lock_timeout_ms, st
 	return 0;
 }
 
+/*
+ * Every image a VM uses must have readable files matching their sha256 pins
+ * (hashed once per file version, cached in STATUS_DIR/images/pins.yaml); the
+ * VMs of an image that fails are held, with the reason at the image's file.
+ */
+static void
+check_images(struct cli_run *r)
+{
+	_cleanup_(image_pins_freep) struct image_pins *pins = NULL;
+	struct error *e = NULL;
+
+	if (image_pins_open(r->status_dir, &pins, &e) < 0) {
+		/* A cache is never a reason to fail: the pins are checked without it. */
+		error_free(TAKE_PTR(e));
+	}
+	for (size_t i = 0; i < r->spec->n_images; i++) {
+		const struct image_spec *img = &r->spec->images[i];
+		bool used = false;
+
+		for (size_t j = 0; j < r->spec->n_vms && !used; j++)
+			used = strcmp(r->spec->vms[j].image, img->name) == 0;
+		if (!used || !pins)
+			continue;
+		if (image_pins_check_image(pins, img, &e) < 0) {
+			(void)spec_hold_image(r->spec, img->name, e->msg);
+			error_free(TAKE_PTR(e));
+		}
+	}
+	/* Writing the cache is an optimisation; its failure is not reported. */
+	if (pins && image_pins_save(pins, &e) < 0)
+		error_free(TAKE_PTR(e));
+}
+
 int
 cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *host_name,
 		int lock_timeout_ms, struct error **err)
@@ -162,12 +196,14 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 		r->host_name = xstrdup(u.nodename);
 	else
 		r->host_name = xstrdup("localhost");
-	r->claimed = strv_copy(r->spec->held_vms);
-	for (size_t i = 0; i < r->spec->n_vms; i++)
-		r->claimed = strv_append(r->claimed, r->spec->vms[i].name);
 	ret = cli_host_open(r->status_dir, r->spec, &r->host, err);
 	if (ret < 0)
 		return ret;
+	if (!r->host->fake)
+		check_images(r);
+	r->claimed = strv_copy(r->spec->held_vms);
+	for (size_t i = 0; i < r->spec->n_vms; i++)
+		r->claimed = strv_append(r->claimed, r->spec->vms[i].name);
 	return observe_host(r->status_dir, &r->host->ops, r->claimed, &r->obs, err);
 }
 

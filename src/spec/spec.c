@@ -828,3 +828,34 @@ spec_load_file(enum spec_kind kind, const char *path, const char *data, size_t l
 	*ret = TAKE_PTR(s);
 	return 0;
 }
+
+size_t
+spec_hold_image(struct spec *s, const char *image, const char *msg)
+{
+	const struct image_spec *img = spec_find_image(s, image);
+	size_t held = 0, j = 0;
+
+	for (size_t i = 0; i < s->n_vms; i++) {
+		if (strcmp(s->vms[i].image, image) != 0) {
+			if (j != i)
+				s->vms[j] = s->vms[i];
+			j++;
+			continue;
+		}
+		s->held_vms = strv_append(s->held_vms, s->vms[i].name);
+		vm_spec_done(&s->vms[i]);
+		held++;
+	}
+	s->n_vms = j;
+	if (!held)
+		return 0;
+	qsort(s->held_vms, strv_length(s->held_vms), sizeof(char *), cmp_name);
+	s->diags = xrealloc(s->diags, (s->n_diags + 1) * sizeof(*s->diags));
+	s->diags[s->n_diags++] = (struct spec_diag){
+		.file = xstrdup(img && img->path ? img->path : "images"),
+		.line = 1,
+		.col = 1,
+		.msg = xstrdup(msg),
+	};
+	return held;
+}

@@ -348,6 +348,13 @@ char *spec_diag_format(const struct spec_diag *d, const char *root);
 /* Bytes as the largest exact unit: "512M", "2G", "1000". */
 char *spec_format_size(uint64_t bytes);
 
+/*
+ * Hold every VM of image (found unusable on the host: a missing file, a pin
+ * mismatch): move them from vms[] to held_vms and add a diagnostic at the
+ * image's file with msg.  Returns how many VMs it held.
+ */
+size_t spec_hold_image(struct spec *s, const char *image, const char *msg);
+
 const struct vm_spec *spec_find_vm(const struct spec *s, const char *name);
 const struct image_spec *spec_find_image(const struct spec *s, const char *name);
 const struct filesync_spec *spec_find_filesync(const struct spec *s, const char *name);
