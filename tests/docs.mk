@@ -26,3 +26,19 @@ EXTRA_DIST += \
 	examples/filesyncs/dotfiles.yaml \
 	examples/files/bashrc \
 	examples/files/motd
+
+# A few corpus cases of this area's own (the docs- files); the rest of
+# tests/data/spec/ belongs to the spec layer.
+EXTRA_DIST += \
+	tests/data/spec/invalid/filesyncs/docs-guest-dotdot.yaml \
+	tests/data/spec/invalid/filesyncs/docs-mode-unquoted.yaml \
+	tests/data/spec/invalid/host/docs-bridge-broadcast.yaml \
+	tests/data/spec/invalid/images/docs-sha256-initrd-alone.yaml \
+	tests/data/spec/invalid/vms/docs-alias.yaml \
+	tests/data/spec/invalid/vms/docs-duplicate-key.yaml \
+	tests/data/spec/invalid/vms/docs-float-vcpus.yaml \
+	tests/data/spec/invalid/vms/docs-mac-unquoted.yaml \
+	tests/data/spec/valid/filesyncs/docs-modes.yaml \
+	tests/data/spec/valid/host/docs-every-key.yaml \
+	tests/data/spec/valid/images/docs-pinned.yaml \
+	tests/data/spec/valid/vms/docs-yaml11-values.yaml

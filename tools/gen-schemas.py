@@ -20,7 +20,7 @@ K, M, G = 1 << 10, 1 << 20, 1 << 30
 # The bounds the C validator applies (src/spec/spec.h).
 MEMORY_MIN = 128 * M
 MEMORY_MAX = 1024 * G
-DISK_MIN = 1 * M
+DISK_MIN = 1
 DISK_MAX = 128 * G
 VCPUS_MIN, VCPUS_MAX = 1, 32
 FILE_MAX = 1 << 20
@@ -28,14 +28,18 @@ FILE_MAX = 1 << 20
 DNS_LABEL = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 IPV4 = "^%s(\\.%s){3}$" % (OCTET, OCTET)
-PREFIX = "(3[0-2]|[12]?[0-9])"
-CIDR = "^%s(\\.%s){3}/%s$" % (OCTET, OCTET, PREFIX)
-# Linux interface names: 1-15 bytes, no '/', ':', white space; not "." or "..".
-IFNAME = "^(?!\\.{1,2}$)[A-Za-z0-9_.-]{1,15}$"
+BRIDGE_PREFIX_MIN, BRIDGE_PREFIX_MAX = 8, 30
+# Interface names: 1 to 15 characters.
+IFNAME = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$"
 # Unicast: the lowest bit of the first octet is clear.
 MAC = "^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$"
-SHA256 = "^[0-9a-f]{64}$"
-MODE = "^0?[0-7]{3}$"
+MAC_ZERO = "^00(:00){5}$"
+SHA256 = "^[0-9a-fA-F]{64}$"
+MODE = "^[0-7]{3,4}$"
+HOSTNAME = "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$"
+HOSTNAME_MAX = 253
+# A path component "..".
+DOTDOT = "(^|/)\\.\\.(/|$)"
 
 
 def _same_len(s, e):
@@ -76,6 +80,29 @@ def range_regex(lo, hi):
     return "|".join(out)
 
 
+def cidr_pattern():
+    """IPv4/prefix with the prefix in the bridge's bounds."""
+    return "^%s(\\.%s){3}/(%s)$" % (OCTET, OCTET,
+                                     range_regex(BRIDGE_PREFIX_MIN, BRIDGE_PREFIX_MAX))
+
+
+def network_or_broadcast_pattern():
+    """IPv4/prefix where the address is the network's or its broadcast address,
+    for every prefix the bridge allows."""
+    alts = []
+    for p in range(BRIDGE_PREFIX_MIN, BRIDGE_PREFIX_MAX + 1):
+        i, h = p // 8, 8 - p % 8
+        rest = 3 - i
+        net = [v for v in range(256) if v % (1 << h) == 0]
+        bc = [v for v in range(256) if v % (1 << h) == (1 << h) - 1]
+        lead = "(%s\\.){%d}" % (OCTET, i) if i else ""
+        zeros = "(\\.0){%d}" % rest if rest else ""
+        ones = "(\\.255){%d}" % rest if rest else ""
+        alts.append("%s((%s)%s|(%s)%s)/%d" % (lead, "|".join(map(str, net)), zeros,
+                                              "|".join(map(str, bc)), ones, p))
+    return "^(%s)$" % "|".join(alts)
+
+
 def size(ranges, description, default=None):
     """A size: integer bytes or a string with an optional K, M or G suffix,
     whose value lies in one of the closed byte ranges."""
@@ -88,7 +115,7 @@ def size(ranges, description, default=None):
             if nlo <= nhi:
                 parts.append(range_regex(nlo, nhi))
         if parts:
-            alts.append("(%s)%s" % ("|".join(parts), suffix))
+            alts.append("0*(%s)%s" % ("|".join(parts), suffix))
     strs = {"type": "string", "pattern": "^(%s)$" % "|".join(alts)}
     s = {"description": description, "anyOf": ints + [strs]}
     if default is not None:
@@ -115,7 +142,7 @@ def obj(properties, description, default=None, required=None, **kw):
     return s
 
 
-def top(name, title, description, properties, required=None):
+def top(name, title, description, properties, required=None, extra=None):
     properties = dict(properties)
     properties["version"] = {
         "description": "Version of the declaration format. Optional; only 1 exists.",
@@ -130,6 +157,7 @@ def top(name, title, description, properties, required=None):
     }
     if required:
         s["required"] = required
+    s.update(extra or {})
     return s
 
 
@@ -168,7 +196,8 @@ def host_schema():
                                        "with the prefix length of the guest network "
                                        "(CIDR). The address is the guests' gateway; guest "
                                        "addresses are allocated from the rest of the range.",
-                                       "10.77.0.1/24", pattern=CIDR),
+                                       "10.77.0.1/24", pattern=cidr_pattern(),
+                                       **{"not": {"pattern": network_or_broadcast_pattern()}}),
                    }, "The bridge that connects the VMs' tap devices to the host.",
                        {"name": "banger0", "address": "10.77.0.1/24"}),
                    "uplink": prop("string", "Interface whose traffic NAT masquerades "
@@ -177,8 +206,7 @@ def host_schema():
                    "dns": prop("array", "IPv4 addresses of name servers handed to the "
                                "guests on the kernel command line. Empty: none.", [],
                                items={"type": "string", "pattern": IPV4,
-                                      "description": "An IPv4 address."},
-                               maxItems=3, uniqueItems=True),
+                                      "description": "An IPv4 address."}),
                    "hypervisor": prop("string", "Hypervisor for VMs that do not name one.",
                                       "qemu", enum=HYPERVISORS),
                    "firecracker": obj({
@@ -210,10 +238,10 @@ def host_schema():
                        "memory": memory("Memory of a VM that does not declare memory: "
                                         "at least 128M."),
                        "system_overlay": disk("Size of a VM's writable root disk "
-                                              "(copy-on-write over the image), 1M to 128G.",
+                                              "(copy-on-write over the image), at most 128G.",
                                               "2G"),
                        "work_disk": work("Size of a VM's work disk (ext4, holds the file "
-                                         "syncs), 1M to 128G; 0 for none.", "1G"),
+                                         "syncs), at most 128G; 0 for none.", "1G"),
                        "nat": prop("boolean", "Whether a VM that does not say gets NAT "
                                    "to the outside through the uplink.", False),
                    }, "Defaults for the keys a VM declaration leaves out.", defaults),
@@ -237,16 +265,19 @@ def image_schema():
                                   minLength=1),
                    "kernel_args": prop("string", "Kernel command line arguments of every "
                                        "VM of this image. No default: none beyond what "
-                                       "banger adds (console, root, ip=).", minLength=1),
+                                       "banger adds (console, root, ip=)."),
                    "sha256": obj({
                        "kernel": dict(sha, description="Expected SHA-256 of kernel "
-                                      "(64 lower-case hex digits). No default: not checked."),
+                                      "(64 hexadecimal digits). No default: not checked."),
                        "rootfs": dict(sha, description="Expected SHA-256 of rootfs. "
                                       "No default: not checked."),
                        "initrd": dict(sha, description="Expected SHA-256 of initrd. "
                                       "No default: not checked."),
                    }, "Pins: a file whose digest differs holds every VM of the image.", {}),
-               }, ["kernel", "rootfs"])
+               }, ["kernel", "rootfs"],
+               {"if": {"required": ["sha256"],
+                       "properties": {"sha256": {"required": ["initrd"]}}},
+                "then": {"required": ["initrd"]}})
 
 
 def vm_schema():
@@ -265,10 +296,10 @@ def vm_schema():
                                       "host.yaml hypervisor (qemu).", "qemu",
                                       enum=HYPERVISORS),
                    "disks": obj({
-                       "system_overlay": disk("Size of the writable root disk, 1M to 128G. "
+                       "system_overlay": disk("Size of the writable root disk, at most 128G. "
                                               "Default: host.yaml defaults.system_overlay "
                                               "(2G).", "2G"),
-                       "work": work("Size of the work disk, 1M to 128G, or 0 for none. "
+                       "work": work("Size of the work disk, at most 128G; 0 for none. "
                                     "Default: host.yaml defaults.work_disk (1G).", "1G"),
                    }, "Disk sizes.", {"system_overlay": "2G", "work": "1G"}),
                    "network": obj({
@@ -280,7 +311,8 @@ def vm_schema():
                                   pattern=IPV4),
                        "mac": prop("string", "Guest MAC address: unicast, unique across "
                                    "VMs. No default: 06:00 followed by the four octets of "
-                                   "the IPv4 address.", pattern=MAC),
+                                   "the IPv4 address.", pattern=MAC,
+                                   **{"not": {"pattern": MAC_ZERO}}),
                    }, "The VM's network interface on the bridge.", {"nat": False}),
                    "filesyncs": prop("array", "Names of declared file syncs "
                                      "(filesyncs/NAME.yaml) copied to the work disk.", [],
@@ -291,17 +323,18 @@ def vm_schema():
                                                "/root/.ssh/authorized_keys in the guest.",
                                                [], items={"type": "string",
                                                           "minLength": 1,
-                                                          "pattern": "^[^\\n]*$",
+                                                          "pattern": "^[^\\n\\r]*$",
                                                           "description": "One key line."}),
                    "kernel_args": prop("string", "Kernel arguments appended to the image's. "
-                                       "No default: none.", minLength=1),
+                                       "No default: none."),
                    "on_delete": prop("string", "What happens to the work disk when the "
                                      "declaration is removed: retain (moved aside) or "
                                      "purge (deleted).", "retain",
                                      enum=["retain", "purge"]),
-                   "host": prop("string", "Host name (DNS label) of the one host that runs "
-                                "this VM. No default: every host that reads the "
-                                "declaration runs it.", pattern=DNS_LABEL),
+                   "host": prop("string", "Host name of the one host that runs this VM "
+                                "(letters, digits, '-' and '.', at most 253 characters). "
+                                "No default: every host that reads the declaration runs it.",
+                                pattern=HOSTNAME, maxLength=HOSTNAME_MAX),
                }, ["image"])
 
 
@@ -311,7 +344,8 @@ def filesync_schema():
                      "of the user running banger), or relative to the state directory. "
                      "Required.", minLength=1),
         "guest": prop("string", "Destination in the guest: absolute, or ~/... meaning "
-                      "/root/... Required.", pattern="^(/|~/)"),
+                      "/root/..., without a '..' component. Required.",
+                      pattern="^(/|~/)", **{"not": {"pattern": DOTDOT}}),
         "mode": prop("string", "Permissions of the copied file as an octal string "
                      "(quote it: 0644 unquoted is a YAML integer). No default: the host "
                      "file's own.", pattern=MODE),

@@ -17,6 +17,9 @@ checks, and prints one line for each problem found (exit 1 if any):
  5. every declaration in examples/ passes its schema, and its
     "# yaml-language-server: $schema=..." line names that schema.
 
+With SCHEMA_CHECK_VERBOSE=1 in the environment, it also prints the verdict
+on every corpus file.
+
 Files are read the way banger reads them: at most 1 MiB, UTF-8, one YAML
 document, no duplicate keys, no anchors or aliases.  A file that cannot be
 read so is invalid.  The values are PyYAML's (YAML 1.1: yes/no are booleans,
@@ -24,7 +27,9 @@ read so is invalid.  The values are PyYAML's (YAML 1.1: yes/no are booleans,
 has no fraction (2.0).
 """
 import importlib.util
+import ipaddress
 import json
+import random
 import os
 import re
 import sys
@@ -190,20 +195,79 @@ def check_sizes(gen, schemas):
                     if b + d >= 0:
                         probes.add(b + d)
         for n in sorted(probes):
-            forms = [(n, n), (str(n), n)]
+            forms = [(n, n), (str(n), n), ("00" + str(n), n)]
             for suffix, mult in (("K", K), ("M", M), ("G", G)):
                 q = n // mult
                 forms.append(("%d%s" % (q, suffix), q * mult))
+                forms.append(("0%d%s" % (q, suffix), q * mult))
             for form, value in forms:
                 want = any(lo <= value <= hi for lo, hi in ranges)
                 if v.is_valid(form) != want:
                     problem("%s schema: %s: %r is %s, should be %s" % (
                         kind, ptr, form, "accepted" if not want else "refused",
                         "accepted" if want else "refused"))
-        for bad in ("1g", "1 G", "1GB", "1.5G", "-1", "+1", "01G", "G", "", "1T",
-                    True, None, 1.0, [], {}):
+        for bad in ("1g", "1 G", "1GB", "1.5G", "-1", "+1", " 1G", "1G ", "G", "", "1T",
+                    "0x10", True, None, 1.0, -1, [], {}):
             if v.is_valid(bad):
                 problem("%s schema: %s: %r is accepted" % (kind, ptr, bad))
+
+
+def check_bridge_address(gen, schemas):
+    """bridge.address against the addresses and prefixes it stands for."""
+    sub = {p: s for p, s, _ in walk_properties(schemas["host"])}["/bridge/address"]
+    v = Validator(sub)
+    rng = random.Random(1)
+    for prefix in range(0, 33):
+        samples = set()
+        for base in ("10.77.0.0", "192.168.255.255", "172.16.128.0", "0.0.0.0",
+                     "255.255.255.255", "1.2.3.4"):
+            n = ipaddress.ip_network("%s/%d" % (base, prefix), strict=False)
+            samples.update((n.network_address, n.broadcast_address))
+            if n.num_addresses > 2:
+                samples.update((n.network_address + 1, n.broadcast_address - 1))
+        samples.update(ipaddress.ip_address(rng.getrandbits(32)) for _ in range(200))
+        for a in samples:
+            n = ipaddress.ip_network("%s/%d" % (a, prefix), strict=False)
+            want = gen.BRIDGE_PREFIX_MIN <= prefix <= gen.BRIDGE_PREFIX_MAX and \
+                a not in (n.network_address, n.broadcast_address)
+            s = "%s/%d" % (a, prefix)
+            if v.is_valid(s) != want:
+                problem("host schema: /bridge/address: %r is %s" %
+                        (s, "refused" if want else "accepted"))
+    for bad in ("10.77.0.1", "10.77.0.1/", "10.77.0.1/024", "010.77.0.1/24",
+                "10.77.0.256/24", "10.77.0/24", "10.77.0.1/24 ", " 10.77.0.1/24"):
+        if v.is_valid(bad):
+            problem("host schema: /bridge/address: %r is accepted" % bad)
+
+
+def check_addresses(schemas):
+    """IPv4 and MAC patterns against what they stand for."""
+    props = {p: s for p, s, _ in walk_properties(schemas["vm"])}
+    ip, mac = Validator(props["/network/ip"]), Validator(props["/network/mac"])
+    rng = random.Random(2)
+    for _ in range(300):
+        a = str(ipaddress.ip_address(rng.getrandbits(32)))
+        if not ip.is_valid(a):
+            problem("vm schema: /network/ip: %r is refused" % a)
+    for a in ("0.0.0.0", "255.255.255.255", "10.77.0.9", "1.20.199.250"):
+        if not ip.is_valid(a):
+            problem("vm schema: /network/ip: %r is refused" % a)
+    for a in ("10.77.0.09", "010.77.0.9", "10.77.0.256", "10.77.0", "10.77.0.9.1",
+              "10.77.0.9/24", " 10.77.0.9", "1e1.0.0.0", 167772161):
+        if ip.is_valid(a):
+            problem("vm schema: /network/ip: %r is accepted" % a)
+    for _ in range(300):
+        octets = [rng.getrandbits(8) for _ in range(6)]
+        text = ":".join("%02x" % o for o in octets)
+        for t in (text, text.upper()):
+            want = octets[0] % 2 == 0 and any(octets)
+            if mac.is_valid(t) != want:
+                problem("vm schema: /network/mac: %r is %s" %
+                        (t, "refused" if want else "accepted"))
+    for t in ("00:00:00:00:00:00", "01:00:5e:00:00:01", "06:00:0a:4d:00:0a:00",
+              "06-00-0a-4d-00-0a", "06:00:0a:4d:00:a", "0600.0a4d.000a"):
+        if mac.is_valid(t):
+            problem("vm schema: /network/mac: %r is accepted" % t)
 
 
 def verdict(schema, path):
@@ -235,6 +299,8 @@ def check_corpus(top, schemas):
                 rel = os.path.relpath(path, top)
                 why = verdict(schemas[kind], path)
                 count += 1
+                if os.environ.get("SCHEMA_CHECK_VERBOSE"):
+                    print("%s: %s" % (rel, why or "passes"))
                 if expect == "valid" and why is not None:
                     problem("%s: valid for banger, the %s schema refuses it: %s" %
                             (rel, kind, why))
@@ -289,6 +355,8 @@ def main():
     for kind, schema in schemas.items():
         check_annotations(kind, schema)
     check_sizes(gen, schemas)
+    check_bridge_address(gen, schemas)
+    check_addresses(schemas)
     n = check_corpus(top, schemas)
     e = check_examples(top, schemas)
     print("%d corpus files, %d example files, %d disagreements" % (n, e, len(problems)))
