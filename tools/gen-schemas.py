@@ -38,6 +38,8 @@ SHA256 = "^[0-9a-fA-F]{64}$"
 MODE = "^[0-7]{3,4}$"
 HOSTNAME = "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$"
 HOSTNAME_MAX = 253
+# Free text: anything but NUL (which banger refuses in every string).
+TEXT = "^[^\\u0000]*$"
 # A path component "..".
 DOTDOT = "(^|/)\\.\\.(/|$)"
 
@@ -212,13 +214,13 @@ def host_schema():
                    "firecracker": obj({
                        "binary": prop("string", "Firecracker program: an absolute path or "
                                       "a name looked up in PATH.", "firecracker",
-                                      minLength=1),
+                                      minLength=1, pattern=TEXT),
                    }, "Settings of the Firecracker hypervisor.",
                        {"binary": "firecracker"}),
                    "qemu": obj({
                        "binary": prop("string", "QEMU program: an absolute path or a name "
                                       "looked up in PATH.", "qemu-system-x86_64",
-                                      minLength=1),
+                                      minLength=1, pattern=TEXT),
                        "accel": prop("string", "QEMU accelerator: kvm, tcg, or auto (KVM "
                                      "when it works on this host, TCG otherwise).", "auto",
                                      enum=["auto", "kvm", "tcg"]),
@@ -231,7 +233,8 @@ def host_schema():
                                          enum=["auto", "dm-snapshot", "reflink", "copy"]),
                    "status_dir": prop("string", "Absolute path of the status directory. "
                                       "The --status-dir option and BANGER_STATUS_DIR win "
-                                      "over it.", "/var/lib/banger", pattern="^/"),
+                                      "over it.", "/var/lib/banger",
+                                      pattern="^/[^\\u0000]*$"),
                    "defaults": obj({
                        "vcpus": vcpus("Virtual CPUs of a VM that does not declare vcpus "
                                       "(1 to 32)."),
@@ -257,15 +260,15 @@ def image_schema():
                {
                    "kernel": prop("string", "Kernel to boot: an uncompressed ELF vmlinux "
                                   "(Firecracker) or a bzImage (QEMU). Required.",
-                                  minLength=1),
+                                  minLength=1, pattern=TEXT),
                    "rootfs": prop("string", "Root file system image (ext4), used read-only "
                                   "as the base of each VM's root disk. Required.",
-                                  minLength=1),
+                                  minLength=1, pattern=TEXT),
                    "initrd": prop("string", "Initial ram disk. No default: none.",
-                                  minLength=1),
+                                  minLength=1, pattern=TEXT),
                    "kernel_args": prop("string", "Kernel command line arguments of every "
                                        "VM of this image. No default: none beyond what "
-                                       "banger adds (console, root, ip=)."),
+                                       "banger adds (console, root, ip=).", pattern=TEXT),
                    "sha256": obj({
                        "kernel": dict(sha, description="Expected SHA-256 of kernel "
                                       "(64 hexadecimal digits). No default: not checked."),
@@ -323,10 +326,10 @@ def vm_schema():
                                                "/root/.ssh/authorized_keys in the guest.",
                                                [], items={"type": "string",
                                                           "minLength": 1,
-                                                          "pattern": "^[^\\n\\r]*$",
+                                                          "pattern": "^[^\\u0000\\n\\r]*$",
                                                           "description": "One key line."}),
                    "kernel_args": prop("string", "Kernel arguments appended to the image's. "
-                                       "No default: none."),
+                                       "No default: none.", pattern=TEXT),
                    "on_delete": prop("string", "What happens to the work disk when the "
                                      "declaration is removed: retain (moved aside) or "
                                      "purge (deleted).", "retain",
@@ -342,10 +345,10 @@ def filesync_schema():
     entry = obj({
         "host": prop("string", "File or directory on the host: absolute, ~/... (the home "
                      "of the user running banger), or relative to the state directory. "
-                     "Required.", minLength=1),
+                     "Required.", minLength=1, pattern=TEXT),
         "guest": prop("string", "Destination in the guest: absolute, or ~/... meaning "
                       "/root/..., without a '..' component. Required.",
-                      pattern="^(/|~/)", **{"not": {"pattern": DOTDOT}}),
+                      pattern="^(/|~/)[^\\u0000]*$", **{"not": {"pattern": DOTDOT}}),
         "mode": prop("string", "Permissions of the copied file as an octal string "
                      "(quote it: 0644 unquoted is a YAML integer). No default: the host "
                      "file's own.", pattern=MODE),

@@ -56,19 +56,38 @@ def problem(msg):
     print(msg)
 
 
+MAX_DEPTH = 64
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and anchors/aliases."""
+    """SafeLoader that refuses what banger's reader refuses: anchors, aliases,
+    tags, merge keys, duplicate keys, nesting deeper than 64."""
+
+    depth = 0
 
     def compose_node(self, parent, index):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise yaml.MarkedYAMLError(None, None, "anchors and aliases are not allowed",
                                        event.start_mark)
-        return super().compose_node(parent, index)
+        if getattr(event, "tag", None) is not None:
+            raise yaml.MarkedYAMLError(None, None, "tags are not allowed", event.start_mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:
+                raise yaml.MarkedYAMLError(None, None, "nesting deeper than %d" % MAX_DEPTH,
+                                           event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                raise yaml.MarkedYAMLError(None, None, "merge keys are not allowed",
+                                           key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
@@ -94,7 +113,7 @@ def load(path):
         raise ValueError("not UTF-8: %s" % e)
     try:
         return yaml.load(text, Loader=StrictLoader)
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, RecursionError) as e:
         raise ValueError(str(e).replace("\n", " "))
 
 
@@ -102,9 +121,35 @@ def _is_integer(checker, instance):
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+def ecma_pattern(pattern):
+    """pattern with ECMA-262's '$' (the end of the string only; Python's '$'
+    also matches before a final newline, which would let "demo\\n" pass)."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            ch = "\\Z"
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _pattern(validator, patrn, instance, schema):
+    if validator.is_type(instance, "string") and not re.search(ecma_pattern(patrn), instance):
+        yield jsonschema.ValidationError("%r does not match %r" % (instance, patrn))
+
+
 TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
 Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator,
-                                         type_checker=TYPE_CHECKER)
+                                         {"pattern": _pattern}, type_checker=TYPE_CHECKER)
 
 
 def load_schemas(top):
