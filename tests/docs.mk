@@ -5,41 +5,44 @@ TESTS += \
 	tests/schema-agreement.sh \
 	tests/man-examples.sh \
 	tests/man-lint.sh \
+	tests/man-options.sh \
 	tests/examples-validate.sh
 
 EXTRA_DIST += \
 	tests/schema-agreement.sh \
 	tests/man-examples.sh \
 	tests/man-lint.sh \
+	tests/man-options.sh \
 	tests/examples-validate.sh \
 	tests/tools/schema-check.py \
+	tests/tools/man-options.py \
 	tests/tools/man-check.py \
-	tools/gen-schemas.py \
-	schemas/host.schema.json \
-	schemas/image.schema.json \
-	schemas/vm.schema.json \
-	schemas/filesync.schema.json \
-	examples/host.yaml \
-	examples/images/demo.yaml \
-	examples/vms/web.yaml \
-	examples/vms/worker.yaml \
-	examples/filesyncs/dotfiles.yaml \
-	examples/files/bashrc \
-	examples/files/motd
+	tools/gen-schemas.py
 
 # A few corpus cases of this area's own (the docs- files); the rest of
 # tests/data/spec/ belongs to the spec layer.
 EXTRA_DIST += \
+	tests/data/spec/invalid/filesyncs/docs-guest-dotdot.expected \
 	tests/data/spec/invalid/filesyncs/docs-guest-dotdot.yaml \
+	tests/data/spec/invalid/filesyncs/docs-mode-unquoted.expected \
 	tests/data/spec/invalid/filesyncs/docs-mode-unquoted.yaml \
+	tests/data/spec/invalid/host/docs-bridge-broadcast.expected \
 	tests/data/spec/invalid/host/docs-bridge-broadcast.yaml \
+	tests/data/spec/invalid/images/docs-sha256-initrd-alone.expected \
 	tests/data/spec/invalid/images/docs-sha256-initrd-alone.yaml \
+	tests/data/spec/invalid/images/docs-tag.expected \
 	tests/data/spec/invalid/images/docs-tag.yaml \
+	tests/data/spec/invalid/vms/docs-alias.expected \
 	tests/data/spec/invalid/vms/docs-alias.yaml \
+	tests/data/spec/invalid/vms/docs-duplicate-key.expected \
 	tests/data/spec/invalid/vms/docs-duplicate-key.yaml \
+	tests/data/spec/invalid/vms/docs-float-vcpus.expected \
 	tests/data/spec/invalid/vms/docs-float-vcpus.yaml \
+	tests/data/spec/invalid/vms/docs-image-newline.expected \
 	tests/data/spec/invalid/vms/docs-image-newline.yaml \
+	tests/data/spec/invalid/vms/docs-mac-unquoted.expected \
 	tests/data/spec/invalid/vms/docs-mac-unquoted.yaml \
+	tests/data/spec/invalid/vms/docs-merge-key.expected \
 	tests/data/spec/invalid/vms/docs-merge-key.yaml \
 	tests/data/spec/valid/filesyncs/docs-modes.yaml \
 	tests/data/spec/valid/host/docs-every-key.yaml \
