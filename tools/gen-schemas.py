@@ -349,9 +349,11 @@ def filesync_schema():
         "guest": prop("string", "Destination in the guest: absolute, or ~/... meaning "
                       "/root/..., without a '..' component. Required.",
                       pattern="^(/|~/)[^\\u0000]*$", **{"not": {"pattern": DOTDOT}}),
-        "mode": prop("string", "Permissions of the copied file as an octal string "
-                     "(quote it: 0644 unquoted is a YAML integer). No default: the host "
-                     "file's own.", pattern=MODE),
+        "mode": prop("string", "Permissions of the copy as a string of 3 or 4 octal "
+                     "digits (quote it: 0644 unquoted is a YAML integer). No default: "
+                     "0600 for a file; for a directory, 0755 for its directories and "
+                     "0600 for its files (0700 for those executable by their owner).",
+                     pattern=MODE),
     }, "One copy from the host to the guest.", required=["host", "guest"])
     return top("filesync", "banger filesyncs/NAME.yaml",
                "Files copied from the host to the work disk of every VM that lists this "
