@@ -6,7 +6,8 @@ TESTS += \
 	tests/man-examples.sh \
 	tests/man-lint.sh \
 	tests/man-options.sh \
-	tests/examples-validate.sh
+	tests/examples-validate.sh \
+	tests/docs-selftest.sh
 
 EXTRA_DIST += \
 	tests/schema-agreement.sh \
@@ -14,6 +15,7 @@ EXTRA_DIST += \
 	tests/man-lint.sh \
 	tests/man-options.sh \
 	tests/examples-validate.sh \
+	tests/docs-selftest.sh \
 	tests/tools/schema-check.py \
 	tests/tools/man-options.py \
 	tests/tools/man-check.py \
