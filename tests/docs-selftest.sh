@@ -59,6 +59,33 @@ printf 'image: demo\nnetwork:\n  mac: "52:54:00:12:34:56"\n' \
 	>"$scratch/t/tests/data/spec/invalid/vms/fine.yaml"
 expect schema-check.py "an invalid case the schema accepts" "invalid for banger, the vm schema accepts it"
 
+# What banger's reader refuses, the checker's reader refuses too, so such
+# files count as invalid and agree with banger.
+fresh
+inv=$scratch/t/tests/data/spec/invalid/vms
+printf 'image: &a demo\nkernel_args: *a\n' >"$inv/alias.yaml"
+printf 'image: demo\nimage: demo\n' >"$inv/duplicate.yaml"
+printf 'image: !!str demo\n' >"$inv/tag.yaml"
+printf '<<: {image: demo}\n' >"$inv/merge.yaml"
+printf 'image: demo\n---\nimage: demo\n' >"$inv/two-documents.yaml"
+printf 'image: demo\nkernel_args: "\\0"\n' >"$inv/nul.yaml"
+printf 'image: "demo\\n"\n' >"$inv/newline.yaml"
+printf 'image: demo\nkernel_args: "\351t\351"\n' >"$inv/latin1.yaml"
+printf 'image: demo\nkernel_args: "\351t\351"\n' | iconv -f latin1 -t utf-8 >"$scratch/t/x" &&
+	cp "$scratch/t/x" "$scratch/t/tests/data/spec/valid/vms/utf8.yaml"
+{ printf 'image: demo\nkernel_args: '; i=0; while [ $i -lt 70 ]; do printf '['; i=$((i + 1)); done; printf '\n'; } \
+	>"$inv/deep.yaml"
+{ printf 'image: demo\nkernel_args: "'; head -c 1048576 /dev/zero | tr '\0' a; printf '"\n'; } \
+	>"$inv/big.yaml"
+out=$("$py" -B "$scratch/t/tests/tools/schema-check.py" "$scratch/t" 2>&1)
+if [ $? -ne 0 ]; then
+	echo "FAIL: schema-check.py does not refuse what banger's reader refuses:"
+	printf '%s\n' "$out" | sed 's/^/    /'
+	fail=1
+else
+	echo "ok: schema-check.py refuses what banger's reader refuses"
+fi
+
 fresh
 sed 's/"description": "Memory, at least 128M/"x": "/' "$scratch/t/schemas/vm.schema.json" \
 	>"$scratch/t/x" && mv "$scratch/t/x" "$scratch/t/schemas/vm.schema.json"

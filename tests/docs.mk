@@ -32,20 +32,12 @@ EXTRA_DIST += \
 	tests/data/spec/invalid/host/docs-bridge-broadcast.yaml \
 	tests/data/spec/invalid/images/docs-sha256-initrd-alone.expected \
 	tests/data/spec/invalid/images/docs-sha256-initrd-alone.yaml \
-	tests/data/spec/invalid/images/docs-tag.expected \
-	tests/data/spec/invalid/images/docs-tag.yaml \
-	tests/data/spec/invalid/vms/docs-alias.expected \
-	tests/data/spec/invalid/vms/docs-alias.yaml \
-	tests/data/spec/invalid/vms/docs-duplicate-key.expected \
-	tests/data/spec/invalid/vms/docs-duplicate-key.yaml \
 	tests/data/spec/invalid/vms/docs-float-vcpus.expected \
 	tests/data/spec/invalid/vms/docs-float-vcpus.yaml \
 	tests/data/spec/invalid/vms/docs-image-newline.expected \
 	tests/data/spec/invalid/vms/docs-image-newline.yaml \
 	tests/data/spec/invalid/vms/docs-mac-unquoted.expected \
 	tests/data/spec/invalid/vms/docs-mac-unquoted.yaml \
-	tests/data/spec/invalid/vms/docs-merge-key.expected \
-	tests/data/spec/invalid/vms/docs-merge-key.yaml \
 	tests/data/spec/valid/filesyncs/docs-modes.yaml \
 	tests/data/spec/valid/host/docs-every-key.yaml \
 	tests/data/spec/valid/images/docs-pinned.yaml \

@@ -13,7 +13,9 @@ checks, and prints one line for each problem found (exit 1 if any):
     against the numbers, around every bound and for every suffix);
  4. every tests/data/spec/valid/KIND/*.yaml passes the schema of its kind and
     every tests/data/spec/invalid/KIND/*.yaml fails it (KIND: host, images,
-    vms, filesyncs);
+    vms, filesyncs), and every declaration of a state directory
+    tests/data/spec/states/CASE/ that banger finds valid (an empty
+    CASE/expected) passes its schema;
  5. every declaration in examples/ passes its schema, and its
     "# yaml-language-server: $schema=..." line names that schema.
 
@@ -354,19 +356,46 @@ def check_corpus(top, schemas):
     return count
 
 
+def state_files(d):
+    """[(path relative to d, kind)] of the declarations of state directory d."""
+    files = []
+    if os.path.isfile(os.path.join(d, "host.yaml")):
+        files.append(("host.yaml", "host"))
+    for folder, kind in KINDS.items():
+        sub = os.path.join(d, folder)
+        if folder != "host" and os.path.isdir(sub):
+            files += [(os.path.join(folder, n), kind) for n in sorted(os.listdir(sub))
+                      if n.endswith(".yaml")]
+    return files
+
+
+def check_states(top, schemas):
+    """Every declaration of a state directory that banger finds valid (its
+    'expected' standard error is empty) passes its schema."""
+    base = os.path.join(top, "tests", "data", "spec", "states")
+    count = 0
+    if not os.path.isdir(base):
+        return 0
+    for case in sorted(os.listdir(base)):
+        d = os.path.join(base, case)
+        exp = os.path.join(d, "expected")
+        if not os.path.isfile(exp) or os.path.getsize(exp) != 0:
+            continue
+        for rel, kind in state_files(d):
+            count += 1
+            why = verdict(schemas[kind], os.path.join(d, rel))
+            if why is not None:
+                problem("tests/data/spec/states/%s/%s: valid for banger, the %s schema "
+                        "refuses it: %s" % (case, rel, kind, why))
+    return count
+
+
 SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 
 
 def check_examples(top, schemas):
     ex = os.path.join(top, "examples")
-    files = []
-    if os.path.exists(os.path.join(ex, "host.yaml")):
-        files.append(("host.yaml", "host"))
-    for folder, kind in KINDS.items():
-        d = os.path.join(ex, folder)
-        if folder != "host" and os.path.isdir(d):
-            files += [(os.path.join(folder, n), kind) for n in sorted(os.listdir(d))
-                      if n.endswith(".yaml")]
+    files = state_files(ex)
     for rel, kind in files:
         path = os.path.join(ex, rel)
         why = verdict(schemas[kind], path)
@@ -403,8 +432,10 @@ def main():
     check_bridge_address(gen, schemas)
     check_addresses(schemas)
     n = check_corpus(top, schemas)
+    st = check_states(top, schemas)
     e = check_examples(top, schemas)
-    print("%d corpus files, %d example files, %d disagreements" % (n, e, len(problems)))
+    print("%d corpus files, %d files of valid states, %d example files, %d disagreements" %
+          (n, st, e, len(problems)))
     return 1 if problems else 0
 
 
