@@ -121,4 +121,29 @@ sed 's/^\.Ql 512M \.$/.Ql 1G ./' "$scratch/t/man/banger-host.5" >"$scratch/t/x" 
 	mv "$scratch/t/x" "$scratch/t/man/banger-host.5"
 expect man-check.py "a wrong default" "key defaults.memory does not state its default 512M"
 
+# man-options.py against a made-up banger: a command missing from the
+# SYNOPSIS and an option missing from it are both reported.
+fresh
+cp "$top_srcdir/tests/tools/man-options.py" "$scratch/t/tests/tools/"
+cat >"$scratch/t/banger" <<'FAKE'
+#!/bin/sh
+case "$1" in
+--help) printf 'Usage: banger COMMAND\n\nCommands:\n  validate     check\n  frobnicate   frob\n' ;;
+validate) printf '  --state DIR\n  --status-dir DIR\n  --json\n  -q, --quiet\n  --fast\n' ;;
+*) exit 64 ;;
+esac
+FAKE
+chmod +x "$scratch/t/banger"
+out=$("$py" -B "$scratch/t/tests/tools/man-options.py" "$scratch/t" "$scratch/t/banger" 2>&1)
+rc=$?
+if [ $rc -ne 1 ] ||
+	! printf '%s\n' "$out" | grep -q 'lists the command frobnicate, the SYNOPSIS' ||
+	! printf '%s\n' "$out" | grep -q 'validate --help shows --fast, the SYNOPSIS'; then
+	echo "FAIL: man-options.py misses a command or an option (exit $rc):"
+	printf '%s\n' "$out" | sed 's/^/    /'
+	fail=1
+else
+	echo "ok: man-options.py catches an undocumented command and option"
+fi
+
 exit $fail

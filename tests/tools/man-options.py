@@ -4,7 +4,8 @@
 
   man-options.py TOP BANGER
 
-For each command of the SYNOPSIS of man/banger.8 that the program has (its
+Every command that "banger --help" lists is in the SYNOPSIS of man/banger.8.
+For each command of the SYNOPSIS that the program has (its
 "COMMAND --help" exits 0), the options that the help text shows and the ones
 the SYNOPSIS gives that command must be the same (--help itself and -h
 aside).  A command the program does not have yet is reported and skipped.
@@ -45,7 +46,19 @@ def main():
         return 64
     top, banger = sys.argv[1:]
     problems, checked = 0, 0
-    for cmd, documented in sorted(synopsis("%s/man/banger.8" % top).items()):
+    cmds = synopsis("%s/man/banger.8" % top)
+    try:
+        usage = subprocess.run([banger, "--help"], capture_output=True, text=True,
+                               timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print("banger --help: %s" % e)
+        return 1
+    listed = re.findall(r"^  ([a-z][a-z-]*)  ", usage.split("Commands:", 1)[-1], re.M)
+    for cmd in listed:
+        if cmd not in cmds:
+            print("banger --help lists the command %s, the SYNOPSIS of banger.8 does not" % cmd)
+            problems += 1
+    for cmd, documented in sorted(cmds.items()):
         try:
             p = subprocess.run([banger, cmd, "--help"], capture_output=True, text=True,
                                timeout=30)
