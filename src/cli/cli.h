@@ -65,3 +65,4 @@ struct cli_command {
 };
 
 /* Subcommands (one file each).  argv[0] is the subcommand name. */
+int cmd_validate(int argc, char **argv);

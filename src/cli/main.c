@@ -11,6 +11,7 @@
 #include "util/cleanup.h"
 
 static const struct cli_command commands[] = {
+	{ "validate", "check the declarations and list what they declare", cmd_validate, false },
 	{ NULL, NULL, NULL, false },
 };
 

@@ -15,6 +15,67 @@
 
 #define SIZE_MAX_DISK (128ULL << 30)
 #define MEMORY_MIN (128ULL << 20)
+#define MEMORY_MAX (1ULL << 40)
+#define VCPUS_MAX 32
+
+/*
+ * The rules, exactly (the JSON Schemas in schemas/ say the same; a test keeps them
+ * in agreement).  Values are typed as YAML 1.1 / PyYAML type plain scalars:
+ * ~, null, Null, NULL and nothing are null; yes/no/true/false/on/off (also
+ * Capitalised and UPPER) are booleans; 12, 0644 (octal), 0x1f, 0b101, 1:30
+ * (base 60, so an unquoted MAC such as 52:54:00:12:34:56 is an integer) are
+ * integers; 1.5, .inf are numbers; 2024-01-31 is a date; anything quoted is
+ * a string.  Null is never accepted for a key: leave the key out instead.
+ * Anchors, aliases, tags, duplicate keys, several documents, non-UTF-8 text,
+ * nesting deeper than 64 and files over 1 MiB are refused.  Every file may
+ * hold `version: 1` (the integer).  Unknown keys are errors.
+ *
+ * size: an integer (bytes, >= 0) or a string of digits with an optional
+ *   K, M or G suffix (powers of 1024): ^[0-9]+[KMG]?$.
+ * interface name: ^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$ (1 to 15 characters).
+ * IPv4 address: four decimal octets 0-255 without leading zeros.
+ *
+ * host.yaml (every key optional):
+ *   bridge: {name: interface name (banger0), address: IPv4/prefix with prefix
+ *     8..30, not the network or broadcast address (10.77.0.1/24)}
+ *   uplink: "auto" or an interface name (auto)
+ *   dns: list of IPv4 addresses (empty)
+ *   hypervisor: firecracker | qemu (qemu)
+ *   firecracker: {binary: non-empty string (firecracker)}
+ *   qemu: {binary: non-empty string (qemu-system-x86_64),
+ *          accel: auto | kvm | tcg (auto)}
+ *   disk_strategy: auto | dm-snapshot | reflink | copy (auto)
+ *   status_dir: absolute path (unset: /var/lib/banger or --status-dir)
+ *   defaults: {vcpus: integer 1..32 (1), memory: size 128M..1024G (512M),
+ *     system_overlay: size 1..128G (2G), work_disk: size 0..128G (1G),
+ *     nat: boolean (false)}
+ * images/NAME.yaml:
+ *   kernel, rootfs: required non-empty strings (paths, absolute or relative to
+ *     the state directory); initrd: non-empty string; kernel_args: string;
+ *   sha256: {kernel, rootfs, initrd: 64 hex digits, either case (stored lower
+ *     case)}; sha256.initrd needs initrd.  Quote digests made only of digits:
+ *     unquoted, YAML reads them as integers.
+ * vms/NAME.yaml:
+ *   image: required, a DNS label naming a declared image
+ *   state: running | stopped (running)
+ *   vcpus: integer 1..32, memory: size 128M..1024G (host defaults)
+ *   hypervisor: firecracker | qemu (host's)
+ *   disks: {system_overlay: size 1..128G, work: size 0..128G, 0 = none}
+ *   network: {nat: boolean, ip: IPv4 address inside the bridge network, not
+ *     the gateway, network or broadcast address, unique across VMs;
+ *     mac: string xx:xx:xx:xx:xx:xx (hex), unicast (first octet even), not
+ *     all zero, unique across VMs}
+ *   filesyncs: list of DNS labels naming declared file syncs, each once
+ *   ssh_authorized_keys: list of non-empty strings without line breaks
+ *   kernel_args: string (appended to the image's)
+ *   on_delete: retain | purge (retain)
+ *   host: host name ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$, <= 253 chars
+ * filesyncs/NAME.yaml:
+ *   entries: required non-empty list of {host: required non-empty string
+ *     (absolute, ~/... or relative to the state directory), guest: required
+ *     string starting with / or ~/ and without a '..' component,
+ *     mode: string of 3 or 4 octal digits ^[0-7]{3,4}$}
+ */
 
 enum hypervisor_kind {
 	HYPERVISOR_FIRECRACKER,
@@ -64,6 +125,19 @@ const char *vm_state_to_string(enum vm_state s);
 enum vm_state vm_state_from_string(const char *s);
 const char *on_delete_to_string(enum on_delete o);
 enum on_delete on_delete_from_string(const char *s);
+
+/* The kinds of declaration file, by folder: "host" (host.yaml), "images", "vms", "filesyncs". */
+enum spec_kind {
+	SPEC_KIND_HOST,
+	SPEC_KIND_IMAGE,
+	SPEC_KIND_VM,
+	SPEC_KIND_FILESYNC,
+	_SPEC_KIND_MAX,
+	_SPEC_KIND_INVALID = -EINVAL,
+};
+
+const char *spec_kind_to_string(enum spec_kind k);
+enum spec_kind spec_kind_from_string(const char *s);
 
 /* Where something was declared, for cross-file diagnostics. */
 struct spec_mark {
@@ -152,7 +226,20 @@ struct vm_spec {
 	char *kernel_args;	/* NULL when none */
 	enum on_delete on_delete;
 	char *host;		/* NULL: every host */
-	char generation[65];	/* sha256 of the normalised spec (with its image) */
+	/*
+	 * sha256 (hex) of what needs a restart to change, serialised one
+	 * "key=LEN:VALUE\n" line each, in this order, after a
+	 * "banger-generation-v1\n" line: image, image.kernel, image.rootfs,
+	 * image.initrd, image.kernel_args, image.sha256.kernel,
+	 * image.sha256.rootfs, image.sha256.initrd (the resolved image; empty
+	 * strings when absent), vcpus, memory, hypervisor, disks.system_overlay,
+	 * disks.work, kernel_args, mac (lower-case hex or empty), ip (dotted
+	 * or empty), then filesyncs (their count) and one filesync line per
+	 * name in declared order.  Numbers are decimal (bytes for sizes) and
+	 * written as LEN:VALUE too.  Not in it: state, nat,
+	 * ssh_authorized_keys, on_delete, host, and file sync contents.
+	 */
+	char generation[65];
 };
 
 /*
@@ -178,8 +265,11 @@ struct spec {
 
 /*
  * Parse and validate every file of src.  Diagnostics for bad declarations go
- * into ret->diags (never into err); err is for failures that stop everything.
- * Caller owns *ret.
+ * into ret->diags (never into err), sorted by file, line and column, at most
+ * 100 in a row per file; err is for failures that stop everything.  held_vms
+ * is never NULL (an empty strv when nothing is held) and sorted.  Relative
+ * paths in images resolve against src->root, made absolute with the current
+ * directory when it is relative.  Caller owns *ret.
  */
 int spec_load(const struct source *src, struct spec **ret, struct error **err);
 
@@ -190,6 +280,23 @@ spec_freep(struct spec **s)
 {
 	(void)spec_free(*s);
 }
+
+/*
+ * Parse and validate one file on its own, as if it were path ("vms/web.yaml":
+ * the name is the file stem) in a state directory with no host.yaml and
+ * nothing else: no cross-file checks (images, file syncs, ip and mac
+ * uniqueness), host defaults applied, a VM's generation made without its
+ * image.  Diagnostics go to ret->diags as with spec_load.  Used by the corpus
+ * tests.
+ */
+int spec_load_file(enum spec_kind kind, const char *path, const char *data, size_t len,
+		   struct spec **ret, struct error **err);
+
+/* "file:line:col: message" with file shown under root ("root/file") when root is not NULL. */
+char *spec_diag_format(const struct spec_diag *d, const char *root);
+
+/* Bytes as the largest exact unit: "512M", "2G", "1000". */
+char *spec_format_size(uint64_t bytes);
 
 const struct vm_spec *spec_find_vm(const struct spec *s, const char *name);
 const struct image_spec *spec_find_image(const struct spec *s, const char *name);

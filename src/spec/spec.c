@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The declared state as a whole: every file of a source parsed and checked
+ * (spec-kinds.c), then the checks that span files (references, addresses),
+ * holding, generations, and the model's small helpers.  No host access.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spec/spec-internal.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+#include "util/sha256.h"
+#include "util/strv.h"
+
+static const char *const hypervisor_kind_table[_HYPERVISOR_MAX] = {
+	[HYPERVISOR_FIRECRACKER] = "firecracker",
+	[HYPERVISOR_QEMU] = "qemu",
+};
+static const char *const qemu_accel_table[_QEMU_ACCEL_MAX] = {
+	[QEMU_ACCEL_AUTO] = "auto",
+	[QEMU_ACCEL_KVM] = "kvm",
+	[QEMU_ACCEL_TCG] = "tcg",
+};
+static const char *const disk_strategy_table[_DISK_STRATEGY_MAX] = {
+	[DISK_STRATEGY_AUTO] = "auto",
+	[DISK_STRATEGY_DM_SNAPSHOT] = "dm-snapshot",
+	[DISK_STRATEGY_REFLINK] = "reflink",
+	[DISK_STRATEGY_COPY] = "copy",
+};
+static const char *const vm_state_table[_VM_STATE_MAX] = {
+	[VM_STATE_RUNNING] = "running",
+	[VM_STATE_STOPPED] = "stopped",
+};
+static const char *const on_delete_table[_ON_DELETE_MAX] = {
+	[ON_DELETE_RETAIN] = "retain",
+	[ON_DELETE_PURGE] = "purge",
+};
+static const char *const spec_kind_table[_SPEC_KIND_MAX] = {
+	[SPEC_KIND_HOST] = "host",
+	[SPEC_KIND_IMAGE] = "images",
+	[SPEC_KIND_VM] = "vms",
+	[SPEC_KIND_FILESYNC] = "filesyncs",
+};
+
+static int
+table_lookup(const char *const *table, int n, const char *s)
+{
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (table[i] && strcmp(table[i], s) == 0)
+			return i;
+	return -EINVAL;
+}
+
+#define DEFINE_STRING_TABLE(name, type, table, max)                                          \
+	const char *name##_to_string(type v)                                                 \
+	{                                                                                    \
+		if ((int)v < 0 || (int)v >= (max))                                           \
+			return NULL;                                                         \
+		return table[v];                                                             \
+	}                                                                                    \
+	type name##_from_string(const char *s)                                               \
+	{                                                                                    \
+		return (type)table_lookup(table, (max), s);                                  \
+	}
+
+DEFINE_STRING_TABLE(hypervisor_kind, enum hypervisor_kind, hypervisor_kind_table, _HYPERVISOR_MAX)
+DEFINE_STRING_TABLE(qemu_accel, enum qemu_accel, qemu_accel_table, _QEMU_ACCEL_MAX)
+DEFINE_STRING_TABLE(disk_strategy, enum disk_strategy, disk_strategy_table, _DISK_STRATEGY_MAX)
+DEFINE_STRING_TABLE(vm_state, enum vm_state, vm_state_table, _VM_STATE_MAX)
+DEFINE_STRING_TABLE(on_delete, enum on_delete, on_delete_table, _ON_DELETE_MAX)
+DEFINE_STRING_TABLE(spec_kind, enum spec_kind, spec_kind_table, _SPEC_KIND_MAX)
+
+int
+spec_parse_size(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (!s || !(*p >= '0' && *p <= '9'))
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 'K':
+		mult = 1ULL << 10;
+		p++;
+		break;
+	case 'M':
+		mult = 1ULL << 20;
+		p++;
+		break;
+	case 'G':
+		mult = 1ULL << 30;
+		p++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -ERANGE;
+	*ret = v * mult;
+	return 0;
+}
+
+char *
+spec_format_size(uint64_t b)
+{
+	if (b && b % (1ULL << 30) == 0)
+		return xasprintf("%lluG", (unsigned long long)(b >> 30));
+	if (b && b % (1ULL << 20) == 0)
+		return xasprintf("%lluM", (unsigned long long)(b >> 20));
+	if (b && b % (1ULL << 10) == 0)
+		return xasprintf("%lluK", (unsigned long long)(b >> 10));
+	return xasprintf("%llu", (unsigned long long)b);
+}
+
+char *
+spec_diag_format(const struct spec_diag *d, const char *root)
+{
+	_cleanup_free_ char *file = xstrdup(d->file);
+
+	/* One line per diagnostic, even for a file name with a line break in it. */
+	for (char *p = file; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (root && *root) {
+		size_t n = strlen(root);
+
+		while (n > 1 && root[n - 1] == '/')
+			n--;
+		if (n == 1 && root[0] == '/')
+			return xasprintf("/%s:%u:%u: %s", file, d->line, d->col, d->msg);
+		return xasprintf("%.*s/%s:%u:%u: %s", (int)n, root, file, d->line, d->col, d->msg);
+	}
+	return xasprintf("%s:%u:%u: %s", file, d->line, d->col, d->msg);
+}
+
+struct spec *
+spec_free(struct spec *s)
+{
+	if (!s)
+		return NULL;
+	free(s->root);
+	free(s->source_commit);
+	host_spec_done(&s->host);
+	for (size_t i = 0; i < s->n_images; i++)
+		image_spec_done(&s->images[i]);
+	free(s->images);
+	for (size_t i = 0; i < s->n_vms; i++)
+		vm_spec_done(&s->vms[i]);
+	free(s->vms);
+	for (size_t i = 0; i < s->n_filesyncs; i++)
+		filesync_spec_done(&s->filesyncs[i]);
+	free(s->filesyncs);
+	strv_free(s->held_vms);
+	for (size_t i = 0; i < s->n_diags; i++) {
+		free(s->diags[i].file);
+		free(s->diags[i].msg);
+	}
+	free(s->diags);
+	free(s);
+	return NULL;
+}
+
+const struct vm_spec *
+spec_find_vm(const struct spec *s, const char *name)
+{
+	for (size_t i = 0; s && name && i < s->n_vms; i++)
+		if (strcmp(s->vms[i].name, name) == 0)
+			return &s->vms[i];
+	return NULL;
+}
+
+const struct image_spec *
+spec_find_image(const struct spec *s, const char *name)
+{
+	for (size_t i = 0; s && name && i < s->n_images; i++)
+		if (strcmp(s->images[i].name, name) == 0)
+			return &s->images[i];
+	return NULL;
+}
+
+const struct filesync_spec *
+spec_find_filesync(const struct spec *s, const char *name)
+{
+	for (size_t i = 0; s && name && i < s->n_filesyncs; i++)
+		if (strcmp(s->filesyncs[i].name, name) == 0)
+			return &s->filesyncs[i];
+	return NULL;
+}
+
+/* The generation: see struct vm_spec in spec.h for the exact serialisation. */
+static void
+gen_str(struct sha256_ctx *h, const char *key, const char *v)
+{
+	_cleanup_free_ char *line = NULL;
+
+	if (!v)
+		v = "";
+	line = xasprintf("%s=%zu:%s\n", key, strlen(v), v);
+	sha256_update(h, line, strlen(line));
+}
+
+static void
+gen_u64(struct sha256_ctx *h, const char *key, uint64_t v)
+{
+	_cleanup_free_ char *s = xasprintf("%llu", (unsigned long long)v);
+
+	gen_str(h, key, s);
+}
+
+static void
+vm_generation(struct vm_spec *vm, const struct image_spec *img)
+{
+	static const char head[] = "banger-generation-v1\n";
+	struct sha256_ctx h;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	char buf[32] = "";
+	size_t n = strv_length(vm->filesyncs);
+
+	sha256_init(&h);
+	sha256_update(&h, head, strlen(head));
+	gen_str(&h, "image", vm->image);
+	gen_str(&h, "image.kernel", img ? img->kernel : NULL);
+	gen_str(&h, "image.rootfs", img ? img->rootfs : NULL);
+	gen_str(&h, "image.initrd", img ? img->initrd : NULL);
+	gen_str(&h, "image.kernel_args", img ? img->kernel_args : NULL);
+	gen_str(&h, "image.sha256.kernel", img ? img->sha256_kernel : NULL);
+	gen_str(&h, "image.sha256.rootfs", img ? img->sha256_rootfs : NULL);
+	gen_str(&h, "image.sha256.initrd", img ? img->sha256_initrd : NULL);
+	gen_u64(&h, "vcpus", vm->vcpus);
+	gen_u64(&h, "memory", vm->memory);
+	gen_str(&h, "hypervisor", hypervisor_kind_to_string(vm->hypervisor));
+	gen_u64(&h, "disks.system_overlay", vm->system_overlay);
+	gen_u64(&h, "disks.work", vm->work_disk);
+	gen_str(&h, "kernel_args", vm->kernel_args);
+	if (vm->has_mac)
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", vm->mac[0], vm->mac[1],
+			 vm->mac[2], vm->mac[3], vm->mac[4], vm->mac[5]);
+	gen_str(&h, "mac", buf);
+	buf[0] = '\0';
+	if (vm->has_ip)
+		ipv4_format(vm->ip, buf);
+	gen_str(&h, "ip", buf);
+	gen_u64(&h, "filesyncs", n);
+	for (size_t i = 0; i < n; i++)
+		gen_str(&h, "filesync", vm->filesyncs[i]);
+	sha256_final(&h, digest);
+	sha256_hex(digest, vm->generation);
+}
+
+/* Diagnostics sorted by file, then position; equal ones keep their order. */
+struct diag_ref {
+	struct spec_diag *d;
+	size_t i;
+};
+
+static int
+cmp_diag(const void *a, const void *b)
+{
+	const struct diag_ref *x = a, *y = b;
+	int r = strcmp(x->d->file, y->d->file);
+
+	if (r)
+		return r;
+	if (x->d->line != y->d->line)
+		return x->d->line < y->d->line ? -1 : 1;
+	if (x->d->col != y->d->col)
+		return x->d->col < y->d->col ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void
+take_diags(struct spec *s, struct diag_list *d)
+{
+	_cleanup_free_ struct diag_ref *refs = NULL;
+
+	s->n_diags = d->n;
+	if (!d->n)
+		return;
+	refs = xmalloc(d->n * sizeof(*refs));
+	for (size_t i = 0; i < d->n; i++)
+		refs[i] = (struct diag_ref){ &d->v[i], i };
+	qsort(refs, d->n, sizeof(*refs), cmp_diag);
+	s->diags = xmalloc(d->n * sizeof(*s->diags));
+	for (size_t i = 0; i < d->n; i++)
+		s->diags[i] = *refs[i].d;
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
+	d->cap = 0;
+	d->run = 0;
+}
+
+static void
+read_error_diag(struct diag_list *d, const char *path, int r)
+{
+	switch (r) {
+	case -EFBIG:
+		diag_add(d, path, 1, 1, "found a file larger than 1 MiB, expected a smaller declaration");
+		break;
+	case -EXDEV:
+		diag_add(d, path, 1, 1,
+			 "found a symbolic link out of the state directory, expected a file inside it");
+		break;
+	case -EISDIR:
+		diag_add(d, path, 1, 1, "found a directory, expected a file");
+		break;
+	case -EINVAL:
+		diag_add(d, path, 1, 1, "found something that is not a regular file, expected a file");
+		break;
+	default:
+		diag_add(d, path, 1, 1, "cannot read the file: %s", strerror(-r));
+		break;
+	}
+}
+
+/* "vms/web.yaml" -> kind and "web"; false when the path is in no known folder. */
+static bool
+split_path(const char *path, enum spec_kind *ret_kind, char **ret_stem)
+{
+	const char *slash = strchr(path, '/'), *base;
+	_cleanup_free_ char *folder = NULL;
+	size_t n;
+	int k;
+
+	if (!slash || strchr(slash + 1, '/'))
+		return false;
+	folder = xstrndup(path, (size_t)(slash - path));
+	k = spec_kind_from_string(folder);
+	if (k < 0 || k == SPEC_KIND_HOST)
+		return false;
+	base = slash + 1;
+	n = strlen(base);
+	if (n < 5 || strcmp(base + n - 5, ".yaml") != 0)
+		return false;
+	*ret_kind = (enum spec_kind)k;
+	*ret_stem = xstrndup(base, n - 5);
+	return true;
+}
+
+static char *
+stem_of(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n >= 5 && strcmp(base + n - 5, ".yaml") == 0)
+		n -= 5;
+	return xstrndup(base, n);
+}
+
+static char *
+absolute_root(const char *root)
+{
+	_cleanup_free_ char *cwd = NULL;
+	size_t n = strlen(root);
+
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (root[0] == '/')
+		return xstrndup(root, n);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return xstrndup(root, n); /* unreachable cwd: keep paths relative */
+	if (n == 1 && root[0] == '.')
+		return TAKE_PTR(cwd);
+	return xasprintf("%s/%.*s", strcmp(cwd, "/") == 0 ? "" : cwd, (int)n, root);
+}
+
+struct loader {
+	struct spec *s;
+	struct diag_list d;
+	struct kind_ctx k;
+	struct vm_work *vms;
+	size_t n_vms;
+	char **bad_images;
+	char **bad_filesyncs;
+	char **held; /* VMs held before parsing (unreadable files) */
+};
+
+static void
+loader_done(struct loader *l)
+{
+	for (size_t i = 0; i < l->n_vms; i++) {
+		vm_spec_done(&l->vms[i].vm);
+		free(l->vms[i].filesync_marks);
+	}
+	free(l->vms);
+	strv_free(l->bad_images);
+	strv_free(l->bad_filesyncs);
+	strv_free(l->held);
+	for (size_t i = 0; i < l->d.n; i++) {
+		free(l->d.v[i].file);
+		free(l->d.v[i].msg);
+	}
+	free(l->d.v);
+}
+
+static void
+load_one(struct loader *l, enum spec_kind kind, const char *name, const char *path,
+	 const char *data, size_t len)
+{
+	struct spec *s = l->s;
+
+	switch (kind) {
+	case SPEC_KIND_IMAGE: {
+		struct image_spec img = {};
+
+		if (spec_parse_image(&l->k, name, path, data, len, &img)) {
+			s->images = xrealloc(s->images, (s->n_images + 1) * sizeof(*s->images));
+			s->images[s->n_images++] = img;
+		} else {
+			l->bad_images = strv_append(l->bad_images, name);
+			image_spec_done(&img);
+		}
+		break;
+	}
+	case SPEC_KIND_FILESYNC: {
+		struct filesync_spec f = {};
+
+		if (spec_parse_filesync(&l->k, name, path, data, len, &f)) {
+			s->filesyncs = xrealloc(s->filesyncs,
+						(s->n_filesyncs + 1) * sizeof(*s->filesyncs));
+			s->filesyncs[s->n_filesyncs++] = f;
+		} else {
+			l->bad_filesyncs = strv_append(l->bad_filesyncs, name);
+			filesync_spec_done(&f);
+		}
+		break;
+	}
+	case SPEC_KIND_VM: {
+		struct vm_work *w;
+
+		l->vms = xappend(l->vms, &l->n_vms, sizeof(*l->vms), (void **)&w);
+		if (!spec_parse_vm(&l->k, name, path, data, len, w))
+			w->held = true;
+		break;
+	}
+	case SPEC_KIND_HOST: {
+		struct host_spec h;
+
+		host_spec_defaults(&h);
+		if (spec_parse_host(&l->k, path, data, len, &h)) {
+			host_spec_done(&s->host);
+			s->host = h;
+		} else {
+			s->host_valid = false;
+			host_spec_done(&h);
+		}
+		free(s->host.path);
+		s->host.path = xstrdup(path);
+		break;
+	}
+	default:
+		assert(!"bad kind");
+	}
+}
+
+static void
+check_references(struct loader *l, struct vm_work *w)
+{
+	struct vm_spec *vm = &w->vm;
+	const struct spec_mark *m;
+
+	if (vm->image && !spec_find_image(l->s, vm->image)) {
+		m = &vm->image_mark;
+		if (strv_contains(l->bad_images, vm->image))
+			diag_add(&l->d, m->file, m->line, m->col,
+				 "image: found '%s', whose file images/%s.yaml has errors, expected a "
+				 "valid image (holding this vm)",
+				 vm->image, vm->image);
+		else {
+			const char *hint = NULL;
+
+			for (size_t i = 0; i < l->s->n_images; i++)
+				if (edit_distance(vm->image, l->s->images[i].name) <= 2)
+					hint = l->s->images[i].name;
+			if (hint)
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "image: found '%s', expected a declared image (there is no "
+					 "images/%s.yaml), did you mean '%s'?",
+					 vm->image, vm->image, hint);
+			else
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "image: found '%s', expected a declared image (there is no "
+					 "images/%s.yaml)",
+					 vm->image, vm->image);
+		}
+		w->held = true;
+	}
+	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
+		const char *f = vm->filesyncs[i];
+
+		if (spec_find_filesync(l->s, f))
+			continue;
+		m = &w->filesync_marks[i];
+		if (strv_contains(l->bad_filesyncs, f))
+			diag_add(&l->d, m->file, m->line, m->col,
+				 "filesyncs[%zu]: found '%s', whose file filesyncs/%s.yaml has errors, "
+				 "expected a valid file sync (holding this vm)",
+				 i, f, f);
+		else {
+			const char *hint = NULL;
+
+			for (size_t j = 0; j < l->s->n_filesyncs; j++)
+				if (edit_distance(f, l->s->filesyncs[j].name) <= 2)
+					hint = l->s->filesyncs[j].name;
+			if (hint)
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
+					 "is no filesyncs/%s.yaml), did you mean '%s'?",
+					 i, f, f, hint);
+			else
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
+					 "is no filesyncs/%s.yaml)",
+					 i, f, f);
+		}
+		w->held = true;
+	}
+}
+
+static void
+check_ip_range(struct loader *l, struct vm_work *w)
+{
+	const struct host_spec *h = &l->s->host;
+	struct vm_spec *vm = &w->vm;
+	uint32_t mask = ~0u << (32 - h->bridge_prefix), net = h->bridge_addr & mask;
+	char ip[16], netbuf[16];
+	const struct spec_mark *m = &vm->ip_mark;
+
+	if (!vm->has_ip)
+		return;
+	ipv4_format(vm->ip, ip);
+	ipv4_format(net, netbuf);
+	if ((vm->ip & mask) != net)
+		diag_add(&l->d, m->file, m->line, m->col,
+			 "network.ip: found %s, expected an address inside the bridge network %s/%u",
+			 ip, netbuf, h->bridge_prefix);
+	else if (vm->ip == h->bridge_addr)
+		diag_add(&l->d, m->file, m->line, m->col,
+			 "network.ip: found %s, the bridge's own address (the gateway), expected "
+			 "another address in %s/%u",
+			 ip, netbuf, h->bridge_prefix);
+	else if (vm->ip == net)
+		diag_add(&l->d, m->file, m->line, m->col,
+			 "network.ip: found %s, the network address of %s/%u, expected a host address",
+			 ip, netbuf, h->bridge_prefix);
+	else if (vm->ip == (net | ~mask))
+		diag_add(&l->d, m->file, m->line, m->col,
+			 "network.ip: found %s, the broadcast address of %s/%u, expected a host "
+			 "address",
+			 ip, netbuf, h->bridge_prefix);
+	else
+		return;
+	w->held = true;
+}
+
+/* ip and mac must each be unique: every VM in a clash is held. */
+static void
+check_unique(struct loader *l)
+{
+	for (size_t i = 0; i < l->n_vms; i++) {
+		struct vm_work *a = &l->vms[i];
+
+		for (size_t j = 0; j < l->n_vms; j++) {
+			struct vm_work *b = &l->vms[j];
+
+			if (i == j)
+				continue;
+			if (a->vm.has_ip && b->vm.has_ip && a->vm.ip == b->vm.ip) {
+				const struct spec_mark *m = &a->vm.ip_mark, *o = &b->vm.ip_mark;
+				char ip[16];
+
+				ipv4_format(a->vm.ip, ip);
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "network.ip: found %s, also declared by vm '%s' (%s:%u:%u), "
+					 "expected an address unique across vms",
+					 ip, b->vm.name, o->file, o->line, o->col);
+				a->held = true;
+				break;
+			}
+		}
+		for (size_t j = 0; j < l->n_vms; j++) {
+			struct vm_work *b = &l->vms[j];
+
+			if (i == j)
+				continue;
+			if (a->vm.has_mac && b->vm.has_mac && memcmp(a->vm.mac, b->vm.mac, 6) == 0) {
+				const struct spec_mark *m = &a->vm.mac_mark, *o = &b->vm.mac_mark;
+				const uint8_t *x = a->vm.mac;
+
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also "
+					 "declared by vm '%s' (%s:%u:%u), expected a mac unique "
+					 "across vms",
+					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
+					 o->line, o->col);
+				a->held = true;
+				break;
+			}
+		}
+	}
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Move the VMs into the spec: held ones by name only. */
+static void
+finish_vms(struct loader *l)
+{
+	struct spec *s = l->s;
+
+	s->held_vms = TAKE_PTR(l->held);
+	for (size_t i = 0; i < l->n_vms; i++) {
+		struct vm_work *w = &l->vms[i];
+
+		if (w->held || !s->host_valid) {
+			s->held_vms = strv_append(s->held_vms, w->vm.name);
+			continue;
+		}
+		vm_generation(&w->vm, spec_find_image(s, w->vm.image));
+		s->vms = xrealloc(s->vms, (s->n_vms + 1) * sizeof(*s->vms));
+		s->vms[s->n_vms++] = w->vm;
+		memset(&w->vm, 0, sizeof(w->vm));
+	}
+	if (!s->held_vms)
+		s->held_vms = xcalloc(1, sizeof(char *));
+	qsort(s->held_vms, strv_length(s->held_vms), sizeof(char *), cmp_name);
+}
+
+/*
+ * One file of a source in pass `pass`; files in no known folder are reported
+ * in the first pass (images).
+ */
+static void
+handle_file(struct loader *l, const struct source_file *f, enum spec_kind pass)
+{
+	_cleanup_free_ char *stem = NULL;
+	enum spec_kind kind;
+
+	if (strcmp(f->path, "host.yaml") == 0)
+		return;
+	if (!split_path(f->path, &kind, &stem)) {
+		const char *slash = strchr(f->path, '/');
+		_cleanup_free_ char *folder = NULL;
+
+		if (pass != SPEC_KIND_IMAGE)
+			return;
+		folder = slash ? xstrndup(f->path, (size_t)(slash - f->path)) : xstrdup(f->path);
+		if (slash) {
+			static const char *const known[] = { "images", "vms", "filesyncs" };
+			const char *hint = NULL;
+
+			for (size_t i = 0; i < ELEMENTSOF(known); i++)
+				if (edit_distance(folder, known[i]) <= 2)
+					hint = known[i];
+			if (hint)
+				diag_add(&l->d, f->path, 1, 1,
+					 "found a declaration in unknown folder '%s', did you mean "
+					 "'%s/'?",
+					 folder, hint);
+			else
+				diag_add(&l->d, f->path, 1, 1,
+					 "found a declaration in unknown folder '%s', expected images/, "
+					 "vms/ or filesyncs/",
+					 folder);
+		}
+		else
+			diag_add(&l->d, f->path, 1, 1,
+				 "found unknown file '%s', expected host.yaml or a file in images/, "
+				 "vms/ or filesyncs/",
+				 folder);
+		return;
+	}
+	if (kind != pass)
+		return;
+	if (!name_is_dns_label(stem)) {
+		_cleanup_free_ char *q = quote_for_msg(stem, strlen(stem));
+
+		diag_add(&l->d, f->path, 1, 1,
+			 "found file name %s, expected a name that is a DNS label (1 to 63 of a-z, "
+			 "0-9 and '-', not starting or ending with '-')",
+			 q);
+		return;
+	}
+	if (f->read_error < 0 || !f->data) {
+		read_error_diag(&l->d, f->path, f->read_error < 0 ? f->read_error : -EIO);
+		if (kind == SPEC_KIND_VM)
+			l->held = strv_append(l->held, stem);
+		else if (kind == SPEC_KIND_IMAGE)
+			l->bad_images = strv_append(l->bad_images, stem);
+		else
+			l->bad_filesyncs = strv_append(l->bad_filesyncs, stem);
+		return;
+	}
+	load_one(l, kind, stem, f->path, f->data, f->len);
+}
+
+static struct spec *
+spec_new(const char *root, const char *commit)
+{
+	struct spec *s = xcalloc(1, sizeof(*s));
+
+	s->root = root ? xstrdup(root) : NULL;
+	s->source_commit = commit ? xstrdup(commit) : NULL;
+	host_spec_defaults(&s->host);
+	s->host_valid = true;
+	return s;
+}
+
+int
+spec_load(const struct source *src, struct spec **ret, struct error **err)
+{
+	_cleanup_(spec_freep) struct spec *s = NULL;
+	_cleanup_free_ char *root_abs = NULL;
+	struct loader l = {};
+
+	if (!src || !src->root)
+		return error_set(err, -EINVAL, "no declaration source");
+	s = spec_new(src->root, src->commit);
+	root_abs = absolute_root(src->root);
+	l.s = s;
+	l.k.d = &l.d;
+	l.k.root_abs = root_abs;
+	l.k.host = &s->host;
+
+	/* host.yaml first: its defaults flow into the VMs. */
+	for (size_t i = 0; i < src->n_files; i++) {
+		const struct source_file *f = &src->files[i];
+
+		if (strcmp(f->path, "host.yaml") != 0)
+			continue;
+		if (f->read_error < 0 || !f->data) {
+			read_error_diag(&l.d, f->path, f->read_error < 0 ? f->read_error : -EIO);
+			s->host_valid = false;
+			s->host.path = xstrdup(f->path);
+		} else
+			load_one(&l, SPEC_KIND_HOST, "host", f->path, f->data, f->len);
+	}
+	/* Images and file syncs before VMs: VM references need them. */
+	for (size_t i = 0; i < src->n_files; i++)
+		handle_file(&l, &src->files[i], SPEC_KIND_IMAGE);
+	for (size_t i = 0; i < src->n_files; i++)
+		handle_file(&l, &src->files[i], SPEC_KIND_FILESYNC);
+	for (size_t i = 0; i < src->n_files; i++)
+		handle_file(&l, &src->files[i], SPEC_KIND_VM);
+
+	for (size_t i = 0; i < l.n_vms; i++) {
+		check_references(&l, &l.vms[i]);
+		if (s->host_valid)
+			check_ip_range(&l, &l.vms[i]);
+	}
+	check_unique(&l);
+	finish_vms(&l);
+	take_diags(s, &l.d);
+	loader_done(&l);
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+int
+spec_load_file(enum spec_kind kind, const char *path, const char *data, size_t len,
+	       struct spec **ret, struct error **err)
+{
+	_cleanup_(spec_freep) struct spec *s = NULL;
+	_cleanup_free_ char *stem = NULL;
+	struct loader l = {};
+
+	if (kind < 0 || kind >= _SPEC_KIND_MAX || !path || !data)
+		return error_set(err, -EINVAL, "bad arguments");
+	s = spec_new(".", NULL);
+	l.s = s;
+	l.k.d = &l.d;
+	l.k.root_abs = NULL;
+	l.k.host = &s->host;
+	stem = stem_of(path);
+	if (kind != SPEC_KIND_HOST && !name_is_dns_label(stem)) {
+		_cleanup_free_ char *q = quote_for_msg(stem, strlen(stem));
+
+		diag_add(&l.d, path, 1, 1,
+			 "found file name %s, expected a name that is a DNS label (1 to 63 of a-z, "
+			 "0-9 and '-', not starting or ending with '-')",
+			 q);
+		if (kind == SPEC_KIND_VM)
+			l.held = strv_append(l.held, stem);
+	} else if (len > SOURCE_FILE_MAX) {
+		read_error_diag(&l.d, path, -EFBIG);
+		if (kind == SPEC_KIND_VM)
+			l.held = strv_append(l.held, stem);
+		else if (kind == SPEC_KIND_HOST)
+			s->host_valid = false;
+	} else
+		load_one(&l, kind, stem, path, data, len);
+	finish_vms(&l);
+	take_diags(s, &l.d);
+	loader_done(&l);
+	*ret = TAKE_PTR(s);
+	return 0;
+}
