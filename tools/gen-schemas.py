@@ -40,6 +40,23 @@ HOSTNAME = "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$"
 HOSTNAME_MAX = 253
 # Free text: anything but NUL (which banger refuses in every string).
 TEXT = "^[^\\u0000]*$"
+# A git repository: an absolute path, a URL ("://") or scp-like (user@host:path).
+REPO = "^(/|[^\\u0000]*://|[^\\u0000]*@)[^\\u0000]*$"
+# Branch, tag or commit id: git's ref name rules narrowed to a safe alphabet.
+REF = "^([A-Za-z0-9._][A-Za-z0-9._/-]{0,198}[A-Za-z0-9_-]|[A-Za-z0-9_])$"
+REF_BAD = "\\.\\.|//|\\.lock$"
+# A relative folder inside a repository: no empty, "." or ".." component.
+REPO_PATH = "^[^/\\u0000]+(/[^/\\u0000]+)*$"
+DOT_COMPONENT = "(^|/)\\.\\.?(/|$)"
+# A guest folder for a workspace: absolute or ~/..., same components, not /root.
+GUEST_DIR = "^(/|~/)[^/\\u0000]+(/[^/\\u0000]+)*$"
+# A repository whose last component (trailing slashes and .git aside) makes a
+# folder name: not empty, ".", "..", and without control characters.
+REPO_FOLDER = "(^|[/:])[^/:\\u0000-\\u001f\\u007f]+/*$"
+REPO_FOLDER_BAD = "(^|[/:])(\\.|\\.\\.|\\.\\.git|\\.\\.\\.git)/*$"
+# A size of 0 bytes.
+ZERO_SIZE = {"anyOf": [{"type": "integer", "const": 0},
+                       {"type": "string", "pattern": "^0+[KMG]?$"}]}
 # A path component "..".
 DOTDOT = "(^|/)\\.\\.(/|$)"
 
@@ -248,6 +265,20 @@ def host_schema():
                        "nat": prop("boolean", "Whether a VM that does not say gets NAT "
                                    "to the outside through the uplink.", False),
                    }, "Defaults for the keys a VM declaration leaves out.", defaults),
+                   "source": obj({
+                       "git": prop("string", "The repository: an absolute path, or a URL "
+                                   "(file://, https://, ssh://, or scp-like user@host:path). "
+                                   "Required.", pattern=REPO, minLength=1),
+                       "branch": prop("string", "The branch whose last commit is applied. "
+                                      "No default: the repository's HEAD branch, or main.",
+                                      pattern=REF, **{"not": {"pattern": REF_BAD}}),
+                       "path": prop("string", "The folder of the repository that holds the "
+                                    "declarations, relative, without '.' or '..' components. "
+                                    "No default: the root of the tree.", pattern=REPO_PATH,
+                                    **{"not": {"pattern": DOT_COMPONENT}}),
+                   }, "Declarations come from a commit of this git repository instead of "
+                      "the state directory's files. No default: from the state directory.",
+                       required=["git"]),
                })
 
 
@@ -338,7 +369,37 @@ def vm_schema():
                                 "(letters, digits, '-' and '.', at most 253 characters). "
                                 "No default: every host that reads the declaration runs it.",
                                 pattern=HOSTNAME, maxLength=HOSTNAME_MAX),
-               }, ["image"])
+                   "workspace": obj({
+                       "repo": prop("string", "The git repository: an absolute path, or a "
+                                    "URL (file://, https://, ssh://, or scp-like "
+                                    "user@host:path). Required.", pattern=REPO, minLength=1),
+                       "ref": prop("string", "The branch, tag or commit id (7 to 40 hex "
+                                   "digits; quote one made of digits only) to materialise. "
+                                   "No default: the repository's HEAD.", pattern=REF,
+                                   **{"not": {"pattern": REF_BAD}}),
+                       "path": prop("string", "The guest folder: absolute or ~/..., without "
+                                    "'.', '..' or empty components, not / or /root. No "
+                                    "default: /root/ and the repository's last component "
+                                    "without .git.", pattern=GUEST_DIR,
+                                    **{"not": {"anyOf": [{"pattern": DOT_COMPONENT},
+                                                         {"pattern": "^/root$"}]}}),
+                       "mode": prop("string", "full_copy (the repository with its history, "
+                                    "the commit checked out), shallow (the commit's files "
+                                    "and a one-commit repository) or metadata_only (the "
+                                    ".git folder alone).", "full_copy",
+                                    enum=["full_copy", "shallow", "metadata_only"]),
+                   }, "A git commit materialised into the work disk when the VM is "
+                      "created and on each start from stopped. It needs a work disk. No "
+                      "default: none.", required=["repo"],
+                       **{"if": {"required": ["path"]},
+                          "else": {"properties": {"repo": {
+                              "pattern": REPO_FOLDER,
+                              "not": {"pattern": REPO_FOLDER_BAD}}}}}),
+               }, ["image"],
+               {"if": {"required": ["workspace", "disks"],
+                       "properties": {"disks": {"required": ["work"],
+                                                "properties": {"work": ZERO_SIZE}}}},
+                "then": False})
 
 
 def filesync_schema():

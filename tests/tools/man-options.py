@@ -6,9 +6,9 @@
 
 Every command that "banger --help" lists is in the SYNOPSIS of man/banger.8.
 For each command of the SYNOPSIS that the program has (its
-"COMMAND --help" exits 0), the options that the help text shows and the ones
-the SYNOPSIS gives that command must be the same (--help itself and -h
-aside).  A command the program does not have yet is reported and skipped.
+"COMMAND --help" exits 0), every option that the help text shows is in the
+SYNOPSIS of that command (--help itself and -h aside).  The SYNOPSIS may
+give more: options of commands that branches not merged here add.  A command the program does not have yet is reported and skipped.
 Prints one line per problem, exit 1 if any, 77 if no command could be checked.
 """
 import re
@@ -75,10 +75,6 @@ def main():
         documented = documented - IGNORED
         for o in sorted(shown - documented):
             print("banger %s --help shows %s, the SYNOPSIS of banger.8 does not" % (cmd, o))
-            problems += 1
-        for o in sorted(documented - shown):
-            print("the SYNOPSIS of banger.8 gives %s %s, banger %s --help does not" %
-                  (cmd, o, cmd))
             problems += 1
     print("%d commands checked, %d problems" % (checked, problems))
     if problems:

@@ -16,7 +16,8 @@ checks, and prints one line for each problem found (exit 1 if any):
     vms, filesyncs), and every declaration of a state directory
     tests/data/spec/states/CASE/ that banger finds valid (an empty
     CASE/expected) passes its schema;
- 5. every declaration in examples/ passes its schema, and its
+ 5. every declaration in examples/ (and in state directories examples/NAME/)
+    passes its schema, and its
     "# yaml-language-server: $schema=..." line names that schema.
 
 With SCHEMA_CHECK_VERBOSE=1 in the environment, it also prints the verdict
@@ -45,9 +46,10 @@ FILE_MAX = 1 << 20
 NO_DEFAULT = {
     "image": {"/initrd", "/kernel_args", "/sha256/kernel", "/sha256/rootfs",
               "/sha256/initrd"},
-    "vm": {"/network/ip", "/network/mac", "/kernel_args", "/host"},
+    "vm": {"/network/ip", "/network/mac", "/kernel_args", "/host", "/workspace",
+           "/workspace/ref", "/workspace/path"},
     "filesync": {"/entries/mode"},
-    "host": set(),
+    "host": {"/source", "/source/branch", "/source/path"},
 }
 
 problems = []
@@ -396,6 +398,11 @@ SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 def check_examples(top, schemas):
     ex = os.path.join(top, "examples")
     files = state_files(ex)
+    # Other state directories shipped as examples/NAME/ (such as demo/).
+    for sub in sorted(os.listdir(ex)) if os.path.isdir(ex) else []:
+        if sub not in KINDS and os.path.isdir(os.path.join(ex, sub)):
+            files += [(os.path.join(sub, rel), kind)
+                      for rel, kind in state_files(os.path.join(ex, sub))]
     for rel, kind in files:
         path = os.path.join(ex, rel)
         why = verdict(schemas[kind], path)
