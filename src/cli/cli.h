@@ -71,3 +71,6 @@ int cli_reconcile(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_ssh(int argc, char **argv);
+int cli_ssh_config(int argc, char **argv);
+int cli_start(int argc, char **argv);

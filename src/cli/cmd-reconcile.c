@@ -15,6 +15,8 @@
 
 #include "apply/apply.h"
 #include "cli/core.h"
+#include "cli/idle.h"
+#include "cli/ssh.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -158,8 +160,12 @@ cli_reconcile(int argc, char **argv)
 	}
 
 	r = cli_run_prepare(&run, &common, host_name, dry_run ? -1 : lock_ms, &err);
+	/* Samples and idle stops first, so the plan stops an idle VM. */
+	if (r >= 0 && !dry_run && run.host->stats)
+		r = cli_idle_pass(&run, run.host->stats, only, &err);
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
+					   .ssh_pubkey = run.ssh_pubkey,
 					   .host_name = run.host_name,
 					   .only = only,
 					   .allow_mass_delete = allow_mass };
@@ -204,6 +210,7 @@ cli_reconcile(int argc, char **argv)
 	}
 	{
 		struct apply_options ao = { .status_dir = run.status_dir,
+					    .ssh_pubkey = run.ssh_pubkey,
 					    .on_step = on_step,
 					    .step_userdata = &pr };
 
@@ -215,6 +222,17 @@ cli_reconcile(int argc, char **argv)
 
 		if (cli_host_save(run.host, &e2) < 0) {
 			cli_report(e2);
+			error_free(e2);
+		}
+	}
+	/* Names: the hosts fragment and block follow what the status files say now. */
+	{
+		struct error *e2 = NULL;
+
+		if (guest_hosts_refresh(run.status_dir, run.spec->host.domain, &e2) < 0) {
+			_cleanup_free_ char *msg = error_format(e2);
+
+			cli_errorf("warning: hosts: %s, ignoring", msg);
 			error_free(e2);
 		}
 	}
