@@ -96,8 +96,15 @@ grep -q "idle stop cleared" $T/start || { cat $T/start; fail "start output"; }
 ! grep -q '^stopped_reason' $T/status/vms/web.yaml || fail "idle record kept"
 pid2=\$(sed -n 's/^pid: //p' $T/status/vms/web.yaml)
 kill -0 "\$pid2" || fail "not running after start"
+"$BANGER" reconcile >/dev/null 2>&1 || fail "reconcile after start"
+sleep 1
 "$BANGER" status >$T/st2
-grep -q "running" $T/st2 || { cat $T/st2; fail "status after start"; }
+# web running, then CPU (a share of one core), RSS, ROOT+WORK disk bytes.
+grep -Eq "^web +running +running .* [0-9]+\\.[0-9]% +[0-9.]+[MG] +[0-9.]+[BKMG]\\+[0-9.]+[BKMG] " $T/st2 ||
+	{ cat $T/st2; fail "status stats after start"; }
+"$BANGER" status web --json >$T/stj
+/usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["vms"][0]; assert v["rss_bytes"] > 1<<20 and v["cpu_percent"] is not None and v["work_disk_bytes"] > 0 and v["stopped_reason"] is None, v' $T/stj ||
+	fail "status --json stats"
 rm $T/state/vms/web.yaml
 "$BANGER" reconcile --allow-mass-delete >$T/r5 2>&1 || { cat $T/r5; fail "delete"; }
 [ ! -s $T/status/hosts ] || fail "deleted vm still named"
