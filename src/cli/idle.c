@@ -32,6 +32,8 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 	const struct proc_ops *proc = run->host->ops.proc;
 	uint64_t now = proc->now_ms(proc->userdata);
 
+	if (!run->spec->host_valid)
+		return 0;	/* every VM is held */
 	for (size_t i = 0; i < run->obs->n_vms; i++) {
 		struct observed_vm *o = &run->obs->vms[i];
 		struct vm_status *st = &o->status;
@@ -43,7 +45,8 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 		unsigned ssh = 0;
 		int r;
 
-		if (!o->has_status || !o->proc_alive || !st->id[0])
+		/* Held and undeclared VMs are left alone (their status files too). */
+		if (!vm || strv_contains(run->spec->held_vms, o->name) || !o->has_status || !o->proc_alive || !st->id[0])
 			continue;
 		if (only && !strv_contains(only, o->name))
 			continue;
@@ -63,7 +66,7 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 			e = NULL;
 			ssh = 1;	/* unknown: never count it as idle */
 		}
-		in.idle_stop_after_ms = vm ? vm->idle_stop_after * 1000 : 0;
+		in.idle_stop_after_ms = vm->idle_stop_after * 1000;
 		in.have_prev = st->cpu_sample_ms && st->cpu_start_ticks == ps.start_ticks;
 		in.prev_ticks = st->cpu_ticks;
 		in.prev_ms = st->cpu_sample_ms;
@@ -78,7 +81,7 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 		st->cpu_sample_ms = now;
 		st->cpu_permille = d.cpu_permille;
 		st->idle_since_ms = d.idle_since_ms;
-		if (d.stop && vm && !st->stopped_idle) {
+		if (d.stop && !st->stopped_idle) {
 			st->stopped_idle = true;
 			st->stopped_ms = now;
 			memcpy(st->stopped_generation, vm->generation, sizeof(st->stopped_generation));
