@@ -17,6 +17,7 @@
 #include "cli/core.h"
 #include "cli/idle.h"
 #include "cli/ssh.h"
+#include "drivers/guest.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -225,9 +226,28 @@ cli_reconcile(int argc, char **argv)
 			error_free(e2);
 		}
 	}
-	/* Names: the hosts fragment and block follow what the status files say now. */
+	/* Names: the hosts fragment and block follow what the status files say now.
+	 * A new root disk (or a deleted VM) means new guest host keys: its
+	 * known_hosts entry goes, and the next ssh records the new key. */
 	{
 		struct error *e2 = NULL;
+
+		for (size_t i = 0; i < p->n_actions; i++) {
+			const struct plan_action *a = &p->actions[i];
+			const char *vm_name = p->changes[a->change].vm_name;
+			_cleanup_free_ char *alias = NULL;
+
+			if ((a->kind != ACTION_ROOT && a->kind != ACTION_FORGET) || !vm_name)
+				continue;
+			alias = xasprintf("%s.%s", vm_name, run.spec->host.domain);
+			if (ssh_known_hosts_forget(run.status_dir, alias, &e2) < 0) {
+				_cleanup_free_ char *msg = error_format(e2);
+
+				cli_errorf("warning: %s, ignoring", msg);
+				error_free(e2);
+				e2 = NULL;
+			}
+		}
 
 		if (guest_hosts_refresh(run.status_dir, run.spec->host.domain, &e2) < 0) {
 			_cleanup_free_ char *msg = error_format(e2);

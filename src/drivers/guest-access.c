@@ -149,6 +149,59 @@ ssh_pubkey_read(const char *status_dir, char **ret_pubkey, struct error **err)
 	return read_pubkey(pub, ret_pubkey, err);
 }
 
+static bool
+names_host(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name), i = 0;
+
+	/* The first field: NAME[,NAME...] up to a blank. */
+	while (i < len && line[i] != ' ' && line[i] != '\t') {
+		size_t j = i;
+
+		while (j < len && line[j] != ',' && line[j] != ' ' && line[j] != '\t')
+			j++;
+		if (j - i == n && memcmp(line + i, name, n) == 0)
+			return true;
+		i = j < len && line[j] == ',' ? j + 1 : j;
+	}
+	return false;
+}
+
+int
+ssh_known_hosts_forget(const char *status_dir, const char *name, struct error **err)
+{
+	_cleanup_free_ char *path = ssh_known_hosts_path(status_dir);
+	_cleanup_free_ char *data = NULL, *out = NULL;
+	size_t len = 0, o = 0;
+	bool dropped = false;
+	int r;
+
+	r = read_file(path, HOSTS_MAX, &data, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return error_set(err, r, "read '%s'", path);
+	out = xmalloc(len + 1);
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t l = nl ? (size_t)(nl - (data + i)) + 1 : len - i;
+
+		if (names_host(data + i, l, name))
+			dropped = true;
+		else {
+			memcpy(out + o, data + i, l);
+			o += l;
+		}
+		i += l;
+	}
+	if (!dropped)
+		return 0;
+	r = write_file_atomic(path, out, o, 0600);
+	if (r < 0)
+		return error_set(err, r, "write '%s'", path);
+	return 0;
+}
+
 /* Write path with content unless it already holds exactly that. */
 static int
 write_if_changed(const char *path, const char *content, bool *changed, struct error **err)

@@ -33,6 +33,15 @@ int ssh_key_ensure(const char *status_dir, char **ret_pubkey, struct error **err
 int ssh_pubkey_read(const char *status_dir, char **ret_pubkey, struct error **err);
 
 /*
+ * Drop the lines of STATUS_DIR/ssh/known_hosts whose host field (comma-
+ * separated names) holds name: the guest behind it was made anew (a new
+ * root disk makes new host keys), so the next connection records its key
+ * again.  A missing file is success.  Rewritten atomically (0600) only
+ * when a line goes.
+ */
+int ssh_known_hosts_forget(const char *status_dir, const char *name, struct error **err);
+
+/*
  * Install body (hosts(5) lines) as the fragment STATUS_DIR/hosts and, when
  * hosts_file is not NULL, as the "# BEGIN banger" ... "# END banger" block
  * of hosts_file (the rest of it untouched).  Each file is written (atomically,

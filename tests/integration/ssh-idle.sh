@@ -108,6 +108,7 @@ grep -Eq "^web +running +running .* [0-9]+\\.[0-9]% +[0-9.]+[MG] +[0-9.]+[BKMG]\
 rm $T/state/vms/web.yaml
 "$BANGER" reconcile --allow-mass-delete >$T/r5 2>&1 || { cat $T/r5; fail "delete"; }
 [ ! -s $T/status/hosts ] || fail "deleted vm still named"
+! grep -q "^web.vm " $T/status/ssh/known_hosts || fail "deleted vm's host key kept"
 echo ok
 EOS
 timeout 600 unshare --net sh "$T/run.sh"

@@ -196,6 +196,29 @@ START_TEST(test_ssh_key_ensure)
 }
 END_TEST
 
+START_TEST(test_known_hosts_forget)
+{
+	_cleanup_free_ char *dir = ssh_dir(tmpdir), *kh = ssh_known_hosts_path(tmpdir);
+	_cleanup_free_ char *data = NULL;
+	struct error *err = NULL;
+	const char *text = "web.vm ssh-ed25519 AAAA1\n"
+			   "webby.vm ssh-ed25519 AAAA2\n"
+			   "x.vm,web.vm ssh-ed25519 AAAA3\n"
+			   "db.vm ssh-ed25519 web.vm\n";
+	struct stat st;
+	size_t len;
+
+	ck_assert_int_eq(ssh_known_hosts_forget(tmpdir, "web.vm", &err), 0);
+	ck_assert_int_eq(mkdir_p(dir, 0700), 0);
+	ck_assert_int_eq(write_file_atomic(kh, text, strlen(text), 0600), 0);
+	ck_assert_int_eq(ssh_known_hosts_forget(tmpdir, "web.vm", &err), 0);
+	ck_assert_int_eq(read_file(kh, 4096, &data, &len), 0);
+	ck_assert_str_eq(data, "webby.vm ssh-ed25519 AAAA2\ndb.vm ssh-ed25519 web.vm\n");
+	ck_assert_int_eq(stat(kh, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+}
+END_TEST
+
 START_TEST(test_ssh_key_no_keygen)
 {
 	struct error *err = NULL;
@@ -436,6 +459,7 @@ guest_suite(void)
 	tcase_add_test(tc, test_hosts_sync_writes_only_changes);
 	tcase_add_test(tc, test_ssh_key_ensure);
 	tcase_add_test(tc, test_ssh_key_no_keygen);
+	tcase_add_test(tc, test_known_hosts_forget);
 	tcase_add_test(tc, test_duration);
 	tcase_add_test(tc, test_domain);
 	tcase_add_test(tc, test_spec_idle_and_domain_keys);
