@@ -7,6 +7,8 @@
 #   OUTDIR/vmlinuz      the package's compressed bzImage, as shipped
 #   OUTDIR/initrd.gz    busybox-static initramfs with the virtio modules
 #   OUTDIR/rootfs.ext4  busybox-based root file system (mkfs.ext4 -d, no mount)
+#                       with dropbear (dropbear-bin and its shared libraries,
+#                       glibc included, taken from their .deb files)
 #   OUTDIR/VERSION      the kernel release the files come from
 #   OUTDIR/cache/       the downloaded .deb files, reused by later runs
 #                       ($BANGER_DEB_CACHE instead, when set)
@@ -21,6 +23,11 @@
 # on the console, pings every address of banger.ping=IP[,IP...] and prints
 #   banger-ping IP ok|fail
 # and powers off when the ACPI power button is pressed (QMP system_powerdown).
+# SSH: when the work disk holds banger/authorized_keys (banger writes it
+# there), rcS copies it to /root/.ssh/authorized_keys and starts dropbear on
+# port 22 (public keys only, host keys made on first boot by dropbear -R) and
+# prints
+#   banger-ssh started
 # Without a usable /dev/vda the same rcS runs from the initramfs.
 #
 # Device discovery: QEMU microvm describes its virtio-mmio devices in ACPI
@@ -82,6 +89,11 @@ if [ -z "$kpkg" ]; then
 fi
 kdeb=$(fetch "$kpkg")
 bdeb=$(fetch busybox-static)
+# dropbear and what it links against (the busybox tree has no libc).
+sshdebs=
+for p in dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 libgmp10 zlib1g; do
+	sshdebs="$sshdebs $(fetch "$p")"
+done
 
 dpkg-deb -x "$kdeb" "$work/k"
 dpkg-deb -x "$bdeb" "$work/b"
@@ -128,6 +140,7 @@ export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 [ -e /sys/class ] || mount -t sysfs sysfs /sys
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs tmpfs /tmp 2>/dev/null
 mount -t tmpfs tmpfs /run 2>/dev/null
 hostname banger-guest
@@ -171,6 +184,19 @@ if [ -b /dev/vdb ]; then
 		echo "banger-work mounted /dev/vdb on /mnt/work" >$con
 	else
 		echo "banger-init: /dev/vdb not mountable, ignoring" >$con
+	fi
+fi
+
+# SSH: banger's keys on the work disk, dropbear when the image has it.
+if [ -f /mnt/work/banger/authorized_keys ] && [ -x /usr/sbin/dropbear ]; then
+	mkdir -p /root/.ssh /etc/dropbear
+	chmod 0700 /root /root/.ssh
+	cp /mnt/work/banger/authorized_keys /root/.ssh/authorized_keys
+	chmod 0600 /root/.ssh/authorized_keys
+	if dropbear -R -s -p 22 2>/dev/null; then
+		echo "banger-ssh started" >$con
+	else
+		echo "banger-init: dropbear did not start" >$con
 	fi
 fi
 
@@ -264,6 +290,23 @@ chmod 0755 "$ird/init"
 rfs="$work/rootfs"
 mktree "$rfs"
 echo "banger demo rootfs ($kver)" >"$rfs/etc/banger-release"
+# dropbear: its binaries plus every shared library of its .deb files (no
+# gconv, no locale data).
+mkdir -p "$work/ssh" "$rfs/lib/x86_64-linux-gnu" "$rfs/lib64" "$rfs/etc/dropbear"
+for deb in $sshdebs; do
+	dpkg-deb -x "$deb" "$work/ssh"
+done
+cp "$work/ssh/usr/sbin/dropbear" "$rfs/usr/sbin/dropbear"
+cp "$work/ssh/usr/bin/dropbearkey" "$rfs/usr/bin/dropbearkey"
+for d in lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu; do
+	[ -d "$work/ssh/$d" ] || continue
+	find "$work/ssh/$d" -maxdepth 1 -name '*.so*' | while read -r f; do
+		cp -P "$f" "$rfs/lib/x86_64-linux-gnu/"
+	done
+done
+cp -P "$work/ssh/lib64/ld-linux-x86-64.so.2" "$rfs/lib64/" 2>/dev/null ||
+	ln -sf /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$rfs/lib64/ld-linux-x86-64.so.2"
+printf '/bin/sh\n' >"$rfs/etc/shells"
 mkfs.ext4 -q -F -L banger-root -E root_owner=0:0 -d "$rfs" "$work/rootfs.ext4" 64M >/dev/null
 
 cp "$vmlinuz" "$work/vmlinuz"

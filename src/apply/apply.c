@@ -13,6 +13,7 @@
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/name.h"
 #include "util/strv.h"
 
@@ -53,6 +54,38 @@ apply_cmdline(const struct spec *d, const struct image_spec *img, const struct v
 			 guest, gw, nm, vm->name, *dns ? ":" : "", dns,
 			 img && img->kernel_args ? " " : "", img && img->kernel_args ? img->kernel_args : "",
 			 vm->kernel_args ? " " : "", vm->kernel_args ? vm->kernel_args : "");
+}
+
+/*
+ * The VM's authorized_keys as a host file the file-sync step copies into
+ * the work disk: STATUS_DIR/ssh/keys/NAME (0600), banger's key first.
+ */
+static int
+write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/ssh/keys", a->opt->status_dir);
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, vm->name);
+	_cleanup_free_ char *text = xstrdup("");
+	int r;
+
+	if (a->opt->ssh_pubkey) {
+		free(text);
+		text = xasprintf("%s\n", a->opt->ssh_pubkey);
+	}
+	for (size_t i = 0; vm->ssh_authorized_keys && vm->ssh_authorized_keys[i]; i++) {
+		char *t = xasprintf("%s%s\n", text, vm->ssh_authorized_keys[i]);
+
+		free(text);
+		text = t;
+	}
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return error_set(err, r, "create '%s'", dir);
+	r = write_file_atomic(path, text, strlen(text), 0600);
+	if (r < 0)
+		return error_set(err, r, "write '%s'", path);
+	*ret_path = TAKE_PTR(path);
+	return 0;
 }
 
 static int
@@ -338,6 +371,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_FILESYNC: {
 		_cleanup_free_ struct filesync_entry *all = NULL;
+		_cleanup_free_ char *keys_path = NULL;
 		size_t n = 0;
 
 		for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
@@ -347,6 +381,15 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 				all = xrealloc(all, (n + 1) * sizeof(*all));
 				all[n++] = f->entries[j];
 			}
+		}
+		if (plan_has_keys(vm, a->opt->ssh_pubkey)) {
+			r = write_keys(a, vm, &keys_path, err);
+			if (r < 0)
+				break;
+			all = xrealloc(all, (n + 1) * sizeof(*all));
+			all[n++] = (struct filesync_entry){ .host = keys_path,
+							    .guest = (char *)PLAN_KEYS_GUEST_PATH,
+							    .mode = 0600 };
 		}
 		r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n, a->d->root,
 					    err);
@@ -448,8 +491,15 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_RECORD:
 		memcpy(st->generation, vm->generation, sizeof(st->generation));
-		st->phase = vm->state == VM_STATE_RUNNING ? VM_PHASE_RUNNING : VM_PHASE_STOPPED;
+		st->phase = vm->state == VM_STATE_RUNNING && !ch->idle_held ? VM_PHASE_RUNNING
+									    : VM_PHASE_STOPPED;
 		st->applied.state = vm->state;
+		/* A new generation ends an idle stop. */
+		if (!ch->idle_held) {
+			st->stopped_idle = false;
+			st->stopped_ms = 0;
+			st->stopped_generation[0] = '\0';
+		}
 		st->applied.vcpus = vm->vcpus;
 		st->applied.memory = vm->memory;
 		st->applied.hypervisor = vm->hypervisor;

@@ -20,6 +20,10 @@ struct apply_options {
 	const char *status_dir;
 	unsigned ready_timeout_ms;	/* how long a guest may take to be ready; 0: 60 s */
 	unsigned stop_timeout_ms;	/* graceful stop bound; 0: 10 s */
+	/* banger's public key (as in plan_options, the same value): written
+	 * with the VM's ssh_authorized_keys into the work disk at
+	 * PLAN_KEYS_GUEST_PATH by the file-sync step.  NULL: none. */
+	const char *ssh_pubkey;
 	/* Test hooks: checkpoint() runs after every status write (a negative
 	 * return ends the run at once, as a crash would); crashed() is asked
 	 * after every failed op (true ends the run at once, recording nothing). */

@@ -94,3 +94,6 @@ int cli_status(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 int cli_logs(int argc, char **argv);
+int cli_ssh(int argc, char **argv);
+int cli_ssh_config(int argc, char **argv);
+int cli_start(int argc, char **argv);

@@ -92,6 +92,7 @@ cli_plan(int argc, char **argv)
 	r = cli_run_prepare(&run, &common, host_name, -1, &err);
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
+					   .ssh_pubkey = run.ssh_pubkey,
 					   .host_name = run.host_name,
 					   .only = only,
 					   .allow_mass_delete = allow_mass };

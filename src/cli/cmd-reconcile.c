@@ -15,6 +15,9 @@
 
 #include "apply/apply.h"
 #include "cli/core.h"
+#include "cli/idle.h"
+#include "cli/ssh.h"
+#include "drivers/guest.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -161,8 +164,12 @@ cli_reconcile(int argc, char **argv)
 	}
 
 	r = cli_run_prepare(&run, &common, host_name, dry_run ? -1 : lock_ms, &err);
+	/* Samples and idle stops first, so the plan stops an idle VM. */
+	if (r >= 0 && !dry_run && run.host->stats)
+		r = cli_idle_pass(&run, run.host->stats, only, &err);
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
+					   .ssh_pubkey = run.ssh_pubkey,
 					   .host_name = run.host_name,
 					   .only = only,
 					   .allow_mass_delete = allow_mass };
@@ -213,6 +220,7 @@ cli_reconcile(int argc, char **argv)
 	}
 	{
 		struct apply_options ao = { .status_dir = run.status_dir,
+					    .ssh_pubkey = run.ssh_pubkey,
 					    .on_step = on_step,
 					    .step_userdata = &pr };
 
@@ -224,6 +232,36 @@ cli_reconcile(int argc, char **argv)
 
 		if (cli_host_save(run.host, &e2) < 0) {
 			cli_report(e2);
+			error_free(e2);
+		}
+	}
+	/* Names: the hosts fragment and block follow what the status files say now.
+	 * A new root disk (or a deleted VM) means new guest host keys: its
+	 * known_hosts entry goes, and the next ssh records the new key. */
+	{
+		struct error *e2 = NULL;
+
+		for (size_t i = 0; i < p->n_actions; i++) {
+			const struct plan_action *a = &p->actions[i];
+			const char *vm_name = p->changes[a->change].vm_name;
+			_cleanup_free_ char *alias = NULL;
+
+			if ((a->kind != ACTION_ROOT && a->kind != ACTION_FORGET) || !vm_name)
+				continue;
+			alias = xasprintf("%s.%s", vm_name, run.spec->host.domain);
+			if (ssh_known_hosts_forget(run.status_dir, alias, &e2) < 0) {
+				_cleanup_free_ char *msg = error_format(e2);
+
+				cli_errorf("warning: %s, ignoring", msg);
+				error_free(e2);
+				e2 = NULL;
+			}
+		}
+
+		if (guest_hosts_refresh(run.status_dir, run.spec->host.domain, &e2) < 0) {
+			_cleanup_free_ char *msg = error_format(e2);
+
+			cli_errorf("warning: hosts: %s, ignoring", msg);
 			error_free(e2);
 		}
 	}

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "cli/core.h"
+#include "drivers/guest.h"
+#include "plan/idle.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -28,9 +30,12 @@ help(FILE *f)
 {
 	fputs("Usage: banger status [NAME] [--json] [--host-name H]\n"
 	      "\n"
-	      "Show each VM: the state declared and the state observed, address, tap,\n"
-	      "hypervisor pid, uptime, drift (what reconcile would do) and the last error.\n"
-	      "Changes nothing.\n",
+	      "Show each VM: the state declared and the state observed (idle-stop: stopped\n"
+	      "for idleness, see 'banger start'), address, tap, hypervisor pid, uptime,\n"
+	      "CPU use of the hypervisor process (share of one core since the sample the\n"
+	      "last reconcile stored), its RSS, the host bytes of the root disk files and\n"
+	      "of the work disk (ROOT+WORK), drift (what reconcile would do) and the last\n"
+	      "error.  Changes nothing.\n",
 	      f);
 	cli_source_help(f);
 	cli_common_help(f);
@@ -50,7 +55,61 @@ struct row {
 	const char *workspace_commit;
 	const char *source_commit;
 	const char *last_error;
+	int cpu_permille;	/* -1: unknown */
+	uint64_t rss;		/* 0: unknown */
+	bool has_disk;
+	uint64_t root_bytes, work_bytes;	/* allocated on the host */
+	bool idle_stopped;
+	uint64_t stopped_ms;
 };
+
+/*
+ * Statistics through the stats ops (none on the fake host): CPU use since
+ * the sample reconcile last stored (or the last interval reconcile measured
+ * when the process is a new one), RSS now, allocated bytes of the root
+ * disk files (the VM directory without the work disk) and the work disk.
+ */
+static void
+fill_stats(struct row *w, const struct cli_run *run, const struct observed_vm *o, uint64_t now)
+{
+	const struct stats_ops *st = run->host->stats;
+	const struct disk_ops *disk = run->host->ops.disk;
+	struct error *e = NULL;
+	struct proc_sample ps;
+	uint64_t dir_bytes = 0;
+
+	w->cpu_permille = -1;
+	if (!o)
+		return;
+	w->idle_stopped = o->status.stopped_idle;
+	w->stopped_ms = o->status.stopped_ms;
+	if (!st)
+		return;
+	if (o->proc_alive && st->proc_sample(st->userdata, o->proc_pid, &ps, &e) >= 0) {
+		w->rss = ps.rss_bytes;
+		if (o->status.cpu_sample_ms && o->status.cpu_start_ticks == ps.start_ticks &&
+		    now > o->status.cpu_sample_ms + 500)
+			w->cpu_permille = idle_cpu_permille(o->status.cpu_ticks, ps.cpu_ticks,
+							    o->status.cpu_sample_ms, now,
+							    st->ticks_per_second(st->userdata));
+		else
+			w->cpu_permille = o->status.cpu_permille;
+	}
+	error_free(e);
+	e = NULL;
+	if (o->dir_present && disk->usage) {
+		_cleanup_free_ char *dir = status_vm_dir(run->status_dir, o->name);
+
+		if (disk->usage(disk->userdata, dir, &dir_bytes, &e) >= 0) {
+			w->has_disk = true;
+			if (o->status.work_path &&
+			    st->file_usage(st->userdata, o->status.work_path, &w->work_bytes, &e) < 0)
+				w->work_bytes = 0;
+			w->root_bytes = dir_bytes > w->work_bytes ? dir_bytes - w->work_bytes : 0;
+		}
+		error_free(e);
+	}
+}
 
 static const char *
 desired_of(const struct spec *s, const char *host_name, const char *name)
@@ -64,6 +123,25 @@ desired_of(const struct spec *s, const char *host_name, const char *name)
 			return vm_state_to_string(s->vms[i].state);
 		}
 	return "absent";
+}
+
+/* "512K", "3.2M", "1.5G": one decimal below 10 units. */
+static void
+human_bytes(uint64_t b, char out[32])
+{
+	static const char units[] = "KMGT";
+	double v = (double)b;
+	int u = -1;
+
+	if (b < 1024) {
+		snprintf(out, 32, "%" PRIu64 "B", b);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, 32, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
 
 static void
@@ -129,6 +207,7 @@ cli_status(int argc, char **argv)
 	r = cli_run_prepare(&run, &common, host_name, -1, &err);
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
+					   .ssh_pubkey = run.ssh_pubkey,
 					   .host_name = run.host_name,
 					   .allow_mass_delete = true };
 
@@ -175,6 +254,9 @@ cli_status(int argc, char **argv)
 				w->detail = p->changes[j].detail;
 			}
 		w->last_error = o ? o->status.last_error : NULL;
+		fill_stats(w, &run, o, now);
+		if (w->idle_stopped && !(o && o->proc_alive))
+			w->observed = "idle-stop";
 		w->workspace_commit = o ? o->status.workspace_commit : NULL;
 		w->source_commit = o ? o->status.source_commit : NULL;
 	}
@@ -210,6 +292,22 @@ cli_status(int argc, char **argv)
 							     : json_null());
 			json_object_set_new(v, "last_error",
 					    w->last_error ? json_string(w->last_error) : json_null());
+			json_object_set_new(v, "cpu_percent",
+					    w->cpu_permille >= 0 ? json_real(w->cpu_permille / 10.0)
+								 : json_null());
+			json_object_set_new(v, "rss_bytes",
+					    w->rss ? json_integer((json_int_t)w->rss) : json_null());
+			json_object_set_new(v, "root_disk_bytes",
+					    w->has_disk ? json_integer((json_int_t)w->root_bytes)
+							: json_null());
+			json_object_set_new(v, "work_disk_bytes",
+					    w->has_disk ? json_integer((json_int_t)w->work_bytes)
+							: json_null());
+			json_object_set_new(v, "stopped_reason",
+					    w->idle_stopped ? json_string("idle") : json_null());
+			json_object_set_new(v, "stopped_ms",
+					    w->idle_stopped ? json_integer((json_int_t)w->stopped_ms)
+							    : json_null());
 			json_array_append_new(vms, v);
 		}
 		for (size_t i = 0; !only && i < run.obs->n_orphans; i++) {
@@ -232,19 +330,33 @@ cli_status(int argc, char **argv)
 		json_decref(root);
 	} else {
 		cli_source_print(&run, stdout);
-		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12s %-12s %s\n", "NAME",
-		       "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "DRIFT", "WORKSPACE",
-		       "COMMIT", "LAST ERROR");
+		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-6s %-6s %-11s %-8s %-12s %-12s %s\n",
+		       "NAME", "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "CPU", "RSS",
+		       "DISK", "DRIFT", "WORKSPACE", "COMMIT", "LAST ERROR");
 		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *w = &rows[i];
-			char pid[16] = "-", up[32] = "-";
+			char pid[16] = "-", up[32] = "-", cpu[16] = "-", rss[32] = "-", disk[72] = "-";
 
 			if (w->pid) {
 				snprintf(pid, sizeof(pid), "%ld", w->pid);
 				format_uptime(w->uptime_s, up);
 			}
-			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12.12s %-12.12s %s\n",
-			       w->name, w->desired, w->observed, w->ip, w->tap, pid, up, w->drift,
+			if (w->cpu_permille >= 0)
+				snprintf(cpu, sizeof(cpu), "%d.%d%%", w->cpu_permille / 10,
+					 w->cpu_permille % 10);
+			if (w->rss)
+				human_bytes(w->rss, rss);
+			if (w->has_disk) {
+				char a[32], b[32];
+
+				human_bytes(w->root_bytes, a);
+				human_bytes(w->work_bytes, b);
+				snprintf(disk, sizeof(disk), "%s+%s", a, b);
+			}
+			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-6s %-6s %-11s %-8s %-12.12s "
+			       "%-12.12s %s\n",
+			       w->name, w->desired, w->observed, w->ip, w->tap, pid, up, cpu, rss, disk,
+			       w->drift,
 			       w->workspace_commit ? w->workspace_commit : "-",
 			       w->source_commit ? w->source_commit : "-",
 			       w->last_error ? w->last_error : "-");

@@ -31,6 +31,9 @@ struct cli_host {
 	struct hv_ops *hv_fc;
 	struct fake_host *fake;
 	char *fake_path;
+	/* Host statistics (drivers/guest.h); NULL on the fake host, whose
+	 * pids are not real processes: no sampling, no idle stops. */
+	const struct stats_ops *stats;
 };
 
 /* Choose and set up the ops for a run over status_dir with the host
@@ -57,6 +60,7 @@ struct cli_run {
 	struct cli_host *host;
 	struct observed *obs;
 	int lock_fd;
+	char *ssh_pubkey;	/* banger's public key; NULL when it has none yet */
 };
 
 /*

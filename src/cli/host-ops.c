@@ -18,6 +18,7 @@
 #include "drivers/net.h"
 #include "drivers/proc-sys.h"
 #include "fakes/fake-host.h"
+#include "drivers/guest.h"
 #include "util/alloc.h"
 
 /*
@@ -75,6 +76,7 @@ cli_host_open(const char *status_dir, const struct spec *spec, struct cli_host *
 			cli_host_free(h);
 			return r;
 		}
+		h->stats = &stats_ops_real;
 		*ret = h;
 		return 0;
 	}

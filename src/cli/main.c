@@ -18,6 +18,9 @@ static const struct cli_command commands[] = {
 	{ "logs", "print a VM's console log, or follow it", cli_logs, false },
 	{ "image", "import an image's files and pin them", cli_image, false },
 	{ "doctor", "check what this host offers banger and what to fix", cli_doctor, false },
+	{ "ssh", "run ssh to a vm as root with banger's key", cli_ssh, false },
+	{ "ssh-config", "print or install ssh Host entries for the vms", cli_ssh_config, false },
+	{ "start", "start a vm stopped for idleness, then reconcile it", cli_start, false },
 	{ NULL, NULL, NULL, false },
 };
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/core.h"
+#include "drivers/guest.h"
 #include "drivers/image-pin.h"
 #include "status/status.h"
 #include "util/alloc.h"
@@ -196,6 +197,21 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 		r->host_name = xstrdup(u.nodename);
 	else
 		r->host_name = xstrdup("localhost");
+	{
+		/* A run that may change the host makes banger's key pair on first
+		 * need; the others only read it.  Without ssh-keygen the VMs still
+		 * run, reachable by their declared keys only. */
+		struct error *e = NULL;
+
+		ret = lock_timeout_ms >= 0 ? ssh_key_ensure(r->status_dir, &r->ssh_pubkey, &e)
+					   : ssh_pubkey_read(r->status_dir, &r->ssh_pubkey, &e);
+		if (ret < 0 && !(ret == -ENOENT && lock_timeout_ms < 0)) {
+			_cleanup_free_ char *msg = error_format(e);
+
+			cli_errorf("warning: ssh key: %s, ignoring", msg);
+		}
+		error_free(e);
+	}
 	ret = cli_host_open(r->status_dir, r->spec, &r->host, err);
 	if (ret < 0)
 		return ret;
@@ -218,6 +234,7 @@ cli_run_done(struct cli_run *r)
 	strv_free(r->claimed);
 	cli_host_free(r->host);
 	observed_free(r->obs);
+	free(r->ssh_pubkey);
 	if (r->lock_fd >= 0)
 		(void)close(r->lock_fd);
 	memset(r, 0, sizeof(*r));

@@ -150,13 +150,34 @@ n_seed_entries(const struct spec *s, const struct vm_spec *vm)
 	return n;
 }
 
+bool
+plan_has_keys(const struct vm_spec *vm, const char *ssh_pubkey)
+{
+	return ssh_pubkey || (vm->ssh_authorized_keys && vm->ssh_authorized_keys[0]);
+}
+
 void
 plan_seed_hash(const struct spec *s, const struct vm_spec *vm, char out[65])
+{
+	plan_seed_hash_keys(s, vm, NULL, out);
+}
+
+void
+plan_seed_hash_keys(const struct spec *s, const struct vm_spec *vm, const char *ssh_pubkey,
+		    char out[65])
 {
 	struct sha256_ctx c;
 	uint8_t d[SHA256_DIGEST_SIZE];
 
 	sha256_init(&c);
+	/* Without keys the hash is what it was before keys were seeded, so
+	 * VMs made then are not re-seeded for nothing. */
+	if (plan_has_keys(vm, ssh_pubkey)) {
+		hash_str(&c, "authorized_keys");
+		hash_str(&c, ssh_pubkey ? ssh_pubkey : "");
+		for (size_t i = 0; vm->ssh_authorized_keys && vm->ssh_authorized_keys[i]; i++)
+			hash_str(&c, vm->ssh_authorized_keys[i]);
+	}
 	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
 		const struct filesync_spec *f = find_filesync(s, vm->filesyncs[i]);
 
@@ -323,8 +344,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	uint32_t ip;
 	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
 	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start;
-	bool want_run = vm->state == VM_STATE_RUNNING;
-	size_t n_entries = n_seed_entries(c->d, vm);
+	/* Stopped for idleness at this generation: stays stopped (plan/idle.h). */
+	bool idle_held = o && o->status.stopped_idle &&
+			 strcmp(o->status.stopped_generation, vm->generation) == 0;
+	bool want_run = vm->state == VM_STATE_RUNNING && !idle_held;
+	size_t n_entries = n_seed_entries(c->d, vm) + (plan_has_keys(vm, c->opt->ssh_pubkey) ? 1 : 0);
 	enum vm_phase want_phase = want_run ? VM_PHASE_RUNNING : VM_PHASE_STOPPED;
 
 	if (!img) {
@@ -334,7 +358,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		return;
 	}
 	plan_image_hash(img, image_hash);
-	plan_seed_hash(c->d, vm, seed_hash);
+	plan_seed_hash_keys(c->d, vm, c->opt->ssh_pubkey, seed_hash);
 	fresh = !os || !os->id[0];
 	creating = fresh || !os->generation[0];
 
@@ -442,6 +466,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	ch->vm = vm;
 	ch->image = img;
 	ch->fresh = fresh;
+	ch->idle_held = idle_held;
 	memcpy(ch->image_hash, image_hash, sizeof(image_hash));
 	memcpy(ch->seed_hash, seed_hash, sizeof(seed_hash));
 	if (os)
@@ -513,7 +538,8 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			   vm->vcpus == 1 ? "" : "s", (size_format(vm->memory, a), a));
 	if (ch->n || diffs || !os || strcmp(os->generation, vm->generation) != 0 ||
 	    os->phase != want_phase ||
-	    os->intent || os->last_error || os->applied.state != vm->state)
+	    os->intent || os->last_error || os->applied.state != vm->state ||
+	    (os->stopped_idle && !idle_held))
 		add_action(c, ACTION_RECORD, "record generation %.12s", vm->generation);
 	ch = &c->p->changes[c->p->n_changes - 1];
 	if (!ch->n) {
@@ -551,7 +577,9 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		ch->detail = died ? xstrdup("process is gone") : diffs ? strv_join(diffs, ", ") : NULL;
 	} else if (need_stop) {
 		ch->kind = CHANGE_STOP;
-		ch->detail = diffs ? strv_join(diffs, ", ") : NULL;
+		ch->detail = diffs	 ? strv_join(diffs, ", ")
+			     : idle_held ? xstrdup("idle: stopped for idleness")
+					 : NULL;
 	} else if (diffs) {
 		ch->kind = CHANGE_UPDATE;
 		ch->detail = strv_join(diffs, ", ");

@@ -74,6 +74,7 @@ struct plan_change {
 	char image_hash[65];
 	char seed_hash[65];
 	bool fresh;		/* no id yet: ACTION_IDENTITY draws it */
+	bool idle_held;		/* stopped for idleness at this generation: kept stopped */
 	size_t first, n;	/* its actions: plan->actions[first .. first+n) */
 };
 
@@ -93,6 +94,9 @@ struct plan_options {
 	const char *host_name;	/* VMs naming another host are left alone */
 	char *const *only;	/* strv: restrict to these VMs (no orphan removal); NULL: all */
 	bool allow_mass_delete;
+	/* banger's public key, seeded with each VM's ssh_authorized_keys into
+	 * its work disk (banger/authorized_keys); NULL: none. */
+	const char *ssh_pubkey;
 };
 
 /*
@@ -120,3 +124,11 @@ char *plan_format(const struct plan *p);
 /* Hash helpers the planner and apply share. */
 void plan_image_hash(const struct image_spec *img, char out[65]);
 void plan_seed_hash(const struct spec *s, const struct vm_spec *vm, char out[65]);
+/* The same covering the authorized keys too: ssh_pubkey (may be NULL) and
+ * vm->ssh_authorized_keys; equal to plan_seed_hash when there are none. */
+void plan_seed_hash_keys(const struct spec *s, const struct vm_spec *vm, const char *ssh_pubkey,
+			 char out[65]);
+/* Whether the VM's work disk gets an authorized_keys file. */
+bool plan_has_keys(const struct vm_spec *vm, const char *ssh_pubkey);
+/* Where that file lies in the work disk (the guest sees it under /mnt/work). */
+#define PLAN_KEYS_GUEST_PATH "/banger/authorized_keys"

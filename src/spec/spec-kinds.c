@@ -436,6 +436,7 @@ host_spec_defaults(struct host_spec *h)
 	h->bridge_addr = 10u << 24 | 77u << 16 | 1;
 	h->bridge_prefix = 24;
 	h->uplink = xstrdup("auto");
+	h->domain = xstrdup("vm");
 	h->hypervisor = HYPERVISOR_QEMU;
 	h->firecracker_binary = xstrdup("firecracker");
 	h->qemu_binary = xstrdup("qemu-system-x86_64");
@@ -458,6 +459,7 @@ host_spec_done(struct host_spec *h)
 	free(h->firecracker_binary);
 	free(h->qemu_binary);
 	free(h->status_dir);
+	free(h->domain);
 	free(h->source_git);
 	free(h->source_branch);
 	free(h->source_path);
@@ -612,7 +614,8 @@ spec_parse_host(struct kind_ctx *k, const char *path, const char *data, size_t l
 {
 	static const char *const keys[] = { "version",	   "bridge",	"uplink", "dns",
 					    "hypervisor",  "firecracker", "qemu",	  "disk_strategy",
-					    "status_dir",  "defaults",	"source",	  NULL };
+					    "status_dir",  "defaults",	"source",	  "domain",
+					    NULL };
 	struct vctx c = { .d = k->d, .file = path };
 	_cleanup_(ynode_freep) struct ynode *root = NULL;
 	const struct ynode *v;
@@ -679,6 +682,17 @@ spec_parse_host(struct kind_ctx *k, const char *path, const char *data, size_t l
 			found_value(&c, "status_dir", v, "an absolute path");
 		else
 			replace_str(&h->status_dir, v->value);
+	}
+	if ((v = ynode_get(root, "domain", NULL))) {
+		static const char expected[] =
+			"a DNS name (DNS labels joined by '.', at most 253 characters)";
+
+		if (want_nonempty_str(&c, "domain", v, expected)) {
+			if (spec_domain_ok(v->value))
+				replace_str(&h->domain, v->value);
+			else
+				found_value(&c, "domain", v, expected);
+		}
 	}
 	if ((v = ynode_get(root, "defaults", NULL)))
 		parse_defaults(&c, v, &h->defaults);
@@ -1070,7 +1084,8 @@ spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char
 					    "vcpus",	  "memory",    "hypervisor",
 					    "disks",	  "network",   "filesyncs",
 					    "ssh_authorized_keys", "kernel_args", "on_delete",
-					    "host",	  "workspace", NULL };
+					    "host",	  "workspace", "idle_stop_after",
+					    NULL };
 	struct vctx c = { .d = k->d, .file = path };
 	_cleanup_(ynode_freep) struct ynode *root = NULL;
 	struct vm_spec *vm = &w->vm;
@@ -1154,6 +1169,19 @@ spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char
 				vm->host = xstrdup(v->value);
 			else
 				found_value(&c, "host", v, expected);
+		}
+	}
+	if ((v = ynode_get(root, "idle_stop_after", NULL))) {
+		static const char expected[] =
+			"a duration from 10s to 720h (digits and s, m or h: '30m')";
+		uint64_t secs;
+
+		if (want_str(&c, "idle_stop_after", v, expected)) {
+			if (spec_parse_duration(v->value, &secs) < 0 || secs < IDLE_STOP_MIN ||
+			    secs > IDLE_STOP_MAX)
+				found_value(&c, "idle_stop_after", v, expected);
+			else
+				vm->idle_stop_after = secs;
 		}
 	}
 	if ((v = ynode_get(root, "workspace", NULL))) {

@@ -87,6 +87,67 @@ DEFINE_STRING_TABLE(workspace_mode, enum workspace_mode, workspace_mode_table,
 DEFINE_STRING_TABLE(spec_kind, enum spec_kind, spec_kind_table, _SPEC_KIND_MAX)
 
 int
+spec_parse_duration(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0, mult;
+	const char *p = s;
+
+	if (!s || !(*p >= '0' && *p <= '9'))
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	switch (*p) {
+	case 's':
+		mult = 1;
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (p[1])
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -ERANGE;
+	*ret = v * mult;
+	return 0;
+}
+
+bool
+spec_domain_ok(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (const char *p = s; *p;) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		char label[64];
+
+		if (n == 0 || n > 63)
+			return false;
+		memcpy(label, p, n);
+		label[n] = '\0';
+		if (!name_is_dns_label(label))
+			return false;
+		if (!dot)
+			break;
+		p = dot + 1;
+		if (!*p)
+			return false;
+	}
+	return true;
+}
+
+int
 spec_parse_size(const char *s, uint64_t *ret)
 {
 	uint64_t v = 0, mult = 1;

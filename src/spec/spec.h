@@ -46,6 +46,8 @@
  *          accel: auto | kvm | tcg (auto)}
  *   disk_strategy: auto | dm-snapshot | reflink | copy (auto)
  *   status_dir: absolute path (unset: /var/lib/banger or --status-dir)
+ *   domain: DNS name, dot-separated DNS labels, at most 253 characters, no
+ *     trailing dot (vm): each VM is NAME.DOMAIN in banger's hosts fragment
  *   defaults: {vcpus: integer 1..32 (1), memory: size 128M..1024G (512M),
  *     system_overlay: size 1..128G (2G), work_disk: size 0..128G (1G),
  *     nat: boolean (false)}
@@ -70,6 +72,9 @@
  *   kernel_args: string (appended to the image's)
  *   on_delete: retain | purge (retain)
  *   host: host name ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$, <= 253 chars
+ *   idle_stop_after: duration ^[0-9]+[smh]$ from 10s to 30 days (unset: never):
+ *     reconcile stops the running VM once it was idle that long (see
+ *     plan_idle_decide)
  *   workspace: {repo: required, an absolute path or a URL (with "://", or
  *     scp-like user@host:path) of a git repository;
  *     ref: a branch, tag or commit id (git's ref name rules narrowed to
@@ -202,6 +207,7 @@ struct host_spec {
 	enum qemu_accel qemu_accel;	/* default auto */
 	enum disk_strategy disk_strategy;	/* default auto */
 	char *status_dir;		/* default NULL: /var/lib/banger or --status-dir */
+	char *domain;			/* guests' DNS suffix: NAME.DOMAIN (default "vm") */
 	struct host_defaults defaults;
 	/* source: {git, branch, path}: declarations come from this repository's
 	 * commit instead of the state directory (NULL: no source block). */
@@ -275,6 +281,7 @@ struct vm_spec {
 	enum on_delete on_delete;
 	char *host;		/* NULL: every host */
 	struct vm_workspace workspace;	/* .repo NULL when none */
+	uint64_t idle_stop_after;	/* seconds; 0: never stopped for idleness */
 	/*
 	 * sha256 (hex) of what needs a restart to change, serialised one
 	 * "key=LEN:VALUE\n" line each, in this order, after a
@@ -286,7 +293,7 @@ struct vm_spec {
 	 * or empty), then filesyncs (their count) and one filesync line per
 	 * name in declared order.  Numbers are decimal (bytes for sizes) and
 	 * written as LEN:VALUE too.  Not in it: state, nat,
-	 * ssh_authorized_keys, on_delete, host, workspace (materialised again
+	 * ssh_authorized_keys, on_delete, host, idle_stop_after, workspace (materialised again
 	 * at the next start from stopped instead), and file sync contents.
 	 */
 	char generation[65];
@@ -358,6 +365,15 @@ size_t spec_hold_image(struct spec *s, const char *image, const char *msg);
 const struct vm_spec *spec_find_vm(const struct spec *s, const char *name);
 const struct image_spec *spec_find_image(const struct spec *s, const char *name);
 const struct filesync_spec *spec_find_filesync(const struct spec *s, const char *name);
+
+/* "30s"/"30m"/"2h" -> seconds: ^[0-9]+[smh]$; -EINVAL for a bad form (no suffix,
+ * sign, spaces), -ERANGE for overflow. */
+int spec_parse_duration(const char *s, uint64_t *ret);
+#define IDLE_STOP_MIN 10ULL
+#define IDLE_STOP_MAX (30ULL * 24 * 3600)
+
+/* A DNS name: dot-separated DNS labels, 1..253 characters, no trailing dot. */
+bool spec_domain_ok(const char *s);
 
 /* "8G"/"512M"/"1024" -> bytes; -EINVAL for a bad form, -ERANGE for overflow. */
 int spec_parse_size(const char *s, uint64_t *ret);

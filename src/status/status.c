@@ -351,6 +351,20 @@ status_format(const struct vm_status *s)
 	put_u64(f, "created_ms", s->created_ms);
 	put_u64(f, "updated_ms", s->updated_ms);
 	put_u64(f, "started_ms", s->started_ms);
+	if (s->cpu_sample_ms) {
+		put_u64(f, "cpu_ticks", s->cpu_ticks);
+		put_u64(f, "cpu_start_ticks", s->cpu_start_ticks);
+		put_u64(f, "cpu_sample_ms", s->cpu_sample_ms);
+		if (s->cpu_permille >= 0)
+			put_u64(f, "cpu_permille", (uint64_t)s->cpu_permille);
+	}
+	if (s->idle_since_ms)
+		put_u64(f, "idle_since_ms", s->idle_since_ms);
+	if (s->stopped_idle) {
+		put_str(f, "stopped_reason", "idle");
+		put_u64(f, "stopped_ms", s->stopped_ms);
+		put_str(f, "stopped_generation", s->stopped_generation);
+	}
 	/* Lets a reader tell a whole file from a truncated one. */
 	fputs("end: true\n", f);
 	if (fclose(f) != 0)
@@ -572,6 +586,31 @@ set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
 		return parse_u64(v, &s->updated_ms);
 	if (strcmp(k, "started_ms") == 0)
 		return parse_u64(v, &s->started_ms);
+	if (strcmp(k, "cpu_ticks") == 0)
+		return parse_u64(v, &s->cpu_ticks);
+	if (strcmp(k, "cpu_start_ticks") == 0)
+		return parse_u64(v, &s->cpu_start_ticks);
+	if (strcmp(k, "cpu_sample_ms") == 0)
+		return parse_u64(v, &s->cpu_sample_ms);
+	if (strcmp(k, "cpu_permille") == 0) {
+		r = parse_u64(v, &u);
+		if (r < 0 || u > 1000000)
+			return -EINVAL;
+		s->cpu_permille = (int)u;
+		return 0;
+	}
+	if (strcmp(k, "idle_since_ms") == 0)
+		return parse_u64(v, &s->idle_since_ms);
+	if (strcmp(k, "stopped_reason") == 0) {
+		if (!v || strcmp(v, "idle") != 0)
+			return -EINVAL;
+		s->stopped_idle = true;
+		return 0;
+	}
+	if (strcmp(k, "stopped_ms") == 0)
+		return parse_u64(v, &s->stopped_ms);
+	if (strcmp(k, "stopped_generation") == 0)
+		return parse_hex(v, s->stopped_generation, 64, true);
 	return -ENOKEY;
 }
 
@@ -595,6 +634,7 @@ status_parse(const char *text, size_t len, const char *path, struct vm_status *r
 	int depth = 0, r = 0;
 	bool done = false;
 
+	s.cpu_permille = -1;
 	if (!yaml_parser_initialize(&parser))
 		abort();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

@@ -75,6 +75,16 @@ struct vm_status {
 	char *workspace_commit;	/* commit last materialised in the work disk, NULL: none */
 	char *last_error;
 	uint64_t created_ms, updated_ms, started_ms;
+	/* Statistics and idle auto-stop (plan/idle.h); every field 0 when unset,
+	 * and left out of the file then. */
+	uint64_t cpu_ticks;		/* last sample of the hypervisor's utime+stime */
+	uint64_t cpu_start_ticks;	/* its process start time, to tell a new process */
+	uint64_t cpu_sample_ms;		/* when that sample was taken; 0: none */
+	int cpu_permille;		/* CPU use over the last interval; -1 unknown */
+	uint64_t idle_since_ms;		/* start of the current idle run; 0: not idle */
+	bool stopped_idle;		/* stopped for idleness: stays stopped */
+	uint64_t stopped_ms;		/* when */
+	char stopped_generation[65];	/* the generation it was stopped at */
 };
 
 void vm_status_done(struct vm_status *s);

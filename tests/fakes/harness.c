@@ -156,6 +156,21 @@ harness_drift(const char *status_dir, struct fake_host *h, const char *cmd)
 
 		return p ? fake_host_kill(h, p->pid) : -ESRCH;
 	}
+	if (strcmp(verb, "idle-stop") == 0) {
+		/* What reconcile's sampling pass records for an idle VM: the idle
+		 * stop at the generation last applied. */
+		struct vm_status st;
+
+		r = status_read(status_dir, arg, &st, NULL);
+		if (r < 0)
+			return r;
+		st.stopped_idle = true;
+		st.stopped_ms = 1;
+		memcpy(st.stopped_generation, st.generation, sizeof(st.stopped_generation));
+		r = status_write(status_dir, &st, NULL);
+		vm_status_done(&st);
+		return r;
+	}
 	if (strcmp(verb, "rm-status") == 0) {
 		_cleanup_free_ char *path = status_path(status_dir, arg);
 

@@ -88,9 +88,9 @@ printf 'image: base\n' >outside/secret.yaml
 ln -s "$work/outside/secret.yaml" links/vms/secret.yaml
 ln -s ../images/base.yaml links/vms/looks-like-image.yaml
 cat >"$work/links.expected" <<'EOT'
-links/vms/looks-like-image.yaml:1:1: found unknown key 'kernel', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host, workspace
+links/vms/looks-like-image.yaml:1:1: found unknown key 'kernel', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host, workspace, idle_stop_after
 links/vms/looks-like-image.yaml:1:1: found no key 'image', expected the name of the image this vm boots
-links/vms/looks-like-image.yaml:2:1: found unknown key 'rootfs', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host, workspace
+links/vms/looks-like-image.yaml:2:1: found unknown key 'rootfs', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host, workspace, idle_stop_after
 links/vms/secret.yaml:1:1: found a symbolic link out of the state directory, expected a file inside it
 banger: 4 problems in 'links'
 banger: held vms (no action will be taken on them): looks-like-image, secret

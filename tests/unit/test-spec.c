@@ -666,7 +666,7 @@ START_TEST(test_refused_constructs)
 	ck_vm_diags("image: base\n<<: {vcpus: 2}\n",
 		    "vms/x.yaml:2:1: found merge key '<<', expected plain keys (merge keys are not supported)\n");
 	ck_vm_diags("image: base\n\"<<\": 1\n",
-		    "vms/x.yaml:2:1: found unknown key '<<', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host, workspace\n");
+		    "vms/x.yaml:2:1: found unknown key '<<', expected one of: version, image, state, vcpus, memory, hypervisor, disks, network, filesyncs, ssh_authorized_keys, kernel_args, on_delete, host, workspace, idle_stop_after\n");
 	ck_vm_diags("", "vms/x.yaml:1:1: found an empty file, expected a mapping of keys\n");
 	ck_vm_diags("---\n", "vms/x.yaml:2:1: found null, expected a mapping of keys\n");
 	ck_vm_diags("image: b\xc3\x28se\n",

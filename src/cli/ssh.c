@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * banger ssh NAME [-- CMD...]: exec ssh to a guest with banger's key, as
+ * root, at the address its status file records, with banger's own
+ * known_hosts (the guest's host key is recorded on first connect, then
+ * enforced).  banger ssh-config [--write]: Host entries for every VM with
+ * an address, printed or installed in a marked block of ~/.ssh/config.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/ssh.h"
+#include "drivers/guest.h"
+#include "source/source.h"
+#include "spec/spec.h"
+#include "status/status.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+#include "util/markblock.h"
+#include "util/name.h"
+#include "util/strv.h"
+
+#define SSH_CONFIG_MAX (4 * 1024 * 1024)
+
+void
+guest_entries_free(struct guest_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(e[i].name);
+	free(e);
+}
+
+int
+guest_entries_read(const char *status_dir, struct guest_entry **ret, size_t *ret_n,
+		   struct error **err)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	struct guest_entry *out = NULL;
+	size_t n = 0;
+	int r;
+
+	r = status_list(status_dir, &names, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; names && names[i]; i++) {
+		struct vm_status st = { 0 };
+		struct error *e = NULL;
+		struct guest_entry *g;
+
+		/* An unreadable status file names no address: banger status
+		 * reports it; the other VMs keep their names. */
+		if (status_read(status_dir, names[i], &st, &e) < 0) {
+			error_free(e);
+			continue;
+		}
+		if (st.ip) {
+			out = xappend(out, &n, sizeof(*out), (void **)&g);
+			g->name = xstrdup(names[i]);
+			g->ip = st.ip;
+		}
+		vm_status_done(&st);
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+char *
+guest_hosts_format(const struct guest_entry *e, size_t n, const char *domain)
+{
+	char *s = xstrdup("");
+
+	for (size_t i = 0; i < n; i++) {
+		char ip[16], *t;
+
+		ipv4_format(e[i].ip, ip);
+		t = xasprintf("%s%s\t%s.%s\n", s, ip, e[i].name, domain);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+char *
+guest_ssh_config_format(const struct guest_entry *e, size_t n, const char *domain,
+			const char *key_path, const char *known_hosts)
+{
+	char *s = xstrdup("");
+
+	for (size_t i = 0; i < n; i++) {
+		char ip[16], *t;
+
+		ipv4_format(e[i].ip, ip);
+		t = xasprintf("%sHost %s.%s\n"
+			      "\tHostName %s\n"
+			      "\tUser root\n"
+			      "\tIdentityFile %s\n"
+			      "\tIdentitiesOnly yes\n"
+			      "\tUserKnownHostsFile %s\n"
+			      "\tStrictHostKeyChecking accept-new\n"
+			      "\tHashKnownHosts no\n"
+			      "\tHostKeyAlias %s.%s\n",
+			      s, e[i].name, domain, ip, key_path, known_hosts, e[i].name, domain);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+const char *
+guest_hosts_file(const char *status_dir)
+{
+	const char *s = getenv("BANGER_HOSTS_FILE");
+
+	if (s)
+		return *s ? s : NULL;
+	return strcmp(status_dir, DEFAULT_STATUS_DIR) == 0 ? "/etc/hosts" : NULL;
+}
+
+int
+guest_hosts_refresh(const char *status_dir, const char *domain, struct error **err)
+{
+	struct guest_entry *e = NULL;
+	_cleanup_free_ char *body = NULL;
+	size_t n = 0;
+	bool changed = false;
+	int r;
+
+	r = guest_entries_read(status_dir, &e, &n, err);
+	if (r < 0)
+		return r;
+	body = guest_hosts_format(e, n, domain);
+	guest_entries_free(e, n);
+	return hosts_sync(status_dir, guest_hosts_file(status_dir), body, &changed, err);
+}
+
+int
+cli_resolve_dirs(const char *state_dir, const char *status_dir_opt, char **ret_status_dir,
+		 char **ret_domain)
+{
+	_cleanup_(source_freep) struct source *src = NULL;
+	_cleanup_(spec_freep) struct spec *s = NULL;
+	struct error *e = NULL;
+
+	/* Broken or missing declarations leave the defaults: ssh must work
+	 * even while someone is editing host.yaml. */
+	if (source_dir_read(state_dir, &src, &e) < 0 || spec_load(src, &s, &e) < 0) {
+		error_free(e);
+		e = NULL;
+	}
+	if (status_dir_opt)
+		*ret_status_dir = xstrdup(status_dir_opt);
+	else if (s && s->host_valid && s->host.status_dir)
+		*ret_status_dir = xstrdup(s->host.status_dir);
+	else
+		*ret_status_dir = xstrdup(DEFAULT_STATUS_DIR);
+	*ret_domain = xstrdup(s && s->host_valid && s->host.domain ? s->host.domain : "vm");
+	return 0;
+}
+
+static void
+ssh_help(FILE *f)
+{
+	fputs("Usage: banger ssh NAME [-- COMMAND [ARG]...]\n"
+	      "\n"
+	      "Run ssh to the VM NAME as root, with banger's key (STATUS_DIR/ssh/id_ed25519)\n"
+	      "and banger's known_hosts file (STATUS_DIR/ssh/known_hosts): the guest's host\n"
+	      "key is recorded on the first connection and enforced after.  Without a\n"
+	      "command, an interactive shell.  $BANGER_SSH names the ssh program.\n",
+	      f);
+	cli_common_help(f);
+}
+
+int
+cli_ssh(int argc, char **argv)
+{
+	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, {} };
+	_cleanup_(error_freep) struct error *err = NULL;
+	_cleanup_free_ char *status_dir = NULL, *domain = NULL, *key = NULL, *kh = NULL;
+	_cleanup_free_ char *o_kh = NULL, *o_alias = NULL, *target = NULL;
+	_cleanup_strv_free_ char **args = NULL;
+	struct vm_status st = { 0 };
+	struct cli_common common;
+	const char *name, *prog = getenv("BANGER_SSH");
+	char ip[16];
+	int c, r;
+
+	cli_common_init(&common);
+	optind = 0;
+	opterr = 0;
+	/* "+": options end at NAME; everything after "--" is the command. */
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (cli_common_option(&common, c, optarg))
+			continue;
+		if (c == CLI_OPT_HELP) {
+			ssh_help(stdout);
+			return EXIT_CONVERGED;
+		}
+		cli_errorf("ssh: unknown or incomplete option '%s'; see 'banger ssh --help'",
+			   argv[optind - 1]);
+		return EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		cli_errorf("ssh: missing the vm's name; see 'banger ssh --help'");
+		return EXIT_USAGE;
+	}
+	name = argv[optind++];
+	if (!name_is_dns_label(name)) {
+		cli_errorf("ssh: '%s' is not a vm name", name);
+		return EXIT_USAGE;
+	}
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	else if (optind < argc) {
+		cli_errorf("ssh: put the command after '--': banger ssh %s -- %s", name,
+			   argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	(void)cli_resolve_dirs(common.state_dir, common.status_dir, &status_dir, &domain);
+	r = status_read(status_dir, name, &st, &err);
+	if (r == -ENOENT) {
+		cli_errorf("ssh: no vm '%s' in '%s' (run 'banger reconcile' first)", name,
+			   status_dir);
+		return EXIT_FAILED;
+	}
+	if (r < 0) {
+		cli_report(err);
+		return EXIT_FAILED;
+	}
+	if (!st.ip) {
+		vm_status_done(&st);
+		cli_errorf("ssh: vm '%s' has no address yet", name);
+		return EXIT_FAILED;
+	}
+	ipv4_format(st.ip, ip);
+	vm_status_done(&st);
+	key = ssh_key_path(status_dir);
+	kh = ssh_known_hosts_path(status_dir);
+	if (access(key, R_OK) < 0) {
+		cli_errorf("ssh: no key '%s': %s (run 'banger reconcile' to make it)", key,
+			   strerror(errno));
+		return EXIT_FAILED;
+	}
+	o_kh = xasprintf("UserKnownHostsFile=%s", kh);
+	o_alias = xasprintf("HostKeyAlias=%s.%s", name, domain);
+	target = xasprintf("root@%s", ip);
+	args = strv_append(args, prog && *prog ? prog : "ssh");
+	args = strv_append(args, "-i");
+	args = strv_append(args, key);
+	args = strv_append(args, "-o");
+	args = strv_append(args, "IdentitiesOnly=yes");
+	args = strv_append(args, "-o");
+	args = strv_append(args, o_kh);
+	args = strv_append(args, "-o");
+	args = strv_append(args, "StrictHostKeyChecking=accept-new");
+	args = strv_append(args, "-o");
+	args = strv_append(args, "HashKnownHosts=no");
+	args = strv_append(args, "-o");
+	args = strv_append(args, o_alias);
+	args = strv_append(args, "-o");
+	args = strv_append(args, "BatchMode=yes");
+	args = strv_append(args, target);
+	for (int i = optind; i < argc; i++)
+		args = strv_append(args, argv[i]);
+	fflush(NULL);
+	execvp(args[0], args);
+	cli_errorf("ssh: exec '%s': %s", args[0], strerror(errno));
+	return EXIT_FAILED;
+}
+
+static void
+config_help(FILE *f)
+{
+	fputs("Usage: banger ssh-config [--write] [--config PATH]\n"
+	      "\n"
+	      "Print an ssh_config(5) Host entry NAME.DOMAIN for every VM with an address,\n"
+	      "so that 'ssh NAME.vm' works from any tool.  --write installs them instead\n"
+	      "between '" MARKBLOCK_BEGIN "' and '" MARKBLOCK_END "' lines of ~/.ssh/config\n"
+	      "(or PATH), atomically, leaving the rest of the file as it is.\n",
+	      f);
+	cli_common_help(f);
+}
+
+enum {
+	OPT_WRITE = CLI_OPT_FIRST_PRIVATE,
+	OPT_CONFIG,
+};
+
+static int
+write_config(const char *path, const char *body)
+{
+	_cleanup_free_ char *old = NULL, *text = NULL, *dir = xstrdup(path);
+	struct stat st;
+	mode_t mode = 0600;
+	size_t len = 0;
+	char *slash;
+	int r;
+
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		r = mkdir_p(dir, 0700);
+		if (r < 0) {
+			cli_errorf("ssh-config: create '%s': %s", dir, strerror(-r));
+			return EXIT_FAILED;
+		}
+	}
+	r = read_file(path, SSH_CONFIG_MAX, &old, &len);
+	if (r == -ENOENT)
+		old = xstrdup("");
+	else if (r < 0) {
+		cli_errorf("ssh-config: read '%s': %s", path, strerror(-r));
+		return EXIT_FAILED;
+	} else if (stat(path, &st) == 0)
+		mode = st.st_mode & 07777;
+	r = markblock_replace(old, body, &text);
+	if (r < 0) {
+		cli_errorf("ssh-config: '%s': its '" MARKBLOCK_BEGIN "' block is damaged (a begin "
+			   "line without its end, or two blocks); fix it by hand",
+			   path);
+		return EXIT_FAILED;
+	}
+	if (strcmp(old, text) == 0)
+		return EXIT_CONVERGED;
+	r = write_file_atomic(path, text, strlen(text), mode);
+	if (r < 0) {
+		cli_errorf("ssh-config: write '%s': %s", path, strerror(-r));
+		return EXIT_FAILED;
+	}
+	return EXIT_CONVERGED;
+}
+
+int
+cli_ssh_config(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "write", no_argument, NULL, OPT_WRITE },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{},
+	};
+	_cleanup_(error_freep) struct error *err = NULL;
+	_cleanup_free_ char *status_dir = NULL, *domain = NULL, *key = NULL, *kh = NULL;
+	_cleanup_free_ char *body = NULL, *def_path = NULL;
+	struct guest_entry *e = NULL;
+	struct cli_common common;
+	const char *path = NULL;
+	bool write = false;
+	size_t n = 0;
+	int c, r;
+
+	cli_common_init(&common);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (cli_common_option(&common, c, optarg))
+			continue;
+		switch (c) {
+		case CLI_OPT_HELP:
+			config_help(stdout);
+			return EXIT_CONVERGED;
+		case OPT_WRITE:
+			write = true;
+			break;
+		case OPT_CONFIG:
+			path = optarg;
+			break;
+		default:
+			cli_errorf("ssh-config: unknown or incomplete option '%s'; see 'banger "
+				   "ssh-config --help'",
+				   argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_errorf("ssh-config: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	(void)cli_resolve_dirs(common.state_dir, common.status_dir, &status_dir, &domain);
+	r = guest_entries_read(status_dir, &e, &n, &err);
+	if (r < 0) {
+		cli_report(err);
+		return EXIT_FAILED;
+	}
+	key = ssh_key_path(status_dir);
+	kh = ssh_known_hosts_path(status_dir);
+	body = guest_ssh_config_format(e, n, domain, key, kh);
+	guest_entries_free(e, n);
+	if (!write) {
+		fputs(body, stdout);
+		return EXIT_CONVERGED;
+	}
+	if (!path) {
+		const char *home = getenv("HOME");
+
+		if (!home || home[0] != '/') {
+			cli_errorf("ssh-config: $HOME is not set; use --config PATH");
+			return EXIT_FAILED;
+		}
+		def_path = xasprintf("%s/.ssh/config", home);
+		path = def_path;
+	}
+	return write_config(path, body);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * banger ssh, ssh-config and start, and the guest names (NAME.DOMAIN) the
+ * hosts fragment and the ssh Host entries share.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+/* A VM with an address, as status files record it. */
+struct guest_entry {
+	char *name;
+	uint32_t ip;		/* host order */
+};
+
+/* Every status file's VM that has an address, sorted by name.  Caller frees
+ * with guest_entries_free. */
+int guest_entries_read(const char *status_dir, struct guest_entry **ret, size_t *ret_n,
+		       struct error **err);
+void guest_entries_free(struct guest_entry *e, size_t n);
+
+/* hosts(5) lines, one per entry: "IP<TAB>NAME.DOMAIN\n".  Caller frees. */
+char *guest_hosts_format(const struct guest_entry *e, size_t n, const char *domain);
+
+/* ssh_config(5) Host entries, one per entry ("Host NAME.DOMAIN", HostName,
+ * User root, IdentityFile, UserKnownHostsFile, ...).  Caller frees. */
+char *guest_ssh_config_format(const struct guest_entry *e, size_t n, const char *domain,
+			      const char *key_path, const char *known_hosts);
+
+/*
+ * The system hosts file reconcile keeps a block in: $BANGER_HOSTS_FILE when
+ * set (empty: none), else /etc/hosts when status_dir is the default status
+ * directory (a private status directory, as tests use, never touches it),
+ * else NULL.
+ */
+const char *guest_hosts_file(const char *status_dir);
+
+/* After reconcile: refresh STATUS_DIR/hosts and the hosts file block. */
+int guest_hosts_refresh(const char *status_dir, const char *domain, struct error **err);
+
+/* The status directory and the domain as plan and reconcile would resolve
+ * them, with the declarations' host.yaml when it parses. Caller frees. */
+int cli_resolve_dirs(const char *state_dir, const char *status_dir_opt, char **ret_status_dir,
+		     char **ret_domain);

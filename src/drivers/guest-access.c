@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * banger's SSH key pair and the hosts files: the host side of reaching a
+ * guest by key and by name.  ssh-keygen is exec'd with posix_spawn and an
+ * argv, never through a shell.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "drivers/guest.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+#include "util/markblock.h"
+
+extern char **environ;
+
+#define PUBKEY_MAX 4096
+#define HOSTS_MAX (16 * 1024 * 1024)
+
+char *
+ssh_dir(const char *status_dir)
+{
+	return xasprintf("%s/ssh", status_dir);
+}
+
+char *
+ssh_key_path(const char *status_dir)
+{
+	return xasprintf("%s/ssh/id_ed25519", status_dir);
+}
+
+char *
+ssh_known_hosts_path(const char *status_dir)
+{
+	return xasprintf("%s/ssh/known_hosts", status_dir);
+}
+
+static int
+read_pubkey(const char *path, char **ret, struct error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	r = read_file(path, PUBKEY_MAX, &data, &len);
+	if (r < 0)
+		return error_set(err, r, "read '%s'", path);
+	while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	if (len == 0 || strpbrk(data, "\r\n") || strncmp(data, "ssh-ed25519 ", 12) != 0)
+		return error_set(err, -EBADMSG, "'%s' is not one ed25519 public key line", path);
+	*ret = TAKE_PTR(data);
+	return 0;
+}
+
+static int
+run_keygen(const char *path, struct error **err)
+{
+	const char *env = getenv("BANGER_SSH_KEYGEN");
+	_cleanup_free_ char *prog = xstrdup(env && *env ? env : "ssh-keygen");
+	_cleanup_free_ char *file = xstrdup(path);
+	char q[] = "-q", t[] = "-t", type[] = "ed25519", n[] = "-N", empty[] = "", f[] = "-f";
+	char c[] = "-C", comment[] = "banger";
+	char *argv[] = { prog, q, t, type, n, empty, f, file, c, comment, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int r, status;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	r = -posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r < 0)
+		return error_set(err, r, "run '%s'", argv[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return error_set(err, -errno, "wait for '%s'", argv[0]);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return error_set(err, -EIO, "'%s' exited with status %d", argv[0],
+				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return 0;
+}
+
+int
+ssh_key_ensure(const char *status_dir, char **ret_pubkey, struct error **err)
+{
+	_cleanup_free_ char *dir = ssh_dir(status_dir), *key = ssh_key_path(status_dir);
+	_cleanup_free_ char *pub = xasprintf("%s.pub", key);
+	_cleanup_free_ char *tmp = NULL, *tmp_pub = NULL;
+	struct stat st;
+	int r;
+
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return error_set(err, r, "create '%s'", dir);
+	if (lstat(dir, &st) < 0)
+		return error_set(err, -errno, "stat '%s'", dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return error_set(err, -EPERM, "'%s' is not a directory of ours", dir);
+	if (st.st_mode & 0077 && chmod(dir, 0700) < 0)
+		return error_set(err, -errno, "chmod '%s'", dir);
+	if (access(key, F_OK) == 0 && access(pub, F_OK) == 0) {
+		if (stat(key, &st) < 0)
+			return error_set(err, -errno, "stat '%s'", key);
+		if (st.st_mode & 0077 && chmod(key, 0600) < 0)
+			return error_set(err, -errno, "chmod '%s'", key);
+		return read_pubkey(pub, ret_pubkey, err);
+	}
+
+	/* A new pair under temporary names: ssh-keygen refuses to overwrite, so
+	 * leftovers of an interrupted run go first; the public half is renamed
+	 * last, and only a complete pair counts as present. */
+	tmp = xasprintf("%s.tmp", key);
+	tmp_pub = xasprintf("%s.tmp.pub", key);
+	(void)unlink(tmp);
+	(void)unlink(tmp_pub);
+	r = run_keygen(tmp, err);
+	if (r < 0)
+		return error_prefix(err, "ssh key '%s'", key);
+	if (chmod(tmp, 0600) < 0 || rename(tmp, key) < 0 || rename(tmp_pub, pub) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		(void)unlink(tmp_pub);
+		return error_set(err, r, "ssh key '%s': install", key);
+	}
+	(void)fsync_parent_dir(key);
+	return read_pubkey(pub, ret_pubkey, err);
+}
+
+int
+ssh_pubkey_read(const char *status_dir, char **ret_pubkey, struct error **err)
+{
+	_cleanup_free_ char *key = ssh_key_path(status_dir);
+	_cleanup_free_ char *pub = xasprintf("%s.pub", key);
+
+	if (access(key, F_OK) < 0 || access(pub, F_OK) < 0)
+		return -ENOENT;
+	return read_pubkey(pub, ret_pubkey, err);
+}
+
+static bool
+names_host(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name), i = 0;
+
+	/* The first field: NAME[,NAME...] up to a blank. */
+	while (i < len && line[i] != ' ' && line[i] != '\t') {
+		size_t j = i;
+
+		while (j < len && line[j] != ',' && line[j] != ' ' && line[j] != '\t')
+			j++;
+		if (j - i == n && memcmp(line + i, name, n) == 0)
+			return true;
+		i = j < len && line[j] == ',' ? j + 1 : j;
+	}
+	return false;
+}
+
+int
+ssh_known_hosts_forget(const char *status_dir, const char *name, struct error **err)
+{
+	_cleanup_free_ char *path = ssh_known_hosts_path(status_dir);
+	_cleanup_free_ char *data = NULL, *out = NULL;
+	size_t len = 0, o = 0;
+	bool dropped = false;
+	int r;
+
+	r = read_file(path, HOSTS_MAX, &data, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return error_set(err, r, "read '%s'", path);
+	out = xmalloc(len + 1);
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t l = nl ? (size_t)(nl - (data + i)) + 1 : len - i;
+
+		if (names_host(data + i, l, name))
+			dropped = true;
+		else {
+			memcpy(out + o, data + i, l);
+			o += l;
+		}
+		i += l;
+	}
+	if (!dropped)
+		return 0;
+	r = write_file_atomic(path, out, o, 0600);
+	if (r < 0)
+		return error_set(err, r, "write '%s'", path);
+	return 0;
+}
+
+/* Write path with content unless it already holds exactly that. */
+static int
+write_if_changed(const char *path, const char *content, bool *changed, struct error **err)
+{
+	_cleanup_free_ char *old = NULL;
+	size_t len = 0;
+	int r;
+
+	r = read_file(path, HOSTS_MAX, &old, &len);
+	if (r >= 0 && len == strlen(content) && memcmp(old, content, len) == 0)
+		return 0;
+	if (r < 0 && r != -ENOENT)
+		return error_set(err, r, "read '%s'", path);
+	r = write_file_atomic(path, content, strlen(content), 0644);
+	if (r < 0)
+		return error_set(err, r, "write '%s'", path);
+	*changed = true;
+	return 0;
+}
+
+int
+hosts_sync(const char *status_dir, const char *hosts_file, const char *body,
+	   bool *ret_changed, struct error **err)
+{
+	_cleanup_free_ char *frag = xasprintf("%s/hosts", status_dir);
+	_cleanup_free_ char *old = NULL, *text = NULL;
+	bool changed = false;
+	size_t len = 0;
+	int r;
+
+	r = mkdir_p(status_dir, 0700);
+	if (r < 0)
+		return error_set(err, r, "create '%s'", status_dir);
+	r = write_if_changed(frag, body, &changed, err);
+	if (r < 0)
+		return r;
+	if (hosts_file) {
+		r = read_file(hosts_file, HOSTS_MAX, &old, &len);
+		if (r == -ENOENT)
+			old = xstrdup("");
+		else if (r < 0)
+			return error_set(err, r, "read '%s'", hosts_file);
+		r = markblock_replace(old, body, &text);
+		if (r < 0)
+			return error_set(err, r,
+					 "'%s': its '" MARKBLOCK_BEGIN "' block is damaged; fix or "
+					 "remove it by hand",
+					 hosts_file);
+		r = write_if_changed(hosts_file, text, &changed, err);
+		if (r < 0)
+			return r;
+	}
+	*ret_changed = changed;
+	return 0;
+}
