@@ -265,6 +265,14 @@ def host_schema():
                        "nat": prop("boolean", "Whether a VM that does not say gets NAT "
                                    "to the outside through the uplink.", False),
                    }, "Defaults for the keys a VM declaration leaves out.", defaults),
+                   "domain": prop("string", "DNS suffix of the VMs' names: each VM with an "
+                                  "address is NAME.DOMAIN in the hosts fragment "
+                                  "STATUS_DIR/hosts, the marked block of the hosts file, and "
+                                  "banger ssh-config. DNS labels joined by dots, at most 253 "
+                                  "characters, no trailing dot.", "vm",
+                                  pattern="^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+                                          "(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+                                  maxLength=253),
                    "source": obj({
                        "git": prop("string", "The repository: an absolute path, or a URL "
                                    "(file://, https://, ssh://, or scp-like user@host:path). "
@@ -369,6 +377,15 @@ def vm_schema():
                                 "(letters, digits, '-' and '.', at most 253 characters). "
                                 "No default: every host that reads the declaration runs it.",
                                 pattern=HOSTNAME, maxLength=HOSTNAME_MAX),
+                   "idle_stop_after": prop("string", "Stop the VM once it has been idle "
+                                           "(under 10% of one core, no SSH connection) that "
+                                           "long: digits and s, m or h, from 10s to 720h. "
+                                           "It starts again when its declaration changes or "
+                                           "on banger start. No default: never.",
+                                           pattern="^0*((%s)s|(%s)m|(%s)h)$" % (
+                                               range_regex(10, 720 * 3600),
+                                               range_regex(1, 720 * 60),
+                                               range_regex(1, 720))),
                    "workspace": obj({
                        "repo": prop("string", "The git repository: an absolute path, or a "
                                     "URL (file://, https://, ssh://, or scp-like "

@@ -46,7 +46,7 @@ FILE_MAX = 1 << 20
 NO_DEFAULT = {
     "image": {"/initrd", "/kernel_args", "/sha256/kernel", "/sha256/rootfs",
               "/sha256/initrd"},
-    "vm": {"/network/ip", "/network/mac", "/kernel_args", "/host", "/workspace",
+    "vm": {"/network/ip", "/network/mac", "/kernel_args", "/host", "/workspace", "/idle_stop_after",
            "/workspace/ref", "/workspace/path"},
     "filesync": {"/entries/mode"},
     "host": {"/source", "/source/branch", "/source/path"},
