@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "apply/apply.h"
+#include "apply/fault.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -24,6 +25,7 @@ struct actx {
 	const struct host_ops *ops;
 	const struct apply_options *opt;
 	bool crashed;
+	struct fault fault;	/* test builds: BANGER_FAULT */
 };
 
 void
@@ -228,8 +230,12 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	struct disk_root_req req;
 	int r;
 
-	if (act->kind == ACTION_ORPHAN)
-		return remove_orphan(a, &act->orphan, err);
+	if (act->kind == ACTION_ORPHAN) {
+		fault_before(&a->fault);
+		r = remove_orphan(a, &act->orphan, err);
+		fault_after(&a->fault);
+		return r;
+	}
 
 	/* 1. identity and intent */
 	switch (act->kind) {
@@ -251,7 +257,10 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		set_str(&st->source_commit, a->d->source_commit);
 		set_str(&st->intent, NULL);
 		/* Nothing to do on the host: the record is the step. */
-		return save(a, st, err);
+		fault_before(&a->fault);
+		r = save(a, st, err);
+		fault_after(&a->fault);
+		return r;
 	}
 	case ACTION_ROOT: {
 		enum disk_strategy s;
@@ -288,6 +297,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	}
 
 	/* 2. act */
+	fault_before(&a->fault);
 	switch (act->kind) {
 	case ACTION_BRIDGE:
 		r = o->net->bridge_ensure(o->net->userdata, host->bridge_name, host->bridge_addr,
@@ -393,6 +403,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_FORGET:
 		r = status_remove(a->opt->status_dir, st->name, err);
+		fault_after(&a->fault);
 		if (r >= 0 && a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
 			a->crashed = true;
 			return CRASHED;
@@ -404,6 +415,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	default:
 		return error_set(err, -EINVAL, "unknown action");
 	}
+	fault_after(&a->fault);
 	if (r == CRASHED)
 		return r;
 	if (r < 0)
@@ -493,6 +505,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 
 	if (p->refused)
 		return error_set(err, -EPERM, "%s", p->refused);
+	fault_init(&a.fault);
 	res.failures = strv_copy(NULL);
 	for (size_t i = 0; i < p->n_changes; i++) {
 		const struct plan_change *ch = &p->changes[i];

@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Crash safety (issue 7): side effects only in step(), fault matrix on the
+# real host, status corruption, concurrent runs, mass-delete guard.
+CRASH_TESTS = \
+	tests/crash/side-effects.sh
+EXTRA_DIST += $(CRASH_TESTS) tests/data/status
+if ENABLE_TESTS
+TESTS += $(CRASH_TESTS)
+endif
