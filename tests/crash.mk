@@ -9,3 +9,10 @@ EXTRA_DIST += $(CRASH_TESTS) tests/data/status \
 if ENABLE_TESTS
 TESTS += $(CRASH_TESTS)
 endif
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test-status-corrupt
+TESTS += tests/unit/test-status-corrupt
+tests_unit_test_status_corrupt_SOURCES = tests/unit/test-status-corrupt.c $(CORE_TEST_HELPERS)
+tests_unit_test_status_corrupt_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_status_corrupt_LDADD = $(TEST_LIBS)
+endif
