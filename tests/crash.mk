@@ -3,9 +3,12 @@
 # real host, status corruption, concurrent runs, mass-delete guard.
 CRASH_TESTS = \
 	tests/crash/side-effects.sh \
-	tests/crash/fault-matrix.sh
+	tests/crash/fault-matrix.sh \
+	tests/crash/concurrency.sh \
+	tests/crash/mass-delete.sh
 EXTRA_DIST += $(CRASH_TESTS) tests/data/status \
-	tests/crash/lib.sh tests/crash/fault-run.sh
+	tests/crash/lib.sh tests/crash/fault-run.sh tests/crash/concurrency-run.sh \
+	tests/crash/mass-delete-run.sh
 if ENABLE_TESTS
 TESTS += $(CRASH_TESTS)
 endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/core.h"
+#include "source/git.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -40,7 +41,17 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 
 	memset(r, 0, sizeof(*r));
 	r->lock_fd = -EBADF;
-	ret = source_dir_read(common->state_dir, &r->src, err);
+	if (source_git_is_repository(common->state_dir)) {
+		/* A git state directory is read from its HEAD commit, never from
+		 * the work tree, so a half-finished edit is not applied. */
+		struct source_git_options go = { .url = common->state_dir };
+		struct source_git_info info = { 0 };
+
+		ret = source_git_read(&go, &r->src, &info, err);
+		source_git_info_done(&info);
+	} else {
+		ret = source_dir_read(common->state_dir, &r->src, err);
+	}
 	if (ret < 0)
 		return ret;
 	ret = spec_load(r->src, &r->spec, err);

@@ -17,32 +17,11 @@
 # root.
 set -eu
 
-: "${BANGER:?}" "${top_builddir:?}" "${top_srcdir:?}"
-[ "$(id -u)" = 0 ] || { echo "skip: not root"; exit 77; }
-for c in unshare ip nft losetup; do command -v $c >/dev/null || { echo "skip: no $c"; exit 77; }; done
+: "${top_srcdir:?}"
+. "$top_srcdir/tests/crash/lib.sh"
+real_host_prepare
 grep -q '^#define BANGER_FAULT_INJECTION 1' "$top_builddir/config.h" ||
 	{ echo "skip: built without --enable-fault-injection"; exit 77; }
-[ -x /usr/bin/python3 ] || { echo "skip: no python3 for the fake firecracker"; exit 77; }
-
-T=$(mktemp -d /tmp/banger-crash-XXXXXX)
-cleanup() {
-	# End only the processes this test started: their command lines name $T.
-	for d in /proc/[0-9]*; do
-		if tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qF "$T/"; then
-			kill -9 "${d#/proc/}" 2>/dev/null || true
-		fi
-	done
-	for l in $(losetup -n -O NAME,BACK-FILE -l 2>/dev/null | awk -v t="$T/" 'index($2, t) == 1 { print $1 }'); do
-		losetup -d "$l" 2>/dev/null || true
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-IMG=$T/img
-mkdir -p "$IMG"
-head -c 4096 /dev/urandom >"$IMG/vmlinux"
-truncate -s 16M "$IMG/rootfs.ext4"
 
 # The QEMU subset: only when the demo image is there already (building it
 # takes minutes) or BANGER_CRASH_QEMU=1 asks for it.

@@ -40,7 +40,7 @@ vm_decl() {
 		printf 'image: base\nstate: %s\nmemory: %s\n' "$3" "$4"
 		printf 'network:\n  nat: %s\n' "$5"
 		printf 'disks:\n  work: %s\n' "$6"
-		[ "$7" = yes ] && printf 'filesyncs: [motd]\n'
+		if [ "$7" = yes ]; then printf 'filesyncs: [motd]\n'; fi
 	} >"$1/vms/$2.yaml"
 }
 
@@ -64,4 +64,39 @@ leaks() {
 		sed 's/^/file /'
 	[ -d "$1/retained" ] && find "$1/retained" -mindepth 1 ! -name '*.ext4' | sed 's/^/file /'
 	true
+}
+
+# The outer half of a real-host crash test (run in the host's namespaces,
+# before unshare): skip unless root with the tools, a scratch $T removed at
+# exit with every process whose command line names it and every loop device
+# backed by a file in it.  The caller then runs its inner script in
+# `unshare --net`.
+real_host_prepare() {
+	: "${BANGER:?}" "${top_builddir:?}" "${top_srcdir:?}"
+	[ "$(id -u)" = 0 ] || { echo "skip: not root"; exit 77; }
+	for c in unshare ip nft losetup; do
+		command -v $c >/dev/null || { echo "skip: no $c"; exit 77; }
+	done
+	[ -x /usr/bin/python3 ] || { echo "skip: no python3 for the fake firecracker"; exit 77; }
+	top_srcdir=$(cd "$top_srcdir" && pwd)
+	T=$(mktemp -d /tmp/banger-crash-XXXXXX)
+	trap real_host_cleanup EXIT
+	IMG=$T/img
+	mkdir -p "$IMG"
+	head -c 4096 /dev/urandom >"$IMG/vmlinux"
+	truncate -s 16M "$IMG/rootfs.ext4"
+	export T BANGER IMG top_srcdir top_builddir
+}
+
+real_host_cleanup() {
+	for d in /proc/[0-9]*; do
+		if tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qF "$T/"; then
+			kill -9 "${d#/proc/}" 2>/dev/null || true
+		fi
+	done
+	for l in $(losetup -n -O NAME,BACK-FILE -l 2>/dev/null |
+		awk -v t="$T/" 'index($2, t) == 1 { print $1 }'); do
+		losetup -d "$l" 2>/dev/null || true
+	done
+	rm -rf "$T"
 }
