@@ -5,10 +5,11 @@ CRASH_TESTS = \
 	tests/crash/side-effects.sh \
 	tests/crash/fault-matrix.sh \
 	tests/crash/concurrency.sh \
-	tests/crash/mass-delete.sh
+	tests/crash/mass-delete.sh \
+	tests/crash/orphans.sh
 EXTRA_DIST += $(CRASH_TESTS) tests/data/status \
 	tests/crash/lib.sh tests/crash/fault-run.sh tests/crash/concurrency-run.sh \
-	tests/crash/mass-delete-run.sh
+	tests/crash/mass-delete-run.sh tests/crash/orphans-run.sh
 if ENABLE_TESTS
 TESTS += $(CRASH_TESTS)
 endif
