@@ -11,8 +11,11 @@
 # deleted and reconciled away: no banger object may be left (taps, NAT rules,
 # loop devices, dm targets, processes, VM directories or files) and no work
 # disk that existed before the fault may be missing.
-# Most of the matrix runs the fake Firecracker (fast); BANGER_CRASH_QEMU=1
-# (the default when the demo image is already built) adds a QEMU subset.
+# Most of the matrix runs the fake Firecracker (fast); a QEMU subset (stop;
+# BANGER_CRASH_QEMU_SCENARIOS widens it) runs when the demo image is already
+# built or BANGER_CRASH_QEMU=1 asks to build it (BANGER_CRASH_QEMU=0: none).
+# BANGER_CRASH_SCENARIOS and BANGER_CRASH_VARIANTS (after before) narrow the
+# Firecracker part.
 # Needs a build configured with --enable-fault-injection; skips (77) unless
 # root.
 set -eu

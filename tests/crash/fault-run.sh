@@ -120,7 +120,7 @@ if [ "$QEMU" = 1 ]; then
 	# QEMU boots a real guest each time: a smaller subset.
 	MEM=256M MEM2=320M
 	# shellcheck disable=SC2086
-	matrix qemu after ${BANGER_CRASH_QEMU_SCENARIOS:-create stop}
+	matrix qemu after ${BANGER_CRASH_QEMU_SCENARIOS:-stop}
 fi
 leaked=$(awk '{ n += $1 } END { print n + 0 }' "$T/leaked")
 echo "fault points: $total, converged: $conv, leaked objects: $leaked"

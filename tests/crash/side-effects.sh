@@ -90,4 +90,12 @@ plant cli/run.c 'static int
 sneak(pid_t *p, char **argv) { return posix_spawn(p, argv[0], NULL, NULL, argv, NULL); }'
 plant plan/plan.c 'static void
 sneak(const struct hv_ops *h) { (void)h->spawn(h->userdata, NULL, NULL, NULL); }'
+# The fault switch exists only in fault-injection builds.
+if [ -n "${BANGER:-}" ] && [ -f "${top_builddir:-}/config.h" ]; then
+	if grep -q '^#define BANGER_FAULT_INJECTION 1' "$top_builddir/config.h"; then
+		grep -q BANGER_FAULT_COUNT "$BANGER" || { echo "FAIL: no fault switch in a fault build"; exit 1; }
+	else
+		! grep -q BANGER_FAULT "$BANGER" || { echo "FAIL: the fault switch is in a normal build"; exit 1; }
+	fi
+fi
 echo "ok: host ops only in step(); 6 planted violations caught"
