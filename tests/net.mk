@@ -13,10 +13,10 @@ tests_unit_test_net_LDADD = $(TEST_LIBS)
 endif
 
 # Integration: root only, in private network namespaces (the .sh skips with 77 otherwise).
-EXTRA_DIST += tests/integration/net-drivers.sh
+EXTRA_DIST += tests/integration/net-drivers.sh tests/integration/net-reconcile.sh
 if ENABLE_TESTS
 check_PROGRAMS += tests/integration/test-net-drivers
-TESTS += tests/integration/net-drivers.sh
+TESTS += tests/integration/net-drivers.sh tests/integration/net-reconcile.sh
 tests_integration_test_net_drivers_SOURCES = tests/integration/test-net-drivers.c
 tests_integration_test_net_drivers_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_net_drivers_LDADD = $(TEST_LIBS)

@@ -27,6 +27,8 @@ struct cli_common {
 	const char *state_dir;	/* --state, $BANGER_STATE, DEFAULT_STATE_DIR */
 	const char *status_dir;	/* --status-dir, $BANGER_STATUS_DIR, host.yaml, default */
 	bool json;		/* --json */
+	bool worktree;		/* --worktree: a repository's work tree, uncommitted edits too */
+	bool allow_rewind;	/* --allow-rewind: accept a tip that does not fast-forward */
 };
 
 /* Long option values shared by subcommands (above any short option). */
@@ -35,6 +37,8 @@ enum {
 	CLI_OPT_STATUS_DIR,
 	CLI_OPT_JSON,
 	CLI_OPT_HELP,
+	CLI_OPT_WORKTREE,
+	CLI_OPT_ALLOW_REWIND,
 	CLI_OPT_FIRST_PRIVATE = 0x200,
 };
 
@@ -43,6 +47,11 @@ enum {
 	{ "status-dir", required_argument, NULL, CLI_OPT_STATUS_DIR },                        \
 	{ "json", no_argument, NULL, CLI_OPT_JSON },                                          \
 	{ "help", no_argument, NULL, CLI_OPT_HELP }
+
+/* Options of the commands that read declarations from a git repository too. */
+#define CLI_SOURCE_LONGOPTS                                                                  \
+	{ "worktree", no_argument, NULL, CLI_OPT_WORKTREE },                                  \
+	{ "allow-rewind", no_argument, NULL, CLI_OPT_ALLOW_REWIND }
 
 /* Fill defaults from the environment. */
 void cli_common_init(struct cli_common *c);
@@ -56,6 +65,19 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Help text shared by the subcommands for the common options. */
 void cli_common_help(FILE *f);
+/* p made absolute (against the working directory) and normalised.  Caller frees. */
+char *cli_abs_path(const char *p);
+
+/* Help text for CLI_SOURCE_LONGOPTS. */
+void cli_source_help(FILE *f);
+
+struct source;
+/*
+ * The declaration files of common->state_dir as they stand, without a
+ * cache: a repository's branch tip read in place (its work tree with
+ * --worktree), else the directory.
+ */
+int cli_source_read(const struct cli_common *common, struct source **ret, struct error **err);
 
 struct cli_command {
 	const char *name;
@@ -71,3 +93,4 @@ int cli_reconcile(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_logs(int argc, char **argv);

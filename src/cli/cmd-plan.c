@@ -35,6 +35,7 @@ help(FILE *f)
 	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n"
 	      "      --allow-mass-delete  plan deleting more than half of the VMs\n",
 	      f);
+	cli_source_help(f);
 	cli_common_help(f);
 	fputs("\nExit status: 0 planned, 1 error or refused plan, 2 some VMs held, 64 usage.\n", f);
 }
@@ -44,6 +45,7 @@ cli_plan(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
+		CLI_SOURCE_LONGOPTS,
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "host-name", required_argument, NULL, OPT_HOST_NAME },
 		{ "allow-mass-delete", no_argument, NULL, OPT_ALLOW_MASS_DELETE },
@@ -104,15 +106,19 @@ cli_plan(int argc, char **argv)
 	if (common.json) {
 		json_t *o = cli_plan_json(p);
 
+		json_object_set_new(o, "source", cli_source_json(&run));
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(o);
 	} else {
 		_cleanup_free_ char *text = plan_format(p);
 
+		cli_source_print(&run, stdout);
 		fputs(text, stdout);
 	}
-	ret = p->refused ? EXIT_FAILED : strv_length(p->held) ? EXIT_PARTIAL : EXIT_CONVERGED;
+	ret = p->refused		 ? EXIT_FAILED
+	      : strv_length(p->held) || cli_source_warn(&run) ? EXIT_PARTIAL
+							      : EXIT_CONVERGED;
 	cli_run_done(&run);
 	return ret;
 }

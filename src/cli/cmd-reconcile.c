@@ -45,6 +45,7 @@ help(FILE *f)
 	      "      --lock-timeout S   wait at most S seconds for another run (default 30)\n"
 	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n",
 	      f);
+	cli_source_help(f);
 	cli_common_help(f);
 	fputs("\nExit status: 0 converged, 1 failed, 2 partial (held or failed VMs, or a\n"
 	      "refused mass delete), 3 another run holds the lock, 64 usage error.\n",
@@ -96,6 +97,7 @@ cli_reconcile(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
+		CLI_SOURCE_LONGOPTS,
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "host-name", required_argument, NULL, OPT_HOST_NAME },
 		{ "allow-mass-delete", no_argument, NULL, OPT_ALLOW_MASS_DELETE },
@@ -114,6 +116,7 @@ cli_reconcile(int argc, char **argv)
 	bool allow_mass = false, dry_run = false;
 	int lock_ms = 30000, c, r, ret;
 	size_t n_held;
+	bool partial_source;
 
 	cli_common_init(&common);
 	optind = 0;
@@ -172,11 +175,17 @@ cli_reconcile(int argc, char **argv)
 		return r == -EBUSY ? EXIT_LOCKED : EXIT_FAILED;
 	}
 	n_held = strv_length(p->held);
+	/* A failed fetch or a refused rewind: the last accepted commit is
+	 * applied, and the run is partial. */
+	partial_source = cli_source_warn(&run);
+	if (!common.json)
+		cli_source_print(&run, stdout);
 	if (dry_run || p->refused) {
 		if (common.json) {
 			json_t *o = json_object();
 
 			json_object_set_new(o, "plan", cli_plan_json(p));
+			json_object_set_new(o, "source", cli_source_json(&run));
 			json_object_set_new(o, "dry_run", json_boolean(dry_run));
 			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			fputc('\n', stdout);
@@ -190,7 +199,7 @@ cli_reconcile(int argc, char **argv)
 			cli_errorf("%s", p->refused);
 		cli_run_done(&run);
 		/* A refused mass delete holds every VM: partial, like a held one. */
-		return p->refused || n_held ? EXIT_PARTIAL : EXIT_CONVERGED;
+		return p->refused || n_held || partial_source ? EXIT_PARTIAL : EXIT_CONVERGED;
 	}
 
 	pr.plan = p;
@@ -224,7 +233,7 @@ cli_reconcile(int argc, char **argv)
 		ret = EXIT_FAILED;
 	} else if (res.n_failed && !res.n_ok && !p->n_unchanged)
 		ret = EXIT_FAILED;
-	else if (res.n_failed || n_held)
+	else if (res.n_failed || n_held || partial_source)
 		ret = EXIT_PARTIAL;
 	else
 		ret = EXIT_CONVERGED;

@@ -32,6 +32,7 @@ help(FILE *f)
 	      "hypervisor pid, uptime, drift (what reconcile would do) and the last error.\n"
 	      "Changes nothing.\n",
 	      f);
+	cli_source_help(f);
 	cli_common_help(f);
 	fputs("\nExit status: 0 shown, 1 error or NAME unknown, 64 usage error.\n", f);
 }
@@ -47,6 +48,7 @@ struct row {
 	const char *drift;
 	const char *detail;
 	const char *workspace_commit;
+	const char *source_commit;
 	const char *last_error;
 };
 
@@ -82,6 +84,7 @@ cli_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
+		CLI_SOURCE_LONGOPTS,
 		{ "host-name", required_argument, NULL, OPT_HOST_NAME },
 		{},
 	};
@@ -173,6 +176,7 @@ cli_status(int argc, char **argv)
 			}
 		w->last_error = o ? o->status.last_error : NULL;
 		w->workspace_commit = o ? o->status.workspace_commit : NULL;
+		w->source_commit = o ? o->status.source_commit : NULL;
 	}
 	if (only && n_rows == 0) {
 		cli_errorf("status: no vm '%s' declared or observed", only);
@@ -201,6 +205,9 @@ cli_status(int argc, char **argv)
 			json_object_set_new(v, "workspace_commit",
 					    w->workspace_commit ? json_string(w->workspace_commit)
 								: json_null());
+			json_object_set_new(v, "source_commit",
+					    w->source_commit ? json_string(w->source_commit)
+							     : json_null());
 			json_object_set_new(v, "last_error",
 					    w->last_error ? json_string(w->last_error) : json_null());
 			json_array_append_new(vms, v);
@@ -213,6 +220,7 @@ cli_status(int argc, char **argv)
 			json_object_set_new(v, "name", json_string(x->name));
 			json_array_append_new(orph, v);
 		}
+		json_object_set_new(root, "source", cli_source_json(&run));
 		json_object_set_new(root, "vms", vms);
 		json_object_set_new(root, "orphans", orph);
 		json_object_set_new(root, "problems", json_array());
@@ -223,8 +231,10 @@ cli_status(int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(root);
 	} else {
-		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12s %s\n", "NAME", "DESIRED",
-		       "OBSERVED", "IP", "TAP", "PID", "UPTIME", "DRIFT", "WORKSPACE", "LAST ERROR");
+		cli_source_print(&run, stdout);
+		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12s %-12s %s\n", "NAME",
+		       "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "DRIFT", "WORKSPACE",
+		       "COMMIT", "LAST ERROR");
 		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *w = &rows[i];
 			char pid[16] = "-", up[32] = "-";
@@ -233,9 +243,10 @@ cli_status(int argc, char **argv)
 				snprintf(pid, sizeof(pid), "%ld", w->pid);
 				format_uptime(w->uptime_s, up);
 			}
-			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12.12s %s\n", w->name,
-			       w->desired, w->observed, w->ip, w->tap, pid, up, w->drift,
+			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-8s %-12.12s %-12.12s %s\n",
+			       w->name, w->desired, w->observed, w->ip, w->tap, pid, up, w->drift,
 			       w->workspace_commit ? w->workspace_commit : "-",
+			       w->source_commit ? w->source_commit : "-",
 			       w->last_error ? w->last_error : "-");
 		}
 		for (size_t i = 0; !only && i < run.obs->n_orphans; i++)

@@ -5,9 +5,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/path.h"
 
 void
 cli_common_init(struct cli_common *c)
@@ -19,6 +22,8 @@ cli_common_init(struct cli_common *c)
 	s = getenv("BANGER_STATUS_DIR");
 	c->status_dir = s && *s ? s : NULL;
 	c->json = false;
+	c->worktree = false;
+	c->allow_rewind = false;
 }
 
 bool
@@ -34,9 +39,29 @@ cli_common_option(struct cli_common *c, int opt, const char *arg)
 	case CLI_OPT_JSON:
 		c->json = true;
 		return true;
+	case CLI_OPT_WORKTREE:
+		c->worktree = true;
+		return true;
+	case CLI_OPT_ALLOW_REWIND:
+		c->allow_rewind = true;
+		return true;
 	default:
 		return false;
 	}
+}
+
+char *
+cli_abs_path(const char *p)
+{
+	_cleanup_free_ char *cwd = NULL, *joined = NULL;
+
+	if (p[0] == '/')
+		return path_normalize(p);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return xstrdup(p);
+	joined = xasprintf("%s/%s", cwd, p);
+	return path_normalize(joined);
 }
 
 void
@@ -47,6 +72,16 @@ cli_common_help(FILE *f)
 	      "                         host.yaml's status_dir, or " DEFAULT_STATUS_DIR ")\n"
 	      "      --json             print data as JSON\n"
 	      "      --help             show this help\n",
+	      f);
+}
+
+void
+cli_source_help(FILE *f)
+{
+	fputs("      --worktree         when the state is a git repository, read its work tree\n"
+	      "                         (uncommitted edits included) instead of its branch tip\n"
+	      "      --allow-rewind     accept a branch tip that does not descend from the\n"
+	      "                         commit last applied (a force push)\n",
 	      f);
 }
 

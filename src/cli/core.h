@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "cli/cli.h"
+#include "source/git.h"
 #include "drivers/host-ops.h"
 #include "drivers/hv-dispatch.h"
 #include "observe/observe.h"
@@ -48,6 +49,8 @@ cli_host_freep(struct cli_host **h)
 struct cli_run {
 	struct source *src;
 	struct spec *spec;
+	bool from_git;		/* declarations read from a commit */
+	struct source_git_info git;	/* that commit, the tip seen, a fetch warning */
 	char *status_dir;
 	char *host_name;
 	char **claimed;		/* strv: declared and held VM names */
@@ -65,6 +68,14 @@ struct cli_run {
 int cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *host_name,
 		    int lock_timeout_ms, struct error **err);
 void cli_run_done(struct cli_run *r);
+
+
+/* The git source of a run as JSON (null when not from git). */
+json_t *cli_source_json(const struct cli_run *r);
+/* "source: commit X (tip ...)" on f, nothing when not from git. */
+void cli_source_print(const struct cli_run *r, FILE *f);
+/* Print the fetch warning of a run on stderr; true when there was one. */
+bool cli_source_warn(const struct cli_run *r);
 
 json_t *cli_plan_json(const struct plan *p);
 /* Parse "--lock-timeout" seconds (decimal, 0..86400). */

@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{ "plan", "show what reconcile would change", cli_plan, false },
 	{ "reconcile", "make the host match the declarations", cli_reconcile, false },
 	{ "status", "show each VM's declared and observed state", cli_status, false },
+	{ "logs", "print a VM's console log, or follow it", cli_logs, false },
 	{ "image", "import an image's files and pin them", cli_image, false },
 	{ "doctor", "check what this host offers banger and what to fix", cli_doctor, false },
 	{ NULL, NULL, NULL, false },

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "cli/core.h"
-#include "source/git.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -32,6 +31,119 @@ cli_parse_seconds(const char *s, int *ret_ms)
 	return 0;
 }
 
+/* The repository to read, or NULL: a plain directory (or --worktree). */
+static const char *
+git_url(const struct cli_common *common, const struct spec *local)
+{
+	if (common->worktree)
+		return NULL;
+	if (local->host.source_git)
+		return local->host.source_git;
+	return source_git_is_repository(common->state_dir) ? common->state_dir : NULL;
+}
+
+int
+cli_source_read(const struct cli_common *common, struct source **ret, struct error **err)
+{
+	struct source_git_options o = { .url = common->state_dir };
+	bool repo = source_git_is_repository(common->state_dir);
+
+	if (repo && !common->worktree)
+		return source_git_read(&o, ret, NULL, err);
+	if (repo)
+		fprintf(stderr, "banger: note: reading the work tree of '%s', uncommitted edits "
+				"included (--worktree)\n",
+			common->state_dir);
+	return source_dir_read(common->state_dir, ret, err);
+}
+
+/*
+ * The declarations of a run:
+ *   1. read the state directory (a repository: its branch tip, in place);
+ *   2. from its host.yaml, the status directory;
+ *   3. take the lock (reconcile);
+ *   4. when the declarations live in git (the state is a repository, or
+ *      host.yaml has a source block), fetch into STATUS_DIR/source and read
+ *      the accepted commit; plan and status fetch and check but do not move
+ *      the accepted commit.
+ * With a source block and no host.yaml in the repository, the local one
+ * still applies.
+ */
+static int
+load(struct cli_run *r, const struct cli_common *common, int lock_timeout_ms, struct error **err)
+{
+	_cleanup_(source_freep) struct source *local = NULL, *remote = NULL;
+	_cleanup_(spec_freep) struct spec *local_spec = NULL;
+	_cleanup_free_ char *cache = NULL;
+	struct source_git_options o = { 0 };
+	const char *url;
+	int ret;
+
+	ret = cli_source_read(common, &local, err);
+	if (ret < 0)
+		return ret;
+	ret = spec_load(local, &local_spec, err);
+	if (ret < 0)
+		return ret;
+	if (common->status_dir)
+		r->status_dir = cli_abs_path(common->status_dir);
+	else if (local_spec->host.status_dir)
+		r->status_dir = cli_abs_path(local_spec->host.status_dir);
+	else
+		r->status_dir = xstrdup(DEFAULT_STATUS_DIR);
+	if (lock_timeout_ms >= 0) {
+		ret = status_lock(r->status_dir, (unsigned)lock_timeout_ms, &r->lock_fd, err);
+		if (ret < 0)
+			return ret;
+	}
+	url = git_url(common, local_spec);
+	if (!url) {
+		r->src = TAKE_PTR(local);
+		r->spec = TAKE_PTR(local_spec);
+		return 0;
+	}
+
+	cache = xasprintf("%s/source", r->status_dir);
+	o.url = url;
+	o.cache_dir = cache;
+	o.allow_rewind = common->allow_rewind;
+	o.dry_run = lock_timeout_ms < 0;
+	if (url != common->state_dir) {
+		o.branch = local_spec->host.source_branch;
+		o.subdir = local_spec->host.source_path;
+	}
+	ret = source_git_read(&o, &remote, &r->git, err);
+	if (ret < 0)
+		return error_prefix(err, "git source '%s'", url);
+	r->from_git = true;
+	if (url != common->state_dir) {
+		bool has_host = false;
+
+		for (size_t i = 0; i < remote->n_files; i++)
+			has_host |= strcmp(remote->files[i].path, "host.yaml") == 0;
+		for (size_t i = 0; !has_host && i < local->n_files; i++) {
+			struct source_file *f;
+
+			if (strcmp(local->files[i].path, "host.yaml") != 0)
+				continue;
+			/* host.yaml sorts first among the paths: keep the order. */
+			remote->files = xrealloc(remote->files,
+						 (remote->n_files + 1) * sizeof(*remote->files));
+			memmove(remote->files + 1, remote->files,
+				remote->n_files * sizeof(*remote->files));
+			remote->n_files++;
+			f = &remote->files[0];
+			*f = local->files[i];
+			local->files[i] = (struct source_file){ 0 };
+		}
+	}
+	ret = spec_load(remote, &r->spec, err);
+	if (ret < 0)
+		return ret;
+	r->src = TAKE_PTR(remote);
+	return 0;
+}
+
 int
 cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *host_name,
 		int lock_timeout_ms, struct error **err)
@@ -41,28 +153,9 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 
 	memset(r, 0, sizeof(*r));
 	r->lock_fd = -EBADF;
-	if (source_git_is_repository(common->state_dir)) {
-		/* A git state directory is read from its HEAD commit, never from
-		 * the work tree, so a half-finished edit is not applied. */
-		struct source_git_options go = { .url = common->state_dir };
-		struct source_git_info info = { 0 };
-
-		ret = source_git_read(&go, &r->src, &info, err);
-		source_git_info_done(&info);
-	} else {
-		ret = source_dir_read(common->state_dir, &r->src, err);
-	}
+	ret = load(r, common, lock_timeout_ms, err);
 	if (ret < 0)
 		return ret;
-	ret = spec_load(r->src, &r->spec, err);
-	if (ret < 0)
-		return ret;
-	if (common->status_dir)
-		r->status_dir = xstrdup(common->status_dir);
-	else if (r->spec->host.status_dir)
-		r->status_dir = xstrdup(r->spec->host.status_dir);
-	else
-		r->status_dir = xstrdup(DEFAULT_STATUS_DIR);
 	if (host_name)
 		r->host_name = xstrdup(host_name);
 	else if (uname(&u) == 0)
@@ -72,11 +165,6 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 	r->claimed = strv_copy(r->spec->held_vms);
 	for (size_t i = 0; i < r->spec->n_vms; i++)
 		r->claimed = strv_append(r->claimed, r->spec->vms[i].name);
-	if (lock_timeout_ms >= 0) {
-		ret = status_lock(r->status_dir, (unsigned)lock_timeout_ms, &r->lock_fd, err);
-		if (ret < 0)
-			return ret;
-	}
 	ret = cli_host_open(r->status_dir, r->spec, &r->host, err);
 	if (ret < 0)
 		return ret;
@@ -88,6 +176,7 @@ cli_run_done(struct cli_run *r)
 {
 	source_free(r->src);
 	spec_free(r->spec);
+	source_git_info_done(&r->git);
 	free(r->status_dir);
 	free(r->host_name);
 	strv_free(r->claimed);
@@ -152,4 +241,44 @@ cli_plan_json(const struct plan *p)
 	json_object_set_new(o, "unchanged", json_integer((json_int_t)p->n_unchanged));
 	json_object_set_new(o, "empty", json_boolean(plan_is_empty(p)));
 	return o;
+}
+
+json_t *
+cli_source_json(const struct cli_run *r)
+{
+	json_t *o;
+
+	if (!r->from_git)
+		return json_null();
+	o = json_object();
+	json_object_set_new(o, "commit", r->git.commit ? json_string(r->git.commit) : json_null());
+	json_object_set_new(o, "tip", r->git.tip ? json_string(r->git.tip) : json_null());
+	json_object_set_new(o, "warning",
+			    r->git.warning ? json_string(r->git.warning->msg) : json_null());
+	return o;
+}
+
+void
+cli_source_print(const struct cli_run *r, FILE *f)
+{
+	if (!r->from_git)
+		return;
+	if (r->git.tip && r->git.commit && strcmp(r->git.tip, r->git.commit) != 0)
+		fprintf(f, "source: commit %.12s (tip seen %.12s)\n", r->git.commit, r->git.tip);
+	else if (r->git.tip)
+		fprintf(f, "source: commit %.12s (the tip)\n", r->git.commit);
+	else
+		fprintf(f, "source: commit %.12s (the last one fetched)\n", r->git.commit);
+}
+
+bool
+cli_source_warn(const struct cli_run *r)
+{
+	_cleanup_free_ char *s = NULL;
+
+	if (!r->git.warning)
+		return false;
+	s = error_format(r->git.warning);
+	fprintf(stderr, "banger: warning: git source: %s\n", s);
+	return true;
 }

@@ -33,6 +33,7 @@ help(FILE *f)
 	      "Options:\n"
 	      "  -q, --quiet            print problems only, no listing\n",
 	      f);
+	cli_source_help(f);
 	cli_common_help(f);
 	fputs("\nExit status: 0 valid, 1 invalid or unreadable, 64 usage error.\n", f);
 }
@@ -239,6 +240,7 @@ cli_validate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
+		CLI_SOURCE_LONGOPTS,
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{},
 	};
@@ -281,7 +283,7 @@ cli_validate(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	r = source_dir_read(common.state_dir, &src, &err);
+	r = cli_source_read(&common, &src, &err);
 	if (r >= 0)
 		r = spec_load(src, &s, &err);
 	if (r < 0) {

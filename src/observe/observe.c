@@ -253,8 +253,15 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 		struct net_link *l = &links[i];
 		struct observed_vm *v;
 
-		if (!l->owned)
-			continue; /* not banger's: never touched */
+		if (!l->owned) {
+			/* Not banger's: never touched, but worth saying. */
+			o->problems = strv_append_take(
+				o->problems,
+				xasprintf("interface '%s' has banger's name prefix but not its "
+					  "alias: not banger's, left alone",
+					  l->name));
+			continue;
+		}
 		v = find_vm_by_id(o, l->vm_id);
 		if (v && strcmp(v->name, l->vm_name) == 0 && strcmp(v->status.tap, l->name) == 0) {
 			v->tap_present = true;

@@ -4,7 +4,7 @@
  * tree, so a half-finished edit is never applied.  The repository (a local
  * path, file://, https or ssh URL) is fetched into a bare cache repository
  * under the status directory; the commit last accepted is kept there as
- * refs/banger/applied, and a new tip is accepted only when it descends from
+ * refs/banger/applied/BRANCH, and a new tip is accepted only when it descends from
  * it (fast-forward) unless rewinding is allowed.
  */
 #pragma once
@@ -14,8 +14,9 @@
 #include "source/source.h"
 #include "util/error.h"
 
-/* The ref, inside the cache repository, of the commit last accepted. */
-#define SOURCE_GIT_APPLIED_REF "refs/banger/applied"
+/* The refs, inside the cache repository, of the commit last accepted, one
+ * per branch: SOURCE_GIT_APPLIED_REF + BRANCH. */
+#define SOURCE_GIT_APPLIED_REF "refs/banger/applied/"
 
 struct source_git_options {
 	const char *url;	/* repository: local path (work tree or bare) or URL */

@@ -1,2 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 libbanger_a_SOURCES += src/source/git.h src/source/source-git.c
+if ENABLE_TESTS
+TESTS += tests/git/gitops.sh
+endif
+EXTRA_DIST += tests/git/gitops.sh

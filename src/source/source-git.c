@@ -9,7 +9,7 @@
  *      refs/remotes/origin/BRANCH;
  *   3. accept the fetched tip when it is the accepted commit, descends from
  *      it, or rewinding is allowed; otherwise keep the accepted commit;
- *   4. move refs/banger/applied to the accepted commit;
+ *   4. move refs/banger/applied/BRANCH to the accepted commit;
  *   5. read host.yaml and the *.yaml of each top folder from its tree.
  * A failed fetch or a refused tip leaves the last accepted commit in force
  * and is returned as a warning; with no accepted commit at all it is an
@@ -311,14 +311,14 @@ read_commit(git_repository *repo, const git_oid *id, const char *subdir, struct 
  * the accepted one (or rewinding is allowed), else the accepted one.
  */
 static int
-accept_tip(git_repository *repo, const git_oid *tip, bool allow_rewind, git_oid *ret,
-	   struct error **warning, struct error **err)
+accept_tip(git_repository *repo, const char *applied_ref, const git_oid *tip, bool allow_rewind,
+	   git_oid *ret, struct error **warning, struct error **err)
 {
 	git_oid applied;
 	char a[GIT_OID_HEXSZ + 1], t[GIT_OID_HEXSZ + 1];
 	int d;
 
-	if (git_reference_name_to_id(&applied, repo, SOURCE_GIT_APPLIED_REF) < 0) {
+	if (git_reference_name_to_id(&applied, repo, applied_ref) < 0) {
 		*ret = *tip;
 		return 0;
 	}
@@ -382,7 +382,7 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 	_cleanup_(git_libgit2_shutdownp) int init = git_libgit2_init();
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 	_cleanup_(source_freep) struct source *s = NULL;
-	_cleanup_free_ char *branch = NULL;
+	_cleanup_free_ char *branch = NULL, *applied_ref = NULL;
 	struct source_git_info info = { 0 };
 	git_oid tip, use;
 	char hex[GIT_OID_HEXSZ + 1];
@@ -399,6 +399,7 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 
 	if (!o->cache_dir)
 		return read_in_place(o, branch, ret, ret_info, err);
+	applied_ref = xasprintf(SOURCE_GIT_APPLIED_REF "%s", branch);
 	r = cache_open(o->cache_dir, &repo, err);
 	if (r < 0)
 		return r;
@@ -408,10 +409,10 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 		have_tip = true;
 		git_oid_tostr(hex, sizeof(hex), &tip);
 		info.tip = xstrdup(hex);
-		r = accept_tip(repo, &tip, o->allow_rewind, &use, &info.warning, err);
+		r = accept_tip(repo, applied_ref, &tip, o->allow_rewind, &use, &info.warning, err);
 		if (r < 0)
 			goto fail;
-	} else if (git_reference_name_to_id(&use, repo, SOURCE_GIT_APPLIED_REF) < 0) {
+	} else if (git_reference_name_to_id(&use, repo, applied_ref) < 0) {
 		/* Nothing was ever accepted: the fetch error is the whole story. */
 		r = error_set(err, info.warning->code, "%s", info.warning->msg);
 		goto fail;
@@ -420,7 +421,7 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 	if (have_tip && git_oid_equal(&use, &tip) && !o->dry_run) {
 		git_reference *ref = NULL;
 
-		if (git_reference_create(&ref, repo, SOURCE_GIT_APPLIED_REF, &use, 1,
+		if (git_reference_create(&ref, repo, applied_ref, &use, 1,
 					 "banger: accept tip") < 0) {
 			r = error_set(err, -EIO, "record accepted commit: %s", git_msg());
 			goto fail;

@@ -18,6 +18,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/name.h"
+#include "util/path.h"
 #include "util/strv.h"
 
 struct vctx {
@@ -698,14 +699,16 @@ image_spec_done(struct image_spec *i)
 	memset(i, 0, sizeof(*i));
 }
 
+/* An image path, absolute and without "." or ".." parts (status files refuse them). */
 static char *
 resolve_path(const char *root_abs, const char *p)
 {
+	_cleanup_free_ char *joined = NULL;
+
 	if (p[0] == '/' || !root_abs)
-		return xstrdup(p);
-	if (strcmp(root_abs, "/") == 0)
-		return xasprintf("/%s", p);
-	return xasprintf("%s/%s", root_abs, p);
+		return path_normalize(p);
+	joined = xasprintf("%s/%s", root_abs, p);
+	return path_normalize(joined);
 }
 
 static void

@@ -399,7 +399,7 @@ START_TEST(test_in_place_and_dry_run)
 		git_oid applied;
 
 		ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
-		ck_assert_int_eq(git_reference_name_to_id(&applied, c, SOURCE_GIT_APPLIED_REF), 0);
+		ck_assert_int_eq(git_reference_name_to_id(&applied, c, SOURCE_GIT_APPLIED_REF "main"), 0);
 		ck_assert(git_oid_equal(&applied, &id1));
 		git_repository_free(c);
 	}

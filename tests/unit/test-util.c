@@ -14,6 +14,7 @@
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/name.h"
+#include "util/path.h"
 #include "util/sha256.h"
 #include "util/strv.h"
 
@@ -198,6 +199,29 @@ START_TEST(test_strv)
 }
 END_TEST
 
+START_TEST(test_path_normalize)
+{
+	static const char *const cases[][2] = {
+		{ "/a/b/../c/", "/a/c" },
+		{ "/srv/state/../../build/demo-image/vmlinux", "/build/demo-image/vmlinux" },
+		{ "//a///b/./c", "/a/b/c" },
+		{ "/..", "/" },
+		{ "/../../x", "/x" },
+		{ "/", "/" },
+		{ "/a/..", "/" },
+		{ "/a/...b/..c", "/a/...b/..c" },
+		{ "rel/../x", "rel/../x" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *s = path_normalize(cases[i][0]);
+
+		ck_assert_msg(strcmp(s, cases[i][1]) == 0, "%s -> %s, wanted %s", cases[i][0], s,
+			      cases[i][1]);
+	}
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -213,6 +237,7 @@ util_suite(void)
 	tcase_add_test(tc, test_ipv4);
 	tcase_add_test(tc, test_sha256_vectors);
 	tcase_add_test(tc, test_strv);
+	tcase_add_test(tc, test_path_normalize);
 	suite_add_tcase(s, tc);
 	return s;
 }

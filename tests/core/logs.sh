@@ -1,0 +1,55 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# banger logs: whole log, last lines, follow, bad names, missing logs.
+set -eu
+: "${BANGER:?}"
+T=$(mktemp -d /tmp/banger-logs-XXXXXX)
+F=
+trap '[ -n "$F" ] && kill "$F" 2>/dev/null; rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export BANGER_STATUS_DIR=$T/status BANGER_STATE=$T/state
+mkdir -p "$T/status/vms/web" "$T/state"
+printf 'one\ntwo\nthree\n' >"$T/status/vms/web/console.log"
+
+[ "$("$BANGER" logs web)" = "$(printf 'one\ntwo\nthree')" ] || fail "whole log"
+[ "$("$BANGER" logs -n 2 web)" = "$(printf 'two\nthree')" ] || fail "last 2 lines"
+[ "$("$BANGER" logs --lines 0 web)" = "" ] || fail "0 lines"
+[ "$("$BANGER" logs -n 9 web)" = "$(printf 'one\ntwo\nthree')" ] || fail "more lines than the log"
+[ "$(cd "$T" && "$BANGER" logs --status-dir ./status/../status -n 1 web)" = "three" ] ||
+	fail "relative --status-dir"
+
+# Follow: what is appended later shows up.
+"$BANGER" logs -f web >"$T/follow" 2>&1 &
+F=$!
+sleep 0.5
+printf 'four\n' >>"$T/status/vms/web/console.log"
+i=0
+until grep -q four "$T/follow"; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "follow did not print the appended line"
+	sleep 0.1
+done
+kill "$F"
+wait "$F" 2>/dev/null || true
+F=
+
+set +e
+"$BANGER" logs db >/dev/null 2>"$T/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "missing log exited $rc"
+grep -q "vm 'db' has no console log" "$T/err" || fail "missing log message"
+set +e
+"$BANGER" logs ../etc >/dev/null 2>"$T/err"; rc=$?
+set -e
+[ $rc = 64 ] || fail "bad name exited $rc"
+grep -q "is not a VM name" "$T/err" || fail "bad name message"
+set +e
+"$BANGER" logs >/dev/null 2>&1; rc=$?
+set -e
+[ $rc = 64 ] || fail "no name exited $rc"
+# host.yaml's status_dir is honoured when no --status-dir is given.
+mkdir -p "$T/other/vms/web"
+printf 'elsewhere\n' >"$T/other/vms/web/console.log"
+printf 'status_dir: %s/other\n' "$T" >"$T/state/host.yaml"
+[ "$(env -u BANGER_STATUS_DIR "$BANGER" logs web)" = "elsewhere" ] || fail "host.yaml status_dir"
+echo "logs: ok"

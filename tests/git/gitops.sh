@@ -1,0 +1,103 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# GitOps on the fake host: declarations from local bare repositories over
+# file://, a change, a force push (refused, then --allow-rewind), a broken
+# remote (last good commit kept, exit 2), a dirty work tree (ignored unless
+# --worktree), per-host selection, and a host.yaml source block.
+set -eu
+: "${BANGER:?}"
+command -v git >/dev/null 2>&1 || { echo "skip: no git"; exit 77; }
+T=$(mktemp -d /tmp/banger-gitops-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+run() { # run EXPECTED-EXIT banger-args...
+	want=$1; shift
+	set +e
+	"$BANGER" "$@" >"$T/out" 2>"$T/err"
+	got=$?
+	set -e
+	[ "$got" = "$want" ] || { cat "$T/out" "$T/err" >&2; fail "banger $* exited $got, wanted $want"; }
+}
+has() { grep -qF -- "$1" "$T/out" || { cat "$T/out" >&2; fail "stdout lacks '$1'"; }; }
+has_err() { grep -qF -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks '$1'"; }; }
+status_commit() { sed -n 's/^source_commit: "\{0,1\}\([0-9a-f]*\)"\{0,1\}$/\1/p' "$T/status/vms/$1.yaml"; }
+
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t \
+	GIT_COMMITTER_EMAIL=t@example.invalid GIT_CONFIG_NOSYSTEM=1 HOME=$T
+export BANGER_FAKE_HOST=$T/fakehost BANGER_STATUS_DIR=$T/status
+git init -q --bare -b main "$T/fleet.git"
+git init -q -b main "$T/wt"
+cd "$T/wt"
+mkdir images vms
+printf 'kernel: /img/vmlinux\nrootfs: /img/rootfs.ext4\n' >images/base.yaml
+printf 'image: base\nmemory: 512M\n' >vms/web.yaml
+printf 'image: base\nhost: beta\n' >vms/build.yaml
+git add -A && git commit -q -m one && git remote add origin "$T/fleet.git" && git push -q origin main
+c1=$(git rev-parse HEAD)
+
+# 1. Reconcile from the bare repository: this host's share only.
+run 0 reconcile --state "$T/fleet.git" --host-name alpha
+has "source: commit $(echo "$c1" | cut -c1-12) (the tip)"
+[ "$(status_commit web)" = "$c1" ] || fail "web's source_commit is not $c1"
+[ ! -e "$T/status/vms/build.yaml" ] || fail "beta's VM was created on alpha"
+run 0 plan --state "$T/fleet.git" --host-name beta
+has "+ create build"
+run 0 status --state "$T/fleet.git" --host-name alpha --json
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["source"]["commit"]==sys.argv[2], d; assert [v["source_commit"] for v in d["vms"] if v["name"]=="web"]==[sys.argv[2]], d' "$T/out" "$c1"
+
+# 2. A change: applied from the new commit.
+printf 'image: base\nmemory: 1G\n' >vms/web.yaml
+git commit -q -am two && git push -q origin main
+c2=$(git rev-parse HEAD)
+run 0 plan --state "$T/fleet.git" --host-name alpha
+has "memory 512M -> 1G"
+run 0 reconcile --state "$T/fleet.git" --host-name alpha
+[ "$(status_commit web)" = "$c2" ] || fail "web's source_commit is not $c2"
+
+# 3. A force push that rewrites history: refused, the applied commit stays.
+git reset -q --hard "$c1"
+printf 'image: base\nmemory: 2G\n' >vms/web.yaml
+git commit -q -am rewrite && git push -q -f origin main
+c3=$(git rev-parse HEAD)
+run 2 reconcile --state "$T/fleet.git" --host-name alpha
+has_err "does not descend from the applied commit"
+has_err "--allow-rewind"
+has "Nothing to do"
+[ "$(status_commit web)" = "$c2" ] || fail "a refused rewind moved web"
+run 0 reconcile --state "$T/fleet.git" --host-name alpha --allow-rewind
+[ "$(status_commit web)" = "$c3" ] || fail "--allow-rewind did not apply $c3"
+
+# 4. A host.yaml source block in a plain state directory names the
+# repository; when the remote breaks, the last fetched commit is kept and
+# nothing is deleted.
+mkdir -p "$T/etc"
+printf 'source:\n  git: file://%s/fleet.git\n  branch: main\n' "$T" >"$T/etc/host.yaml"
+run 0 reconcile --state "$T/etc" --host-name alpha
+has "source: commit $(echo "$c3" | cut -c1-12) (the tip)"
+has "Nothing to do"
+mv "$T/fleet.git" "$T/gone.git"
+run 2 reconcile --state "$T/etc" --host-name alpha
+has_err "warning: git source: fetch"
+has "(the last one fetched)"
+has "Nothing to do"
+[ "$(status_commit web)" = "$c3" ] || fail "a failed fetch moved web"
+# A cache that never fetched anything: an error, never "nothing declared".
+run 1 plan --state "$T/etc" --host-name alpha --status-dir "$T/other-status"
+has_err "fetch"
+mv "$T/gone.git" "$T/fleet.git"
+printf 'source:\n  git: file://%s/fleet.git\n  branch: nope\n' "$T" >"$T/etc/host.yaml"
+run 1 plan --state "$T/etc" --host-name alpha
+has_err "no branch 'nope'"
+
+# 5. A dirty work tree is not applied; --worktree applies it and says so.
+printf 'image: base\nmemory: 4G\n' >vms/web.yaml
+printf 'image: [broken\n' >vms/half.yaml
+run 0 plan --state "$T/wt" --host-name alpha
+has "No changes"
+run 2 plan --state "$T/wt" --host-name alpha --worktree
+has_err "uncommitted edits included"
+has "memory 2G -> 4G"
+has "! held"
+git checkout -q -- vms/web.yaml && rm vms/half.yaml
+
+echo "gitops: ok"

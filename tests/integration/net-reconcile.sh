@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Reconcile-level network test on the real drivers, inside a network
+# namespace this test creates (unshare --net): three VMs with NAT on the fake
+# Firecracker; then by hand one tap deleted, one NAT rule deleted, a foreign
+# rule added to banger's table and a foreign 'bgr-' interface without
+# banger's alias.  Reconcile repairs the first two, removes the foreign rule,
+# leaves the foreign interface alone and reports it.  With every VM file
+# removed, no banger tap and no banger rule is left.  Root only (77).
+set -eu
+: "${BANGER:?}" "${top_srcdir:?}"
+[ "$(id -u)" = 0 ] || { echo "skip: not root"; exit 77; }
+for c in unshare ip nft /usr/bin/python3; do
+	command -v $c >/dev/null || { echo "skip: no $c"; exit 77; }
+done
+T=$(mktemp -d /tmp/banger-net-reconcile-XXXXXX)
+cleanup() {
+	# End only the fake VMs this test started: their command lines name $T.
+	for d in /proc/[0-9]*; do
+		if tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qF "$T/status/"; then
+			kill -9 "${d#/proc/}" 2>/dev/null || true
+		fi
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+mkdir -p "$T/state/images" "$T/state/vms" "$T/img"
+printf 'fake kernel\n' >"$T/img/vmlinux"
+truncate -s 16M "$T/img/rootfs.ext4"
+cat >"$T/state/host.yaml" <<EOS
+bridge:
+  name: bgrtest0
+  address: 10.99.0.1/24
+hypervisor: firecracker
+firecracker:
+  binary: $top_srcdir/tests/fakes/fake-firecracker
+disk_strategy: copy
+defaults:
+  nat: true
+  work_disk: 0
+EOS
+printf 'kernel: %s/img/vmlinux\nrootfs: %s/img/rootfs.ext4\n' "$T" "$T" >"$T/state/images/base.yaml"
+for vm in a b c; do printf 'image: base\nmemory: 128M\n' >"$T/state/vms/$vm.yaml"; done
+
+cat >"$T/run.sh" <<EOS
+set -eu
+export BANGER_STATE=$T/state BANGER_STATUS_DIR=$T/status
+fail() { echo "FAIL: \$*" >&2; exit 1; }
+tap_of() { sed -n 's/^tap: "\{0,1\}\(bgr-[0-9a-f]*\)"\{0,1\}\$/\1/p' $T/status/vms/\$1.yaml; }
+id_of() { sed -n 's/^id: "\{0,1\}\([0-9a-f]*\)"\{0,1\}\$/\1/p' $T/status/vms/\$1.yaml; }
+rules() { nft -a list table inet banger 2>/dev/null || true; }
+ip link set lo up
+ip link add bgt-up0 type veth peer name bgt-up1
+ip addr add 192.0.2.1/24 dev bgt-up0
+ip link set bgt-up0 up
+ip link set bgt-up1 up
+ip route add default via 192.0.2.2
+
+"$BANGER" reconcile >$T/r1 || { cat $T/r1; fail "first reconcile"; }
+grep -q "Reconciled: 3 changed, 0 failed" $T/r1 || { cat $T/r1; fail "first summary"; }
+[ "\$(ip -br link | grep -c '^bgr-')" = 3 ] || fail "not 3 taps"
+[ "\$(rules | grep -c 'banger id=')" = 6 ] || { rules; fail "not 6 vm rules"; }
+
+# Damage behind banger's back.
+ip link del "\$(tap_of a)"
+idb=\$(id_of b)
+h=\$(rules | grep "masquerade.*banger id=\$idb" | sed -n 's/.*# handle \([0-9]*\)\$/\1/p')
+[ -n "\$h" ] || { rules; fail "no masquerade rule for b"; }
+nft delete rule inet banger postrouting handle "\$h"
+nft add rule inet banger forward iifname "bgt-up1" oifname "bgt-up0" accept
+ip link add bgr-deadbeef type veth peer name bgt-peer0
+
+"$BANGER" plan >$T/p2 || { cat $T/p2; fail "plan after damage"; }
+grep -q "~ repair a" $T/p2 || { cat $T/p2; fail "missing tap not planned"; }
+grep -q "~ repair b" $T/p2 || { cat $T/p2; fail "missing rule not planned"; }
+grep -q "not made by banger" $T/p2 || { cat $T/p2; fail "foreign rule not planned"; }
+"$BANGER" reconcile >$T/r2 || { cat $T/r2; fail "repair reconcile"; }
+"$BANGER" reconcile >$T/r3 || { cat $T/r3; fail "third reconcile"; }
+grep -q "Nothing to do: 3 vms up to date" $T/r3 || { cat $T/r3; fail "not converged"; }
+ip link show "\$(tap_of a)" >/dev/null 2>&1 || fail "a's tap not recreated"
+rules | grep -q "masquerade.*banger id=\$idb" || fail "b's rule not recreated"
+rules | grep -q 'iifname "bgt-up1"' && fail "foreign rule in banger's table kept"
+ip link show bgr-deadbeef >/dev/null 2>&1 || fail "the foreign interface was touched"
+"$BANGER" status >$T/s || { cat $T/s; fail "status"; }
+grep -q "bgr-deadbeef" $T/s || { cat $T/s; fail "foreign interface not reported"; }
+
+# Every declaration removed: no banger tap, no banger rule.
+rm $T/state/vms/a.yaml $T/state/vms/b.yaml $T/state/vms/c.yaml
+"$BANGER" reconcile --allow-mass-delete >$T/r4 || { cat $T/r4; fail "delete"; }
+[ -z "\$(ip -br link | grep '^bgr-' | grep -v '^bgr-deadbeef' || true)" ] || fail "taps left"
+rules | grep -q 'banger id=' && fail "rules left"
+ip link show bgr-deadbeef >/dev/null 2>&1 || fail "the foreign interface was removed"
+echo ok
+EOS
+timeout 300 unshare --net sh "$T/run.sh"
