@@ -45,7 +45,8 @@ vm_decl() {
 }
 
 # Every banger object on this host under status directory $1, one per line,
-# with its kind; work disks kept in $1/retained are not objects to clean.
+# with its kind; work disks kept in $1/retained, the lock and the git cache
+# ($1/source) are not objects to clean.
 leaks() {
 	ip -br link 2>/dev/null | awk '$1 ~ /^bgr-/ { sub(/@.*/, "", $1); print "tap " $1 }'
 	# Rules in banger's table: every one but the shared ones belongs to a VM.
@@ -60,7 +61,7 @@ leaks() {
 		case $c in *"$1/"*) echo "process ${d#/proc/} $c" ;; esac
 	done
 	[ -d "$1/vms" ] && find "$1/vms" -mindepth 1 -maxdepth 1 | sed 's/^/file /'
-	[ -d "$1" ] && find "$1" -mindepth 1 -maxdepth 1 ! -name vms ! -name retained ! -name lock |
+	[ -d "$1" ] && find "$1" -mindepth 1 -maxdepth 1 ! -name vms ! -name retained ! -name lock ! -name source |
 		sed 's/^/file /'
 	[ -d "$1/retained" ] && find "$1/retained" -mindepth 1 ! -name '*.ext4' | sed 's/^/file /'
 	true
