@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "apply/apply.h"
+#include "apply/fault.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -25,6 +26,7 @@ struct actx {
 	const struct host_ops *ops;
 	const struct apply_options *opt;
 	bool crashed;
+	struct fault fault;	/* test builds: BANGER_FAULT */
 };
 
 void
@@ -58,13 +60,14 @@ apply_cmdline(const struct spec *d, const struct image_spec *img, const struct v
 
 /*
  * The VM's authorized_keys as a host file the file-sync step copies into
- * the work disk: STATUS_DIR/ssh/keys/NAME (0600), banger's key first.
+ * the work disk: STATUS_DIR/vms/NAME/authorized_keys (0600), banger's key
+ * first.  It lives in the VM's directory, so it goes with the VM.
  */
 static int
 write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct error **err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/ssh/keys", a->opt->status_dir);
-	_cleanup_free_ char *path = xasprintf("%s/%s", dir, vm->name);
+	_cleanup_free_ char *dir = status_vm_dir(a->opt->status_dir, vm->name);
+	_cleanup_free_ char *path = xasprintf("%s/authorized_keys", dir);
 	_cleanup_free_ char *text = xstrdup("");
 	int r;
 
@@ -261,8 +264,12 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	struct disk_root_req req;
 	int r;
 
-	if (act->kind == ACTION_ORPHAN)
-		return remove_orphan(a, &act->orphan, err);
+	if (act->kind == ACTION_ORPHAN) {
+		fault_before(&a->fault);
+		r = remove_orphan(a, &act->orphan, err);
+		fault_after(&a->fault);
+		return r;
+	}
 
 	/* 1. identity and intent */
 	switch (act->kind) {
@@ -284,7 +291,10 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		set_str(&st->source_commit, a->d->source_commit);
 		set_str(&st->intent, NULL);
 		/* Nothing to do on the host: the record is the step. */
-		return save(a, st, err);
+		fault_before(&a->fault);
+		r = save(a, st, err);
+		fault_after(&a->fault);
+		return r;
 	}
 	case ACTION_ROOT: {
 		enum disk_strategy s;
@@ -321,6 +331,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	}
 
 	/* 2. act */
+	fault_before(&a->fault);
 	switch (act->kind) {
 	case ACTION_BRIDGE:
 		r = o->net->bridge_ensure(o->net->userdata, host->bridge_name, host->bridge_addr,
@@ -436,6 +447,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_FORGET:
 		r = status_remove(a->opt->status_dir, st->name, err);
+		fault_after(&a->fault);
 		if (r >= 0 && a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
 			a->crashed = true;
 			return CRASHED;
@@ -447,6 +459,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	default:
 		return error_set(err, -EINVAL, "unknown action");
 	}
+	fault_after(&a->fault);
 	if (r == CRASHED)
 		return r;
 	if (r < 0)
@@ -543,6 +556,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 
 	if (p->refused)
 		return error_set(err, -EPERM, "%s", p->refused);
+	fault_init(&a.fault);
 	res.failures = strv_copy(NULL);
 	for (size_t i = 0; i < p->n_changes; i++) {
 		const struct plan_change *ch = &p->changes[i];

@@ -50,8 +50,8 @@ help(FILE *f)
 	      f);
 	cli_source_help(f);
 	cli_common_help(f);
-	fputs("\nExit status: 0 converged, 1 failed, 2 partial (held or failed VMs),\n"
-	      "3 another run holds the lock, 64 usage error.\n",
+	fputs("\nExit status: 0 converged, 1 failed, 2 partial (held or failed VMs, or a\n"
+	      "refused mass delete), 3 another run holds the lock, 64 usage error.\n",
 	      f);
 }
 
@@ -205,7 +205,8 @@ cli_reconcile(int argc, char **argv)
 		if (p->refused)
 			cli_errorf("%s", p->refused);
 		cli_run_done(&run);
-		return p->refused ? EXIT_FAILED : n_held || partial_source ? EXIT_PARTIAL : EXIT_CONVERGED;
+		/* A refused mass delete holds every VM: partial, like a held one. */
+		return p->refused || n_held || partial_source ? EXIT_PARTIAL : EXIT_CONVERGED;
 	}
 
 	pr.plan = p;

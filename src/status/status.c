@@ -614,6 +614,47 @@ set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
 	return -ENOKEY;
 }
 
+/* Every field status_format writes: a file missing one is not a whole file
+ * banger wrote (an edit, a bad merge, a disk error), and is corrupt. */
+static const char *const status_fields[] = {
+	"name",		  "id",		    "generation",	  "phase",
+	"intent",	  "tap",	    "mac",		  "ip",
+	"pid",		  "api_socket",	    "disk_strategy",	  "dm_name",
+	"root_device",	  "image_rootfs",   "root_ready",	  "work_path",
+	"work_ready",	  "seeded",	    "applied_state",	  "applied_vcpus",
+	"applied_memory", "applied_hypervisor", "applied_image", "applied_image_hash",
+	"applied_kernel_args", "applied_system_overlay", "applied_work_disk", "applied_nat",
+	"applied_seed_hash", "on_delete",   "source_commit",	  "workspace_commit",
+	"last_error",	  "created_ms",	    "updated_ms",	  "started_ms",
+	"end",
+};
+
+static int
+field_index(const char *k)
+{
+	for (size_t i = 0; i < ELEMENTSOF(status_fields); i++)
+		if (strcmp(status_fields[i], k) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The names derived from the id must be the ones the id gives. */
+static const char *
+inconsistent(const struct vm_status *s)
+{
+	char tap[16], dm[20];
+
+	if (!s->id[0])
+		return s->tap[0] || s->dm_name[0] ? "tap or dm_name without an id" : NULL;
+	name_tap_from_id(s->id, tap);
+	if (s->tap[0] && strcmp(s->tap, tap) != 0)
+		return "tap does not derive from id";
+	name_dm_from_id(s->id, dm);
+	if (s->dm_name[0] && strcmp(s->dm_name, dm) != 0)
+		return "dm_name does not derive from id";
+	return NULL;
+}
+
 static bool
 is_null_scalar(const yaml_event_t *ev)
 {
@@ -631,6 +672,7 @@ status_parse(const char *text, size_t len, const char *path, struct vm_status *r
 	struct vm_status s = { 0 };
 	_cleanup_free_ char *key = NULL;
 	unsigned seen = 0;
+	uint64_t have = 0;
 	int depth = 0, r = 0;
 	bool done = false;
 
@@ -671,7 +713,17 @@ status_parse(const char *text, size_t len, const char *path, struct vm_status *r
 				break;
 			}
 			if (!key) {
+				int i;
+
 				key = xstrdup((const char *)ev.data.scalar.value);
+				i = field_index(key);
+				if (i >= 0 && (have & (UINT64_C(1) << i)))
+					r = error_set_at(err, -EBADMSG, path,
+							 (unsigned)ev.start_mark.line + 1,
+							 (unsigned)ev.start_mark.column + 1,
+							 "field '%s' repeated", key);
+				else if (i >= 0)
+					have |= UINT64_C(1) << i;
 				break;
 			}
 			r = set_field(&s, key,
@@ -698,6 +750,11 @@ status_parse(const char *text, size_t len, const char *path, struct vm_status *r
 	if (r == 0 && (seen & 15) != 15)
 		r = error_set(err, -EBADMSG, "%s: %s", path,
 			      !(seen & 4) ? "truncated (no end marker)" : "name, id or phase missing");
+	for (size_t i = 0; r == 0 && i < ELEMENTSOF(status_fields); i++)
+		if (!(have & (UINT64_C(1) << i)))
+			r = error_set(err, -EBADMSG, "%s: field '%s' missing", path, status_fields[i]);
+	if (r == 0 && inconsistent(&s))
+		r = error_set(err, -EBADMSG, "%s: %s", path, inconsistent(&s));
 	if (r < 0) {
 		vm_status_done(&s);
 		return r;

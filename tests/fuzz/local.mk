@@ -8,11 +8,18 @@ noinst_PROGRAMS += tests/fuzz/fuzz-spec
 tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/fuzz-spec.c
 tests_fuzz_fuzz_spec_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_spec_LDADD = libbanger.a $(BANGER_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz-status
+tests_fuzz_fuzz_status_SOURCES = tests/fuzz/fuzz-status.c
+tests_fuzz_fuzz_status_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_status_LDADD = libbanger.a $(BANGER_LIBS)
 else
 if ENABLE_TESTS
 check_PROGRAMS += tests/fuzz/fuzz-spec
 tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/fuzz-spec.c tests/fuzz/replay.c
 tests_fuzz_fuzz_spec_LDADD = libbanger.a $(BANGER_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz-status
+tests_fuzz_fuzz_status_SOURCES = tests/fuzz/fuzz-status.c tests/fuzz/replay.c
+tests_fuzz_fuzz_status_LDADD = libbanger.a $(BANGER_LIBS)
 TESTS += tests/fuzz-replay.sh
 endif
 endif

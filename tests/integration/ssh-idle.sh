@@ -58,7 +58,7 @@ done
 grep -q "^Linux banger-guest\\|^Linux web" $T/uname || { cat $T/uname; fail "uname output"; }
 grep -q "^web.vm " $T/status/ssh/known_hosts || fail "host key not recorded"
 "$BANGER" ssh web -- cat /root/.ssh/authorized_keys >$T/keys || fail "second ssh"
-cmp $T/keys $T/status/ssh/keys/web || fail "authorized_keys in the guest"
+cmp $T/keys $T/status/vms/web/authorized_keys || fail "authorized_keys in the guest"
 # A changed host key is refused (StrictHostKeyChecking enforces the record).
 cp $T/status/ssh/known_hosts $T/kh.good
 ssh-keygen -q -t ed25519 -N '' -f $T/other

@@ -179,6 +179,27 @@ START_TEST(test_damage)
 	bad = harness_replace(text, "/var/lib/banger/vms/web/api.sock", "relative/api.sock");
 	ck_assert_int_eq(read_text(bad, &e), -EBADMSG);
 	e = error_free(e);
+	free(bad);
+	/* A field gone, repeated, or a derived name that is not the id's: corrupt. */
+	bad = harness_replace(text, "work_ready: true\n", "");
+	ck_assert_int_eq(read_text(bad, &e), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(e->msg, "field 'work_ready' missing"));
+	e = error_free(e);
+	free(bad);
+	bad = harness_replace(text, "work_ready: true\n", "work_ready: true\nwork_ready: false\n");
+	ck_assert_int_eq(read_text(bad, &e), -EBADMSG);
+	ck_assert_str_eq(e->msg, "field 'work_ready' repeated");
+	e = error_free(e);
+	free(bad);
+	bad = harness_replace(text, "bgr-01234567", "bgr-76543210");
+	ck_assert_int_eq(read_text(bad, &e), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(e->msg, "tap does not derive from id"));
+	e = error_free(e);
+	free(bad);
+	bad = harness_replace(text, "banger-0123456789ab", "banger-0123456789ac");
+	ck_assert_int_eq(read_text(bad, &e), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(e->msg, "dm_name does not derive from id"));
+	e = error_free(e);
 	/* A file naming another VM is not this VM's. */
 	other = harness_replace(text, "name: \"web\"", "name: \"db\"");
 	ck_assert_int_eq(read_text(other, &e), -EBADMSG);
