@@ -217,9 +217,17 @@ remove_orphan(struct actx *a, const struct observed_orphan *x, struct error **er
  *   2. act through the ops;
  *   3. record the result (intent cleared) in the status file.
  */
+/*
+ * One action: record the intent, act, record the result.  With
+ * defer_result, the result is left in *st for the next action of the same
+ * VM to write together with its own intent, before it acts: a crash in
+ * between then looks like a crash after acting and before recording, which
+ * the next run already handles (the intent is pending, every step is an
+ * ensure), and each action costs one durable write instead of two.
+ */
 static int
 step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
-     const struct plan_action *act, struct error **err)
+     const struct plan_action *act, bool defer_result, struct error **err)
 {
 	const struct host_ops *o = a->ops;
 	const struct host_spec *host = &a->d->host;
@@ -481,7 +489,21 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	}
 	set_str(&st->intent, NULL);
+	if (defer_result)
+		return 0;
 	return save(a, st, err);
+}
+
+/* Whether the action after j of this change writes the status before acting. */
+static bool
+next_saves_first(const struct plan *p, const struct plan_change *ch, size_t j)
+{
+	enum action_kind k;
+
+	if (j + 1 >= ch->first + ch->n)
+		return false;
+	k = p->actions[j + 1].kind;
+	return k != ACTION_FORGET && k != ACTION_ORPHAN && k != ACTION_IDENTITY;
 }
 
 int
@@ -505,7 +527,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			struct error *e = NULL;
 			int r;
 
-			r = step(&a, ch, &st, act, &e);
+			r = step(&a, ch, &st, act, next_saves_first(p, ch, j), &e);
 			if (r == CRASHED || (r < 0 && opt->crashed && opt->crashed(opt->hook_userdata))) {
 				error_free(e);
 				vm_status_done(&st);
