@@ -139,6 +139,7 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		return r;
 	/* The pid is identity too: record it before talking to the process. */
 	st->pid = pid;
+	st->spawned_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
 	st->applied.hypervisor = vm->hypervisor;
 	r = save(a, st, err);
 	if (r != 0)
@@ -164,7 +165,11 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 			return error_set(err, -ESRCH, "guest died before it was ready; console: %s", tail);
 		if (a->ops->proc->mono_ms(a->ops->proc->userdata) >= deadline)
 			return error_set(err, -ETIMEDOUT, "guest not ready after %u ms", timeout);
-		a->ops->proc->sleep_ms(a->ops->proc->userdata, 200);
+		/*
+		 * Polled often: the check is a read of the console's tail, and
+		 * every ms slept past the guest's readiness is banger's.
+		 */
+		a->ops->proc->sleep_ms(a->ops->proc->userdata, 20);
 	}
 }
 
@@ -422,6 +427,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	case ACTION_STOP:
 		st->pid = 0;
 		st->started_ms = 0;
+		st->spawned_ms = 0;
 		if (st->phase != VM_PHASE_DELETING)
 			st->phase = VM_PHASE_STOPPED;
 		break;

@@ -351,6 +351,7 @@ status_format(const struct vm_status *s)
 	put_u64(f, "created_ms", s->created_ms);
 	put_u64(f, "updated_ms", s->updated_ms);
 	put_u64(f, "started_ms", s->started_ms);
+	put_u64(f, "spawned_ms", s->spawned_ms);
 	/* Lets a reader tell a whole file from a truncated one. */
 	fputs("end: true\n", f);
 	if (fclose(f) != 0)
@@ -572,6 +573,8 @@ set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
 		return parse_u64(v, &s->updated_ms);
 	if (strcmp(k, "started_ms") == 0)
 		return parse_u64(v, &s->started_ms);
+	if (strcmp(k, "spawned_ms") == 0)
+		return parse_u64(v, &s->spawned_ms);
 	return -ENOKEY;
 }
 

@@ -75,6 +75,7 @@ struct vm_status {
 	char *workspace_commit;	/* commit last materialised in the work disk, NULL: none */
 	char *last_error;
 	uint64_t created_ms, updated_ms, started_ms;
+	uint64_t spawned_ms;	/* hypervisor spawned (started_ms: guest ready) */
 };
 
 void vm_status_done(struct vm_status *s);
