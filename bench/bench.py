@@ -125,6 +125,330 @@ def print_scale(rows):
             print(f"  {state}: {a['vms']} -> {b['vms']} VMs ({k:.0f}x) costs {g:.1f}x the no-op reconcile time")
 
 
+# ---------------------------------------------------------------- host ----
+
+UPLINK_SETUP = [
+    ["ip", "link", "set", "lo", "up"],
+    ["ip", "link", "add", "bgb-up0", "type", "veth", "peer", "name", "bgb-up1"],
+    ["ip", "addr", "add", "192.0.2.1/24", "dev", "bgb-up0"],
+    ["ip", "link", "set", "bgb-up0", "up"],
+    ["ip", "link", "set", "bgb-up1", "up"],
+    ["ip", "route", "add", "default", "via", "192.0.2.2"],
+]
+
+
+def host_skip_reason():
+    if os.geteuid() != 0:
+        return "not root"
+    for t in ("unshare", "ip", "nft", "mkfs.ext4", "cp"):
+        if not shutil.which(t):
+            return f"no {t}"
+    if subprocess.run(["unshare", "--net", "true"], stderr=subprocess.DEVNULL).returncode != 0:
+        return "cannot create a network namespace"
+    return None
+
+
+def quiet(argv, **kw):
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+def host_gen(d, n):
+    """Declarations of n stopped VMs with NAT and a work disk, one small image."""
+    st = os.path.join(d, "state")
+    os.makedirs(os.path.join(st, "images"))
+    os.makedirs(os.path.join(st, "vms"))
+    img = os.path.join(d, "img")
+    os.makedirs(img)
+    with open(os.path.join(img, "vmlinux"), "wb") as f:
+        f.write(b"\0" * 4096)
+    rootfs = os.path.join(img, "rootfs.ext4")
+    with open(rootfs, "wb") as f:
+        f.truncate(64 << 20)
+    quiet(["mkfs.ext4", "-q", "-F", rootfs])
+    with open(os.path.join(st, "host.yaml"), "w") as f:
+        f.write("bridge:\n  name: bgrbench0\n  address: 10.91.0.1/24\n")
+    with open(os.path.join(st, "images", "base.yaml"), "w") as f:
+        f.write(f"kernel: {img}/vmlinux\nrootfs: {rootfs}\n")
+    for i in range(n):
+        write_host_vm(st, i)
+    return st, rootfs
+
+
+def write_host_vm(st, i):
+    with open(os.path.join(st, "vms", f"h{i:03d}.yaml"), "w") as f:
+        f.write("image: base\nstate: stopped\nmemory: 256M\nnetwork:\n  nat: true\ndisks:\n  work: 64M\n")
+
+
+def timed(argv, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.stderr.write(p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace"))
+        raise SystemExit(f"bench: {' '.join(argv)} exited {p.returncode}")
+    return dt
+
+
+def baseline_round(d, rootfs, n, by_kind):
+    """The same host steps, one process per step, as a shell-out daemon does."""
+    def step(kind, argv):
+        by_kind[kind] = by_kind.get(kind, 0.0) + timed(argv)
+
+    t0 = time.perf_counter()
+    step("bridge", ["ip", "link", "add", "bgbase0", "type", "bridge"])
+    step("bridge", ["ip", "addr", "add", "10.92.0.1/24", "dev", "bgbase0"])
+    step("bridge", ["ip", "link", "set", "bgbase0", "up"])
+    step("nft", ["nft", "add", "table", "inet", "bgbase"])
+    step("nft", ["nft", "add chain inet bgbase post { type nat hook postrouting priority 100 ; }"])
+    step("nft", ["nft", "add chain inet bgbase forward_c { type filter hook forward priority 0 ; }"])
+    vdir = os.path.join(d, "base-vms")
+    for i in range(n):
+        tap, ip, vm = f"bgb-{i:08x}", f"10.92.0.{i + 2}", f"b{i:03d}"
+        step("tap", ["ip", "tuntap", "add", "dev", tap, "mode", "tap"])
+        step("tap", ["ip", "link", "set", tap, "master", "bgbase0"])
+        step("tap", ["ip", "link", "set", tap, "up"])
+        step("nft", ["nft", f'add rule inet bgbase post ip saddr {ip} oifname "bgb-up0" masquerade comment "vm={vm}"'])
+        step("nft", ["nft", f'add rule inet bgbase forward_c iifname "{tap}" accept comment "vm={vm}"'])
+        step("disk", ["mkdir", "-p", os.path.join(vdir, vm)])
+        step("disk", ["cp", "--sparse=always", rootfs, os.path.join(vdir, vm, "root.ext4")])
+        step("disk", ["truncate", "-s", "64M", os.path.join(vdir, vm, "work.ext4")])
+        step("mkfs", ["mkfs.ext4", "-q", "-F", os.path.join(vdir, vm, "work.ext4")])
+        step("status", ["cp", "/dev/null", os.path.join(vdir, vm + ".yaml")])
+    create = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    listing = subprocess.run(["nft", "-a", "list", "table", "inet", "bgbase"],
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+    for i in range(n):
+        vm = f"b{i:03d}"
+        step("tap", ["ip", "link", "del", f"bgb-{i:08x}"])
+        for line in listing.splitlines():
+            if f'"vm={vm}"' in line and "# handle " in line:
+                chain = "post" if "masquerade" in line else "forward_c"
+                step("nft", ["nft", "delete", "rule", "inet", "bgbase", chain, "handle",
+                             line.rsplit("# handle ", 1)[1].strip()])
+        step("disk", ["rm", "-rf", os.path.join(vdir, vm), os.path.join(vdir, vm + ".yaml")])
+    step("nft", ["nft", "delete", "table", "inet", "bgbase"])
+    step("bridge", ["ip", "link", "del", "bgbase0"])
+    delete = time.perf_counter() - t0
+    return create, delete
+
+
+def host_inner(d, n, repeat, banger):
+    """Runs inside the private network namespace (bench.py --inner-host)."""
+    for argv in UPLINK_SETUP:
+        quiet(argv)
+    st, rootfs = host_gen(d, n)
+    status = os.path.join(d, "status")
+    env = dict(os.environ, BANGER_STATE=st, BANGER_STATUS_DIR=status)
+    env.pop("BANGER_FAKE_HOST", None)
+    b_create, b_delete, base_create, base_delete, noop = [], [], [], [], []
+    kinds = {}
+    strategy = None
+    for _ in range(repeat):
+        for i in range(n):
+            write_host_vm(st, i)
+        b_create.append(timed([banger, "reconcile"], env))
+        noop.append(timed([banger, "reconcile"], env))
+        if strategy is None:
+            with open(os.path.join(status, "vms", "h000.yaml")) as f:
+                for line in f:
+                    if line.startswith("disk_strategy:"):
+                        strategy = line.split(":", 1)[1].strip().strip('"')
+        for i in range(n):
+            os.unlink(os.path.join(st, "vms", f"h{i:03d}.yaml"))
+        b_delete.append(timed([banger, "reconcile", "--allow-mass-delete"], env))
+        shutil.rmtree(os.path.join(status, "retained"), ignore_errors=True)
+        k = {}
+        c, dl = baseline_round(d, rootfs, n, k)
+        base_create.append(c)
+        base_delete.append(dl)
+        for key, v in k.items():
+            kinds.setdefault(key, []).append(v)
+    med = statistics.median
+    per = lambda xs: round(med(xs) * 1000 / n, 3)
+    r = {
+        "n": n,
+        "disk_strategy": strategy,
+        "banger": {"create_ms_per_vm": per(b_create), "delete_ms_per_vm": per(b_delete),
+                   "noop_reconcile_ms": round(med(noop) * 1000, 2)},
+        "baseline": {"create_ms_per_vm": per(base_create), "delete_ms_per_vm": per(base_delete),
+                     "by_step_ms_per_vm": {k: per(v) for k, v in sorted(kinds.items())}},
+    }
+    bt = r["banger"]["create_ms_per_vm"] + r["banger"]["delete_ms_per_vm"]
+    st_ = r["baseline"]["create_ms_per_vm"] + r["baseline"]["delete_ms_per_vm"]
+    r["banger"]["total_ms_per_vm"] = round(bt, 3)
+    r["baseline"]["total_ms_per_vm"] = round(st_, 3)
+    r["ratio_baseline_over_banger"] = round(st_ / bt, 2) if bt else None
+    print(json.dumps(r))
+
+
+def net_cost(n):
+    """bench/net-cost (taps + NAT through the drivers in-process vs one process per step)."""
+    top_src = os.environ.get("top_srcdir", os.path.dirname(HERE))
+    top_build = os.environ.get("top_builddir", ".")
+    prog = os.path.join(top_build, "bench", "net-cost")
+    if not os.access(prog, os.X_OK):
+        return {"skipped": f"no {prog} (make bench builds it)"}
+    p = subprocess.run(["/bin/sh", os.path.join(top_src, "bench", "net-cost.sh"), str(n)],
+                       env=dict(os.environ, NET_COST=prog), stdout=subprocess.PIPE, text=True)
+    if p.returncode == 77:
+        return {"skipped": p.stdout.strip()}
+    if p.returncode != 0:
+        return {"failed": p.returncode, "output": p.stdout}
+    r = {"n": n, "output": p.stdout.strip().splitlines()}
+    for line in r["output"]:
+        w = line.split()
+        if w and w[0] in ("drivers:", "baseline:"):
+            r[w[0][:-1] + "_total_ms_per_vm"] = float(w[w.index("total") + 1])
+    if "drivers_total_ms_per_vm" in r and "baseline_total_ms_per_vm" in r:
+        r["ratio"] = round(r["baseline_total_ms_per_vm"] / r["drivers_total_ms_per_vm"], 1)
+    return r
+
+
+def bench_host(banger, n, repeat, tmp):
+    why = host_skip_reason()
+    if why:
+        return {"skipped": why}
+    d = tempfile.mkdtemp(prefix="host-", dir=tmp)
+    outer = os.readlink("/proc/self/ns/net")
+    p = subprocess.run(["unshare", "--net", "--", sys.executable, os.path.abspath(__file__),
+                        "--inner-host", d, "--inner-n", str(n), "--repeat", str(repeat),
+                        "--banger", banger, "--outer-netns", outer],
+                       stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"bench: host section failed ({p.returncode})")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    r["net_cost"] = net_cost(n)
+    return r
+
+
+def print_host(r):
+    print()
+    if "skipped" in r:
+        print(f"host: skipped ({r['skipped']})")
+        return
+    b, s = r["banger"], r["baseline"]
+    print(f"host (real drivers in a private netns; N={r['n']} stopped VMs with tap, NAT, "
+          f"root disk ({r['disk_strategy']}), 64M work disk; ms per VM)")
+    print(f"  {'':10} {'create':>9} {'delete':>9} {'total':>9}")
+    print(f"  {'banger':10} {b['create_ms_per_vm']:9.2f} {b['delete_ms_per_vm']:9.2f} {b['total_ms_per_vm']:9.2f}")
+    print(f"  {'baseline':10} {s['create_ms_per_vm']:9.2f} {s['delete_ms_per_vm']:9.2f} {s['total_ms_per_vm']:9.2f}")
+    print(f"  baseline / banger: {r['ratio_baseline_over_banger']}x; "
+          f"no-op reconcile of {r['n']}: {b['noop_reconcile_ms']} ms")
+    print("  baseline by step (ms/VM): " +
+          ", ".join(f"{k} {v}" for k, v in s["by_step_ms_per_vm"].items()))
+    nc = r.get("net_cost", {})
+    if "ratio" in nc:
+        print(f"  taps + NAT only (bench/net-cost): drivers {nc['drivers_total_ms_per_vm']} ms/VM, "
+              f"baseline {nc['baseline_total_ms_per_vm']} ms/VM, {nc['ratio']}x")
+    elif nc:
+        print(f"  taps + NAT only (bench/net-cost): {nc.get('skipped', nc)}")
+
+
+# ---------------------------------------------------------------- boot ----
+
+def demo_image():
+    d = os.environ.get("BANGER_DEMO_IMAGE") or os.path.join(os.environ.get("top_builddir", "."), "demo-image")
+    if all(os.path.exists(os.path.join(d, f)) for f in ("vmlinux", "rootfs.ext4")):
+        return os.path.abspath(d)
+    return None
+
+
+def status_field(path, key):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return line.split(":", 1)[1].strip().strip('"')
+    return None
+
+
+def kill_started_under(d):
+    """End only the hypervisors this run started: their command lines name d."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if (d + "/").encode() in f.read():
+                    os.kill(int(pid), 9)
+        except OSError:
+            pass
+
+
+def boot_inner(d, repeat, banger, img):
+    """Runs inside the private network namespace (bench.py --inner-boot)."""
+    for argv in UPLINK_SETUP:
+        quiet(argv)
+    st = os.path.join(d, "state")
+    status = os.path.join(d, "status")
+    os.makedirs(os.path.join(st, "images"))
+    os.makedirs(os.path.join(st, "vms"))
+    with open(os.path.join(st, "images", "demo.yaml"), "w") as f:
+        f.write(f"kernel: {img}/vmlinux\nrootfs: {img}/rootfs.ext4\n")
+        if os.path.exists(os.path.join(img, "initrd.gz")):
+            f.write(f"initrd: {img}/initrd.gz\n")
+    env = dict(os.environ, BANGER_STATE=st, BANGER_STATUS_DIR=status)
+    env.pop("BANGER_FAKE_HOST", None)
+    vm = os.path.join(st, "vms", "boot.yaml")
+    walls, guest, own = [], [], []
+    try:
+        for _ in range(repeat):
+            with open(vm, "w") as f:
+                f.write("image: demo\nmemory: 256M\nnetwork:\n  nat: true\ndisks:\n  work: 64M\n")
+            wall = timed([banger, "reconcile"], env)
+            sf = os.path.join(status, "vms", "boot.yaml")
+            spawned = int(status_field(sf, "spawned_ms") or 0)
+            started = int(status_field(sf, "started_ms") or 0)
+            if not spawned or started < spawned:
+                raise SystemExit("bench: no spawned_ms/started_ms in the status file")
+            g = (started - spawned) / 1000.0
+            walls.append(wall)
+            guest.append(g)
+            own.append(wall - g)
+            os.unlink(vm)
+            timed([banger, "reconcile", "--allow-mass-delete"], env)
+            shutil.rmtree(os.path.join(status, "retained"), ignore_errors=True)
+    finally:
+        kill_started_under(d)
+    med = statistics.median
+    ms = lambda xs: round(med(xs) * 1000, 1)
+    print(json.dumps({"n": len(walls), "runs": len(walls), "wall_ms": ms(walls),
+                      "hypervisor_spawn_to_ready_ms": ms(guest), "banger_ms": ms(own),
+                      "banger_ms_each": [round(x * 1000, 1) for x in own]}))
+
+
+def bench_boot(banger, repeat, tmp):
+    why = host_skip_reason()
+    if why:
+        return {"skipped": why}
+    img = demo_image()
+    if not img:
+        return {"skipped": "no demo image (tools/demo-image.sh, or make check builds build/demo-image)"}
+    if not shutil.which("qemu-system-x86_64"):
+        return {"skipped": "no qemu-system-x86_64"}
+    d = tempfile.mkdtemp(prefix="boot-", dir=tmp)
+    p = subprocess.run(["unshare", "--net", "--", sys.executable, os.path.abspath(__file__),
+                        "--inner-boot", d, "--repeat", str(repeat), "--banger", banger,
+                        "--outer-netns", os.readlink("/proc/self/ns/net"), "--image", img],
+                       stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"bench: boot section failed ({p.returncode})")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    r["image"] = img
+    return r
+
+
+def print_boot(r):
+    print()
+    if "skipped" in r:
+        print(f"boot: skipped ({r['skipped']})")
+        return
+    print(f"boot (demo image on QEMU in a private netns, 1 VM with NAT and a 64M work disk; "
+          f"median of {r['runs']})")
+    print(f"  reconcile start -> guest ready: {r['wall_ms']} ms; hypervisor spawn -> ready: "
+          f"{r['hypervisor_spawn_to_ready_ms']} ms; banger's share: {r['banger_ms']} ms")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--banger", default=os.environ.get("BANGER", "./banger"))
@@ -133,7 +457,24 @@ def main():
     ap.add_argument("--sections", default="scale,host,boot")
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--quick", action="store_true", help="smallest sizes, one run: keeps the harness working")
+    ap.add_argument("--host-n", type=int, default=50)
+    ap.add_argument("--inner-host", help=argparse.SUPPRESS)
+    ap.add_argument("--inner-n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--outer-netns", help=argparse.SUPPRESS)
+    ap.add_argument("--inner-boot", help=argparse.SUPPRESS)
+    ap.add_argument("--image", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.inner_boot:
+        if os.readlink("/proc/self/ns/net") == a.outer_netns:
+            raise SystemExit("bench: still in the outer network namespace, refusing")
+        boot_inner(a.inner_boot, a.repeat, os.path.abspath(a.banger), a.image)
+        return
+    if a.inner_host:
+        if os.readlink("/proc/self/ns/net") == a.outer_netns:
+            raise SystemExit("bench: still in the outer network namespace, refusing")
+        host_inner(a.inner_host, a.inner_n, a.repeat, os.path.abspath(a.banger))
+        return
+    host_n = 2 if a.quick else a.host_n
     sizes = [int(s) for s in a.sizes.split(",")]
     repeat = a.repeat
     if a.quick:
@@ -150,6 +491,12 @@ def main():
         if "scale" in sections:
             result["scale"] = bench_scale(banger, sizes, repeat, tmp)
             print_scale(result["scale"])
+        if "host" in sections:
+            result["host"] = bench_host(banger, host_n, repeat, tmp)
+            print_host(result["host"])
+        if "boot" in sections:
+            result["boot"] = bench_boot(banger, repeat, tmp)
+            print_boot(result["boot"])
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out + ".tmp", "w") as f:
         json.dump(result, f, indent=2)

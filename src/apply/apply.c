@@ -175,6 +175,7 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		return r;
 	/* The pid is identity too: record it before talking to the process. */
 	st->pid = pid;
+	st->spawned_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
 	st->applied.hypervisor = vm->hypervisor;
 	r = save(a, st, err);
 	if (r != 0)
@@ -200,7 +201,11 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 			return error_set(err, -ESRCH, "guest died before it was ready; console: %s", tail);
 		if (a->ops->proc->mono_ms(a->ops->proc->userdata) >= deadline)
 			return error_set(err, -ETIMEDOUT, "guest not ready after %u ms", timeout);
-		a->ops->proc->sleep_ms(a->ops->proc->userdata, 200);
+		/*
+		 * Polled often: the check is a read of the console's tail, and
+		 * every ms slept past the guest's readiness is banger's.
+		 */
+		a->ops->proc->sleep_ms(a->ops->proc->userdata, 20);
 	}
 }
 
@@ -253,9 +258,17 @@ remove_orphan(struct actx *a, const struct observed_orphan *x, struct error **er
  *   2. act through the ops;
  *   3. record the result (intent cleared) in the status file.
  */
+/*
+ * One action: record the intent, act, record the result.  With
+ * defer_result, the result is left in *st for the next action of the same
+ * VM to write together with its own intent, before it acts: a crash in
+ * between then looks like a crash after acting and before recording, which
+ * the next run already handles (the intent is pending, every step is an
+ * ensure), and each action costs one durable write instead of two.
+ */
 static int
 step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
-     const struct plan_action *act, struct error **err)
+     const struct plan_action *act, bool defer_result, struct error **err)
 {
 	const struct host_ops *o = a->ops;
 	const struct host_spec *host = &a->d->host;
@@ -470,6 +483,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	case ACTION_STOP:
 		st->pid = 0;
 		st->started_ms = 0;
+		st->spawned_ms = 0;
 		if (st->phase != VM_PHASE_DELETING)
 			st->phase = VM_PHASE_STOPPED;
 		break;
@@ -544,7 +558,21 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	}
 	set_str(&st->intent, NULL);
+	if (defer_result)
+		return 0;
 	return save(a, st, err);
+}
+
+/* Whether the action after j of this change writes the status before acting. */
+static bool
+next_saves_first(const struct plan *p, const struct plan_change *ch, size_t j)
+{
+	enum action_kind k;
+
+	if (j + 1 >= ch->first + ch->n)
+		return false;
+	k = p->actions[j + 1].kind;
+	return k != ACTION_FORGET && k != ACTION_ORPHAN && k != ACTION_IDENTITY;
 }
 
 int
@@ -569,7 +597,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			struct error *e = NULL;
 			int r;
 
-			r = step(&a, ch, &st, act, &e);
+			r = step(&a, ch, &st, act, next_saves_first(p, ch, j), &e);
 			if (r == CRASHED || (r < 0 && opt->crashed && opt->crashed(opt->hook_userdata))) {
 				error_free(e);
 				vm_status_done(&st);

@@ -52,31 +52,179 @@ observed_free(struct observed *o)
 	return NULL;
 }
 
+/* o->vms is sorted by name once observe_host returns: a binary search. */
 const struct observed_vm *
 observed_find(const struct observed *o, const char *name)
 {
-	for (size_t i = 0; i < o->n_vms; i++)
-		if (strcmp(o->vms[i].name, name) == 0)
-			return &o->vms[i];
+	size_t lo = 0, hi = o->n_vms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(o->vms[mid].name, name);
+
+		if (c == 0)
+			return &o->vms[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
-static struct observed_vm *
-find_vm(struct observed *o, const char *name)
+/*
+ * Lookups while observing, each O(log n): the first n_sorted entries of
+ * o->vms are sorted by name (the status files, listed in order), the few
+ * VMs rebuilt from host marks are appended after them; by_id and by_dm are
+ * built once the set of VMs is final, and claimed is a sorted copy of the
+ * declared names.
+ */
+struct dm_entry {
+	char dm[20];
+	struct observed_vm *vm;
+};
+
+struct index {
+	size_t n_sorted;
+	struct observed_vm **by_id;	/* VMs with an id, by (id, name) */
+	size_t n_by_id;
+	struct dm_entry *by_dm;		/* VMs with an id, by (dm name, name) */
+	char **claimed;			/* sorted, not owned strings */
+	size_t n_claimed;
+};
+
+static void
+index_done(struct index *ix)
 {
-	for (size_t i = 0; i < o->n_vms; i++)
+	free(ix->by_id);
+	free(ix->by_dm);
+	free(ix->claimed);
+}
+
+static int
+cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool
+claimed_has(const struct index *ix, const char *name)
+{
+	return name && ix->n_claimed &&
+	       bsearch(&name, ix->claimed, ix->n_claimed, sizeof(char *), cmp_strp);
+}
+
+static struct observed_vm *
+find_vm_ix(struct observed *o, const struct index *ix, const char *name)
+{
+	size_t lo = 0, hi = ix->n_sorted;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(o->vms[mid].name, name);
+
+		if (c == 0)
+			return &o->vms[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = ix->n_sorted; i < o->n_vms; i++)
 		if (strcmp(o->vms[i].name, name) == 0)
 			return &o->vms[i];
 	return NULL;
 }
 
+/* Before the indexes exist (identity rebuilt from marks: rare): a scan. */
 static struct observed_vm *
-find_vm_by_id(struct observed *o, const char *id)
+find_vm_by_id_scan(struct observed *o, const char *id)
 {
 	for (size_t i = 0; id && i < o->n_vms; i++)
 		if (o->vms[i].status.id[0] && strcmp(o->vms[i].status.id, id) == 0)
 			return &o->vms[i];
 	return NULL;
+}
+
+static int
+cmp_by_id(const void *a, const void *b)
+{
+	const struct observed_vm *x = *(struct observed_vm *const *)a;
+	const struct observed_vm *y = *(struct observed_vm *const *)b;
+	int c = strcmp(x->status.id, y->status.id);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static int
+cmp_by_dm(const void *a, const void *b)
+{
+	const struct dm_entry *x = a, *y = b;
+	int c = strcmp(x->dm, y->dm);
+
+	return c ? c : strcmp(x->vm->name, y->vm->name);
+}
+
+/* The first VM in name order with this id, as the scan would find it. */
+static struct observed_vm *
+find_vm_by_id(const struct index *ix, const char *id)
+{
+	size_t lo = 0, hi = ix->n_by_id;
+
+	if (!id)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix->by_id[mid]->status.id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ix->n_by_id && strcmp(ix->by_id[lo]->status.id, id) == 0)
+		return ix->by_id[lo];
+	return NULL;
+}
+
+/* The last VM in name order whose dm name is dm, as the scan kept it. */
+static struct observed_vm *
+find_vm_by_dm(const struct index *ix, const char *dm)
+{
+	size_t lo = 0, hi = ix->n_by_id;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix->by_dm[mid].dm, dm) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && strcmp(ix->by_dm[lo - 1].dm, dm) == 0)
+		return ix->by_dm[lo - 1].vm;
+	return NULL;
+}
+
+static void
+index_build(struct observed *o, struct index *ix)
+{
+	for (size_t i = 0; i < o->n_vms; i++)
+		if (o->vms[i].status.id[0])
+			ix->n_by_id++;
+	ix->by_id = xcalloc(ix->n_by_id ? ix->n_by_id : 1, sizeof(*ix->by_id));
+	ix->by_dm = xcalloc(ix->n_by_id ? ix->n_by_id : 1, sizeof(*ix->by_dm));
+	for (size_t i = 0, k = 0; i < o->n_vms; i++) {
+		if (!o->vms[i].status.id[0])
+			continue;
+		ix->by_id[k] = &o->vms[i];
+		name_dm_from_id(o->vms[i].status.id, ix->by_dm[k].dm);
+		ix->by_dm[k].vm = &o->vms[i];
+		k++;
+	}
+	if (ix->n_by_id > 1) {
+		qsort(ix->by_id, ix->n_by_id, sizeof(*ix->by_id), cmp_by_id);
+		qsort(ix->by_dm, ix->n_by_id, sizeof(*ix->by_dm), cmp_by_dm);
+	}
 }
 
 static struct observed_vm *
@@ -144,6 +292,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 	struct disk_obj *disks = NULL;
 	struct hv_proc *procs = NULL;
 	size_t n_links = 0, n_rules = 0, n_disks = 0, n_procs = 0;
+	_cleanup_(index_done) struct index ix = { 0 };
 	int r;
 
 	o->status_dir = xstrdup(status_dir);
@@ -173,6 +322,15 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 		v->has_status = true;
 	}
 
+	ix.n_sorted = o->n_vms;
+	while (claimed && claimed[ix.n_claimed])
+		ix.n_claimed++;
+	ix.claimed = xcalloc(ix.n_claimed + 1, sizeof(char *));
+	for (size_t i = 0; i < ix.n_claimed; i++)
+		ix.claimed[i] = claimed[i];
+	if (ix.n_claimed > 1)
+		qsort(ix.claimed, ix.n_claimed, sizeof(char *), cmp_strp);
+
 	/* 2. one pass over each facility */
 	r = ops->net->link_list(ops->net->userdata, &links, &n_links, err);
 	if (r < 0)
@@ -194,14 +352,14 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 	for (size_t i = 0; i < n_links; i++) {
 		struct observed_vm *v;
 
-		if (!links[i].owned || !strv_contains(claimed, links[i].vm_name))
+		if (!links[i].owned || !claimed_has(&ix, links[i].vm_name))
 			continue;
-		v = find_vm(o, links[i].vm_name);
+		v = find_vm_ix(o, &ix, links[i].vm_name);
 		if (v && v->has_status)
 			continue;
 		if (v && v->rebuilt)
 			continue; /* two taps claim one name: the second is an orphan */
-		if (find_vm_by_id(o, links[i].vm_id))
+		if (find_vm_by_id_scan(o, links[i].vm_id))
 			continue;
 		if (!v)
 			v = add_vm(o, links[i].vm_name);
@@ -214,7 +372,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 	for (size_t i = 0; i < n_procs; i++) {
 		_cleanup_free_ char *name = vm_name_from_path(vms_dir, procs[i].api_socket);
 
-		if (name && strv_contains(claimed, name) && !find_vm(o, name))
+		if (claimed_has(&ix, name) && !find_vm_ix(o, &ix, name))
 			add_vm(o, name)->rebuilt = true;
 	}
 	for (size_t i = 0; i < n_disks; i++) {
@@ -224,7 +382,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 			name = vm_name_from_path(vms_dir, disks[i].name);
 		else if (disks[i].kind == DISK_OBJ_LOOP)
 			name = vm_name_from_path(vms_dir, disks[i].backing);
-		if (name && strv_contains(claimed, name) && !find_vm(o, name))
+		if (claimed_has(&ix, name) && !find_vm_ix(o, &ix, name))
 			add_vm(o, name)->rebuilt = true;
 	}
 	for (size_t i = 0; i < o->n_vms; i++) {
@@ -232,7 +390,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 
 		if (v->has_status)
 			continue;
-		if (!v->rebuilt && v->status_error && strv_contains(claimed, v->name))
+		if (!v->rebuilt && v->status_error && claimed_has(&ix, v->name))
 			v->rebuilt = true;
 		if (v->rebuilt && !v->status_error) {
 			_cleanup_free_ char *path = status_path(status_dir, v->name);
@@ -248,6 +406,12 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 			v->status.work_path = status_work_path(status_dir, v->name);
 	}
 
+	/* From here on the set of VMs is final: sorted by name, indexed. */
+	if (o->n_vms > 1)
+		qsort(o->vms, o->n_vms, sizeof(*o->vms), cmp_vm);
+	ix.n_sorted = o->n_vms;
+	index_build(o, &ix);
+
 	/* 4. match */
 	for (size_t i = 0; i < n_links; i++) {
 		struct net_link *l = &links[i];
@@ -262,7 +426,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 					  l->name));
 			continue;
 		}
-		v = find_vm_by_id(o, l->vm_id);
+		v = find_vm_by_id(&ix, l->vm_id);
 		if (v && strcmp(v->name, l->vm_name) == 0 && strcmp(v->status.tap, l->name) == 0) {
 			v->tap_present = true;
 			v->tap_ok = l->up && l->master;
@@ -286,7 +450,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 			add_orphan(o, ORPHAN_NAT_RULE, x->chain, NULL, NULL, NULL, x->handle, 0);
 			continue;
 		}
-		v = find_vm_by_id(o, x->vm_id);
+		v = find_vm_by_id(&ix, x->vm_id);
 		if (!v) {
 			add_orphan(o, ORPHAN_NAT_RULE, x->chain, NULL, x->vm_id, NULL, x->handle, 0);
 			continue;
@@ -308,15 +472,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 
 		switch (d->kind) {
 		case DISK_OBJ_DM:
-			for (size_t j = 0; j < o->n_vms; j++) {
-				char dm[20];
-
-				if (!o->vms[j].status.id[0])
-					continue;
-				name_dm_from_id(o->vms[j].status.id, dm);
-				if (strcmp(dm, d->name) == 0)
-					v = &o->vms[j];
-			}
+			v = find_vm_by_dm(&ix, d->name);
 			if (v) {
 				v->dm_present = true;
 				if (v->rebuilt && !v->status.dm_name[0]) {
@@ -330,7 +486,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 			break;
 		case DISK_OBJ_LOOP:
 			name = vm_name_from_path(vms_dir, d->backing);
-			v = name ? find_vm(o, name) : NULL;
+			v = name ? find_vm_ix(o, &ix, name) : NULL;
 			if (v)
 				v->n_loops++;
 			else
@@ -338,7 +494,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 			break;
 		case DISK_OBJ_VM_DIR:
 			name = vm_name_from_path(vms_dir, d->name);
-			v = name ? find_vm(o, name) : NULL;
+			v = name ? find_vm_ix(o, &ix, name) : NULL;
 			if (v)
 				v->dir_present = true;
 			else
@@ -350,7 +506,7 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 	}
 	for (size_t i = 0; i < n_procs; i++) {
 		_cleanup_free_ char *name = vm_name_from_path(vms_dir, procs[i].api_socket);
-		struct observed_vm *v = name ? find_vm(o, name) : NULL;
+		struct observed_vm *v = name ? find_vm_ix(o, &ix, name) : NULL;
 
 		if (v && v->status.api_socket && strcmp(v->status.api_socket, procs[i].api_socket) == 0 &&
 		    !v->proc_alive) {
@@ -360,8 +516,6 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 		}
 		add_orphan(o, ORPHAN_PROC, procs[i].api_socket, name, NULL, NULL, 0, procs[i].pid);
 	}
-	if (o->n_vms)
-		qsort(o->vms, o->n_vms, sizeof(*o->vms), cmp_vm);
 	*ret = TAKE_PTR(o);
 	r = 0;
 out:

@@ -74,7 +74,7 @@ read_regular(int dirfd, const char *name, int flags, char **ret_data, size_t *re
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
-	size_t len = 0;
+	size_t len = 0, cap;
 
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
 	if (fd < 0)
@@ -87,10 +87,21 @@ read_regular(int dirfd, const char *name, int flags, char **ret_data, size_t *re
 		return -EINVAL;
 	if (st.st_size > SOURCE_FILE_MAX)
 		return -EFBIG;
-	buf = xmalloc(SOURCE_FILE_MAX + 2);
+	/*
+	 * Sized from fstat (room for the NUL and for the read that sees the
+	 * end), grown if the file grows meanwhile, never past the limit: a
+	 * buffer of SOURCE_FILE_MAX per file cost an mmap and munmap each.
+	 */
+	cap = (size_t)st.st_size + 2;
+	buf = xmalloc(cap);
 	for (;;) {
-		ssize_t n = read(fd, buf + len, SOURCE_FILE_MAX + 1 - len);
+		ssize_t n;
 
+		if (len + 1 >= cap) {
+			cap = cap * 2 > SOURCE_FILE_MAX + 2 ? SOURCE_FILE_MAX + 2 : cap * 2;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + len, cap - 1 - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -103,7 +114,7 @@ read_regular(int dirfd, const char *name, int flags, char **ret_data, size_t *re
 			return -EFBIG;
 	}
 	buf[len] = '\0';
-	*ret_data = xrealloc(TAKE_PTR(buf), len + 1);
+	*ret_data = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
 }

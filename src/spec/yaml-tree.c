@@ -97,26 +97,29 @@ ynode_get(const struct ynode *map, const char *key, struct ynode **key_ret)
 	"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt]|[ \t]+)[0-9][0-9]?"              \
 	":[0-9][0-9]:[0-9][0-9](\\.[0-9]*)?([ \t]*(Z|[-+][0-9][0-9]?(:[0-9][0-9])?))?)$"
 
-/* The compiled resolver expressions, made once per parse. */
+/*
+ * The compiled resolver expressions, made once per process on first use
+ * and kept (compiling them cost more than parsing a small file: a state
+ * directory of a thousand VMs compiled them two thousand times).
+ */
 struct resolver {
 	regex_t re_int, re_float, re_ts;
 };
 
-static void
-resolver_init(struct resolver *r)
+static const struct resolver *
+resolver_get(void)
 {
-	if (regcomp(&r->re_int, RE_INT, REG_EXTENDED | REG_NOSUB) != 0 ||
-	    regcomp(&r->re_float, RE_FLOAT, REG_EXTENDED | REG_NOSUB) != 0 ||
-	    regcomp(&r->re_ts, RE_TIMESTAMP, REG_EXTENDED | REG_NOSUB) != 0)
-		abort(); /* constant expressions: only out of memory can fail */
-}
+	static struct resolver r;
+	static bool ready;
 
-static void
-resolver_done(struct resolver *r)
-{
-	regfree(&r->re_int);
-	regfree(&r->re_float);
-	regfree(&r->re_ts);
+	if (ready)
+		return &r;
+	if (regcomp(&r.re_int, RE_INT, REG_EXTENDED | REG_NOSUB) != 0 ||
+	    regcomp(&r.re_float, RE_FLOAT, REG_EXTENDED | REG_NOSUB) != 0 ||
+	    regcomp(&r.re_ts, RE_TIMESTAMP, REG_EXTENDED | REG_NOSUB) != 0)
+		abort(); /* constant expressions: only out of memory can fail */
+	ready = true;
+	return &r;
 }
 
 static enum yscalar_type
@@ -151,13 +154,7 @@ resolve(const struct resolver *r, const char *s)
 enum yscalar_type
 yscalar_resolve(const char *s)
 {
-	struct resolver r;
-	enum yscalar_type t;
-
-	resolver_init(&r);
-	t = resolve(&r, s);
-	resolver_done(&r);
-	return t;
+	return resolve(resolver_get(), s);
 }
 
 static int
@@ -312,7 +309,7 @@ struct ctx {
 	const char *data;
 	size_t len;
 	struct diag_list *d;
-	struct resolver resolver;
+	const struct resolver *resolver;
 	bool failed; /* a diagnostic was given: the tree must not be used */
 	bool fatal;  /* stop reading events */
 };
@@ -522,7 +519,7 @@ parse_node(struct ctx *c, yaml_event_t *ev, unsigned depth)
 		memcpy(n->value, ev->data.scalar.value, n->len);
 		n->value[n->len] = '\0';
 		n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-		n->type = n->quoted ? YS_STR : resolve(&c->resolver, n->value);
+		n->type = n->quoted ? YS_STR : resolve(c->resolver, n->value);
 		yaml_event_delete(ev);
 		return n;
 	case YAML_ALIAS_EVENT:
@@ -608,7 +605,7 @@ ytree_parse(const char *file, const char *data, size_t len, struct diag_list *d)
 	}
 	if (!yaml_parser_initialize(&c.parser))
 		abort(); /* out of memory */
-	resolver_init(&c.resolver);
+	c.resolver = resolver_get();
 	yaml_parser_set_input_string(&c.parser, (const unsigned char *)data, len);
 	yaml_parser_set_encoding(&c.parser, YAML_UTF8_ENCODING);
 
@@ -637,7 +634,6 @@ ytree_parse(const char *file, const char *data, size_t len, struct diag_list *d)
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&c.parser);
-	resolver_done(&c.resolver);
 	if (c.failed)
 		return NULL;
 	if (!seen_doc || !root) {

@@ -365,6 +365,7 @@ status_format(const struct vm_status *s)
 		put_u64(f, "stopped_ms", s->stopped_ms);
 		put_str(f, "stopped_generation", s->stopped_generation);
 	}
+	put_u64(f, "spawned_ms", s->spawned_ms);
 	/* Lets a reader tell a whole file from a truncated one. */
 	fputs("end: true\n", f);
 	if (fclose(f) != 0)
@@ -611,6 +612,8 @@ set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
 		return parse_u64(v, &s->stopped_ms);
 	if (strcmp(k, "stopped_generation") == 0)
 		return parse_hex(v, s->stopped_generation, 64, true);
+	if (strcmp(k, "spawned_ms") == 0)
+		return parse_u64(v, &s->spawned_ms);
 	return -ENOKEY;
 }
 

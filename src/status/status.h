@@ -85,6 +85,7 @@ struct vm_status {
 	bool stopped_idle;		/* stopped for idleness: stays stopped */
 	uint64_t stopped_ms;		/* when */
 	char stopped_generation[65];	/* the generation it was stopped at */
+	uint64_t spawned_ms;	/* hypervisor spawned (started_ms: guest ready) */
 };
 
 void vm_status_done(struct vm_status *s);

@@ -106,7 +106,7 @@ read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 		return -EINVAL;
 	if ((size_t)st.st_size > max)
 		return -EFBIG;
-	cap = (size_t)st.st_size + 1;
+	cap = (size_t)st.st_size + 2; /* the NUL, and room for the read that sees the end */
 	buf = xmalloc(cap);
 	for (;;) {
 		ssize_t n;
