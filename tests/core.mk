@@ -30,9 +30,9 @@ tests_unit_test_status_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_status_LDADD = $(TEST_LIBS)
 endif
 if ENABLE_TESTS
-TESTS += tests/core/reconcile.sh tests/core/logs.sh
+TESTS += tests/core/reconcile.sh tests/core/logs.sh tests/integration/image-pins.sh
 endif
-EXTRA_DIST += tests/core/reconcile.sh tests/core/logs.sh
+EXTRA_DIST += tests/core/reconcile.sh tests/core/logs.sh tests/integration/image-pins.sh
 EXTRA_DIST += tests/data/plan/README
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test-ops-common

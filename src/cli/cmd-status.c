@@ -50,6 +50,7 @@ struct row {
 	const char *tap;
 	long pid;
 	uint64_t uptime_s;
+	uint64_t boot_ms;	/* spawn to guest ready of the current run; 0: unknown */
 	const char *drift;
 	const char *detail;
 	const char *workspace_commit;
@@ -247,6 +248,9 @@ cli_status(int argc, char **argv)
 		w->pid = o && o->proc_alive ? (long)o->proc_pid : 0;
 		if (o && o->proc_alive && o->status.started_ms && now > o->status.started_ms)
 			w->uptime_s = (now - o->status.started_ms) / 1000;
+		if (o && o->proc_alive && o->status.spawned_ms &&
+		    o->status.started_ms >= o->status.spawned_ms)
+			w->boot_ms = o->status.started_ms - o->status.spawned_ms;
 		w->drift = "-";
 		for (size_t j = 0; j < p->n_changes; j++)
 			if (p->changes[j].vm_name && strcmp(p->changes[j].vm_name, names[i]) == 0) {
@@ -278,6 +282,8 @@ cli_status(int argc, char **argv)
 			json_object_set_new(v, "ip", strcmp(w->ip, "-") ? json_string(w->ip) : json_null());
 			json_object_set_new(v, "tap", strcmp(w->tap, "-") ? json_string(w->tap) : json_null());
 			json_object_set_new(v, "pid", w->pid ? json_integer(w->pid) : json_null());
+			json_object_set_new(v, "boot_ms", w->boot_ms ? json_integer((json_int_t)w->boot_ms)
+								       : json_null());
 			json_object_set_new(v, "uptime_s", w->pid ? json_integer((json_int_t)w->uptime_s)
 								  : json_null());
 			json_object_set_new(v, "drift", strcmp(w->drift, "-") ? json_string(w->drift)
@@ -330,17 +336,21 @@ cli_status(int argc, char **argv)
 		json_decref(root);
 	} else {
 		cli_source_print(&run, stdout);
-		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-6s %-6s %-11s %-8s %-12s %-12s %s\n",
-		       "NAME", "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "CPU", "RSS",
+		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-11s %-8s %-12s %-12s "
+		       "%s\n",
+		       "NAME", "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "BOOT", "CPU", "RSS",
 		       "DISK", "DRIFT", "WORKSPACE", "COMMIT", "LAST ERROR");
 		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *w = &rows[i];
 			char pid[16] = "-", up[32] = "-", cpu[16] = "-", rss[32] = "-", disk[72] = "-";
+			char boot[24] = "-";
 
 			if (w->pid) {
 				snprintf(pid, sizeof(pid), "%ld", w->pid);
 				format_uptime(w->uptime_s, up);
 			}
+			if (w->boot_ms)
+				snprintf(boot, sizeof(boot), "%.1fs", (double)w->boot_ms / 1000.0);
 			if (w->cpu_permille >= 0)
 				snprintf(cpu, sizeof(cpu), "%d.%d%%", w->cpu_permille / 10,
 					 w->cpu_permille % 10);
@@ -353,9 +363,10 @@ cli_status(int argc, char **argv)
 				human_bytes(w->work_bytes, b);
 				snprintf(disk, sizeof(disk), "%s+%s", a, b);
 			}
-			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-6s %-6s %-11s %-8s %-12.12s "
-			       "%-12.12s %s\n",
-			       w->name, w->desired, w->observed, w->ip, w->tap, pid, up, cpu, rss, disk,
+			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-11s %-8s "
+			       "%-12.12s %-12.12s %s\n",
+			       w->name, w->desired, w->observed, w->ip, w->tap, pid, up, boot, cpu, rss,
+			       disk,
 			       w->drift,
 			       w->workspace_commit ? w->workspace_commit : "-",
 			       w->source_commit ? w->source_commit : "-",

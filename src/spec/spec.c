@@ -893,30 +893,31 @@ spec_load_file(enum spec_kind kind, const char *path, const char *data, size_t l
 size_t
 spec_hold_image(struct spec *s, const char *image, const char *msg)
 {
-	const struct image_spec *img = spec_find_image(s, image);
 	size_t held = 0, j = 0;
 
 	for (size_t i = 0; i < s->n_vms; i++) {
-		if (strcmp(s->vms[i].image, image) != 0) {
+		struct vm_spec *vm = &s->vms[i];
+
+		if (strcmp(vm->image, image) != 0) {
 			if (j != i)
-				s->vms[j] = s->vms[i];
+				s->vms[j] = *vm;
 			j++;
 			continue;
 		}
-		s->held_vms = strv_append(s->held_vms, s->vms[i].name);
-		vm_spec_done(&s->vms[i]);
+		/* At the referencing line, as every cross-file error. */
+		s->diags = xrealloc(s->diags, (s->n_diags + 1) * sizeof(*s->diags));
+		s->diags[s->n_diags++] = (struct spec_diag){
+			.file = xstrdup(vm->path),
+			.line = vm->image_mark.line ? vm->image_mark.line : 1,
+			.col = vm->image_mark.col ? vm->image_mark.col : 1,
+			.msg = xasprintf("image '%s' cannot be used: %s", image, msg),
+		};
+		s->held_vms = strv_append(s->held_vms, vm->name);
+		vm_spec_done(vm);
 		held++;
 	}
 	s->n_vms = j;
-	if (!held)
-		return 0;
-	qsort(s->held_vms, strv_length(s->held_vms), sizeof(char *), cmp_name);
-	s->diags = xrealloc(s->diags, (s->n_diags + 1) * sizeof(*s->diags));
-	s->diags[s->n_diags++] = (struct spec_diag){
-		.file = xstrdup(img && img->path ? img->path : "images"),
-		.line = 1,
-		.col = 1,
-		.msg = xstrdup(msg),
-	};
+	if (held)
+		qsort(s->held_vms, strv_length(s->held_vms), sizeof(char *), cmp_name);
 	return held;
 }

@@ -357,8 +357,8 @@ char *spec_format_size(uint64_t bytes);
 
 /*
  * Hold every VM of image (found unusable on the host: a missing file, a pin
- * mismatch): move them from vms[] to held_vms and add a diagnostic at the
- * image's file with msg.  Returns how many VMs it held.
+ * mismatch): move them from vms[] to held_vms, each with a diagnostic at its
+ * 'image:' line saying why (msg).  Returns how many VMs it held.
  */
 size_t spec_hold_image(struct spec *s, const char *image, const char *msg);
 

@@ -33,8 +33,10 @@ mkdir -p "$T/state/images" "$T/state/vms"
 	echo "rootfs: $IMG/rootfs.ext4"
 	[ -f "$IMG/initrd.gz" ] && echo "initrd: $IMG/initrd.gz"
 } >"$T/state/images/demo.yaml"
-printf 'image: demo\nmemory: 256M\nnetwork:\n  nat: true\ndisks:\n  work: 64M\n' >"$T/state/vms/web.yaml"
-printf 'image: demo\nmemory: 256M\ndisks:\n  work: 0\n' >"$T/state/vms/db.yaml"
+# Each guest pings the bridge and the other guest (the demo init reads
+# banger.ping= and prints "banger-ping IP ok" on its console).
+printf 'image: demo\nmemory: 256M\nnetwork:\n  nat: true\n  ip: 10.77.0.2\ndisks:\n  work: 64M\nkernel_args: banger.ping=10.77.0.1,10.77.0.3\n' >"$T/state/vms/web.yaml"
+printf 'image: demo\nmemory: 256M\nnetwork:\n  ip: 10.77.0.3\ndisks:\n  work: 0\nkernel_args: banger.ping=10.77.0.1,10.77.0.2\n' >"$T/state/vms/db.yaml"
 
 BANGER_STATE=$T/state BANGER_STATUS_DIR=$T/status unshare --net "$BANGER" plan >"$T/out" 2>&1 ||
 	{ cat "$T/out"; exit 1; }
@@ -50,9 +52,33 @@ ip addr add 192.0.2.1/24 dev bgt-up0
 ip link set bgt-up0 up
 ip link set bgt-up1 up
 ip route add default via 192.0.2.2
+t0=\$(date +%s%N)
 "$BANGER" reconcile >$T/r1 || { cat $T/r1; fail "first reconcile"; }
 grep -q "Reconciled: 2 changed, 0 failed" $T/r1 || { cat $T/r1; fail "first summary"; }
 grep -q "banger-guest-ready" $T/status/vms/web/console.log || fail "web not ready"
+t1=\$(date +%s%N)
+echo "both guests booted by reconcile in \$(( (t1 - t0) / 1000000 )) ms"
+for want in "web 10.77.0.1" "web 10.77.0.3" "db 10.77.0.1" "db 10.77.0.2"; do
+	set -- \$want
+	i=0
+	until grep -q "banger-ping \$2 ok" $T/status/vms/\$1/console.log; do
+		i=\$((i + 1))
+		[ \$i -lt 400 ] || fail "\$1 did not reach \$2"
+		grep -q "banger-ping \$2 fail" $T/status/vms/\$1/console.log && fail "\$1 could not ping \$2"
+		sleep 0.1
+	done
+done
+echo "pings done \$(( (\$(date +%s%N) - t1) / 1000000 )) ms after the second guest was ready"
+"$BANGER" status --json >$T/st.json || fail "status --json"
+/usr/bin/python3 - $T/st.json <<'PY' || fail "status --json content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+vms = {v["name"]: v for v in d["vms"]}
+assert vms["web"]["ip"] == "10.77.0.2" and vms["db"]["ip"] == "10.77.0.3", vms
+for v in vms.values():
+    assert v["tap"].startswith("bgr-") and v["pid"] > 0 and v["observed"] == "running", v
+    assert v["boot_ms"] and v["boot_ms"] > 0, v
+PY
 "$BANGER" reconcile >$T/r2 || fail "second reconcile"
 grep -q "Nothing to do: 2 vms up to date" $T/r2 || { cat $T/r2; fail "not converged"; }
 ip -br link show banger0 >/dev/null || fail "no bridge"
@@ -66,12 +92,29 @@ while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
 grep -q "~ repair db (process is gone)" $T/p3 || { cat $T/p3; fail "drift not planned"; }
 "$BANGER" reconcile >$T/r3 || { cat $T/r3; fail "repair"; }
 "$BANGER" reconcile >$T/r4 && grep -q "Nothing to do" $T/r4 || fail "not converged after repair"
+# Edits: web to stopped, db's memory changed: web stops, db restarts.
+sed -i 's/^memory: 256M\$/memory: 256M\nstate: stopped/' $T/state/vms/web.yaml
+sed -i 's/^memory: 256M\$/memory: 320M/' $T/state/vms/db.yaml
+"$BANGER" plan >$T/p5
+grep -q "~ stop web" $T/p5 || { cat $T/p5; fail "stop not planned"; }
+grep -q "~ restart db (memory 256M -> 320M)" $T/p5 || { cat $T/p5; fail "restart not planned"; }
+t2=\$(date +%s%N)
+"$BANGER" reconcile >$T/r5 || { cat $T/r5; fail "edit reconcile"; }
+echo "stop web + restart db in \$(( (\$(date +%s%N) - t2) / 1000000 )) ms"
+"$BANGER" status --json >$T/st.json
+/usr/bin/python3 -c 'import json,sys; d={v["name"]: v for v in json.load(open(sys.argv[1]))["vms"]}; assert d["web"]["observed"] == "stopped" and d["web"]["pid"] is None, d; assert d["db"]["observed"] == "running", d' $T/st.json || fail "after the edits"
+tr '\\0' ' ' </proc/\$(sed -n 's/^pid: //p' $T/status/vms/db.yaml)/cmdline | grep -q -- "-m 320M" ||
+	fail "db not restarted with 320M"
 rm $T/state/vms/web.yaml $T/state/vms/db.yaml
 "$BANGER" reconcile --allow-mass-delete >$T/r5 || { cat $T/r5; fail "delete"; }
 [ -z "\$(ip -br link | grep bgr- || true)" ] || fail "taps left"
 ! nft list table inet banger 2>/dev/null | grep -q 'banger id=' || fail "nat rules left"
 [ ! -e $T/status/vms/web ] && [ ! -e $T/status/vms/web.yaml ] || fail "vm files left"
 ls $T/status/retained/web-*.ext4 >/dev/null || fail "work disk not kept"
+[ -z "\$(losetup -n -O BACK-FILE -l 2>/dev/null | grep -F "$T/" || true)" ] || fail "loop devices left"
+for d in /proc/[0-9]*; do
+	if tr '\\0' ' ' 2>/dev/null <"\$d/cmdline" | grep -qF "$T/status/"; then fail "process \${d#/proc/} left"; fi
+done
 echo ok
 EOS
 timeout 600 unshare --net sh "$T/run.sh"

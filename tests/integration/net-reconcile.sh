@@ -61,6 +61,22 @@ ip route add default via 192.0.2.2
 grep -q "Reconciled: 3 changed, 0 failed" $T/r1 || { cat $T/r1; fail "first summary"; }
 [ "\$(ip -br link | grep -c '^bgr-')" = 3 ] || fail "not 3 taps"
 [ "\$(rules | grep -c 'banger id=')" = 6 ] || { rules; fail "not 6 vm rules"; }
+# The Firecracker driver's whole call sequence, as the fake recorded it.
+/usr/bin/python3 - $T/status/vms/a/api.sock.json "\$(tap_of a)" <<'PY' || fail "firecracker calls"
+import json, sys
+r = json.load(open(sys.argv[1]))
+calls = [q["method"] + " " + q["path"] for q in r["requests"] if q["method"] != "GET"]
+assert calls == ["PUT /machine-config", "PUT /boot-source", "PUT /drives/rootfs",
+                 "PUT /network-interfaces/eth0", "PUT /actions"], calls
+assert all(q["status"] == 204 for q in r["requests"] if q["method"] != "GET"), r["requests"]
+c = r["config"]
+assert c["machine-config"]["vcpu_count"] == 1 and c["machine-config"]["mem_size_mib"] == 128, c
+assert "ip=10.99.0.2::10.99.0.1:255.255.255.0:a:eth0:off" in c["boot-source"]["boot_args"], c
+assert c["drives"]["rootfs"]["is_root_device"] is True, c
+assert c["network-interfaces"]["eth0"]["host_dev_name"] == sys.argv[2], c
+assert c["network-interfaces"]["eth0"]["guest_mac"] == "06:00:0a:63:00:02", c
+assert r["state"] == "Running", r["state"]
+PY
 
 # Damage behind banger's back.
 ip link del "\$(tap_of a)"
