@@ -28,13 +28,16 @@ enum {
 	OPT_ALLOW_MASS_DELETE,
 	OPT_DRY_RUN,
 	OPT_LOCK_TIMEOUT,
+	OPT_STOP_TIMEOUT,
+	OPT_BOOT_TIMEOUT,
 };
 
 static void
 help(FILE *f)
 {
 	fputs("Usage: banger reconcile [--dry-run] [--only NAME]... [--json] [--allow-mass-delete]\n"
-	      "                        [--lock-timeout S] [--host-name H]\n"
+	      "                        [--lock-timeout S] [--stop-timeout S] [--boot-timeout S]\n"
+	      "                        [--host-name H]\n"
 	      "\n"
 	      "Make the host match the declarations: observe, plan, then apply the plan\n"
 	      "step by step.  A VM whose step fails is left there with its error recorded;\n"
@@ -46,6 +49,9 @@ help(FILE *f)
 	      "      --only NAME        reconcile this VM only (repeatable); no orphan removal\n"
 	      "      --allow-mass-delete  allow deleting more than half of the VMs at once\n"
 	      "      --lock-timeout S   wait at most S seconds for another run (default 30)\n"
+	      "      --stop-timeout S   give a guest S seconds to shut down before SIGTERM,\n"
+	      "                         then SIGKILL (default 10)\n"
+	      "      --boot-timeout S   a guest not ready after S seconds is an error (default 60)\n"
 	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n",
 	      f);
 	cli_source_help(f);
@@ -106,6 +112,8 @@ cli_reconcile(int argc, char **argv)
 		{ "allow-mass-delete", no_argument, NULL, OPT_ALLOW_MASS_DELETE },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 		{},
 	};
 	_cleanup_(error_freep) struct error *err = NULL;
@@ -117,7 +125,7 @@ cli_reconcile(int argc, char **argv)
 	struct progress pr = { 0 };
 	const char *host_name = NULL;
 	bool allow_mass = false, dry_run = false;
-	int lock_ms = 30000, c, r, ret;
+	int lock_ms = 30000, stop_ms = 0, boot_ms = 0, c, r, ret;
 	size_t n_held;
 	bool partial_source;
 
@@ -147,6 +155,15 @@ cli_reconcile(int argc, char **argv)
 			if (cli_parse_seconds(optarg, &lock_ms) < 0) {
 				cli_errorf("reconcile: --lock-timeout: '%s' is not a number of seconds",
 					   optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_STOP_TIMEOUT:
+		case OPT_BOOT_TIMEOUT:
+			if (cli_parse_seconds(optarg, c == OPT_STOP_TIMEOUT ? &stop_ms : &boot_ms) < 0 ||
+			    (c == OPT_STOP_TIMEOUT ? stop_ms : boot_ms) == 0) {
+				cli_errorf("reconcile: --%s: '%s' is not a number of seconds (1 or more)",
+					   c == OPT_STOP_TIMEOUT ? "stop-timeout" : "boot-timeout", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -221,6 +238,8 @@ cli_reconcile(int argc, char **argv)
 	}
 	{
 		struct apply_options ao = { .status_dir = run.status_dir,
+					    .ready_timeout_ms = (unsigned)boot_ms,
+					    .stop_timeout_ms = (unsigned)stop_ms,
 					    .ssh_pubkey = run.ssh_pubkey,
 					    .on_step = on_step,
 					    .step_userdata = &pr };

@@ -107,6 +107,25 @@ rm $T/state/vms/a.yaml $T/state/vms/b.yaml $T/state/vms/c.yaml
 [ -z "\$(ip -br link | grep '^bgr-' | grep -v '^bgr-deadbeef' || true)" ] || fail "taps left"
 rules | grep -q 'banger id=' && fail "rules left"
 ip link show bgr-deadbeef >/dev/null 2>&1 || fail "the foreign interface was removed"
+
+# --boot-timeout: a guest that never gets ready is an error after that long;
+# --stop-timeout: one that ignores the graceful stop gets SIGTERM after that long.
+printf 'image: base\nmemory: 128M\n' >$T/state/vms/d.yaml
+t=\$(date +%s)
+set +e
+FAKE_FIRECRACKER_NO_READY=1 FAKE_FIRECRACKER_IGNORE_CAD=1 "$BANGER" reconcile --boot-timeout 2 >$T/r6 2>&1
+rc=\$?
+set -e
+[ \$rc = 1 ] || { cat $T/r6; fail "never-ready guest: exit \$rc"; }
+grep -q "guest not ready after 2000 ms" $T/status/vms/d.yaml || fail "no boot timeout error"
+[ \$((\$(date +%s) - t)) -lt 15 ] || fail "--boot-timeout 2 took too long"
+rm $T/state/vms/d.yaml
+t=\$(date +%s)
+"$BANGER" reconcile --stop-timeout 1 >$T/r7 2>&1 || { cat $T/r7; fail "delete d"; }
+[ \$((\$(date +%s) - t)) -lt 8 ] || { cat $T/r7; fail "--stop-timeout 1 took too long"; }
+for d in /proc/[0-9]*; do
+	if tr '\\0' ' ' 2>/dev/null <"\$d/cmdline" | grep -qF "$T/status/vms/d/"; then fail "d's process left"; fi
+done
 echo ok
 EOS
 timeout 300 unshare --net sh "$T/run.sh"
