@@ -21,53 +21,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "source/git-util.h"
 #include "source/git.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
-
-DEFINE_CLEANUP_FUNC(git_repository, git_repository_free)
-DEFINE_CLEANUP_FUNC(git_remote, git_remote_free)
-DEFINE_CLEANUP_FUNC(git_reference, git_reference_free)
-DEFINE_CLEANUP_FUNC(git_commit, git_commit_free)
-DEFINE_CLEANUP_FUNC(git_tree, git_tree_free)
-DEFINE_CLEANUP_FUNC(git_tree_entry, git_tree_entry_free)
-DEFINE_CLEANUP_FUNC(git_blob, git_blob_free)
-
-static void
-git_libgit2_shutdownp(int *initialised)
-{
-	if (*initialised > 0)
-		(void)git_libgit2_shutdown();
-}
-
-/* libgit2's last error text, or a generic one. */
-static const char *
-git_msg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
-
-static int
-git_errno(int gr)
-{
-	switch (gr) {
-	case GIT_ENOTFOUND:
-		return -ENOENT;
-	case GIT_EEXISTS:
-		return -EEXIST;
-	case GIT_EAUTH:
-		return -EACCES;
-	case GIT_ECERTIFICATE:
-		return -EACCES;
-	case GIT_ENONFASTFORWARD:
-		return -ESTALE;
-	default:
-		return -EIO;
-	}
-}
 
 void
 source_git_info_done(struct source_git_info *i)
@@ -83,7 +41,7 @@ source_git_info_done(struct source_git_info *i)
 bool
 source_git_is_repository(const char *path)
 {
-	_cleanup_(git_libgit2_shutdownp) int init = git_libgit2_init();
+	_cleanup_(libgit2_shutdownp) int init = git_libgit2_init();
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 
 	if (init < 0)
@@ -379,7 +337,7 @@ int
 source_git_read(const struct source_git_options *o, struct source **ret,
 		struct source_git_info *ret_info, struct error **err)
 {
-	_cleanup_(git_libgit2_shutdownp) int init = git_libgit2_init();
+	_cleanup_(libgit2_shutdownp) int init = git_libgit2_init();
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 	_cleanup_(source_freep) struct source *s = NULL;
 	_cleanup_free_ char *branch = NULL, *applied_ref = NULL;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "drivers/disk-internal.h"
+#include "source/git-util.h"
 #include "source/workspace.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -35,48 +36,6 @@
 #define WALK_DEPTH_MAX 60
 /* LFS pointer files are small; bigger blobs are not read to look. */
 #define LFS_POINTER_MAX 1024
-
-DEFINE_CLEANUP_FUNC(git_repository, git_repository_free)
-DEFINE_CLEANUP_FUNC(git_reference, git_reference_free)
-DEFINE_CLEANUP_FUNC(git_object, git_object_free)
-DEFINE_CLEANUP_FUNC(git_commit, git_commit_free)
-DEFINE_CLEANUP_FUNC(git_tree, git_tree_free)
-DEFINE_CLEANUP_FUNC(git_blob, git_blob_free)
-DEFINE_CLEANUP_FUNC(git_odb, git_odb_free)
-DEFINE_CLEANUP_FUNC(git_odb_object, git_odb_object_free)
-DEFINE_CLEANUP_FUNC(git_index, git_index_free)
-DEFINE_CLEANUP_FUNC(git_remote, git_remote_free)
-
-static void
-libgit2_shutdownp(int *initialised)
-{
-	if (*initialised > 0)
-		(void)git_libgit2_shutdown();
-}
-
-static const char *
-git_msg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
-
-static int
-git_errno(int gr)
-{
-	switch (gr) {
-	case GIT_ENOTFOUND:
-		return -ENOENT;
-	case GIT_EEXISTS:
-		return -EEXIST;
-	case GIT_EAUTH:
-	case GIT_ECERTIFICATE:
-		return -EACCES;
-	default:
-		return -EIO;
-	}
-}
 
 void
 workspace_result_done(struct workspace_result *r)
