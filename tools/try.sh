@@ -51,6 +51,7 @@ cat <<MSG
 The demo guest is running.  See it with:
   $banger logs --status-dir $status demo
   ip netns exec $ns $banger status --state $top/examples/demo --status-dir $status
+  ip netns exec $ns $banger ssh --status-dir $status demo -- uname -a
 Take it down with:
   sh tools/try.sh --down
 MSG
