@@ -261,6 +261,17 @@ utf8_len(const unsigned char *p)
 }
 
 /* A YAML double-quoted scalar: every byte outside printable ASCII escaped. */
+/* The code point of the n-byte UTF-8 sequence at p (utf8_len checked it). */
+static uint32_t
+utf8_decode(const unsigned char *p, size_t n)
+{
+	uint32_t cp = n == 2 ? p[0] & 0x1f : n == 3 ? p[0] & 0x0f : p[0] & 0x07;
+
+	for (size_t i = 1; i < n; i++)
+		cp = cp << 6 | (p[i] & 0x3f);
+	return cp;
+}
+
 static void
 put_str(FILE *f, const char *key, const char *v)
 {
@@ -280,7 +291,16 @@ put_str(FILE *f, const char *key, const char *v)
 		else if (*p < 0x80)
 			fputc(*p, f);
 		else if (n) {
-			fwrite(p, 1, n, f);
+			uint32_t cp = utf8_decode(p, n);
+
+			/* C1 controls, the YAML 1.1 line breaks (NEL, LS, PS) and the
+			 * BOM would be folded or refused by the reader: escape them so
+			 * the text reads back as written. */
+			if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+			    cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+				fprintf(f, "\\u%04x", (unsigned)cp);
+			else
+				fwrite(p, 1, n, f);
 			p += n - 1;
 		} else {
 			/* Not UTF-8 (a YAML file must be): keep the text readable. */

@@ -117,6 +117,26 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+START_TEST(test_round_trip_line_breaks)
+{
+	/* NEL, LS, PS, a C1 control and a BOM in a string: YAML 1.1 folds or
+	 * refuses them raw, so they must be written escaped and read back as
+	 * they were (found by the status fuzzer). */
+	static const char odd[] = "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\xc2\x9e"
+				  "e\xef\xbb\xbf" "f \xc3\xa9";
+	struct vm_status a, b;
+
+	sample(&a);
+	free(a.last_error);
+	a.last_error = xstrdup(odd);
+	ck_assert_int_eq(status_write(dir, &a, NULL), 0);
+	ck_assert_int_eq(status_read(dir, "web", &b, NULL), 0);
+	ck_assert_str_eq(b.last_error, odd);
+	vm_status_done(&a);
+	vm_status_done(&b);
+}
+END_TEST
+
 static int
 read_text(const char *text, struct error **err)
 {
@@ -283,6 +303,7 @@ status_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_round_trip_line_breaks);
 	tcase_add_test(tc, test_damage);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_lock_busy);
