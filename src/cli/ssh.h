@@ -38,8 +38,12 @@ char *guest_ssh_config_format(const struct guest_entry *e, size_t n, const char 
  */
 const char *guest_hosts_file(const char *status_dir);
 
-/* After reconcile: refresh STATUS_DIR/hosts and the hosts file block. */
-int guest_hosts_refresh(const char *status_dir, const char *domain, struct error **err);
+/* After reconcile: refresh STATUS_DIR/hosts and the hosts file block, from
+ * the status files (o NULL), or from o when they are known unchanged since
+ * it was observed (a run that took no action). */
+struct observed;
+int guest_hosts_refresh(const char *status_dir, const char *domain, const struct observed *o,
+			struct error **err);
 
 /* The status directory and the domain as plan and reconcile would resolve
  * them, with the declarations' host.yaml when it parses. Caller frees. */

@@ -112,6 +112,12 @@ char *status_retained_path(const char *status_dir, const char *name, const char 
 char *status_format(const struct vm_status *s);
 int status_parse(const char *text, size_t len, const char *path, struct vm_status *ret,
 		 struct error **err);
+/* The two readers status_parse tries in turn, apart for the differential
+ * fuzz test: the fast one for the exact shape status_format writes (-EAGAIN
+ * for anything else, never an error), and the libyaml one for everything. */
+int status_parse_fast(const char *text, size_t len, struct vm_status *ret);
+int status_parse_yaml(const char *text, size_t len, const char *path, struct vm_status *ret,
+		      struct error **err);
 
 /* Write STATUS_DIR/vms/NAME.yaml whole and atomically (0600); creates
  * STATUS_DIR/vms when missing. */

@@ -128,6 +128,11 @@ read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 		len += (size_t)n;
 		if (len > max)
 			return -EFBIG;
+		/* All fstat saw, and room left: a regular file read short only
+		 * at its end, so the read that would return 0 is not needed.
+		 * A file still growing fills the buffer and is read on. */
+		if (len == (size_t)st.st_size && len + 1 < cap)
+			break;
 	}
 	buf[len] = '\0';
 	*ret_data = TAKE_PTR(buf);
