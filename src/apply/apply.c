@@ -563,6 +563,23 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	return save(a, st, err);
 }
 
+/* After every change: what the drivers batch (the taps given up, deleted in
+ * one request).  A run cut short before it leaves them marked as banger's
+ * and this VM's: orphans the next run removes. */
+static int
+finish(struct actx *a, struct error **err)
+{
+	const struct host_ops *o = a->ops;
+	int r;
+
+	if (!o->net->tap_flush)
+		return 0;
+	fault_before(&a->fault);
+	r = o->net->tap_flush(o->net->userdata, err);
+	fault_after(&a->fault);
+	return r;
+}
+
 /* Whether the action after j of this change writes the status before acting. */
 static bool
 next_saves_first(const struct plan *p, const struct plan_change *ch, size_t j)
@@ -651,6 +668,17 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			res.n_failed++;
 		else
 			res.n_ok++;
+	}
+	{
+		struct error *e = NULL;
+
+		if (finish(&a, &e) < 0) {
+			_cleanup_free_ char *msg = error_format(e);
+
+			res.failures = strv_append_take(res.failures, xasprintf("taps: %s", msg));
+			res.n_failed++;
+			error_free(e);
+		}
 	}
 	*ret = res;
 	return 0;
