@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -981,8 +982,9 @@ status_parse_yaml(const char *text, size_t len, const char *path, struct vm_stat
 	return 0;
 }
 
-int
-status_write(const char *status_dir, const struct vm_status *s, struct error **err)
+static int
+status_write_whole(const char *status_dir, const struct vm_status *s, bool durable,
+		   struct error **err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/vms", status_dir);
 	_cleanup_free_ char *path = status_path(status_dir, s->name);
@@ -992,9 +994,32 @@ status_write(const char *status_dir, const struct vm_status *s, struct error **e
 	r = mkdir_p(dir, 0700);
 	if (r < 0)
 		return error_set(err, r, "status directory '%s': %s", dir, strerror(-r));
-	r = write_file_atomic(path, text, strlen(text), 0600);
+	r = durable ? write_file_atomic(path, text, strlen(text), 0600)
+		    : write_file_replace(path, text, strlen(text), 0600);
 	if (r < 0)
 		return error_set(err, r, "status file '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+int
+status_write(const char *status_dir, const struct vm_status *s, struct error **err)
+{
+	return status_write_whole(status_dir, s, true, err);
+}
+
+int
+status_write_nosync(const char *status_dir, const struct vm_status *s, struct error **err)
+{
+	return status_write_whole(status_dir, s, false, err);
+}
+
+int
+status_sync(const char *status_dir, struct error **err)
+{
+	int r = sync_filesystem_of(status_dir);
+
+	if (r < 0)
+		return error_set(err, r, "sync status directory '%s': %s", status_dir, strerror(-r));
 	return 0;
 }
 
@@ -1026,8 +1051,9 @@ status_read(const char *status_dir, const char *name, struct vm_status *ret, str
 	return 0;
 }
 
-int
-status_remove(const char *status_dir, const char *name, struct error **err)
+static int
+status_remove_whole(const char *status_dir, const char *name, bool durable,
+		    struct error **err)
 {
 	_cleanup_free_ char *path = status_path(status_dir, name);
 	int r;
@@ -1036,10 +1062,24 @@ status_remove(const char *status_dir, const char *name, struct error **err)
 		r = -errno;
 		return error_set(err, r, "%s: %s", path, strerror(-r));
 	}
+	if (!durable)
+		return 0;
 	r = fsync_parent_dir(path);
 	if (r < 0 && r != -ENOENT)
 		return error_set(err, r, "%s: %s", path, strerror(-r));
 	return 0;
+}
+
+int
+status_remove(const char *status_dir, const char *name, struct error **err)
+{
+	return status_remove_whole(status_dir, name, true, err);
+}
+
+int
+status_remove_nosync(const char *status_dir, const char *name, struct error **err)
+{
+	return status_remove_whole(status_dir, name, false, err);
 }
 
 static int
