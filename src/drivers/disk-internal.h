@@ -122,6 +122,9 @@ bool disk_reflink_works(const char *dir);
  * rename.  -EEXIST never: an existing path is success and is left alone.
  */
 int disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct error **err);
+/* mkfs.ext4 processes this process ran: the second work disk of a size (with
+ * no staging folder) is written from the first one's pristine image. */
+unsigned disk_work_mkfs_runs(void);
 /* Copy file-sync entries into the ext4 image at work_path through libext2fs. */
 int disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 			const char *state_root, struct error **err);

@@ -192,6 +192,59 @@ START_TEST(test_work_created_once)
 }
 END_TEST
 
+/* "Filesystem UUID:" of an image, as debugfs prints it. */
+static char *
+fs_uuid(const char *img)
+{
+	_cleanup_free_ char *out = debugfs(img, "stats");
+	const char *u = strstr(out, "Filesystem UUID:");
+
+	ck_assert_ptr_nonnull(u);
+	u += strlen("Filesystem UUID:");
+	while (*u == ' ')
+		u++;
+	return xstrndup(u, strcspn(u, "\n"));
+}
+
+START_TEST(test_work_from_pristine)
+{
+	_cleanup_free_ char *a = xasprintf("%s/a.ext4", vm_dir), *b = xasprintf("%s/b.ext4", vm_dir);
+	_cleanup_free_ char *c = xasprintf("%s/c.ext4", vm_dir);
+	_cleanup_free_ char *ua = NULL, *ub = NULL, *uc = NULL;
+	_cleanup_free_ char *out = NULL;
+	unsigned runs = disk_work_mkfs_runs();
+
+	/* One mkfs for two disks of one size; another size needs its own. */
+	ck_assert_int_eq(disk_work_mkfs(a, 8 << 20, NULL, NULL), 0);
+	ck_assert_int_eq(disk_work_mkfs(b, 8 << 20, NULL, NULL), 0);
+	ck_assert_uint_eq(disk_work_mkfs_runs(), runs + 1);
+	ck_assert_int_eq(disk_work_mkfs(c, 16 << 20, NULL, NULL), 0);
+	ck_assert_uint_eq(disk_work_mkfs_runs(), runs + 2);
+	assert_fsck_clean(a);
+	assert_fsck_clean(b);
+	assert_fsck_clean(c);
+	/* Each its own filesystem: its own UUID; the same label and size. */
+	ua = fs_uuid(a);
+	ub = fs_uuid(b);
+	uc = fs_uuid(c);
+	ck_assert_str_ne(ua, ub);
+	ck_assert_str_ne(ua, uc);
+	out = debugfs(b, "stats");
+	ck_assert_ptr_nonnull(strstr(out, "Filesystem volume name:   banger-work"));
+	ck_assert_ptr_nonnull(strstr(out, "metadata_csum_seed"));
+	/* And usable: a file sync writes into the copy like into the first. */
+	put("hello", "hi\n", 0644);
+	{
+		_cleanup_free_ char *cat = NULL;
+
+		ck_assert_int_eq(disk_work_copy_tree(b, host, "/srv", NULL), 0);
+		cat = guest_cat(b, "/srv/hello");
+		ck_assert_str_eq(cat, "hi\n");
+	}
+	assert_fsck_clean(b);
+}
+END_TEST
+
 START_TEST(test_mkfs_seeded_from_staging)
 {
 	_cleanup_free_ char *staging = xasprintf("%s/staging", tmp_root);
@@ -331,6 +384,7 @@ work_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_work_created_once);
 	tcase_add_test(tc, test_mkfs_seeded_from_staging);
+	tcase_add_test(tc, test_work_from_pristine);
 	tcase_add_test(tc, test_filesync_tree);
 	tcase_add_test(tc, test_filesync_refusals);
 	suite_add_tcase(s, tc);
