@@ -27,6 +27,7 @@ struct actx {
 	const struct apply_options *opt;
 	bool crashed;
 	bool wrote;		/* a status write not yet made durable */
+	char *last_key;		/* save_key of the change's last record written */
 	struct fault fault;	/* test builds: BANGER_FAULT */
 };
 
@@ -92,18 +93,45 @@ write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct err
 	return 0;
 }
 
+/*
+ * The record as far as recovery reads it: everything but which step other
+ * than "start" is under way (plan restarts a VM whose start did not finish,
+ * and finishes any other step from the phase and the other fields alike)
+ * and the time it was written.
+ */
+static char *
+save_key(const struct vm_status *st)
+{
+	struct vm_status k = *st;
+
+	if (k.intent && strcmp(k.intent, "start") != 0)
+		k.intent = (char *)"step";
+	k.updated_ms = 0;
+	return status_format(&k);
+}
+
 static int
 save(struct actx *a, struct vm_status *st, struct error **err)
 {
+	_cleanup_free_ char *key = save_key(st);
 	int r;
 
-	st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
-	/* Atomic now, durable at the end of the run (finish): see
-	 * status_write_nosync. */
-	r = status_write_nosync(a->opt->status_dir, st, err);
-	a->wrote = true;
-	if (r < 0)
-		return r;
+	/*
+	 * A step whose record would differ only by its intent writes nothing:
+	 * what it makes is found from what the last record holds (the id
+	 * names the tap and the NAT rules, the VM's name its directory), and
+	 * a run cut short redoes it.  Atomic now, durable at the end of the
+	 * run (finish): see status_write_nosync.
+	 */
+	if (!a->last_key || strcmp(a->last_key, key) != 0) {
+		st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
+		r = status_write_nosync(a->opt->status_dir, st, err);
+		if (r < 0)
+			return r;
+		a->wrote = true;
+		free(a->last_key);
+		a->last_key = TAKE_PTR(key);
+	}
 	if (a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
 		a->crashed = true;
 		return CRASHED;
@@ -626,6 +654,8 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 		bool failed = false;
 
 		vm_status_copy(&st, &ch->status);
+		free(a.last_key);
+		a.last_key = NULL;
 		for (size_t j = ch->first; j < ch->first + ch->n; j++) {
 			const struct plan_action *act = &p->actions[j];
 			struct error *e = NULL;
@@ -636,6 +666,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 				error_free(e);
 				vm_status_done(&st);
 				res.aborted = true;
+				free(a.last_key);
 				*ret = res;
 				return error_set(err, -ECANCELED, "run cut short");
 			}
@@ -666,6 +697,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 						error_free(e);
 						vm_status_done(&st);
 						res.aborted = true;
+						free(a.last_key);
 						*ret = res;
 						return error_set(err, -ECANCELED, "run cut short");
 					}
@@ -697,6 +729,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			error_free(e);
 		}
 	}
+	free(a.last_key);
 	*ret = res;
 	return 0;
 }

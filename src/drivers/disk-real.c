@@ -37,12 +37,32 @@ struct disk_real {
 	char *status_dir;
 	struct dm_backend dm;
 	struct loop_backend loop;
+	/* reflink_works_cached: the answer for filesystem reflink_dev */
+	bool reflink_known, reflink_ok;
+	dev_t reflink_dev;
 };
 
 static int
 check_vm_dir(struct disk_real *d, const char *vm_dir, struct error **err)
 {
 	return disk_vm_dir_check(d->status_dir, vm_dir, err);
+}
+
+/* disk_reflink_works, asked once per filesystem by this driver: the probe
+ * makes and removes two files, and every VM of a run lives on the same one. */
+static bool
+reflink_works_cached(struct disk_real *d, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return disk_reflink_works(dir);
+	if (d->reflink_known && d->reflink_dev == st.st_dev)
+		return d->reflink_ok;
+	d->reflink_ok = disk_reflink_works(dir);
+	d->reflink_dev = st.st_dev;
+	d->reflink_known = true;
+	return d->reflink_ok;
 }
 
 static int
@@ -71,7 +91,7 @@ real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
 	case DISK_STRATEGY_AUTO:
 		if (d->dm.available(d->dm.userdata))
 			*ret = DISK_STRATEGY_DM_SNAPSHOT;
-		else if (disk_reflink_works(probe_dir))
+		else if (reflink_works_cached(d, probe_dir))
 			*ret = DISK_STRATEGY_REFLINK;
 		else
 			*ret = DISK_STRATEGY_COPY;
@@ -84,7 +104,7 @@ real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
 		*ret = want;
 		return 0;
 	case DISK_STRATEGY_REFLINK:
-		if (!disk_reflink_works(probe_dir))
+		if (!reflink_works_cached(d, probe_dir))
 			return error_set(err, -EOPNOTSUPP,
 					 "reflink: the filesystem of '%s' cannot clone files",
 					 probe_dir);
