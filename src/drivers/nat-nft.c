@@ -20,9 +20,26 @@
 #include "util/cleanup.h"
 #include "util/name.h"
 
+struct listing {
+	struct nat_rule *rules;
+	size_t n;
+	bool has_table;
+	unsigned chains;
+};
+
+/*
+ * The table as this driver last listed it to change it, kept up to date with
+ * the changes it makes itself, so that a run adding or deleting the rules of
+ * many VMs lists the table once for them all instead of once per VM.
+ * Rules it added carry handle 0 (unknown): deleting one lists again.  A run
+ * holds the status directory's lock, and a rule someone else changes
+ * meanwhile is drift the next run repairs.
+ */
 struct nat_nft {
 	struct nat_ops ops;
 	struct nft_ctx *ctx;
+	struct listing cache;
+	bool cached;
 };
 
 /* libnftables reports errors as text only; recover the errno we care about. */
@@ -76,13 +93,6 @@ nft_run(struct nat_nft *n, const char *cmds, bool json, char **ret_out, struct e
 	return 0;
 }
 
-struct listing {
-	struct nat_rule *rules;
-	size_t n;
-	bool has_table;
-	unsigned chains;
-};
-
 static void
 listing_done(struct listing *l)
 {
@@ -126,6 +136,62 @@ nat_list(struct nat_nft *n, struct listing *ret, struct error **err)
 				    err);
 }
 
+static void
+cache_drop(struct nat_nft *n)
+{
+	listing_done(&n->cache);
+	n->cached = false;
+}
+
+/* The cached listing, listing the table when there is none. */
+static int
+cache_get(struct nat_nft *n, struct listing **ret, struct error **err)
+{
+	int r;
+
+	if (!n->cached) {
+		r = nat_list(n, &n->cache, err);
+		if (r < 0)
+			return r;
+		n->cached = true;
+	}
+	*ret = &n->cache;
+	return 0;
+}
+
+/* Whether the cached rules of vm_id all have their handles. */
+static bool
+cache_handles_known(const struct listing *l, const char *vm_id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->rules[i].vm_id && strcmp(l->rules[i].vm_id, vm_id) == 0 && !l->rules[i].handle)
+			return false;
+	return true;
+}
+
+static void
+cache_remove(struct listing *l, size_t i)
+{
+	nat_rule_done(&l->rules[i]);
+	memmove(&l->rules[i], &l->rules[i + 1], (l->n - i - 1) * sizeof(*l->rules));
+	l->n--;
+}
+
+static void
+cache_add(struct listing *l, enum nat_rule_kind kind, const char *chain, const char *vm_id,
+	  const char *tap, uint32_t ip, const char *uplink)
+{
+	struct nat_rule *x;
+
+	l->rules = xappend(l->rules, &l->n, sizeof(*l->rules), (void **)&x);
+	x->kind = kind;
+	x->chain = xstrdup(chain);
+	x->vm_id = vm_id ? xstrdup(vm_id) : NULL;
+	x->tap = tap ? xstrdup(tap) : NULL;
+	x->ip = ip;
+	x->uplink = uplink ? xstrdup(uplink) : NULL;
+}
+
 static bool
 has_kind(const struct listing *l, enum nat_rule_kind k)
 {
@@ -153,24 +219,36 @@ render_prelude(const struct listing *l, char **buf)
 		append(buf, nat_render_shared_rule());
 }
 
+/* What render_prelude's commands made, in the cache. */
+static void
+cache_prelude_done(struct listing *l)
+{
+	l->has_table = true;
+	l->chains = NAT_HAS_POSTROUTING | NAT_HAS_FORWARD;
+	if (!has_kind(l, NAT_RULE_ESTABLISHED))
+		cache_add(l, NAT_RULE_ESTABLISHED, NAT_CHAIN_FORWARD, NULL, NULL, 0, NULL);
+}
+
 static int
 nft_table_ensure(void *userdata, struct error **err)
 {
 	struct nat_nft *n = userdata;
 	_cleanup_free_ char *cmds = xstrdup("");
-	struct listing l = { 0 };
+	struct listing *l;
 	int r;
 
-	r = nat_list(n, &l, err);
+	r = cache_get(n, &l, err);
 	if (r < 0)
 		return r;
-	render_prelude(&l, &cmds);
-	listing_done(&l);
+	render_prelude(l, &cmds);
 	if (!cmds[0])
 		return 0;
 	r = nft_run(n, cmds, false, NULL, err);
-	if (r < 0)
+	if (r < 0) {
+		cache_drop(n);
 		return error_prefix(err, "table inet " NAT_TABLE);
+	}
+	cache_prelude_done(l);
 	return 0;
 }
 
@@ -186,19 +264,25 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 {
 	struct nat_nft *n = userdata;
 	_cleanup_free_ char *masq = NULL, *fwd = NULL, *cmds = xstrdup("");
-	struct listing l = { 0 };
+	_cleanup_free_ bool *drop = NULL;
+	struct listing *l;
 	bool masq_ok = false, fwd_ok = false;
 	int r;
 
 	if (nat_render_masquerade(vm_id, ip, uplink, &masq) < 0 ||
 	    nat_render_forward(vm_id, tap, uplink, &fwd) < 0)
 		return error_set(err, -EINVAL, "nat: invalid vm id, tap, address or uplink");
-	r = nat_list(n, &l, err);
+	r = cache_get(n, &l, err);
+	if (r >= 0 && !cache_handles_known(l, vm_id)) {
+		cache_drop(n);
+		r = cache_get(n, &l, err);
+	}
 	if (r < 0)
 		return error_prefix(err, "nat vm '%s'", vm_id);
-	render_prelude(&l, &cmds);
-	for (size_t i = 0; i < l.n; i++) {
-		const struct nat_rule *x = &l.rules[i];
+	render_prelude(l, &cmds);
+	drop = xcalloc(l->n + 1, sizeof(*drop));
+	for (size_t i = 0; i < l->n; i++) {
+		const struct nat_rule *x = &l->rules[i];
 		_cleanup_free_ char *del = NULL;
 
 		if (!x->vm_id || strcmp(x->vm_id, vm_id) != 0)
@@ -213,14 +297,12 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 			fwd_ok = true;
 			continue;
 		}
-		if (nat_render_delete(x->chain, x->handle, &del) < 0) {
-			listing_done(&l);
+		if (nat_render_delete(x->chain, x->handle, &del) < 0)
 			return error_set(err, -EINVAL, "nat vm '%s': rule in chain with an "
 					 "unsupported name", vm_id);
-		}
 		append(&cmds, del);
+		drop[i] = true;
 	}
-	listing_done(&l);
 	if (!masq_ok)
 		append(&cmds, masq);
 	if (!fwd_ok)
@@ -228,8 +310,18 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 	if (!cmds[0])
 		return 0;
 	r = nft_run(n, cmds, false, NULL, err);
-	if (r < 0)
+	if (r < 0) {
+		cache_drop(n);
 		return error_prefix(err, "nat vm '%s'", vm_id);
+	}
+	cache_prelude_done(l);
+	for (size_t i = l->n; i-- > 0;)
+		if (drop[i])
+			cache_remove(l, i);
+	if (!masq_ok)
+		cache_add(l, NAT_RULE_MASQUERADE, NAT_CHAIN_POSTROUTING, vm_id, NULL, ip, uplink);
+	if (!fwd_ok)
+		cache_add(l, NAT_RULE_FORWARD, NAT_CHAIN_FORWARD, vm_id, tap, 0, uplink);
 	return 0;
 }
 
@@ -238,32 +330,38 @@ nft_vm_delete(void *userdata, const char *vm_id, struct error **err)
 {
 	struct nat_nft *n = userdata;
 	_cleanup_free_ char *cmds = xstrdup("");
-	struct listing l = { 0 };
+	struct listing *l;
 	int r = 0;
 
 	if (!name_is_vm_id(vm_id))
 		return error_set(err, -EINVAL, "nat: invalid vm id");
-	r = nat_list(n, &l, err);
+	r = cache_get(n, &l, err);
+	if (r >= 0 && !cache_handles_known(l, vm_id)) {
+		cache_drop(n);
+		r = cache_get(n, &l, err);
+	}
 	if (r < 0)
 		return error_prefix(err, "nat vm '%s'", vm_id);
-	for (size_t i = 0; i < l.n; i++) {
+	for (size_t i = 0; i < l->n; i++) {
 		_cleanup_free_ char *del = NULL;
 
-		if (!l.rules[i].vm_id || strcmp(l.rules[i].vm_id, vm_id) != 0)
+		if (!l->rules[i].vm_id || strcmp(l->rules[i].vm_id, vm_id) != 0)
 			continue;
-		if (nat_render_delete(l.rules[i].chain, l.rules[i].handle, &del) < 0) {
-			r = error_set(err, -EINVAL, "nat vm '%s': rule in chain with an "
-				      "unsupported name", vm_id);
-			break;
-		}
+		if (nat_render_delete(l->rules[i].chain, l->rules[i].handle, &del) < 0)
+			return error_set(err, -EINVAL, "nat vm '%s': rule in chain with an "
+					 "unsupported name", vm_id);
 		append(&cmds, del);
 	}
-	listing_done(&l);
-	if (r < 0 || !cmds[0])
-		return r;
+	if (!cmds[0])
+		return 0;
 	r = nft_run(n, cmds, false, NULL, err);
-	if (r < 0)
+	if (r < 0) {
+		cache_drop(n);
 		return error_prefix(err, "nat vm '%s'", vm_id);
+	}
+	for (size_t i = l->n; i-- > 0;)
+		if (l->rules[i].vm_id && strcmp(l->rules[i].vm_id, vm_id) == 0)
+			cache_remove(l, i);
 	return 0;
 }
 
@@ -280,8 +378,14 @@ nft_rule_delete(void *userdata, const char *chain, uint64_t handle, struct error
 	if (nat_render_delete(chain, handle, &cmd) < 0)
 		return error_set(err, -EINVAL, "nat: invalid chain or rule handle");
 	r = nft_run(n, cmd, false, NULL, &e);
-	if (r == 0)
+	if (r == 0) {
+		for (size_t i = n->cache.n; n->cached && i-- > 0;)
+			if (n->cache.rules[i].handle == handle &&
+			    strcmp(n->cache.rules[i].chain, chain) == 0)
+				cache_remove(&n->cache, i);
 		return 0;
+	}
+	cache_drop(n);
 	if (r != -ENOENT) {
 		(void)error_set(err, r, "nat rule %s/%" PRIu64 ": %s", chain, handle, e->msg);
 		error_free(e);
@@ -313,6 +417,9 @@ nft_rule_list(void *userdata, struct nat_rule **ret, size_t *ret_n, struct error
 	struct listing l = { 0 };
 	int r;
 
+	/* Observation: a fresh listing, and the next change lists again (what
+	 * is observed may be changed by hand before the run acts on it). */
+	cache_drop(n);
 	r = nat_list(n, &l, err);
 	if (r < 0)
 		return r;
@@ -356,6 +463,7 @@ nat_nft_free(struct nat_ops *ops)
 	if (!ops)
 		return NULL;
 	n = ops->userdata;
+	listing_done(&n->cache);
 	nft_ctx_free(n->ctx);
 	free(n);
 	return NULL;
