@@ -222,6 +222,39 @@ write_if_changed(const char *path, const char *content, bool *changed, struct er
 	return 0;
 }
 
+/*
+ * Rewrite path in place: for a hosts file that is a mount point of its own
+ * (a container's bind-mounted /etc/hosts, systemd's ReadWritePaths= on a
+ * read-only /etc), where no temporary file can be renamed over it.  The
+ * whole content goes in one write before the truncation, so a reader sees
+ * the old text, the new one, or the new one with a tail of the old that
+ * the truncation removes at once.
+ */
+static int
+write_in_place(const char *path, const char *content, struct error **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	size_t len = strlen(content), done = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return error_set(err, -errno, "open '%s'", path);
+	while (done < len) {
+		ssize_t k = pwrite(fd, content + done, len - done, (off_t)done);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return error_set(err, -errno, "write '%s'", path);
+		done += (size_t)k;
+	}
+	if (ftruncate(fd, (off_t)len) < 0)
+		return error_set(err, -errno, "truncate '%s'", path);
+	if (fsync(fd) < 0)
+		return error_set(err, -errno, "sync '%s'", path);
+	return 0;
+}
+
 int
 hosts_sync(const char *status_dir, const char *hosts_file, const char *body,
 	   bool *ret_changed, struct error **err)
@@ -251,6 +284,15 @@ hosts_sync(const char *status_dir, const char *hosts_file, const char *body,
 					 "remove it by hand",
 					 hosts_file);
 		r = write_if_changed(hosts_file, text, &changed, err);
+		/* A hosts file mounted on its own (EBUSY: the rename would
+		 * replace a mount point; EROFS: its folder is read-only) can
+		 * only be rewritten in place. */
+		if (r == -EBUSY || r == -EROFS) {
+			*err = error_free(*err);
+			r = write_in_place(hosts_file, text, err);
+			if (r >= 0)
+				changed = true;
+		}
 		if (r < 0)
 			return r;
 	}

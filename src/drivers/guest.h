@@ -46,8 +46,11 @@ int ssh_known_hosts_forget(const char *status_dir, const char *name, struct erro
  * hosts_file is not NULL, as the "# BEGIN banger" ... "# END banger" block
  * of hosts_file (the rest of it untouched).  Each file is written (atomically,
  * 0644) only when its content would change; *ret_changed says whether any
- * was.  A hosts_file whose block is damaged (begin without end) is left
- * alone: -EBADMSG.
+ * was.  A hosts_file that is a mount point of its own (a container's
+ * bind-mounted /etc/hosts, or one made writable by systemd's ReadWritePaths=
+ * in a read-only /etc: the rename fails with EBUSY or EROFS) is rewritten
+ * in place instead.  A hosts_file whose block is damaged (begin without
+ * end) is left alone: -EBADMSG.
  */
 int hosts_sync(const char *status_dir, const char *hosts_file, const char *body,
 	       bool *ret_changed, struct error **err);

@@ -10,7 +10,9 @@
 #   one removed;
 #   a dnsmasq started on 127.0.0.1 with that conf dir answers NAME.vm with
 #   the address, picks up a VM added and one removed without a restart or a
-#   signal (hostsdir, inotify), and banger's files go with the last VM.
+#   signal (hostsdir, inotify), and banger's files go with the last VM;
+#   with /etc read-only and /etc/hosts a writable mount of its own (as the
+#   systemd unit has it, or a container), the block is rewritten in place.
 # Skips (77) unless root; the dnsmasq part skips when /usr/sbin/dnsmasq is
 # missing (package dnsmasq-base).
 set -eu
@@ -139,6 +141,21 @@ if [ $dns_ok = 1 ]; then
 	rm -f "$T/dnsmasq.pid"
 fi
 grep -q "^192.0.2.7	kept.example$" /etc/hosts || fail "other lines lost at the end"
+
+# As under the systemd unit (ProtectSystem=strict, ReadWritePaths=/etc/hosts):
+# /etc read-only, /etc/hosts a writable mount of its own, so no file can be
+# renamed over it; the block is rewritten in place.
+printf '127.0.0.1\tlocalhost\n' >"$T/bound-hosts"
+mount --bind /etc /etc
+mount -o remount,bind,ro /etc
+mount --bind "$T/bound-hosts" /etc/hosts
+if touch /etc/banger-probe 2>/dev/null; then fail "/etc is not read-only"; fi
+printf 'image: base\n' >"$T/state/vms/app.yaml"
+"$BANGER" reconcile >"$T/r6" 2>&1 || { cat "$T/r6"; fail "reconcile with /etc read-only"; }
+! grep -q "warning" "$T/r6" || { cat "$T/r6"; fail "warning with a mounted /etc/hosts"; }
+app=$(ipof app)
+[ "$(gent app.vm)" = "$app app.vm" ] || { cat /etc/hosts; fail "getent app.vm (hosts rewritten in place)"; }
+grep -q "^127.0.0.1	localhost$" "$T/bound-hosts" || fail "mounted hosts file lost its lines"
 [ $dns_ok = 1 ] || { echo "skip: no $DNSMASQ (the /etc/hosts part passed)"; exit 77; }
 echo ok
 EOS
