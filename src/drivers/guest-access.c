@@ -411,7 +411,12 @@ dnsmasq_sync(const char *conf_dir, const char *body, bool *ret_changed, bool *re
 	want_hosts = xasprintf(DNSMASQ_MARK ": the guests' names, for dnsmasq (%s); "
 			       "rewritten on every reconcile\n%s",
 			       DNSMASQ_DROPIN, body);
-	if (mkdir(hdir, 0755) < 0 && errno != EEXIST)
+	/* dnsmasq reads it as an unprivileged user: 0755 whatever the umask
+	 * (the systemd unit's is 0077). */
+	if (mkdir(hdir, 0755) == 0) {
+		if (chmod(hdir, 0755) < 0)
+			return error_set(err, -errno, "chmod '%s'", hdir);
+	} else if (errno != EEXIST)
 		return error_set(err, -errno, "create '%s'", hdir);
 	if (!hosts_exists || strcmp(old_hosts, want_hosts) != 0) {
 		r = dnsmasq_write(hdir, DNSMASQ_HOSTS_FILE, want_hosts, err);

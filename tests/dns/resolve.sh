@@ -48,6 +48,8 @@ DNSQ="/usr/bin/python3 $top_srcdir/tests/dns/dnsq.py 127.0.0.1 53"
 DNSMASQ=$DNSMASQ
 EOS
 cat >>"$T/run.sh" <<'EOS'
+# The systemd unit's umask: what dnsmasq must read is still readable.
+umask 077
 export BANGER_FAKE_HOST=$T/host BANGER_STATE=$T/state BANGER_STATUS_DIR=$T/status
 export BANGER_HOSTS_FILE=/etc/hosts BANGER_DNSMASQ_DIR=$T/dnsmasq.d
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -216,6 +216,8 @@ START_TEST(test_dnsmasq_sync)
 
 	ck_assert_int_eq(mkdir(conf, 0755), 0);
 	ck_assert_int_eq(write_file_atomic(other, "server=1.1.1.1\n", 15, 0644), 0);
+	/* As under the systemd unit: the folder must still be 0755. */
+	umask(0077);
 	/* No VM yet: nothing to write, nothing to remove. */
 	ck_assert_int_eq(dnsmasq_sync(conf, "", &changed, &fresh, &err), 0);
 	ck_assert(!changed && !fresh);
@@ -234,6 +236,10 @@ START_TEST(test_dnsmasq_sync)
 	free(data);
 	ck_assert_int_eq(stat(hosts, &st1), 0);
 	ck_assert_uint_eq(st1.st_mode & 07777, 0644);
+	ck_assert_int_eq(stat(hdir, &st2), 0);
+	ck_assert_uint_eq(st2.st_mode & 07777, 0755);
+	ck_assert_int_eq(stat(dropin, &st2), 0);
+	ck_assert_uint_eq(st2.st_mode & 07777, 0644);
 	/* No staging file is left where dnsmasq looks (dot files included). */
 	l = listing(conf);
 	ck_assert_str_eq(l, DNSMASQ_HOSTS_DIR "," DNSMASQ_DROPIN ",other.conf");
