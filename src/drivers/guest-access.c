@@ -225,10 +225,10 @@ write_if_changed(const char *path, const char *content, bool *changed, struct er
 /*
  * Rewrite path in place: for a hosts file that is a mount point of its own
  * (a container's bind-mounted /etc/hosts, systemd's ReadWritePaths= on a
- * read-only /etc), where no temporary file can be renamed over it.  The
- * whole content goes in one write before the truncation, so a reader sees
- * the old text, the new one, or the new one with a tail of the old that
- * the truncation removes at once.
+ * read-only /etc), where no temporary file can be renamed over it.  Not
+ * atomic: the new text is written over the old, then the file is cut to
+ * its length, so a reader at that moment may see the new text followed by
+ * a tail of the old one.
  */
 static int
 write_in_place(const char *path, const char *content, struct error **err)
