@@ -146,6 +146,8 @@ drivers_teardown(struct net_ops *net, struct nat_ops *nat, struct vm *vms, size_
 		if (net->tap_delete(net->userdata, vms[i].tap, vms[i].id, &err) < 0)
 			return fail(err, "tap_delete");
 	}
+	if (net->tap_flush(net->userdata, &err) < 0)
+		return fail(err, "tap_flush");
 	return 0;
 }
 

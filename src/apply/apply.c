@@ -26,6 +26,7 @@ struct actx {
 	const struct host_ops *ops;
 	const struct apply_options *opt;
 	bool crashed;
+	bool wrote;		/* a status write not yet made durable */
 	struct fault fault;	/* test builds: BANGER_FAULT */
 };
 
@@ -84,7 +85,7 @@ write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct err
 	r = mkdir_p(dir, 0700);
 	if (r < 0)
 		return error_set(err, r, "create '%s'", dir);
-	r = write_file_atomic(path, text, strlen(text), 0600);
+	r = write_file_replace(path, text, strlen(text), 0600);
 	if (r < 0)
 		return error_set(err, r, "write '%s'", path);
 	*ret_path = TAKE_PTR(path);
@@ -97,7 +98,10 @@ save(struct actx *a, struct vm_status *st, struct error **err)
 	int r;
 
 	st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
-	r = status_write(a->opt->status_dir, st, err);
+	/* Atomic now, durable at the end of the run (finish): see
+	 * status_write_nosync. */
+	r = status_write_nosync(a->opt->status_dir, st, err);
+	a->wrote = true;
 	if (r < 0)
 		return r;
 	if (a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
@@ -459,7 +463,8 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		r = o->disk->vm_dir_remove(o->disk->userdata, vm_dir, err);
 		break;
 	case ACTION_FORGET:
-		r = status_remove(a->opt->status_dir, st->name, err);
+		r = status_remove_nosync(a->opt->status_dir, st->name, err);
+		a->wrote = true;
 		fault_after(&a->fault);
 		if (r >= 0 && a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
 			a->crashed = true;
@@ -563,6 +568,35 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	return save(a, st, err);
 }
 
+/*
+ * After every change: what the drivers batch (the taps given up, deleted in
+ * one request; a run cut short before leaves them marked as banger's and
+ * this VM's: orphans the next run removes), then one sync that makes the
+ * run's status writes durable.  Those were atomic when made, which is what
+ * a killed run needs; a power loss also takes every kernel object and
+ * process they guard, and the files they guard lie at paths derived from
+ * the VM's name (STATUS_DIR/vms/NAME/), so an older status file brought
+ * back by one leaves nothing unfindable.
+ */
+static int
+finish(struct actx *a, struct error **err)
+{
+	const struct host_ops *o = a->ops;
+	int r = 0;
+
+	if (o->net->tap_flush) {
+		fault_before(&a->fault);
+		r = o->net->tap_flush(o->net->userdata, err);
+		fault_after(&a->fault);
+		if (r < 0)
+			return r;
+	}
+	if (!a->wrote)
+		return 0;
+	a->wrote = false;
+	return status_sync(a->opt->status_dir, err);
+}
+
 /* Whether the action after j of this change writes the status before acting. */
 static bool
 next_saves_first(const struct plan *p, const struct plan_change *ch, size_t j)
@@ -651,6 +685,17 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			res.n_failed++;
 		else
 			res.n_ok++;
+	}
+	{
+		struct error *e = NULL;
+
+		if (finish(&a, &e) < 0) {
+			_cleanup_free_ char *msg = error_format(e);
+
+			res.failures = strv_append_take(res.failures, xasprintf("end of run: %s", msg));
+			res.n_failed++;
+			error_free(e);
+		}
 	}
 	*ret = res;
 	return 0;

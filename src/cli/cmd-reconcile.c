@@ -278,7 +278,8 @@ cli_reconcile(int argc, char **argv)
 			}
 		}
 
-		if (guest_hosts_refresh(run.status_dir, run.spec->host.domain, &e2) < 0) {
+		if (guest_hosts_refresh(run.status_dir, run.spec->host.domain,
+					p->n_actions ? NULL : run.obs, &e2) < 0) {
 			_cleanup_free_ char *msg = error_format(e2);
 
 			cli_errorf("warning: hosts: %s, ignoring", msg);

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/ssh.h"
 #include "drivers/guest.h"
+#include "observe/observe.h"
 #include "source/source.h"
 #include "spec/spec.h"
 #include "status/status.h"
@@ -140,8 +141,31 @@ guest_dnsmasq_dir(const char *status_dir)
 									   : NULL;
 }
 
+/* The entries guest_entries_read would give, from status files already read
+ * (observed VMs are sorted by name, as status_list sorts). */
+static void
+guest_entries_from_observed(const struct observed *o, struct guest_entry **ret, size_t *ret_n)
+{
+	struct guest_entry *out = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->n_vms; i++) {
+		const struct observed_vm *v = &o->vms[i];
+		struct guest_entry *g;
+
+		if (!v->has_status || !v->status.ip)
+			continue;
+		out = xappend(out, &n, sizeof(*out), (void **)&g);
+		g->name = xstrdup(v->name);
+		g->ip = v->status.ip;
+	}
+	*ret = out;
+	*ret_n = n;
+}
+
 int
-guest_hosts_refresh(const char *status_dir, const char *domain, struct error **err)
+guest_hosts_refresh(const char *status_dir, const char *domain, const struct observed *o,
+		    struct error **err)
 {
 	struct guest_entry *e = NULL;
 	_cleanup_free_ char *body = NULL;
@@ -151,9 +175,13 @@ guest_hosts_refresh(const char *status_dir, const char *domain, struct error **e
 	bool changed = false, new_dropin = false;
 	int r, r2 = 0;
 
-	r = guest_entries_read(status_dir, &e, &n, err);
-	if (r < 0)
-		return r;
+	if (o)
+		guest_entries_from_observed(o, &e, &n);
+	else {
+		r = guest_entries_read(status_dir, &e, &n, err);
+		if (r < 0)
+			return r;
+	}
 	body = guest_hosts_format(e, n, domain);
 	guest_entries_free(e, n);
 	r = hosts_sync(status_dir, guest_hosts_file(status_dir), body, &changed, err);

@@ -51,12 +51,17 @@ const char *guest_dnsmasq_dir(const char *status_dir);
 
 /*
  * After reconcile: refresh STATUS_DIR/hosts, the hosts file block and, when
- * guest_dnsmasq_dir names one, banger's dnsmasq files (dnsmasq_sync); a
- * drop-in written where there was none is announced on stderr (dnsmasq reads
- * it when it restarts).  Each target is tried even when another failed; the
- * first error is returned, a second one printed as a warning.
+ * guest_dnsmasq_dir names one, banger's dnsmasq files (dnsmasq_sync), from
+ * the status files (o NULL), or from o when they are known unchanged since
+ * it was observed (a run that took no action).  Each file is written only
+ * when its content changes.  A drop-in written where there was none is
+ * announced on stderr (dnsmasq reads it when it restarts).  Each target is
+ * tried even when another failed; the first error is returned, a second one
+ * printed as a warning.
  */
-int guest_hosts_refresh(const char *status_dir, const char *domain, struct error **err);
+struct observed;
+int guest_hosts_refresh(const char *status_dir, const char *domain, const struct observed *o,
+			struct error **err);
 
 /* The status directory and the domain as plan and reconcile would resolve
  * them, with the declarations' host.yaml when it parses. Caller frees. */

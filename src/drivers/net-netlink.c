@@ -38,6 +38,10 @@
 struct net_netlink {
 	struct net_ops ops;
 	struct nl_sock *sk;
+	/* Taps given to tap_delete, put in NET_TAP_GROUP_DYING, deleted
+	 * together by tap_flush. */
+	int *dying;		/* ifindexes */
+	size_t n_dying;
 };
 
 static void
@@ -334,13 +338,16 @@ tap_configure(struct nl_sock *sk, struct rtnl_link *l, const char *alias, int ma
 	int r;
 
 	if (cur && strcmp(cur, alias) == 0 && rtnl_link_get_master(l) == master &&
-	    (rtnl_link_get_flags(l) & IFF_UP))
+	    (rtnl_link_get_flags(l) & IFF_UP) && rtnl_link_get_group(l) == 0)
 		return 0;
 	change = rtnl_link_alloc();
 	if (!change)
 		abort();
 	if (!cur || strcmp(cur, alias) != 0)
 		rtnl_link_set_ifalias(change, alias);
+	/* Adopted from the dying group a run cut short left it in: it lives. */
+	if (rtnl_link_get_group(l) != 0)
+		rtnl_link_set_group(change, 0);
 	if (rtnl_link_get_master(l) != master)
 		rtnl_link_set_master(change, master);
 	rtnl_link_set_flags(change, IFF_UP);
@@ -358,6 +365,8 @@ tap_configure(struct nl_sock *sk, struct rtnl_link *l, const char *alias, int ma
  * 4. alias, master and up in one netlink request; a tap created here is
  *    removed again when that fails, so no alias-less banger tap is left.
  */
+static int nl_tap_flush(void *userdata, struct error **err);
+
 static int
 nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *vm_name,
 	      const char *vm_id, struct error **err)
@@ -387,6 +396,15 @@ nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *v
 	r = link_get(n->sk, tap, &l, err);
 	if (r < 0)
 		return error_prefix(err, "tap '%s'", tap);
+	for (size_t i = 0; l && i < n->n_dying; i++)
+		if (n->dying[i] == rtnl_link_get_ifindex(l)) {
+			/* Given up earlier in this run: let it go first, then
+			 * make a new one. */
+			rtnl_link_put(TAKE_PTR(l));
+			r = nl_tap_flush(n, err);
+			if (r < 0)
+				return error_prefix(err, "tap '%s'", tap);
+		}
 	if (l) {
 		_cleanup_free_ char *id = NULL;
 
@@ -423,9 +441,9 @@ static int
 nl_tap_delete(void *userdata, const char *tap, const char *vm_id, struct error **err)
 {
 	struct net_netlink *n = userdata;
-	_cleanup_link_ struct rtnl_link *l = NULL;
+	_cleanup_link_ struct rtnl_link *l = NULL, *change = NULL;
 	_cleanup_free_ char *id = NULL;
-	int r;
+	int r, ifindex;
 
 	if (!net_tap_name_is_valid(tap))
 		return error_set(err, -EPERM, "tap '%s': not a banger tap name", tap);
@@ -438,14 +456,113 @@ nl_tap_delete(void *userdata, const char *tap, const char *vm_id, struct error *
 		return 0;
 	if (net_alias_parse(rtnl_link_get_ifalias(l), NULL, &id) < 0 || strcmp(id, vm_id) != 0)
 		return error_set(err, -EEXIST, "tap '%s': not this vm's, left alone", tap);
-	r = rtnl_link_delete(n->sk, l);
-	if (nl_not_found(r))
-		return 0;
-	if (r < 0) {
-		(void)nl_fail(err, r, "link delete");
-		return error_prefix(err, "tap '%s'", tap);
+
+	/*
+	 * The kernel waits for RCU grace periods on each link it unregisters
+	 * (about 20 ms here), and once for a whole group deleted in one
+	 * request.  So the tap joins the dying group now (it keeps banger's
+	 * alias: a run cut short leaves it findable, an orphan for the next
+	 * run) and tap_flush deletes the group.
+	 */
+	ifindex = rtnl_link_get_ifindex(l);
+	for (size_t i = 0; i < n->n_dying; i++)
+		if (n->dying[i] == ifindex)
+			return 0;
+	if (rtnl_link_get_group(l) != NET_TAP_GROUP_DYING) {
+		change = rtnl_link_alloc();
+		if (!change)
+			abort();
+		rtnl_link_set_group(change, NET_TAP_GROUP_DYING);
+		r = rtnl_link_change(n->sk, l, change, 0);
+		if (nl_not_found(r))
+			return 0;
+		if (r < 0) {
+			(void)nl_fail(err, r, "link group");
+			return error_prefix(err, "tap '%s'", tap);
+		}
 	}
+	n->dying = xrealloc(n->dying, (n->n_dying + 1) * sizeof(*n->dying));
+	n->dying[n->n_dying++] = ifindex;
 	return 0;
+}
+
+/* Delete one link by index (gone already is fine). */
+static int
+link_delete_index(struct nl_sock *sk, int ifindex, struct error **err)
+{
+	_cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
+	int r;
+
+	if (!l)
+		abort();
+	rtnl_link_set_ifindex(l, ifindex);
+	r = rtnl_link_delete(sk, l);
+	if (r < 0 && !nl_not_found(r))
+		return nl_fail(err, r, "link delete");
+	return 0;
+}
+
+/* One RTM_DELLINK for every link in group: the kernel unregisters them as
+ * one batch. */
+static int
+link_delete_group(struct nl_sock *sk, uint32_t group, struct error **err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nl_msg *msg;
+	int r;
+
+	msg = nlmsg_alloc_simple(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK);
+	if (!msg)
+		abort();
+	if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(msg, IFLA_GROUP, group) < 0)
+		abort();
+	r = nl_send_auto(sk, msg);
+	nlmsg_free(msg);
+	if (r >= 0)
+		r = nl_wait_for_ack(sk);
+	if (r < 0 && !nl_not_found(r))
+		return nl_fail(err, r, "link group delete");
+	return 0;
+}
+
+static int
+nl_tap_flush(void *userdata, struct error **err)
+{
+	struct net_netlink *n = userdata;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	bool only_ours = true;
+	int r = 0;
+
+	if (!n->n_dying)
+		return 0;
+	/* Delete by group only when every member is a tap this run gave up:
+	 * a foreign link in that group (however unlikely) is never touched. */
+	r = rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache);
+	if (r < 0)
+		return nl_fail(err, r, "link dump");
+	for (struct nl_object *o = nl_cache_get_first(cache); o && only_ours;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+		bool mine = false;
+
+		if (rtnl_link_get_group(l) != NET_TAP_GROUP_DYING)
+			continue;
+		for (size_t i = 0; i < n->n_dying && !mine; i++)
+			mine = n->dying[i] == rtnl_link_get_ifindex(l);
+		only_ours = mine && net_tap_name_is_valid(rtnl_link_get_name(l));
+	}
+	if (only_ours)
+		r = link_delete_group(n->sk, NET_TAP_GROUP_DYING, err);
+	else
+		for (size_t i = 0; i < n->n_dying && r >= 0; i++)
+			r = link_delete_index(n->sk, n->dying[i], err);
+	if (r >= 0) {
+		free(n->dying);
+		n->dying = NULL;
+		n->n_dying = 0;
+	}
+	return r;
 }
 
 static int
@@ -624,6 +741,7 @@ net_netlink_new(struct net_ops **ret, struct error **err)
 		.bridge_ensure = nl_bridge_ensure,
 		.tap_ensure = nl_tap_ensure,
 		.tap_delete = nl_tap_delete,
+		.tap_flush = nl_tap_flush,
 		.link_list = nl_link_list,
 		.forwarding_ensure = nl_forwarding_ensure,
 		.uplink_resolve = nl_uplink_resolve,
@@ -643,6 +761,7 @@ net_netlink_free(struct net_ops *ops)
 		return NULL;
 	n = ops->userdata;
 	nl_socket_free(n->sk);
+	free(n->dying);
 	free(n);
 	return NULL;
 }

@@ -16,6 +16,8 @@
 
 /* Interface alias carried by every banger tap: "banger vm=NAME id=ID". */
 #define NET_ALIAS_PREFIX "banger "
+/* The link group of taps on their way out ("bgrd"): see tap_delete. */
+#define NET_TAP_GROUP_DYING UINT32_C(0x62677264)
 
 struct net_link {
 	char *name;
@@ -54,8 +56,14 @@ struct net_ops {
 	 * left alone. */
 	int (*tap_ensure)(void *userdata, const char *tap, const char *bridge, const char *vm_name,
 			  const char *vm_id, struct error **err);
-	/* Delete tap if it exists and is banger's (alias with vm_id). */
+	/* Delete tap if it exists and is banger's (alias with vm_id).  The real
+	 * backend only moves it to link group NET_TAP_GROUP_DYING (alias kept:
+	 * still banger's, still this VM's) and tap_flush deletes it. */
 	int (*tap_delete)(void *userdata, const char *tap, const char *vm_id, struct error **err);
+	/* Delete the taps tap_delete gave up, in one request (the kernel then
+	 * waits for one RCU grace period, not one per tap).  NULL: tap_delete
+	 * deletes at once. */
+	int (*tap_flush)(void *userdata, struct error **err);
 	/* Every link whose name starts with TAP_PREFIX, owned or not, one dump. */
 	int (*link_list)(void *userdata, struct net_link **ret, size_t *ret_n, struct error **err);
 	/* Turn IPv4 forwarding on (idempotent). */

@@ -670,15 +670,6 @@ plan_orphan(struct ctx *c, const struct observed_orphan *x)
 	a->orphan.backing = x->backing ? xstrdup(x->backing) : NULL;
 }
 
-static bool
-declared_anywhere(const struct spec *d, const char *name)
-{
-	for (size_t i = 0; i < d->n_vms; i++)
-		if (strcmp(d->vms[i].name, name) == 0)
-			return true;
-	return strv_contains(d->held_vms, name);
-}
-
 static int
 cmp_vm_ptr(const void *a, const void *b)
 {
@@ -686,6 +677,22 @@ cmp_vm_ptr(const void *a, const void *b)
 	const struct vm_spec *y = *(const struct vm_spec *const *)b;
 
 	return strcmp(x->name, y->name);
+}
+
+static int
+cmp_name_vm_ptr(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const struct vm_spec *const *)elem)->name);
+}
+
+/* order: d's VMs sorted by name (a binary search, so a host of many VMs
+ * does not pay the square of their number). */
+static bool
+declared_anywhere(const struct spec *d, const struct vm_spec *const *order, const char *name)
+{
+	if (bsearch(name, order, d->n_vms, sizeof(*order), cmp_name_vm_ptr))
+		return true;
+	return strv_contains(d->held_vms, name);
 }
 
 static int
@@ -804,7 +811,7 @@ plan_build(const struct spec *desired, const struct observed *obs,
 	for (size_t i = 0; desired->host_valid && i < obs->n_vms; i++) {
 		const struct observed_vm *o = &obs->vms[i];
 
-		if (declared_anywhere(desired, o->name) || !selected(&c, o->name))
+		if (declared_anywhere(desired, order, o->name) || !selected(&c, o->name))
 			continue;
 		plan_delete(&c, o);
 		n_deletes++;

@@ -112,6 +112,11 @@ read_regular(int dirfd, const char *name, int flags, char **ret_data, size_t *re
 		len += (size_t)n;
 		if (len > SOURCE_FILE_MAX)
 			return -EFBIG;
+		/* All fstat saw, and room left: a regular file read short only
+		 * at its end, so the read that would return 0 is not needed.
+		 * A file still growing fills the buffer and is read on. */
+		if (len == (size_t)st.st_size && len + 1 < cap)
+			break;
 	}
 	buf[len] = '\0';
 	*ret_data = TAKE_PTR(buf);
@@ -128,6 +133,14 @@ add_file(struct source *s, const char *rel, int dirfd, const char *name, const c
 
 	s->files = xappend(s->files, &s->n_files, sizeof(*s->files), (void **)&f);
 	f->path = xstrdup(rel);
+	/* Most entries are regular files: read them straight away; a symlink
+	 * refuses O_NOFOLLOW with ELOOP and is looked at below. */
+	r = read_regular(dirfd, name, O_NOFOLLOW, &f->data, &f->len);
+	if (r != -ELOOP) {
+		if (r < 0)
+			f->read_error = r;
+		return;
+	}
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		f->read_error = -errno;
 		return;
@@ -147,7 +160,7 @@ add_file(struct source *s, const char *rel, int dirfd, const char *name, const c
 		}
 		r = read_regular(AT_FDCWD, target, 0, &f->data, &f->len);
 	} else
-		r = read_regular(dirfd, name, O_NOFOLLOW, &f->data, &f->len);
+		r = -ELOOP;
 	if (r < 0)
 		f->read_error = r;
 }

@@ -38,8 +38,8 @@ source_git_info_done(struct source_git_info *i)
 	*i = (struct source_git_info){ 0 };
 }
 
-bool
-source_git_is_repository(const char *path)
+static bool
+repository_opens(const char *path)
 {
 	_cleanup_(libgit2_shutdownp) int init = git_libgit2_init();
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
@@ -47,6 +47,21 @@ source_git_is_repository(const char *path)
 	if (init < 0)
 		return false;
 	return git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0;
+}
+
+bool
+source_git_is_repository(const char *path)
+{
+	_cleanup_free_ char *dotgit = xasprintf("%s/.git", path);
+	_cleanup_free_ char *head = xasprintf("%s/HEAD", path);
+	struct stat st;
+
+	/* A work tree has .git, a bare repository HEAD: without either, say no
+	 * before starting libgit2, whose start (TLS certificates) costs more
+	 * than the rest of a no-op reconcile of a small host. */
+	if (lstat(dotgit, &st) < 0 && lstat(head, &st) < 0)
+		return false;
+	return repository_opens(path);
 }
 
 static bool

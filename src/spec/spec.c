@@ -274,23 +274,44 @@ spec_find_filesync(const struct spec *s, const char *name)
 }
 
 /* The generation: see struct vm_spec in spec.h for the exact serialisation. */
+/* v in decimal at the end of buf[24]; returns where it starts. */
+static const char *
+gen_decimal(uint64_t v, char buf[24])
+{
+	char *p = buf + 23;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return p;
+}
+
+/* Hashes "KEY=LEN:VALUE\n", piece by piece (no formatting: a host of many
+ * VMs computes this for each of them on every run). */
 static void
 gen_str(struct sha256_ctx *h, const char *key, const char *v)
 {
-	_cleanup_free_ char *line = NULL;
+	char buf[24];
+	const char *len;
 
 	if (!v)
 		v = "";
-	line = xasprintf("%s=%zu:%s\n", key, strlen(v), v);
-	sha256_update(h, line, strlen(line));
+	len = gen_decimal(strlen(v), buf);
+	sha256_update(h, key, strlen(key));
+	sha256_update(h, "=", 1);
+	sha256_update(h, len, strlen(len));
+	sha256_update(h, ":", 1);
+	sha256_update(h, v, strlen(v));
+	sha256_update(h, "\n", 1);
 }
 
 static void
 gen_u64(struct sha256_ctx *h, const char *key, uint64_t v)
 {
-	_cleanup_free_ char *s = xasprintf("%llu", (unsigned long long)v);
+	char buf[24];
 
-	gen_str(h, key, s);
+	gen_str(h, key, gen_decimal(v, buf));
 }
 
 static void

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,13 +464,126 @@ parse_text(const char *v, char **ret)
 	return 0;
 }
 
+/* Every field, in the order status_format writes them. */
+enum status_field {
+	F_NAME,
+	F_ID,
+	F_GENERATION,
+	F_PHASE,
+	F_INTENT,
+	F_TAP,
+	F_MAC,
+	F_IP,
+	F_PID,
+	F_API_SOCKET,
+	F_DISK_STRATEGY,
+	F_DM_NAME,
+	F_ROOT_DEVICE,
+	F_IMAGE_ROOTFS,
+	F_ROOT_READY,
+	F_WORK_PATH,
+	F_WORK_READY,
+	F_SEEDED,
+	F_APPLIED_STATE,
+	F_APPLIED_VCPUS,
+	F_APPLIED_MEMORY,
+	F_APPLIED_HYPERVISOR,
+	F_APPLIED_IMAGE,
+	F_APPLIED_IMAGE_HASH,
+	F_APPLIED_KERNEL_ARGS,
+	F_APPLIED_SYSTEM_OVERLAY,
+	F_APPLIED_WORK_DISK,
+	F_APPLIED_NAT,
+	F_APPLIED_SEED_HASH,
+	F_ON_DELETE,
+	F_SOURCE_COMMIT,
+	F_WORKSPACE_COMMIT,
+	F_LAST_ERROR,
+	F_CREATED_MS,
+	F_UPDATED_MS,
+	F_STARTED_MS,
+	F_CPU_TICKS,
+	F_CPU_START_TICKS,
+	F_CPU_SAMPLE_MS,
+	F_CPU_PERMILLE,
+	F_IDLE_SINCE_MS,
+	F_STOPPED_REASON,
+	F_STOPPED_MS,
+	F_STOPPED_GENERATION,
+	F_SPAWNED_MS,
+	F_END,
+	_F_MAX,
+};
+static const char *const field_names[_F_MAX] = {
+	[F_NAME] = "name",
+	[F_ID] = "id",
+	[F_GENERATION] = "generation",
+	[F_PHASE] = "phase",
+	[F_INTENT] = "intent",
+	[F_TAP] = "tap",
+	[F_MAC] = "mac",
+	[F_IP] = "ip",
+	[F_PID] = "pid",
+	[F_API_SOCKET] = "api_socket",
+	[F_DISK_STRATEGY] = "disk_strategy",
+	[F_DM_NAME] = "dm_name",
+	[F_ROOT_DEVICE] = "root_device",
+	[F_IMAGE_ROOTFS] = "image_rootfs",
+	[F_ROOT_READY] = "root_ready",
+	[F_WORK_PATH] = "work_path",
+	[F_WORK_READY] = "work_ready",
+	[F_SEEDED] = "seeded",
+	[F_APPLIED_STATE] = "applied_state",
+	[F_APPLIED_VCPUS] = "applied_vcpus",
+	[F_APPLIED_MEMORY] = "applied_memory",
+	[F_APPLIED_HYPERVISOR] = "applied_hypervisor",
+	[F_APPLIED_IMAGE] = "applied_image",
+	[F_APPLIED_IMAGE_HASH] = "applied_image_hash",
+	[F_APPLIED_KERNEL_ARGS] = "applied_kernel_args",
+	[F_APPLIED_SYSTEM_OVERLAY] = "applied_system_overlay",
+	[F_APPLIED_WORK_DISK] = "applied_work_disk",
+	[F_APPLIED_NAT] = "applied_nat",
+	[F_APPLIED_SEED_HASH] = "applied_seed_hash",
+	[F_ON_DELETE] = "on_delete",
+	[F_SOURCE_COMMIT] = "source_commit",
+	[F_WORKSPACE_COMMIT] = "workspace_commit",
+	[F_LAST_ERROR] = "last_error",
+	[F_CREATED_MS] = "created_ms",
+	[F_UPDATED_MS] = "updated_ms",
+	[F_STARTED_MS] = "started_ms",
+	[F_CPU_TICKS] = "cpu_ticks",
+	[F_CPU_START_TICKS] = "cpu_start_ticks",
+	[F_CPU_SAMPLE_MS] = "cpu_sample_ms",
+	[F_CPU_PERMILLE] = "cpu_permille",
+	[F_IDLE_SINCE_MS] = "idle_since_ms",
+	[F_STOPPED_REASON] = "stopped_reason",
+	[F_STOPPED_MS] = "stopped_ms",
+	[F_STOPPED_GENERATION] = "stopped_generation",
+	[F_SPAWNED_MS] = "spawned_ms",
+	[F_END] = "end",
+};
+
+/* The field named k, or -1; hint: the one expected next (files are read in
+ * the order they were written, so this rarely scans). */
 static int
-set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
+field_lookup(const char *k, int hint)
+{
+	if (hint >= 0 && hint < _F_MAX && strcmp(field_names[hint], k) == 0)
+		return hint;
+	for (int i = 0; i < _F_MAX; i++)
+		if (strcmp(field_names[i], k) == 0)
+			return i;
+	return -1;
+}
+
+static int
+set_field(struct vm_status *s, int field, const char *v, unsigned *seen)
 {
 	uint64_t u;
 	int r;
 
-	if (strcmp(k, "name") == 0) {
+	switch (field) {
+	case F_NAME: {
 		if (!v || !name_is_dns_label(v))
 			return -EINVAL;
 		free(s->name);
@@ -477,20 +591,20 @@ set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
 		*seen |= 1;
 		return 0;
 	}
-	if (strcmp(k, "id") == 0) {
+	case F_ID: {
 		if (!v || (*v && !name_is_vm_id(v)))
 			return -EINVAL;
 		snprintf(s->id, sizeof(s->id), "%s", v);
 		*seen |= 2;
 		return 0;
 	}
-	if (strcmp(k, "end") == 0) {
+	case F_END: {
 		*seen |= 4;
 		return parse_bool(v, &(bool){ false });
 	}
-	if (strcmp(k, "generation") == 0)
+	case F_GENERATION:
 		return parse_hex(v, s->generation, 64, true);
-	if (strcmp(k, "phase") == 0) {
+	case F_PHASE: {
 		r = vm_phase_from_string(v);
 		if (r < 0)
 			return r;
@@ -498,166 +612,158 @@ set_field(struct vm_status *s, const char *k, const char *v, unsigned *seen)
 		*seen |= 8;
 		return 0;
 	}
-	if (strcmp(k, "intent") == 0)
+	case F_INTENT:
 		return parse_text(v, &s->intent);
-	if (strcmp(k, "tap") == 0) {
+	case F_TAP: {
 		if (!v || (*v && (strncmp(v, TAP_PREFIX, strlen(TAP_PREFIX)) != 0 || strlen(v) > 15)))
 			return -EINVAL;
 		snprintf(s->tap, sizeof(s->tap), "%s", v);
 		return 0;
 	}
-	if (strcmp(k, "mac") == 0) {
+	case F_MAC: {
 		s->has_mac = v != NULL;
 		return v ? mac_parse(v, s->mac) : 0;
 	}
-	if (strcmp(k, "ip") == 0) {
+	case F_IP: {
 		s->ip = 0;
 		return v ? ipv4_parse(v, &s->ip) : 0;
 	}
-	if (strcmp(k, "pid") == 0) {
+	case F_PID: {
 		r = parse_u64(v, &u);
 		if (r < 0 || u > INT32_MAX)
 			return -EINVAL;
 		s->pid = (pid_t)u;
 		return 0;
 	}
-	if (strcmp(k, "api_socket") == 0)
+	case F_API_SOCKET:
 		return parse_path(v, &s->api_socket);
-	if (strcmp(k, "disk_strategy") == 0) {
+	case F_DISK_STRATEGY: {
 		r = lookup(strategy_names, _DISK_STRATEGY_MAX, v);
 		if (r < 0)
 			return r;
 		s->disk_strategy = (enum disk_strategy)r;
 		return 0;
 	}
-	if (strcmp(k, "dm_name") == 0) {
+	case F_DM_NAME: {
 		if (!v || (*v && (strncmp(v, DM_PREFIX, strlen(DM_PREFIX)) != 0 || strlen(v) > 19)))
 			return -EINVAL;
 		snprintf(s->dm_name, sizeof(s->dm_name), "%s", v);
 		return 0;
 	}
-	if (strcmp(k, "root_device") == 0)
+	case F_ROOT_DEVICE:
 		return parse_path(v, &s->root_device);
-	if (strcmp(k, "image_rootfs") == 0)
+	case F_IMAGE_ROOTFS:
 		return parse_path(v, &s->image_rootfs);
-	if (strcmp(k, "root_ready") == 0)
+	case F_ROOT_READY:
 		return parse_bool(v, &s->root_ready);
-	if (strcmp(k, "work_path") == 0)
+	case F_WORK_PATH:
 		return parse_path(v, &s->work_path);
-	if (strcmp(k, "work_ready") == 0)
+	case F_WORK_READY:
 		return parse_bool(v, &s->work_ready);
-	if (strcmp(k, "seeded") == 0)
+	case F_SEEDED:
 		return parse_bool(v, &s->seeded);
-	if (strcmp(k, "applied_state") == 0) {
+	case F_APPLIED_STATE: {
 		r = lookup(state_names, _VM_STATE_MAX, v);
 		if (r < 0)
 			return r;
 		s->applied.state = (enum vm_state)r;
 		return 0;
 	}
-	if (strcmp(k, "applied_vcpus") == 0) {
+	case F_APPLIED_VCPUS: {
 		r = parse_u64(v, &u);
 		if (r < 0 || u > 1024)
 			return -EINVAL;
 		s->applied.vcpus = (unsigned)u;
 		return 0;
 	}
-	if (strcmp(k, "applied_memory") == 0)
+	case F_APPLIED_MEMORY:
 		return parse_u64(v, &s->applied.memory);
-	if (strcmp(k, "applied_hypervisor") == 0) {
+	case F_APPLIED_HYPERVISOR: {
 		r = lookup(hypervisor_names, _HYPERVISOR_MAX, v);
 		if (r < 0)
 			return r;
 		s->applied.hypervisor = (enum hypervisor_kind)r;
 		return 0;
 	}
-	if (strcmp(k, "applied_image") == 0) {
+	case F_APPLIED_IMAGE: {
 		if (v && !name_is_dns_label(v))
 			return -EINVAL;
 		return parse_text(v, &s->applied.image);
 	}
-	if (strcmp(k, "applied_image_hash") == 0)
+	case F_APPLIED_IMAGE_HASH:
 		return parse_hex(v, s->applied.image_hash, 64, true);
-	if (strcmp(k, "applied_kernel_args") == 0)
+	case F_APPLIED_KERNEL_ARGS:
 		return parse_text(v, &s->applied.kernel_args);
-	if (strcmp(k, "applied_system_overlay") == 0)
+	case F_APPLIED_SYSTEM_OVERLAY:
 		return parse_u64(v, &s->applied.system_overlay);
-	if (strcmp(k, "applied_work_disk") == 0)
+	case F_APPLIED_WORK_DISK:
 		return parse_u64(v, &s->applied.work_disk);
-	if (strcmp(k, "applied_nat") == 0)
+	case F_APPLIED_NAT:
 		return parse_bool(v, &s->applied.nat);
-	if (strcmp(k, "applied_seed_hash") == 0)
+	case F_APPLIED_SEED_HASH:
 		return parse_hex(v, s->applied.seed_hash, 64, true);
-	if (strcmp(k, "on_delete") == 0) {
+	case F_ON_DELETE: {
 		r = lookup(on_delete_names, _ON_DELETE_MAX, v);
 		if (r < 0)
 			return r;
 		s->applied.on_delete = (enum on_delete)r;
 		return 0;
 	}
-	if (strcmp(k, "source_commit") == 0)
+	case F_SOURCE_COMMIT:
 		return parse_text(v, &s->source_commit);
-	if (strcmp(k, "workspace_commit") == 0)
+	case F_WORKSPACE_COMMIT:
 		return parse_text(v, &s->workspace_commit);
-	if (strcmp(k, "last_error") == 0)
+	case F_LAST_ERROR:
 		return parse_text(v, &s->last_error);
-	if (strcmp(k, "created_ms") == 0)
+	case F_CREATED_MS:
 		return parse_u64(v, &s->created_ms);
-	if (strcmp(k, "updated_ms") == 0)
+	case F_UPDATED_MS:
 		return parse_u64(v, &s->updated_ms);
-	if (strcmp(k, "started_ms") == 0)
+	case F_STARTED_MS:
 		return parse_u64(v, &s->started_ms);
-	if (strcmp(k, "cpu_ticks") == 0)
+	case F_CPU_TICKS:
 		return parse_u64(v, &s->cpu_ticks);
-	if (strcmp(k, "cpu_start_ticks") == 0)
+	case F_CPU_START_TICKS:
 		return parse_u64(v, &s->cpu_start_ticks);
-	if (strcmp(k, "cpu_sample_ms") == 0)
+	case F_CPU_SAMPLE_MS:
 		return parse_u64(v, &s->cpu_sample_ms);
-	if (strcmp(k, "cpu_permille") == 0) {
+	case F_CPU_PERMILLE: {
 		r = parse_u64(v, &u);
 		if (r < 0 || u > 1000000)
 			return -EINVAL;
 		s->cpu_permille = (int)u;
 		return 0;
 	}
-	if (strcmp(k, "idle_since_ms") == 0)
+	case F_IDLE_SINCE_MS:
 		return parse_u64(v, &s->idle_since_ms);
-	if (strcmp(k, "stopped_reason") == 0) {
+	case F_STOPPED_REASON: {
 		if (!v || strcmp(v, "idle") != 0)
 			return -EINVAL;
 		s->stopped_idle = true;
 		return 0;
 	}
-	if (strcmp(k, "stopped_ms") == 0)
+	case F_STOPPED_MS:
 		return parse_u64(v, &s->stopped_ms);
-	if (strcmp(k, "stopped_generation") == 0)
+	case F_STOPPED_GENERATION:
 		return parse_hex(v, s->stopped_generation, 64, true);
-	if (strcmp(k, "spawned_ms") == 0)
+	case F_SPAWNED_MS:
 		return parse_u64(v, &s->spawned_ms);
-	return -ENOKEY;
+	default:
+		return -ENOKEY;
+	}
 }
 
-/* Every field status_format writes: a file missing one is not a whole file
- * banger wrote (an edit, a bad merge, a disk error), and is corrupt. */
-static const char *const status_fields[] = {
-	"name",		  "id",		    "generation",	  "phase",
-	"intent",	  "tap",	    "mac",		  "ip",
-	"pid",		  "api_socket",	    "disk_strategy",	  "dm_name",
-	"root_device",	  "image_rootfs",   "root_ready",	  "work_path",
-	"work_ready",	  "seeded",	    "applied_state",	  "applied_vcpus",
-	"applied_memory", "applied_hypervisor", "applied_image", "applied_image_hash",
-	"applied_kernel_args", "applied_system_overlay", "applied_work_disk", "applied_nat",
-	"applied_seed_hash", "on_delete",   "source_commit",	  "workspace_commit",
-	"last_error",	  "created_ms",	    "updated_ms",	  "started_ms",
-	"end",
-};
+/* The fields status_format always writes: a file missing one is not a whole
+ * file banger wrote (an edit, a bad merge, a disk error), and is corrupt. */
+#define REQUIRED_FIELDS (((UINT64_C(1) << (F_STARTED_MS + 1)) - 1) | (UINT64_C(1) << F_END))
 
+/* The first required field missing from have, or -1. */
 static int
-field_index(const char *k)
+missing_field(uint64_t have)
 {
-	for (size_t i = 0; i < ELEMENTSOF(status_fields); i++)
-		if (strcmp(status_fields[i], k) == 0)
-			return (int)i;
+	for (int i = 0; i < _F_MAX; i++)
+		if ((REQUIRED_FIELDS & ~have) & UINT64_C(1) << i)
+			return i;
 	return -1;
 }
 
@@ -687,16 +793,108 @@ is_null_scalar(const yaml_event_t *ev)
 	       (strcmp(v, "null") == 0 || strcmp(v, "~") == 0 || !*v);
 }
 
+/*
+ * The shape status_format writes, read without libyaml: a first comment line,
+ * then one "key: value" line per field, each value null, true, false, decimal
+ * digits or a double-quoted string of printable ASCII with no escape.  Every
+ * file banger wrote from ASCII text has that shape, and reading it is the
+ * bulk of a no-op reconcile on a host with many VMs.  Anything else (an
+ * escape, non-ASCII text, a field repeated or refused, a missing one) returns
+ * -EAGAIN without judging the file: status_parse then reads it with libyaml,
+ * which gives the same result for every file this accepts (the status fuzz
+ * target checks that on every input) and words the errors.
+ */
+int
+status_parse_fast(const char *text, size_t len, struct vm_status *ret)
+{
+	struct vm_status s = { 0 };
+	_cleanup_free_ char *buf = NULL;
+	unsigned seen = 0;
+	uint64_t have = 0;
+	int next = 0;
+	char *p, *end;
+
+	if (len < 2 || text[0] != '#' || text[len - 1] != '\n')
+		return -EAGAIN;
+	buf = xstrndup(text, len);
+	if (strlen(buf) != len)
+		return -EAGAIN;
+	end = buf + len;
+	s.cpu_permille = -1;
+
+	/* The comment line: printable ASCII only (libyaml refuses some bytes). */
+	for (p = buf; *p != '\n'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return -EAGAIN;
+	for (p++; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *k = p, *v;
+		size_t klen, vlen;
+		int i;
+
+		*nl = '\0';
+		for (v = k; (*v >= 'a' && *v <= 'z') || *v == '_'; v++)
+			;
+		klen = (size_t)(v - k);
+		if (!klen || v[0] != ':' || v[1] != ' ')
+			goto slow;
+		*v = '\0';
+		v += 2;
+		vlen = (size_t)(nl - v);
+		if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+			v[vlen - 1] = '\0';
+			for (char *c = ++v; *c; c++)
+				if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '"' ||
+				    *c == '\\')
+					goto slow;
+		} else if (strcmp(v, "null") == 0) {
+			v = NULL;
+		} else if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+			if (!vlen || vlen > 20 || strspn(v, "0123456789") != vlen)
+				goto slow;
+		}
+
+		/* Fields come in the order status_format writes them. */
+		i = field_lookup(k, next);
+		if (i < 0 || (have & UINT64_C(1) << i))
+			goto slow;
+		have |= UINT64_C(1) << i;
+		next = i + 1;
+		if (set_field(&s, i, v, &seen) < 0)
+			goto slow;
+		p = nl + 1;
+	}
+	if ((seen & 15) != 15)
+		goto slow;
+	if (missing_field(have) >= 0)
+		goto slow;
+	if (inconsistent(&s))
+		goto slow;
+	*ret = s;
+	return 0;
+slow:
+	vm_status_done(&s);
+	return -EAGAIN;
+}
+
 int
 status_parse(const char *text, size_t len, const char *path, struct vm_status *ret,
 	     struct error **err)
+{
+	if (status_parse_fast(text, len, ret) == 0)
+		return 0;
+	return status_parse_yaml(text, len, path, ret, err);
+}
+
+int
+status_parse_yaml(const char *text, size_t len, const char *path, struct vm_status *ret,
+		  struct error **err)
 {
 	yaml_parser_t parser;
 	struct vm_status s = { 0 };
 	_cleanup_free_ char *key = NULL;
 	unsigned seen = 0;
 	uint64_t have = 0;
-	int depth = 0, r = 0;
+	int depth = 0, r = 0, key_field = -1;
 	bool done = false;
 
 	s.cpu_permille = -1;
@@ -736,20 +934,18 @@ status_parse(const char *text, size_t len, const char *path, struct vm_status *r
 				break;
 			}
 			if (!key) {
-				int i;
-
 				key = xstrdup((const char *)ev.data.scalar.value);
-				i = field_index(key);
-				if (i >= 0 && (have & (UINT64_C(1) << i)))
+				key_field = field_lookup(key, key_field + 1);
+				if (key_field >= 0 && (have & (UINT64_C(1) << key_field)))
 					r = error_set_at(err, -EBADMSG, path,
 							 (unsigned)ev.start_mark.line + 1,
 							 (unsigned)ev.start_mark.column + 1,
 							 "field '%s' repeated", key);
-				else if (i >= 0)
-					have |= UINT64_C(1) << i;
+				else if (key_field >= 0)
+					have |= UINT64_C(1) << key_field;
 				break;
 			}
-			r = set_field(&s, key,
+			r = set_field(&s, key_field,
 				      is_null_scalar(&ev) ? NULL : (const char *)ev.data.scalar.value,
 				      &seen);
 			if (r == -ENOKEY)
@@ -773,9 +969,9 @@ status_parse(const char *text, size_t len, const char *path, struct vm_status *r
 	if (r == 0 && (seen & 15) != 15)
 		r = error_set(err, -EBADMSG, "%s: %s", path,
 			      !(seen & 4) ? "truncated (no end marker)" : "name, id or phase missing");
-	for (size_t i = 0; r == 0 && i < ELEMENTSOF(status_fields); i++)
-		if (!(have & (UINT64_C(1) << i)))
-			r = error_set(err, -EBADMSG, "%s: field '%s' missing", path, status_fields[i]);
+	if (r == 0 && missing_field(have) >= 0)
+		r = error_set(err, -EBADMSG, "%s: field '%s' missing", path,
+			      field_names[missing_field(have)]);
 	if (r == 0 && inconsistent(&s))
 		r = error_set(err, -EBADMSG, "%s: %s", path, inconsistent(&s));
 	if (r < 0) {
@@ -786,8 +982,9 @@ status_parse(const char *text, size_t len, const char *path, struct vm_status *r
 	return 0;
 }
 
-int
-status_write(const char *status_dir, const struct vm_status *s, struct error **err)
+static int
+status_write_whole(const char *status_dir, const struct vm_status *s, bool durable,
+		   struct error **err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/vms", status_dir);
 	_cleanup_free_ char *path = status_path(status_dir, s->name);
@@ -797,9 +994,32 @@ status_write(const char *status_dir, const struct vm_status *s, struct error **e
 	r = mkdir_p(dir, 0700);
 	if (r < 0)
 		return error_set(err, r, "status directory '%s': %s", dir, strerror(-r));
-	r = write_file_atomic(path, text, strlen(text), 0600);
+	r = durable ? write_file_atomic(path, text, strlen(text), 0600)
+		    : write_file_replace(path, text, strlen(text), 0600);
 	if (r < 0)
 		return error_set(err, r, "status file '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+int
+status_write(const char *status_dir, const struct vm_status *s, struct error **err)
+{
+	return status_write_whole(status_dir, s, true, err);
+}
+
+int
+status_write_nosync(const char *status_dir, const struct vm_status *s, struct error **err)
+{
+	return status_write_whole(status_dir, s, false, err);
+}
+
+int
+status_sync(const char *status_dir, struct error **err)
+{
+	int r = sync_filesystem_of(status_dir);
+
+	if (r < 0)
+		return error_set(err, r, "sync status directory '%s': %s", status_dir, strerror(-r));
 	return 0;
 }
 
@@ -831,8 +1051,9 @@ status_read(const char *status_dir, const char *name, struct vm_status *ret, str
 	return 0;
 }
 
-int
-status_remove(const char *status_dir, const char *name, struct error **err)
+static int
+status_remove_whole(const char *status_dir, const char *name, bool durable,
+		    struct error **err)
 {
 	_cleanup_free_ char *path = status_path(status_dir, name);
 	int r;
@@ -841,10 +1062,24 @@ status_remove(const char *status_dir, const char *name, struct error **err)
 		r = -errno;
 		return error_set(err, r, "%s: %s", path, strerror(-r));
 	}
+	if (!durable)
+		return 0;
 	r = fsync_parent_dir(path);
 	if (r < 0 && r != -ENOENT)
 		return error_set(err, r, "%s: %s", path, strerror(-r));
 	return 0;
+}
+
+int
+status_remove(const char *status_dir, const char *name, struct error **err)
+{
+	return status_remove_whole(status_dir, name, true, err);
+}
+
+int
+status_remove_nosync(const char *status_dir, const char *name, struct error **err)
+{
+	return status_remove_whole(status_dir, name, false, err);
 }
 
 static int

@@ -112,16 +112,30 @@ char *status_retained_path(const char *status_dir, const char *name, const char 
 char *status_format(const struct vm_status *s);
 int status_parse(const char *text, size_t len, const char *path, struct vm_status *ret,
 		 struct error **err);
+/* The two readers status_parse tries in turn, apart for the differential
+ * fuzz test: the fast one for the exact shape status_format writes (-EAGAIN
+ * for anything else, never an error), and the libyaml one for everything. */
+int status_parse_fast(const char *text, size_t len, struct vm_status *ret);
+int status_parse_yaml(const char *text, size_t len, const char *path, struct vm_status *ret,
+		      struct error **err);
 
-/* Write STATUS_DIR/vms/NAME.yaml whole and atomically (0600); creates
- * STATUS_DIR/vms when missing. */
+/* Write STATUS_DIR/vms/NAME.yaml whole, atomically and durably (0600);
+ * creates STATUS_DIR/vms when missing. */
 int status_write(const char *status_dir, const struct vm_status *s, struct error **err);
+/* The same without the fsyncs: atomic for every reader and for a process
+ * that dies, durable at the next status_sync.  For reconcile's write-ahead
+ * records, which guard kernel objects and processes (a power loss takes
+ * them too) and files at paths derived from the VM's name. */
+int status_write_nosync(const char *status_dir, const struct vm_status *s, struct error **err);
+/* Make every status write so far durable: one syncfs(2). */
+int status_sync(const char *status_dir, struct error **err);
 /* Read and validate.  -ENOENT when missing; -EBADMSG when truncated or
  * corrupt (err says why); the name in the file must match. */
 int status_read(const char *status_dir, const char *name, struct vm_status *ret,
 		struct error **err);
 /* Remove a VM's status file (idempotent). */
 int status_remove(const char *status_dir, const char *name, struct error **err);
+int status_remove_nosync(const char *status_dir, const char *name, struct error **err);
 /* Names of every vms/NAME.yaml (sorted, names that are not DNS labels skipped);
  * an absent directory is an empty list.  Caller owns *ret (strv). */
 int status_list(const char *status_dir, char ***ret, struct error **err);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,8 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int
-write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int
+write_file_whole(const char *path, const void *data, size_t len, mode_t mode, bool durable)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	_cleanup_close_ int fd = -EBADF;
@@ -69,7 +70,7 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	r = write_all(fd, data, len);
 	if (r < 0)
 		goto fail;
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -81,10 +82,34 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		r = -errno;
 		goto fail;
 	}
-	return fsync_parent_dir(path);
+	return durable ? fsync_parent_dir(path) : 0;
 fail:
 	(void)unlink(tmp);
 	return r;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file_whole(path, data, len, mode, true);
+}
+
+int
+write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file_whole(path, data, len, mode, false);
+}
+
+int
+sync_filesystem_of(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (syncfs(fd) < 0)
+		return -errno;
+	return 0;
 }
 
 int
@@ -128,6 +153,11 @@ read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 		len += (size_t)n;
 		if (len > max)
 			return -EFBIG;
+		/* All fstat saw, and room left: a regular file read short only
+		 * at its end, so the read that would return 0 is not needed.
+		 * A file still growing fills the buffer and is read on. */
+		if (len == (size_t)st.st_size && len + 1 < cap)
+			break;
 	}
 	buf[len] = '\0';
 	*ret_data = TAKE_PTR(buf);
@@ -139,8 +169,14 @@ read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 int
 mkdir_p(const char *path, mode_t mode)
 {
-	_cleanup_free_ char *p = xstrdup(path);
+	_cleanup_free_ char *p = NULL;
 
+	/* Usually there already, or only its last part missing. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	p = xstrdup(path);
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
 			continue;

@@ -17,6 +17,18 @@
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /*
+ * The same, atomic but not yet durable: no fsync.  Readers (and a process
+ * that dies right after) see the old or the new content, never a mix; a
+ * power loss may bring the old one back until the filesystem is synced
+ * (sync_filesystem_of).
+ */
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode);
+
+/* syncfs(2) of the filesystem holding the directory path: every write made
+ * on it so far is durable after this. */
+int sync_filesystem_of(const char *path);
+
+/*
  * Read a regular file whole into a NUL-terminated buffer (the NUL is not
  * counted in *ret_len).  -EFBIG when it is larger than max bytes, -EISDIR
  * or -EINVAL when it is not a regular file.  Caller frees *ret_data.

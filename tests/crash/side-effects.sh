@@ -3,7 +3,8 @@
 # No host object is created or removed outside apply's step(): every call of
 # an op that changes the host (tap_ensure, vm_add, root_create, spawn, ...)
 # must sit in step() or in the two helpers only step() calls (start_vm,
-# remove_orphan) of src/apply/apply.c; hv-dispatch.c may only forward each op
+# remove_orphan) of src/apply/apply.c, or in finish() (the batched end of
+# a run: taps given up, deleted together); hv-dispatch.c may only forward each op
 # to its backend from its own op; the kernel primitives that make objects
 # (TUNSETIFF, LOOP_CTL_GET_FREE, posix_spawn, dm tasks, nft commands, rtnl
 # link adds) appear only in src/drivers/.  The checker is run on the source
@@ -12,7 +13,7 @@
 set -eu
 : "${top_srcdir:?}"
 
-OPS='tap_ensure|tap_delete|bridge_ensure|forwarding_ensure|vm_add|vm_delete|rule_delete|table_ensure|root_create|root_remove|work_create|work_retain|vm_dir_create|vm_dir_remove|filesync_apply|workspace_apply|obj_remove|spawn|boot|stop'
+OPS='tap_ensure|tap_delete|tap_flush|bridge_ensure|forwarding_ensure|vm_add|vm_delete|rule_delete|table_ensure|root_create|root_remove|work_create|work_retain|vm_dir_create|vm_dir_remove|filesync_apply|workspace_apply|obj_remove|spawn|boot|stop'
 PRIM='TUNSETIFF|LOOP_CTL_GET_FREE|LOOP_CONFIGURE|LOOP_SET_FD|posix_spawn|execve|fork\(|dm_task_create|nft_run_cmd_from_buffer|rtnl_link_add'
 
 # check SRC: prints each violation as FILE:LINE: why; exits 1 if any.
@@ -32,7 +33,7 @@ check() {
 				gsub(/"([^"\\]|\\.)*"/, "\"\"", line)
 				if (line ~ ("(->|\\.)(" ops ")\\(")) {
 					ok = 0
-					if (f == "apply/apply.c" && (fn == "step" || fn == "start_vm" || fn == "remove_orphan"))
+					if (f == "apply/apply.c" && (fn == "step" || fn == "start_vm" || fn == "remove_orphan" || fn == "finish"))
 						ok = 1
 					if (f == "drivers/hv-dispatch.c" && (fn == "d_spawn" || fn == "d_boot" || fn == "d_stop"))
 						ok = 1

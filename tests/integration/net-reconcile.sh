@@ -101,8 +101,30 @@ ip link show bgr-deadbeef >/dev/null 2>&1 || fail "the foreign interface was tou
 "$BANGER" status >$T/s || { cat $T/s; fail "status"; }
 grep -q "bgr-deadbeef" $T/s || { cat $T/s; fail "foreign interface not reported"; }
 
+# A delete cut short at each of its steps (the last one deletes the taps
+# given up, together): the next run finishes it, nothing of c is left.
+k=1
+while :; do
+	printf 'image: base\nmemory: 128M\n' >$T/state/vms/c.yaml
+	"$BANGER" reconcile >$T/rk 2>&1 || { cat $T/rk; fail "recreate c (step \$k)"; }
+	idc=\$(id_of c); tapc=\$(tap_of c)
+	rm $T/state/vms/c.yaml
+	set +e
+	BANGER_FAULT=before:\$k "$BANGER" reconcile --stop-timeout 1 >$T/rk 2>&1
+	rc=\$?
+	set -e
+	"$BANGER" reconcile --stop-timeout 1 >$T/rk2 2>&1 || { cat $T/rk2; fail "after a cut at \$k"; }
+	ip link show "\$tapc" >/dev/null 2>&1 && fail "c's tap left after a cut at \$k"
+	rules | grep -q "banger id=\$idc" && fail "c's rules left after a cut at \$k"
+	[ \$rc = 0 ] && break
+	[ \$rc = 137 ] || { cat $T/rk; fail "cut at \$k: exit \$rc"; }
+	k=\$((k + 1))
+	[ \$k -lt 30 ] || fail "delete never finished"
+done
+echo "delete of c cut at each of its \$((k - 1)) steps: converged"
+
 # Every declaration removed: no banger tap, no banger rule.
-rm $T/state/vms/a.yaml $T/state/vms/b.yaml $T/state/vms/c.yaml
+rm $T/state/vms/a.yaml $T/state/vms/b.yaml
 "$BANGER" reconcile --allow-mass-delete >$T/r4 || { cat $T/r4; fail "delete"; }
 [ -z "\$(ip -br link | grep '^bgr-' | grep -v '^bgr-deadbeef' || true)" ] || fail "taps left"
 rules | grep -q 'banger id=' && fail "rules left"

@@ -94,6 +94,30 @@ link_json(const char *name)
 	return l;
 }
 
+/* The link's group number (`ip -d -j` prints the number when
+ * /etc/iproute2/group names none), -1 when absent. */
+static long long
+link_group(const char *name)
+{
+	_cleanup_free_ char *out = NULL;
+	json_t *root, *g;
+	long long v = -1;
+
+	if (RUN(&out, "ip", "-d", "-j", "link", "show", "dev", name) != 0)
+		return -1;
+	root = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	g = json_object_get(json_array_get(root, 0), "group");
+	if (json_is_string(g))
+		v = strcmp(json_string_value(g), "default") == 0
+			    ? 0
+			    : strtoll(json_string_value(g), NULL, 0);
+	else if (json_is_integer(g))
+		v = json_integer_value(g);
+	json_decref(root);
+	return v;
+}
+
 static const char *
 jstr(json_t *o, const char *key)
 {
@@ -327,10 +351,66 @@ START_TEST(test_tap_lifecycle)
 	expect_err(net->tap_delete(net->userdata, TAP1, ID2, &err), -EEXIST, &err);
 	check_tap(TAP1, "banger vm=web2 id=" ID1, true);
 	ck_assert_int_eq(net->tap_delete(net->userdata, TAP1, ID1, &err), 0);
-	ck_assert_ptr_null(link_json(TAP1));
+	/* Given up, not gone yet: in the dying group, still marked as banger's. */
+	check_tap(TAP1, "banger vm=web2 id=" ID1, true);
+	ck_assert_int_eq(link_group(TAP1), NET_TAP_GROUP_DYING);
 	ck_assert_int_eq(net->tap_delete(net->userdata, TAP1, ID1, &err), 0);
 	ck_assert_int_eq(net->tap_delete(net->userdata, TAP2, ID2, &err), 0);
+	ck_assert_int_eq(net->tap_flush(net->userdata, &err), 0);
+	ck_assert_ptr_null(link_json(TAP1));
 	ck_assert_ptr_null(link_json(TAP2));
+	/* Deleting what is gone, and flushing nothing, are fine. */
+	ck_assert_int_eq(net->tap_delete(net->userdata, TAP1, ID1, &err), 0);
+	ck_assert_int_eq(net->tap_flush(net->userdata, &err), 0);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+START_TEST(test_tap_dying)
+{
+	struct error *err = NULL;
+	struct net_ops *other = NULL;
+
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "a", ID1, &err), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP2, BRIDGE, "b", ID2, &err), 0);
+
+	/* Given up and wanted again in the same run: a fresh tap, which the
+	 * flush leaves alone. */
+	ck_assert_int_eq(net->tap_delete(net->userdata, TAP1, ID1, &err), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "a", ID1, &err), 0);
+	ck_assert_int_eq(link_group(TAP1), 0);
+	ck_assert_int_eq(net->tap_flush(net->userdata, &err), 0);
+	check_tap(TAP1, "banger vm=a id=" ID1, true);
+
+	/* A foreign link in the dying group: the flush deletes banger's tap one
+	 * by one and never the foreign link. */
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", "foreign0", "type", "bridge"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", "dev", "foreign0", "group", "1650946660"),
+			 0);
+	ck_assert_int_eq(link_group("foreign0"), NET_TAP_GROUP_DYING);
+	ck_assert_int_eq(net->tap_delete(net->userdata, TAP2, ID2, &err), 0);
+	ck_assert_int_eq(net->tap_flush(net->userdata, &err), 0);
+	ck_assert_ptr_null(link_json(TAP2));
+	ck_assert_int_eq(link_group("foreign0"), NET_TAP_GROUP_DYING);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", "foreign0"), 0);
+
+	/* A run cut short between the two: the tap stays, banger's, in the
+	 * group; the next run's driver adopts it back to life, or deletes it. */
+	ck_assert_int_eq(net->tap_delete(net->userdata, TAP1, ID1, &err), 0);
+	ck_assert_int_eq(net_netlink_new(&other, &err), 0);
+	ck_assert_int_eq(other->tap_ensure(other->userdata, TAP1, BRIDGE, "a", ID1, &err), 0);
+	ck_assert_int_eq(link_group(TAP1), 0);
+	ck_assert_int_eq(other->tap_flush(other->userdata, &err), 0);
+	check_tap(TAP1, "banger vm=a id=" ID1, true);
+	ck_assert_int_eq(other->tap_delete(other->userdata, TAP1, ID1, &err), 0);
+	other = net_netlink_free(other);
+	ck_assert_int_eq(link_group(TAP1), NET_TAP_GROUP_DYING);
+	ck_assert_int_eq(net_netlink_new(&other, &err), 0);
+	ck_assert_int_eq(other->tap_delete(other->userdata, TAP1, ID1, &err), 0);
+	ck_assert_int_eq(other->tap_flush(other->userdata, &err), 0);
+	ck_assert_ptr_null(link_json(TAP1));
+	other = net_netlink_free(other);
 	ck_assert_ptr_null(err);
 }
 END_TEST
@@ -621,6 +701,7 @@ main(void)
 	tcase_add_test(tc, test_bridge);
 	tcase_add_test(tc, test_tap_lifecycle);
 	tcase_add_test(tc, test_tap_foreign);
+	tcase_add_test(tc, test_tap_dying);
 	tcase_add_test(tc, test_uplink_and_forwarding);
 	tcase_add_test(tc, test_nat);
 	tcase_add_test(tc, test_nat_add_creates_table);
