@@ -28,6 +28,10 @@
 # port 22 (public keys only, host keys made on first boot by dropbear -R) and
 # prints
 #   banger-ssh started
+# Workspace: when the work disk holds banger/workspace/path (banger writes the
+# declared guest folder there, one absolute path), rcS bind-mounts the work
+# disk's copy /mnt/work/PATH on PATH and prints
+#   banger-workspace mounted on PATH
 # Without a usable /dev/vda the same rcS runs from the initramfs.
 #
 # Device discovery: QEMU microvm describes its virtio-mmio devices in ACPI
@@ -184,6 +188,31 @@ if [ -b /dev/vdb ]; then
 		echo "banger-work mounted /dev/vdb on /mnt/work" >$con
 	else
 		echo "banger-init: /dev/vdb not mountable, ignoring" >$con
+	fi
+fi
+
+# Workspace: banger copied it into the work disk at its guest path and names
+# that path in banger/workspace/path; bind-mount it there, so the guest finds
+# it where it was declared (changes land in the work disk and survive).
+if [ -f /mnt/work/banger/workspace/path ]; then
+	read -r wsp </mnt/work/banger/workspace/path || wsp=
+	# Only a plain absolute path: no ".", ".." or empty components.
+	case "$wsp/" in
+	/[!/]*) ;;
+	*) wsp= ;;
+	esac
+	case "$wsp/" in
+	*/../* | */./* | *//*) wsp= ;;
+	esac
+	if [ -n "$wsp" ] && [ -d "/mnt/work$wsp" ]; then
+		mkdir -p "$wsp"
+		if mount -o bind "/mnt/work$wsp" "$wsp"; then
+			echo "banger-workspace mounted on $wsp" >$con
+		else
+			echo "banger-init: cannot mount the workspace on $wsp" >$con
+		fi
+	elif [ -n "$wsp" ]; then
+		echo "banger-init: no workspace folder /mnt/work$wsp, ignoring" >$con
 	fi
 fi
 

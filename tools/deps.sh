@@ -8,7 +8,8 @@ PKGS="build-essential autoconf automake libtool pkg-config git ca-certificates
   libnftables-dev libjansson-dev check clang llvm libclang-rt-14-dev
   mandoc python3-jsonschema python3-yaml nftables iproute2 e2fsprogs
   util-linux kmod cpio busybox-static lz4 xz-utils qemu-system-x86
-  qemu-utils btrfs-progs xfsprogs systemd libext2fs-dev openssh-client"
+  qemu-utils btrfs-progs xfsprogs systemd libext2fs-dev openssh-client
+  dnsmasq-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

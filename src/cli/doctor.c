@@ -14,6 +14,8 @@
 
 #include "cli/cli.h"
 #include "cli/doctor.h"
+#include "cli/ssh.h"
+#include "drivers/guest.h"
 #include "drivers/nat.h"
 #include "source/source.h"
 #include "util/alloc.h"
@@ -27,7 +29,7 @@ const char *const doctor_check_names[DOCTOR_N_CHECKS + 1] = {
 	"host-config", "state-dir", "status-dir", "disk-space", "kvm",
 	"tun", "nftables", "device-mapper", "disk-strategy", "loop",
 	"qemu", "firecracker", "bridge", "uplink", "ip-forward",
-	NULL,
+	"names", NULL,
 };
 
 static const char *const status_names[_DOCTOR_STATUS_MAX] = {
@@ -608,6 +610,106 @@ check_forwarding(struct run *run)
 		    "IPv4 forwarding is off (no VM uses nat; reconcile turns it on when one does)");
 }
 
+static char *
+joinf(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* s (taken), "; " and the formatted text. */
+static char *
+joinf(char *s, const char *fmt, ...)
+{
+	_cleanup_free_ char *t = NULL;
+	va_list ap;
+	char *out;
+
+	va_start(ap, fmt);
+	t = xvasprintf(fmt, ap);
+	va_end(ap);
+	out = xasprintf("%s%s%s", s ? s : "", s && *s ? "; " : "", t);
+	free(s);
+	return out;
+}
+
+/*
+ * How NAME.DOMAIN reaches the host's resolvers: the marked block of the
+ * hosts file (glibc, and systemd-resolved when its ReadEtcHosts= is on) and
+ * banger's dnsmasq drop-in.
+ */
+static void
+check_names(struct run *run)
+{
+	const struct doctor_ctx *c = run->c;
+	const char *dom = run->host->domain;
+	struct doctor_resolved res = { .read_etc_hosts = true };
+	enum doctor_status st = DOCTOR_OK;
+	_cleanup_free_ char *msg = NULL;
+	char *fix = NULL;
+
+	if (c->probe->resolved)
+		c->probe->resolved(c->probe->userdata, &res);
+	if (!c->hosts_file && !c->dnsmasq_dir) {
+		add(run, "names", DOCTOR_SKIP, NULL,
+		    "NAME.%s only in '%s/hosts': no system hosts file or dnsmasq conf dir "
+		    "for a status directory other than " DEFAULT_STATUS_DIR,
+		    dom, c->status_dir);
+		return;
+	}
+	if (c->hosts_file)
+		msg = joinf(msg, "NAME.%s in the block of '%s'", dom, c->hosts_file);
+	if (res.present && !res.read_etc_hosts) {
+		st = DOCTOR_WARN;
+		fix = fixf("set ReadEtcHosts=yes in '%s' (or remove that line) and restart "
+			   "systemd-resolved",
+			   res.where);
+		msg = joinf(msg,
+			    "systemd-resolved ignores /etc/hosts (ReadEtcHosts=no in '%s'): "
+			    "programs asking it do not find NAME.%s",
+			    res.where, dom);
+	} else if (res.present && c->hosts_file && strcmp(c->hosts_file, "/etc/hosts") != 0)
+		msg = joinf(msg, "systemd-resolved reads /etc/hosts, not that file");
+	else if (res.present && c->hosts_file)
+		msg = joinf(msg, "systemd-resolved reads it (ReadEtcHosts=yes%s%s)",
+			    *res.where ? " in " : "", res.where);
+	else if (res.present)
+		msg = joinf(msg, "systemd-resolved runs but no hosts file block is kept");
+	if (res.present && *res.unreadable)
+		msg = joinf(msg, "cannot read '%s'", res.unreadable);
+
+	if (c->dnsmasq_dir) {
+		_cleanup_free_ char *dropin = xasprintf("%s/" DNSMASQ_DROPIN, c->dnsmasq_dir);
+		char head[256];
+		int r = c->probe->read_head ? c->probe->read_head(c->probe->userdata, dropin, head,
+								  sizeof(head))
+					    : -ENOSYS;
+
+		if (r == -ENOENT)
+			msg = joinf(msg,
+				    "dnsmasq: banger writes '%s' when a VM has an address "
+				    "(restart dnsmasq once then)",
+				    dropin);
+		else if (r < 0) {
+			if (st == DOCTOR_OK) {
+				st = DOCTOR_WARN;
+				fix = fixf("run banger doctor as root");
+			}
+			msg = joinf(msg, "dnsmasq: cannot read '%s': %s", dropin, strerror(-r));
+		} else if (strncmp(head, DNSMASQ_MARK, strlen(DNSMASQ_MARK)) != 0) {
+			if (st == DOCTOR_OK) {
+				st = DOCTOR_WARN;
+				fix = fixf("move '%s' away; the next reconcile writes banger's", dropin);
+			}
+			msg = joinf(msg,
+				    "dnsmasq: '%s' was not written by banger: banger leaves it "
+				    "alone and dnsmasq does not learn the names",
+				    dropin);
+		} else
+			msg = joinf(msg,
+				    "dnsmasq: drop-in '%s' (hostsdir '%s/" DNSMASQ_HOSTS_DIR
+				    "', read by a dnsmasq started after it was written)",
+				    dropin, c->dnsmasq_dir);
+	}
+	add(run, "names", st, fix, "%s", msg);
+}
+
 void
 doctor_run(const struct doctor_ctx *c, struct doctor_report *ret)
 {
@@ -632,6 +734,7 @@ doctor_run(const struct doctor_ctx *c, struct doctor_report *ret)
 	check_bridge(&run);
 	check_uplink(&run);
 	check_forwarding(&run);
+	check_names(&run);
 	assert(ret->n_checks == DOCTOR_N_CHECKS);
 }
 
@@ -714,8 +817,10 @@ help(FILE *f)
 	      "Check what this host offers banger: KVM, /dev/net/tun, nftables,\n"
 	      "device-mapper and the disk strategy, loop devices, hypervisor binaries,\n"
 	      "the bridge and uplink of host.yaml, IPv4 forwarding, the state and status\n"
-	      "directories and free disk space.  One line per check: ok, warn, error or\n"
-	      "skip, with a fix for what is wrong.  Changes nothing.\n"
+	      "directories, free disk space, and how the guests' names reach the\n"
+	      "resolvers (hosts file block, systemd-resolved, dnsmasq).  One line per\n"
+	      "check: ok, warn, error or skip, with a fix for what is wrong.  Changes\n"
+	      "nothing.\n"
 	      "\n"
 	      "Options:\n",
 	      f);
@@ -812,6 +917,8 @@ cli_doctor(int argc, char **argv)
 		.spec_error = spec_error,
 		.state_dir = common.state_dir,
 		.status_dir = status_dir,
+		.hosts_file = guest_hosts_file(status_dir),
+		.dnsmasq_dir = guest_dnsmasq_dir(status_dir),
 	};
 	doctor_run(&ctx, &rep);
 	if (common.json) {

@@ -30,7 +30,7 @@ enum doctor_status doctor_status_from_string(const char *s);
 
 /* Check names, in the order doctor_run reports them. */
 extern const char *const doctor_check_names[];
-#define DOCTOR_N_CHECKS 15
+#define DOCTOR_N_CHECKS 16
 
 struct doctor_check {
 	const char *name;	/* static: one of doctor_check_names */
@@ -56,6 +56,10 @@ struct doctor_ctx {
 	const char *spec_error;		/* why the declarations were unreadable, or NULL */
 	const char *state_dir;
 	const char *status_dir;
+	/* Where reconcile publishes the guests' names (guest_hosts_file,
+	 * guest_dnsmasq_dir): NULL when it does not. */
+	const char *hosts_file;
+	const char *dnsmasq_dir;
 };
 
 /* Run every check, in doctor_check_names order.  Cannot fail. */

@@ -127,6 +127,20 @@ guest_hosts_file(const char *status_dir)
 	return strcmp(status_dir, DEFAULT_STATUS_DIR) == 0 ? "/etc/hosts" : NULL;
 }
 
+const char *
+guest_dnsmasq_dir(const char *status_dir)
+{
+	const char *s = getenv("BANGER_DNSMASQ_DIR");
+	struct stat st;
+
+	if (s)
+		return *s ? s : NULL;
+	if (strcmp(status_dir, DEFAULT_STATUS_DIR) != 0)
+		return NULL;
+	return stat(DEFAULT_DNSMASQ_DIR, &st) == 0 && S_ISDIR(st.st_mode) ? DEFAULT_DNSMASQ_DIR
+									   : NULL;
+}
+
 /* The entries guest_entries_read would give, from status files already read
  * (observed VMs are sorted by name, as status_list sorts). */
 static void
@@ -155,9 +169,11 @@ guest_hosts_refresh(const char *status_dir, const char *domain, const struct obs
 {
 	struct guest_entry *e = NULL;
 	_cleanup_free_ char *body = NULL;
+	const char *dnsmasq_dir = guest_dnsmasq_dir(status_dir);
+	_cleanup_(error_freep) struct error *e2 = NULL;
 	size_t n = 0;
-	bool changed = false;
-	int r;
+	bool changed = false, new_dropin = false;
+	int r, r2 = 0;
 
 	if (o)
 		guest_entries_from_observed(o, &e, &n);
@@ -168,7 +184,30 @@ guest_hosts_refresh(const char *status_dir, const char *domain, const struct obs
 	}
 	body = guest_hosts_format(e, n, domain);
 	guest_entries_free(e, n);
-	return hosts_sync(status_dir, guest_hosts_file(status_dir), body, &changed, err);
+	r = hosts_sync(status_dir, guest_hosts_file(status_dir), body, &changed, err);
+	if (dnsmasq_dir) {
+		r2 = dnsmasq_sync(dnsmasq_dir, body, &changed, &new_dropin, &e2);
+		if (r2 < 0)
+			(void)error_prefix(&e2, "dnsmasq");
+		else if (new_dropin)
+			cli_errorf("note: wrote '%s/" DNSMASQ_DROPIN "': restart dnsmasq once so "
+				   "it reads it (later changes reach it without one)",
+				   dnsmasq_dir);
+	}
+	if (r < 0) {
+		/* Both failed: the hosts error is returned, this one shown. */
+		if (r2 < 0) {
+			_cleanup_free_ char *msg = error_format(e2);
+
+			cli_errorf("warning: %s, ignoring", msg);
+		}
+		return r;
+	}
+	if (r2 < 0) {
+		*err = TAKE_PTR(e2);
+		return r2;
+	}
+	return 0;
 }
 
 int

@@ -38,9 +38,27 @@ char *guest_ssh_config_format(const struct guest_entry *e, size_t n, const char 
  */
 const char *guest_hosts_file(const char *status_dir);
 
-/* After reconcile: refresh STATUS_DIR/hosts and the hosts file block, from
+/* dnsmasq's conf dir when not set otherwise (Debian's dnsmasq reads it). */
+#define DEFAULT_DNSMASQ_DIR "/etc/dnsmasq.d"
+
+/*
+ * The dnsmasq conf dir reconcile keeps banger's drop-in in: $BANGER_DNSMASQ_DIR
+ * when set (empty: none), else DEFAULT_DNSMASQ_DIR when status_dir is the
+ * default status directory and that folder exists (dnsmasq is installed),
+ * else NULL.
+ */
+const char *guest_dnsmasq_dir(const char *status_dir);
+
+/*
+ * After reconcile: refresh STATUS_DIR/hosts, the hosts file block and, when
+ * guest_dnsmasq_dir names one, banger's dnsmasq files (dnsmasq_sync), from
  * the status files (o NULL), or from o when they are known unchanged since
- * it was observed (a run that took no action). */
+ * it was observed (a run that took no action).  Each file is written only
+ * when its content changes.  A drop-in written where there was none is
+ * announced on stderr (dnsmasq reads it when it restarts).  Each target is
+ * tried even when another failed; the first error is returned, a second one
+ * printed as a warning.
+ */
 struct observed;
 int guest_hosts_refresh(const char *status_dir, const char *domain, const struct observed *o,
 			struct error **err);

@@ -2,13 +2,16 @@
 /*
  * The real doctor probes: ioctls on /dev/kvm, opens of device nodes,
  * libnftables for the ruleset, libnl-route-3 for the bridge, posix_spawn for
- * hypervisor versions, stat and statvfs.  Read-only: nothing here creates,
+ * hypervisor versions, stat and statvfs, and systemd-resolved's configuration
+ * files.  Read-only: nothing here creates,
  * changes or deletes a host object (the KVM test VM lives only as long as
  * its file descriptors).
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -25,6 +28,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
@@ -37,6 +41,7 @@
 #include "drivers/net.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 
 extern char **environ;
 
@@ -613,6 +618,184 @@ real_euid(void *userdata)
 	return geteuid();
 }
 
+/* ---- systemd-resolved ---- */
+
+static const char *const resolved_dropin_dirs[] = {
+	"etc/systemd/resolved.conf.d",
+	"run/systemd/resolved.conf.d",
+	"usr/local/lib/systemd/resolved.conf.d",
+	"usr/lib/systemd/resolved.conf.d",
+};
+
+/* systemd's boolean words; -1 for anything else. */
+static int
+parse_bool(const char *v)
+{
+	static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+	static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Apply one resolved.conf-style file: its [Resolve] ReadEtcHosts= lines. */
+static void
+resolved_apply_file(const char *path, struct doctor_resolved *ret)
+{
+	_cleanup_free_ char *data = NULL;
+	bool in_resolve = false;
+	size_t len = 0;
+	char *line, *save = NULL;
+	int r;
+
+	r = read_file(path, 1024 * 1024, &data, &len);
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		snprintf(ret->unreadable, sizeof(ret->unreadable), "%s", path);
+		return;
+	}
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *l = trim(line), *eq;
+		int b;
+
+		if (*l == '#' || *l == ';' || !*l)
+			continue;
+		if (*l == '[') {
+			in_resolve = strcmp(l, "[Resolve]") == 0;
+			continue;
+		}
+		eq = strchr(l, '=');
+		if (!in_resolve || !eq)
+			continue;
+		*eq = '\0';
+		if (strcmp(trim(l), "ReadEtcHosts") != 0)
+			continue;
+		b = parse_bool(trim(eq + 1));
+		/* An empty value resets to the default; a bad one is ignored
+		 * by resolved too. */
+		if (!*trim(eq + 1))
+			b = 1;
+		if (b < 0)
+			continue;
+		ret->read_etc_hosts = b;
+		snprintf(ret->where, sizeof(ret->where), "%s", path);
+	}
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+doctor_resolved_read(const char *root, struct doctor_resolved *ret)
+{
+	const char *sep = root[strlen(root) - 1] == '/' ? "" : "/";
+	_cleanup_free_ char *run = xasprintf("%s%s%s", root, sep, "run/systemd/resolve");
+	_cleanup_free_ char *main_conf = xasprintf("%s%s%s", root, sep,
+						   "etc/systemd/resolved.conf");
+	char **names = NULL, **paths = NULL;
+	size_t n = 0;
+	struct stat st;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->present = stat(run, &st) == 0 && S_ISDIR(st.st_mode);
+	ret->read_etc_hosts = true;
+	resolved_apply_file(main_conf, ret);
+	/* Drop-ins: unique names, the first folder's file for each. */
+	for (size_t d = 0; d < sizeof(resolved_dropin_dirs) / sizeof(resolved_dropin_dirs[0]); d++) {
+		_cleanup_free_ char *dir = xasprintf("%s%s%s", root, sep, resolved_dropin_dirs[d]);
+		DIR *dh = opendir(dir);
+		struct dirent *de;
+
+		if (!dh) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				snprintf(ret->unreadable, sizeof(ret->unreadable), "%s", dir);
+			continue;
+		}
+		while ((de = readdir(dh))) {
+			size_t l = strlen(de->d_name);
+			bool seen = false;
+
+			if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".conf") != 0)
+				continue;
+			for (size_t i = 0; i < n && !seen; i++)
+				seen = strcmp(strrchr(paths[i], '/') + 1, de->d_name) == 0;
+			if (seen)
+				continue;
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			paths = xrealloc(paths, (n + 1) * sizeof(*paths));
+			paths[n] = xasprintf("%s/%s", dir, de->d_name);
+			names[n] = xasprintf("%s%c%s", de->d_name, '\0', paths[n]);
+			n++;
+		}
+		closedir(dh);
+	}
+	/* names[i] is "NAME\0PATH": sorting by NAME keeps each path with it. */
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		resolved_apply_file(names[i] + strlen(names[i]) + 1, ret);
+		free(names[i]);
+		free(paths[i]);
+	}
+	free(names);
+	free(paths);
+}
+
+static void
+real_resolved(void *userdata, struct doctor_resolved *ret)
+{
+	(void)userdata;
+	doctor_resolved_read("/", ret);
+}
+
+static int
+real_read_head(void *userdata, const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = -EBADF;
+	size_t got = 0;
+
+	(void)userdata;
+	assert(size > 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	while (got < size - 1) {
+		ssize_t k = read(fd, buf + got, size - 1 - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	buf[got] = '\0';
+	return 0;
+}
+
 int
 doctor_probe_real_new(struct doctor_probe_ops **ret, struct error **err)
 {
@@ -629,6 +812,8 @@ doctor_probe_real_new(struct doctor_probe_ops **ret, struct error **err)
 		.dir_stat = real_dir_stat,
 		.free_bytes = real_free_bytes,
 		.euid = real_euid,
+		.resolved = real_resolved,
+		.read_head = real_read_head,
 		.userdata = p,
 	};
 	*ret = &p->ops;

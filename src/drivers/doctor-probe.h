@@ -47,6 +47,17 @@ struct doctor_bridge {
 	unsigned prefixes[DOCTOR_BRIDGE_MAX_ADDRS];
 };
 
+/* systemd-resolved runs when this folder exists (it makes it at start). */
+#define DOCTOR_RESOLVED_RUN_DIR "/run/systemd/resolve"
+
+/* What systemd-resolved's configuration says about /etc/hosts. */
+struct doctor_resolved {
+	bool present;		/* DOCTOR_RESOLVED_RUN_DIR is a folder */
+	bool read_etc_hosts;	/* the ReadEtcHosts= in effect (its default: yes) */
+	char where[512];	/* the file whose line set it last; "" when none did */
+	char unreadable[512];	/* a configuration file that could not be read, or "" */
+};
+
 struct doctor_probe_ops {
 	/* Open /dev/kvm, ask its API version and run a real-mode guest of a few
 	 * instructions (out to a port, hlt) in a throw-away VM, in a child process
@@ -74,6 +85,12 @@ struct doctor_probe_ops {
 	int (*free_bytes)(void *userdata, const char *path, uint64_t *ret, struct error **err);
 	/* The effective uid banger runs as. */
 	uid_t (*euid)(void *userdata);
+	/* systemd-resolved: present, and the ReadEtcHosts= its files set
+	 * (doctor_resolved_read on "/"). */
+	void (*resolved)(void *userdata, struct doctor_resolved *ret);
+	/* The start of a file (at most size - 1 bytes, NUL-terminated): 0 or
+	 * -errno (-ENOENT missing). */
+	int (*read_head)(void *userdata, const char *path, char *buf, size_t size);
 	void *userdata;
 };
 
@@ -99,6 +116,18 @@ doctor_probe_real_freep(struct doctor_probe_ops **ops)
  */
 int doctor_program_version(const char *program, unsigned timeout_ms, char **ret_path,
 			   char **ret_version, struct error **err);
+
+/*
+ * Read systemd-resolved's configuration below root ("/" for the host; tests
+ * pass a folder): ROOT/etc/systemd/resolved.conf, then the "*.conf" drop-ins
+ * of resolved.conf.d in ROOT/etc/systemd, ROOT/run/systemd,
+ * ROOT/usr/local/lib/systemd and ROOT/usr/lib/systemd, sorted by file name
+ * (a name in an earlier folder hides the same name in a later one), as
+ * systemd does; the last ReadEtcHosts= of a [Resolve] section wins.  present
+ * is whether ROOT/run/systemd/resolve is a folder.  Cannot fail: a file it
+ * cannot read is named in ret->unreadable.
+ */
+void doctor_resolved_read(const char *root, struct doctor_resolved *ret);
 
 /* Search $PATH for an executable regular file called name (or check name when
  * it holds a '/').  Caller owns *ret.  -ENOENT when none. */

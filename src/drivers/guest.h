@@ -46,11 +46,45 @@ int ssh_known_hosts_forget(const char *status_dir, const char *name, struct erro
  * hosts_file is not NULL, as the "# BEGIN banger" ... "# END banger" block
  * of hosts_file (the rest of it untouched).  Each file is written (atomically,
  * 0644) only when its content would change; *ret_changed says whether any
- * was.  A hosts_file whose block is damaged (begin without end) is left
- * alone: -EBADMSG.
+ * was.  A hosts_file that is a mount point of its own (a container's
+ * bind-mounted /etc/hosts, or one made writable by systemd's ReadWritePaths=
+ * in a read-only /etc: the rename fails with EBUSY or EROFS) is rewritten
+ * in place instead.  A hosts_file whose block is damaged (begin without
+ * end) is left alone: -EBADMSG.
  */
 int hosts_sync(const char *status_dir, const char *hosts_file, const char *body,
 	       bool *ret_changed, struct error **err);
+
+/*
+ * dnsmasq: the drop-in CONF_DIR/banger.conf says "hostsdir=CONF_DIR/
+ * banger-hosts.d", where banger keeps one hosts file, "hosts".  dnsmasq
+ * reads a conf dir only when it starts, but watches a hostsdir with inotify
+ * and rereads a changed file (dropping the names it had read from it), so
+ * once dnsmasq was restarted with the drop-in, each reconcile's names reach
+ * it without a signal.  A conf dir skips sub-folders and dnsmasq skips
+ * files starting with '.', so the hosts file is staged as a dot file and
+ * renamed into place.
+ */
+#define DNSMASQ_DROPIN "banger.conf"
+#define DNSMASQ_HOSTS_DIR "banger-hosts.d"
+#define DNSMASQ_HOSTS_FILE "hosts"
+/* The first line of every file banger writes for dnsmasq: its mark. */
+#define DNSMASQ_MARK "# Written by banger"
+
+/*
+ * Keep banger's dnsmasq files in conf_dir (an existing directory) in step
+ * with body (hosts(5) lines).  A non-empty body: the hosts file, then the
+ * drop-in, each written (atomically, 0644) only when its content would
+ * change.  An empty body (no VM has an address): the drop-in, the hosts file
+ * and the folder (when empty) are removed, so nothing of banger stays in
+ * dnsmasq's configuration.  A drop-in or hosts file that exists without
+ * DNSMASQ_MARK as its first line was not written by banger: it is left
+ * alone, -EEXIST.  *ret_changed: some file changed; *ret_new_dropin: the
+ * drop-in was written where there was none (dnsmasq needs a restart to read
+ * it).  -ENOENT when conf_dir does not exist.
+ */
+int dnsmasq_sync(const char *conf_dir, const char *body, bool *ret_changed,
+		 bool *ret_new_dropin, struct error **err);
 
 /* One reading of a hypervisor process. */
 struct proc_sample {

@@ -517,6 +517,32 @@ remove_leftovers(const char *parent, struct workspace_result *res, struct error 
 	return r;
 }
 
+/*
+ * Tell the guest where the workspace belongs: WORKSPACE_RECORD_DIR/path in
+ * the work disk holds ws->path and a newline (the work disk is mounted
+ * elsewhere in the guest, so its init bind-mounts the folder at that path).
+ * Written through a staging folder like the tree itself.
+ */
+static int
+record_guest_path(const struct vm_workspace *ws, const char *work_path, const char *staging,
+		  struct error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/record", staging);
+	_cleanup_free_ char *file = xasprintf("%s/path", dir);
+	_cleanup_free_ char *text = xasprintf("%s\n", ws->path);
+	int r;
+
+	if (mkdir(dir, 0755) < 0)
+		return error_set(err, -errno, "workspace: create '%s': %s", dir, strerror(errno));
+	r = write_file_atomic(file, text, strlen(text), 0644);
+	if (r < 0)
+		return error_set(err, r, "workspace: write '%s'", file);
+	r = disk_work_copy_tree(work_path, dir, WORKSPACE_RECORD_DIR, err);
+	if (r < 0)
+		return error_prefix(err, "workspace '%s'", ws->repo);
+	return 0;
+}
+
 int
 workspace_apply(const struct vm_workspace *ws, const char *work_path, const char *staging_parent,
 		struct workspace_result *ret, struct error **err)
@@ -540,6 +566,8 @@ workspace_apply(const struct vm_workspace *ws, const char *work_path, const char
 		if (r < 0)
 			(void)error_prefix(err, "workspace '%s'", ws->repo);
 	}
+	if (r >= 0)
+		r = record_guest_path(ws, work_path, staging, err);
 	if (disk_rm_rf(staging, &e) < 0) {
 		/* The work disk is already right: a leftover staging folder only
 		 * costs space, so it is a warning. */

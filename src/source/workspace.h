@@ -28,6 +28,13 @@
 #include "spec/spec.h"
 #include "util/error.h"
 
+/*
+ * The work disk folder whose file "path" names the guest folder of the
+ * workspace (one line), for the guest's init to mount the workspace there:
+ * the work disk itself is mounted elsewhere (the demo image: /mnt/work).
+ */
+#define WORKSPACE_RECORD_DIR "/banger/workspace"
+
 /* The first line of a Git LFS pointer file. */
 #define WORKSPACE_LFS_HEADER "version https://git-lfs.github.com/spec/v1\n"
 
@@ -54,7 +61,8 @@ int workspace_materialise(const struct vm_workspace *ws, const char *dir,
  * Materialise ws into a fresh folder under staging_parent (an existing
  * directory private to this workspace: the VM's directory; leftover
  * "workspace-XXXXXX" folders of an interrupted run are removed first), replace ws->path in the ext4 work disk image work_path (no VM
- * may have it open) with it, and remove the staging folder whatever
+ * may have it open) with it, record ws->path in WORKSPACE_RECORD_DIR/path
+ * there, and remove the staging folder whatever
  * happened.  *ret is written only on success.
  */
 int workspace_apply(const struct vm_workspace *ws, const char *work_path,

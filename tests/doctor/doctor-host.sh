@@ -10,6 +10,7 @@ PY=/usr/bin/python3
 t=$(mktemp -d /tmp/banger-test-doctor-XXXXXX)
 trap 'rm -rf "$t"' EXIT INT TERM
 fail() { echo "FAIL: $*" >&2; exit 1; }
+unset BANGER_HOSTS_FILE BANGER_DNSMASQ_DIR
 
 mkdir -m 0755 "$t/state"
 mkdir -m 0700 "$t/status"
@@ -28,7 +29,7 @@ with open(path) as f:
     d = json.load(f)
 names = ["host-config", "state-dir", "status-dir", "disk-space", "kvm", "tun", "nftables",
          "device-mapper", "disk-strategy", "loop", "qemu", "firecracker", "bridge", "uplink",
-         "ip-forward"]
+         "ip-forward", "names"]
 assert set(d) == {"state_dir", "status_dir", "ok", "errors", "warnings", "checks"}, d.keys()
 assert d["state_dir"] == state and d["status_dir"] == status
 got = [c["name"] for c in d["checks"]]
@@ -56,17 +57,33 @@ if root == "yes":
     assert by["status-dir"]["status"] == "ok", by["status-dir"]
     assert by["tun"]["status"] == "ok", by["tun"]
     assert by["loop"]["status"] == "ok", by["loop"]
+# A private status directory: only banger's own fragment names the guests.
+assert by["names"]["status"] == "skip", by["names"]
+assert by["names"]["message"].startswith("NAME.vm only in '%s/hosts'" % status), by["names"]
 PYEOF
 
 # Human output: one line per check, status first.
 rc=0
 "$BANGER" doctor --state "$t/state" --status-dir "$t/status" >"$t/out" 2>"$t/err" || rc=$?
 [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || fail "exit code $rc (human)"
-[ "$(wc -l <"$t/out")" -eq 15 ] || fail "not 15 lines"
+[ "$(wc -l <"$t/out")" -eq 16 ] || fail "not 16 lines"
 if grep -Ev '^(ok   |warn |error|skip ) ' "$t/out"; then fail "a line without a status"; fi
 if [ "$root" = yes ]; then
 	grep -Eq '^ok +tun +/dev/net/tun usable$' "$t/out" || fail "tun line"
 fi
+
+# Names: a hosts file and a dnsmasq conf dir named by the environment; a
+# drop-in banger did not write is a warning.
+mkdir "$t/dnsmasq.d"
+BANGER_HOSTS_FILE=$t/hosts BANGER_DNSMASQ_DIR=$t/dnsmasq.d \
+	"$BANGER" doctor --state "$t/state" --status-dir "$t/status" >"$t/out" 2>"$t/err" || true
+grep -Eq "^ok +names +NAME\.vm in the block of '$t/hosts'.*; dnsmasq: banger writes '$t/dnsmasq.d/banger.conf'" \
+	"$t/out" || { cat "$t/out" >&2; fail "names line"; }
+printf 'hostsdir=/srv\n' >"$t/dnsmasq.d/banger.conf"
+BANGER_HOSTS_FILE=$t/hosts BANGER_DNSMASQ_DIR=$t/dnsmasq.d \
+	"$BANGER" doctor --state "$t/state" --status-dir "$t/status" >"$t/out" 2>"$t/err" || true
+grep -Eq "^warn +names +.*'$t/dnsmasq.d/banger.conf' was not written by banger.*; fix: move" \
+	"$t/out" || { cat "$t/out" >&2; fail "foreign drop-in line"; }
 
 # A world-writable state directory is an error.
 mkdir "$t/ww"

@@ -6,7 +6,9 @@
 # `banger ssh web -- uname -a` runs in it and records its host key; the
 # hosts fragment and the block of $BANGER_HOSTS_FILE name it; with
 # idle_stop_after: 20s, repeated reconciles stop it for idleness and keep
-# it stopped; `banger start web` brings it back.  Skips (77) unless root;
+# it stopped; `banger start web` brings it back.  A workspace declared at
+# /root/app (a repository made here) is visible there in the guest, and a
+# new commit shows after the start from stopped.  Skips (77) unless root;
 # builds the demo image ($BANGER_DEMO_IMAGE or $top_builddir/demo-image).
 set -eu
 
@@ -37,7 +39,14 @@ mkdir -p "$T/state/images" "$T/state/vms"
 	echo "rootfs: $IMG/rootfs.ext4"
 	[ -f "$IMG/initrd.gz" ] && echo "initrd: $IMG/initrd.gz"
 } >"$T/state/images/demo.yaml"
+# A workspace: a small repository made here, declared at /root/app.
+G="git -C $T/repo -c user.name=banger-test -c user.email=test@banger.invalid"
+git init -q -b main "$T/repo"
+echo "first" >"$T/repo/README"
+$G add README
+$G commit -q -m "first commit"
 printf 'image: demo\nmemory: 256M\ndisks:\n  work: 64M\nidle_stop_after: 20s\n' >"$T/state/vms/web.yaml"
+printf 'workspace:\n  repo: %s\n  path: /root/app\n' "$T/repo" >>"$T/state/vms/web.yaml"
 printf '127.0.0.1 localhost\n' >"$T/etc-hosts"
 
 cat >"$T/run.sh" <<EOS
@@ -58,6 +67,17 @@ done
 grep -q "^Linux banger-guest\\|^Linux web" $T/uname || { cat $T/uname; fail "uname output"; }
 grep -q "^web.vm " $T/status/ssh/known_hosts || fail "host key not recorded"
 "$BANGER" ssh web -- cat /root/.ssh/authorized_keys >$T/keys || fail "second ssh"
+# The workspace, at its declared path in the guest: the file and the repository
+# (HEAD on main, at the commit status records; the image has no git).
+grep -q "banger-workspace mounted on /root/app" $T/status/vms/web/console.log ||
+	fail "workspace not mounted by the guest"
+c1=\$(git -C $T/repo rev-parse HEAD)
+grep -q "^workspace_commit: \"*\$c1" $T/status/vms/web.yaml || fail "workspace commit in status"
+"$BANGER" ssh web -- cat /root/app/README /root/app/.git/HEAD >$T/ws || fail "ssh cat workspace"
+printf 'first\nref: refs/heads/main\n' | cmp - $T/ws || { cat $T/ws; fail "workspace in the guest"; }
+"$BANGER" ssh web -- sh -c "'cat /root/app/.git/refs/heads/main 2>/dev/null || cat /root/app/.git/packed-refs'" >$T/ws-ref ||
+	fail "ssh cat workspace ref"
+grep -q "\$c1" $T/ws-ref || { cat $T/ws-ref; fail "workspace branch not at \$c1"; }
 cmp $T/keys $T/status/vms/web/authorized_keys || fail "authorized_keys in the guest"
 # A changed host key is refused (StrictHostKeyChecking enforces the record).
 cp $T/status/ssh/known_hosts $T/kh.good
@@ -90,6 +110,9 @@ grep -q '^phase: "*stopped' $T/status/vms/web.yaml || fail "phase not stopped"
 grep -q "idle" $T/st || { cat $T/st; fail "status does not say idle"; }
 "$BANGER" reconcile >$T/r3 2>&1 || { cat $T/r3; fail "reconcile after idle stop"; }
 grep -q "Nothing to do" $T/r3 || { cat $T/r3; fail "idle vm restarted"; }
+# A new commit: the start from stopped materialises it again.
+echo "second" >$T/repo/README
+$G commit -q -a -m "second commit"
 # banger start: the record is cleared and the vm runs again.
 "$BANGER" start web >$T/start 2>&1 || { cat $T/start; fail "banger start"; }
 grep -q "idle stop cleared" $T/start || { cat $T/start; fail "start output"; }
@@ -97,6 +120,13 @@ grep -q "idle stop cleared" $T/start || { cat $T/start; fail "start output"; }
 pid2=\$(sed -n 's/^pid: //p' $T/status/vms/web.yaml)
 kill -0 "\$pid2" || fail "not running after start"
 "$BANGER" reconcile >/dev/null 2>&1 || fail "reconcile after start"
+i=0
+until "$BANGER" ssh web -- cat /root/app/README >$T/ws2 2>$T/ssh-err; do
+	i=\$((i + 1))
+	[ \$i -lt 20 ] || { cat $T/ssh-err; fail "ssh after start"; }
+	sleep 1
+done
+echo second | cmp - $T/ws2 || { cat $T/ws2; fail "workspace not updated on start"; }
 sleep 1
 "$BANGER" status >$T/st2
 # web running, then CPU (a share of one core), RSS, ROOT+WORK disk bytes.

@@ -2,7 +2,8 @@
 /*
  * Unit tests for banger doctor: every check's outcomes against faked probes,
  * net and disk ops; the JSON shape and the human lines; the real
- * program-version runner (spawn, timeout, exit status).
+ * program-version runner (spawn, timeout, exit status); systemd-resolved's
+ * configuration files read from a folder tree.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,6 +15,8 @@
 
 #include "cli/cli.h"
 #include "cli/doctor.h"
+#include "drivers/disk-internal.h"
+#include "drivers/guest.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -46,6 +49,11 @@ struct fake {
 	enum disk_strategy strat;
 	enum disk_strategy strat_want;
 	char strat_dir[256];
+	struct doctor_resolved resolved;
+	const char *hosts_file, *dnsmasq_dir;
+	int head_r;
+	const char *head;
+	char head_path[256];
 };
 
 static struct fake F;
@@ -187,6 +195,24 @@ f_strategy(void *u, enum disk_strategy want, const char *vm_dir, enum disk_strat
 	return 0;
 }
 
+static void
+f_resolved(void *u, struct doctor_resolved *ret)
+{
+	(void)u;
+	*ret = F.resolved;
+}
+
+static int
+f_read_head(void *u, const char *path, char *buf, size_t size)
+{
+	(void)u;
+	snprintf(F.head_path, sizeof(F.head_path), "%s", path);
+	if (F.head_r < 0)
+		return F.head_r;
+	snprintf(buf, size, "%s", F.head);
+	return 0;
+}
+
 static struct doctor_probe_ops probe_ops = {
 	.kvm = f_kvm,
 	.dev_open = f_dev_open,
@@ -196,6 +222,8 @@ static struct doctor_probe_ops probe_ops = {
 	.dir_stat = f_dir_stat,
 	.free_bytes = f_free,
 	.euid = f_euid,
+	.resolved = f_resolved,
+	.read_head = f_read_head,
 };
 static struct net_ops net_ops = {
 	.uplink_resolve = f_uplink,
@@ -220,6 +248,9 @@ setup(void)
 	F.free = 50 * GIB;
 	F.fwd = true;
 	F.strat = DISK_STRATEGY_DM_SNAPSHOT;
+	F.hosts_file = "/etc/hosts";
+	F.resolved.read_etc_hosts = true;
+	F.head_r = -ENOENT;
 }
 
 /* ---- helpers ---- */
@@ -264,6 +295,8 @@ run_with(struct result *res, const char *host_yaml, bool with_net, bool with_dis
 		.spec_error = spec_error,
 		.state_dir = STATE,
 		.status_dir = STATUS,
+		.hosts_file = F.hosts_file,
+		.dnsmasq_dir = F.dnsmasq_dir,
 	};
 
 	res->spec = load(host_yaml);
@@ -675,6 +708,119 @@ START_TEST(test_forwarding)
 }
 END_TEST
 
+START_TEST(test_names)
+{
+	/* glibc alone. */
+	expect(NULL, "names", DOCTOR_OK, "NAME.vm in the block of '/etc/hosts'", NULL);
+	expect("domain: lab.test\n", "names", DOCTOR_OK, "NAME.lab.test", NULL);
+	/* systemd-resolved reads /etc/hosts by default. */
+	F.resolved.present = true;
+	expect(NULL, "names", DOCTOR_OK,
+	       "NAME.vm in the block of '/etc/hosts'; systemd-resolved reads it (ReadEtcHosts=yes)",
+	       NULL);
+	snprintf(F.resolved.where, sizeof(F.resolved.where), "/etc/systemd/resolved.conf");
+	expect(NULL, "names", DOCTOR_OK, "(ReadEtcHosts=yes in /etc/systemd/resolved.conf)", NULL);
+	F.resolved.read_etc_hosts = false;
+	snprintf(F.resolved.where, sizeof(F.resolved.where), "/run/systemd/resolved.conf.d/x.conf");
+	expect(NULL, "names", DOCTOR_WARN,
+	       "systemd-resolved ignores /etc/hosts (ReadEtcHosts=no in "
+	       "'/run/systemd/resolved.conf.d/x.conf')",
+	       "set ReadEtcHosts=yes in '/run/systemd/resolved.conf.d/x.conf'");
+	F.resolved.read_etc_hosts = true;
+	F.hosts_file = "/srv/hosts";
+	expect(NULL, "names", DOCTOR_OK, "systemd-resolved reads /etc/hosts, not that file", NULL);
+	F.resolved.present = false;
+
+	/* dnsmasq: no drop-in yet, banger's, someone else's, unreadable. */
+	F.hosts_file = "/etc/hosts";
+	F.dnsmasq_dir = "/etc/dnsmasq.d";
+	expect(NULL, "names", DOCTOR_OK,
+	       "dnsmasq: banger writes '/etc/dnsmasq.d/banger.conf' when a VM has an address",
+	       NULL);
+	ck_assert_str_eq(F.head_path, "/etc/dnsmasq.d/banger.conf");
+	F.head_r = 0;
+	F.head = DNSMASQ_MARK ": the guests' names\nhostsdir=/etc/dnsmasq.d/banger-hosts.d\n";
+	expect(NULL, "names", DOCTOR_OK,
+	       "dnsmasq: drop-in '/etc/dnsmasq.d/banger.conf' (hostsdir "
+	       "'/etc/dnsmasq.d/banger-hosts.d'",
+	       NULL);
+	F.head = "hostsdir=/srv\n";
+	expect(NULL, "names", DOCTOR_WARN, "was not written by banger",
+	       "move '/etc/dnsmasq.d/banger.conf' away");
+	F.head_r = -EACCES;
+	expect(NULL, "names", DOCTOR_WARN, "cannot read '/etc/dnsmasq.d/banger.conf'", "as root");
+	/* A private status directory: only the fragment. */
+	F.hosts_file = NULL;
+	F.dnsmasq_dir = NULL;
+	expect(NULL, "names", DOCTOR_SKIP, "only in '/srv/status/hosts'", NULL);
+}
+END_TEST
+
+static char rtmp[64];
+
+static void
+put(const char *rel, const char *text)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", rtmp, rel);
+	_cleanup_free_ char *dir = xstrdup(p);
+
+	*strrchr(dir, '/') = '\0';
+	ck_assert_int_eq(mkdir_p(dir, 0755), 0);
+	ck_assert_int_eq(write_file_atomic(p, text, strlen(text), 0644), 0);
+}
+
+START_TEST(test_resolved_read)
+{
+	struct doctor_resolved r;
+	_cleanup_free_ char *want = NULL;
+	struct error *err = NULL;
+
+	snprintf(rtmp, sizeof(rtmp), "/tmp/banger-resolved-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(rtmp));
+	/* Nothing at all: not running, the default. */
+	doctor_resolved_read(rtmp, &r);
+	ck_assert(!r.present && r.read_etc_hosts);
+	ck_assert_str_eq(r.where, "");
+
+	put("run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+	put("etc/systemd/resolved.conf", "[Resolve]\n#ReadEtcHosts=yes\n ReadEtcHosts = no \n"
+					 "[Other]\nReadEtcHosts=yes\n");
+	doctor_resolved_read(rtmp, &r);
+	ck_assert(r.present && !r.read_etc_hosts);
+	want = xasprintf("%s/etc/systemd/resolved.conf", rtmp);
+	ck_assert_str_eq(r.where, want);
+	free(want);
+
+	/* Drop-ins by name across folders: 10-a (etc) says yes, 20-b (usr/lib) no. */
+	put("etc/systemd/resolved.conf.d/10-a.conf", "[Resolve]\nReadEtcHosts=true\n");
+	put("usr/lib/systemd/resolved.conf.d/20-b.conf", "[Resolve]\nReadEtcHosts=off\n");
+	put("usr/lib/systemd/resolved.conf.d/05-c.conf", "[Resolve]\nReadEtcHosts=1\n");
+	put("etc/systemd/resolved.conf.d/30-d.conf.disabled", "[Resolve]\nReadEtcHosts=yes\n");
+	doctor_resolved_read(rtmp, &r);
+	ck_assert(!r.read_etc_hosts);
+	want = xasprintf("%s/usr/lib/systemd/resolved.conf.d/20-b.conf", rtmp);
+	ck_assert_str_eq(r.where, want);
+	free(want);
+	/* The same name in /etc hides the vendor's file. */
+	put("etc/systemd/resolved.conf.d/20-b.conf", "# masked\n");
+	doctor_resolved_read(rtmp, &r);
+	ck_assert(r.read_etc_hosts);
+	want = xasprintf("%s/etc/systemd/resolved.conf.d/10-a.conf", rtmp);
+	ck_assert_str_eq(r.where, want);
+	free(want);
+	/* A bad value is ignored, an empty one resets to yes. */
+	put("run/systemd/resolved.conf.d/40-e.conf", "[Resolve]\nReadEtcHosts=maybe\n");
+	put("run/systemd/resolved.conf.d/50-f.conf", "[Resolve]\nReadEtcHosts=no\n");
+	put("run/systemd/resolved.conf.d/60-g.conf", "[Resolve]\nReadEtcHosts=\n");
+	doctor_resolved_read(rtmp, &r);
+	ck_assert(r.read_etc_hosts);
+	want = xasprintf("%s/run/systemd/resolved.conf.d/60-g.conf", rtmp);
+	ck_assert_str_eq(r.where, want);
+	ck_assert_str_eq(r.unreadable, "");
+	ck_assert_int_eq(disk_rm_rf(rtmp, &err), 0);
+}
+END_TEST
+
 /* ---- the real version runner ---- */
 
 static char tmpdir[64];
@@ -762,6 +908,8 @@ doctor_suite(void)
 	tcase_add_test(tc, test_bridge);
 	tcase_add_test(tc, test_uplink);
 	tcase_add_test(tc, test_forwarding);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_resolved_read);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("real");

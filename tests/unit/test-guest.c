@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unit tests for reaching guests: marked blocks (ssh config, hosts), the
- * hosts and ssh-config text, hosts_sync, the SSH key pair, durations and
+ * hosts and ssh-config text, hosts_sync, dnsmasq_sync, the SSH key pair, durations and
  * domains in the spec, /proc parsers, CPU per mille from two samples, the
  * idle decision (table) and the status fields that carry them.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,141 @@ START_TEST(test_hosts_sync_writes_only_changes)
 	free(data);
 	ck_assert_int_eq(read_file(hosts, 4096, &data, &len), 0);
 	ck_assert_str_eq(data, "# BEGIN banger\nx\n");
+}
+END_TEST
+
+/* Names in a folder: the entries besides dot files, sorted, "," separated. */
+static char *
+listing(const char *dir)
+{
+	char *out = xstrdup("");
+	struct dirent **ents = NULL;
+	int n = scandir(dir, &ents, NULL, alphasort);
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (ents[i]->d_name[0] != '.') {
+			char *t = xasprintf("%s%s%s", out, *out ? "," : "", ents[i]->d_name);
+
+			free(out);
+			out = t;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return out;
+}
+
+START_TEST(test_dnsmasq_sync)
+{
+	_cleanup_free_ char *conf = xasprintf("%s/dnsmasq.d", tmpdir);
+	_cleanup_free_ char *dropin = xasprintf("%s/" DNSMASQ_DROPIN, conf);
+	_cleanup_free_ char *hdir = xasprintf("%s/" DNSMASQ_HOSTS_DIR, conf);
+	_cleanup_free_ char *hosts = xasprintf("%s/" DNSMASQ_HOSTS_FILE, hdir);
+	_cleanup_free_ char *want = xasprintf(DNSMASQ_MARK ": the guests' names (banger(8), "
+					      "GUEST NAMES); removed when no VM is left\n"
+					      "hostsdir=%s\n", hdir);
+	_cleanup_free_ char *other = xasprintf("%s/other.conf", conf);
+	char *data = NULL, *l = NULL;
+	struct error *err = NULL;
+	struct stat st1, st2;
+	bool changed = false, fresh = false;
+	size_t len;
+
+	/* No conf dir: nothing is created. */
+	ck_assert_int_eq(dnsmasq_sync(conf, "10.77.0.2\tweb.vm\n", &changed, &fresh, &err),
+			 -ENOENT);
+	err = error_free(err);
+	ck_assert_int_eq(access(conf, F_OK), -1);
+
+	ck_assert_int_eq(mkdir(conf, 0755), 0);
+	ck_assert_int_eq(write_file_atomic(other, "server=1.1.1.1\n", 15, 0644), 0);
+	/* As under the systemd unit: the folder must still be 0755. */
+	umask(0077);
+	/* No VM yet: nothing to write, nothing to remove. */
+	ck_assert_int_eq(dnsmasq_sync(conf, "", &changed, &fresh, &err), 0);
+	ck_assert(!changed && !fresh);
+	l = listing(conf);
+	ck_assert_str_eq(l, "other.conf");
+	free(l);
+
+	ck_assert_int_eq(dnsmasq_sync(conf, "10.77.0.2\tweb.vm\n", &changed, &fresh, &err), 0);
+	ck_assert(changed && fresh);
+	ck_assert_int_eq(read_file(dropin, 4096, &data, &len), 0);
+	ck_assert_str_eq(data, want);
+	free(data);
+	ck_assert_int_eq(read_file(hosts, 4096, &data, &len), 0);
+	ck_assert_str_eq(data, DNSMASQ_MARK ": the guests' names, for dnsmasq (" DNSMASQ_DROPIN
+			 "); rewritten on every reconcile\n10.77.0.2\tweb.vm\n");
+	free(data);
+	ck_assert_int_eq(stat(hosts, &st1), 0);
+	ck_assert_uint_eq(st1.st_mode & 07777, 0644);
+	ck_assert_int_eq(stat(hdir, &st2), 0);
+	ck_assert_uint_eq(st2.st_mode & 07777, 0755);
+	ck_assert_int_eq(stat(dropin, &st2), 0);
+	ck_assert_uint_eq(st2.st_mode & 07777, 0644);
+	/* No staging file is left where dnsmasq looks (dot files included). */
+	l = listing(conf);
+	ck_assert_str_eq(l, DNSMASQ_HOSTS_DIR "," DNSMASQ_DROPIN ",other.conf");
+	free(l);
+	{
+		_cleanup_free_ char *dot = xasprintf("%s/." DNSMASQ_HOSTS_FILE ".new", hdir);
+
+		ck_assert_int_eq(access(dot, F_OK), -1);
+	}
+
+	/* Same names: nothing rewritten (same inode), not fresh. */
+	ck_assert_int_eq(dnsmasq_sync(conf, "10.77.0.2\tweb.vm\n", &changed, &fresh, &err), 0);
+	ck_assert(!changed && !fresh);
+	ck_assert_int_eq(stat(hosts, &st2), 0);
+	ck_assert_uint_eq(st1.st_ino, st2.st_ino);
+	/* Another VM: the hosts file changes, the drop-in is not new. */
+	ck_assert_int_eq(dnsmasq_sync(conf, "10.77.0.2\tweb.vm\n10.77.0.3\tdb.vm\n", &changed,
+				      &fresh, &err),
+			 0);
+	ck_assert(changed && !fresh);
+	ck_assert_int_eq(stat(hosts, &st2), 0);
+	ck_assert_uint_ne(st1.st_ino, st2.st_ino);
+
+	/* No VM left: banger's files and folder go, the others stay. */
+	ck_assert_int_eq(dnsmasq_sync(conf, "", &changed, &fresh, &err), 0);
+	ck_assert(changed && !fresh);
+	l = listing(conf);
+	ck_assert_str_eq(l, "other.conf");
+	free(l);
+
+	/* A drop-in banger did not write is left alone, and so is its hosts file. */
+	ck_assert_int_eq(write_file_atomic(dropin, "hostsdir=/srv\n", 14, 0644), 0);
+	ck_assert_int_eq(dnsmasq_sync(conf, "10.77.0.2\tweb.vm\n", &changed, &fresh, &err),
+			 -EEXIST);
+	ck_assert_ptr_nonnull(strstr(err->msg, "was not written by banger"));
+	err = error_free(err);
+	ck_assert_int_eq(dnsmasq_sync(conf, "", &changed, &fresh, &err), -EEXIST);
+	err = error_free(err);
+	ck_assert_int_eq(read_file(dropin, 4096, &data, &len), 0);
+	ck_assert_str_eq(data, "hostsdir=/srv\n");
+	free(data);
+	ck_assert_int_eq(unlink(dropin), 0);
+	ck_assert_int_eq(mkdir(hdir, 0755), 0);
+	ck_assert_int_eq(write_file_atomic(hosts, "10.0.0.9 mine\n", 14, 0644), 0);
+	ck_assert_int_eq(dnsmasq_sync(conf, "10.77.0.2\tweb.vm\n", &changed, &fresh, &err),
+			 -EEXIST);
+	err = error_free(err);
+	ck_assert_int_eq(access(dropin, F_OK), -1);
+	/* A file of someone else's in banger's folder keeps the folder. */
+	ck_assert_int_eq(unlink(hosts), 0);
+	{
+		_cleanup_free_ char *theirs = xasprintf("%s/theirs", hdir);
+
+		ck_assert_int_eq(write_file_atomic(theirs, "x\n", 2, 0644), 0);
+		ck_assert_int_eq(dnsmasq_sync(conf, "10.77.0.2\tweb.vm\n", &changed, &fresh,
+					      &err),
+				 0);
+		ck_assert_int_eq(dnsmasq_sync(conf, "", &changed, &fresh, &err), 0);
+		l = listing(hdir);
+		ck_assert_str_eq(l, "theirs");
+		free(l);
+	}
 }
 END_TEST
 
@@ -457,6 +593,7 @@ guest_suite(void)
 	tcase_add_test(tc, test_markblock_damaged);
 	tcase_add_test(tc, test_hosts_and_ssh_config_text);
 	tcase_add_test(tc, test_hosts_sync_writes_only_changes);
+	tcase_add_test(tc, test_dnsmasq_sync);
 	tcase_add_test(tc, test_ssh_key_ensure);
 	tcase_add_test(tc, test_ssh_key_no_keygen);
 	tcase_add_test(tc, test_known_hosts_forget);

@@ -388,6 +388,12 @@ START_TEST(test_full_copy_head)
 
 	readme = guest_cat("/root/app/README");
 	ck_assert_str_eq(readme, "two\n");
+	/* The guest's init learns where to mount it. */
+	{
+		_cleanup_free_ char *rec = guest_cat(WORKSPACE_RECORD_DIR "/path");
+
+		ck_assert_str_eq(rec, "/root/app\n");
+	}
 	ck_assert_int_eq(guest_mode("/root/app/README"), 0644);
 	ck_assert_int_eq(guest_mode("/root/app/bin/run.sh"), 0755);
 	ck_assert_int_eq(guest_mode("/root/app"), 0755);
