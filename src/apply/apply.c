@@ -28,6 +28,10 @@ struct actx {
 	bool crashed;
 	bool wrote;		/* a status write not yet made durable */
 	char *last_key;		/* save_key of the change's last record written */
+	/* What every VM of the run asks the same way, made sure of once: the
+	 * bridge, IPv4 forwarding and banger's table, and the uplink's name. */
+	bool bridge_done, forwarding_done, table_done;
+	char *uplink;
 	struct fault fault;	/* test builds: BANGER_FAULT */
 };
 
@@ -379,26 +383,28 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	fault_before(&a->fault);
 	switch (act->kind) {
 	case ACTION_BRIDGE:
-		r = o->net->bridge_ensure(o->net->userdata, host->bridge_name, host->bridge_addr,
-					  host->bridge_prefix, err);
+		r = a->bridge_done ? 0
+				   : o->net->bridge_ensure(o->net->userdata, host->bridge_name,
+							   host->bridge_addr, host->bridge_prefix,
+							   err);
+		a->bridge_done = r >= 0;
 		break;
 	case ACTION_TAP:
 		r = o->net->tap_ensure(o->net->userdata, st->tap, host->bridge_name, st->name, st->id,
 				       err);
 		break;
-	case ACTION_NAT: {
-		_cleanup_free_ char *uplink = NULL;
-
-		r = o->net->forwarding_ensure(o->net->userdata, err);
-		if (r >= 0)
+	case ACTION_NAT:
+		r = a->forwarding_done ? 0 : o->net->forwarding_ensure(o->net->userdata, err);
+		a->forwarding_done = r >= 0;
+		if (r >= 0 && !a->uplink)
 			r = o->net->uplink_resolve(o->net->userdata, host->uplink ? host->uplink : "auto",
-						   &uplink, err);
-		if (r >= 0)
+						   &a->uplink, err);
+		if (r >= 0 && !a->table_done)
 			r = o->nat->table_ensure(o->nat->userdata, err);
+		a->table_done = r >= 0;
 		if (r >= 0)
-			r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, uplink, err);
+			r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, a->uplink, err);
 		break;
-	}
 	case ACTION_NAT_DELETE:
 		r = st->id[0] ? o->nat->vm_delete(o->nat->userdata, st->id, err) : 0;
 		break;
@@ -667,6 +673,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 				vm_status_done(&st);
 				res.aborted = true;
 				free(a.last_key);
+				free(a.uplink);
 				*ret = res;
 				return error_set(err, -ECANCELED, "run cut short");
 			}
@@ -698,6 +705,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 						vm_status_done(&st);
 						res.aborted = true;
 						free(a.last_key);
+						free(a.uplink);
 						*ret = res;
 						return error_set(err, -ECANCELED, "run cut short");
 					}
@@ -730,6 +738,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 		}
 	}
 	free(a.last_key);
+	free(a.uplink);
 	*ret = res;
 	return 0;
 }

@@ -198,9 +198,12 @@ work_new_identity(const char *path, struct error **err)
 		return error_set(err, -EIO, "'%s': cannot give it a new uuid", path);
 	}
 	ext2fs_mark_super_dirty(fs);
-	e = ext2fs_close_free(&fs);
-	if (e)
+	/* No fsync here: the caller syncs the image before it takes its name. */
+	e = ext2fs_close2(fs, EXT2_FLAG_FLUSH_NO_SYNC);
+	if (e) {
+		ext2fs_free(fs);
 		return ext_error(err, e, "write", path);
+	}
 	return 0;
 }
 
