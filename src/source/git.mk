@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-libbanger_a_SOURCES += src/source/git.h src/source/git-util.h src/source/source-git.c
+libbanger_a_SOURCES += src/source/git.h src/source/git-util.h src/source/source-git.c \
+	src/source/git-dl.h src/source/git-dl.c
 if ENABLE_TESTS
 TESTS += tests/git/gitops.sh
 endif

@@ -41,12 +41,12 @@ source_git_info_done(struct source_git_info *i)
 static bool
 repository_opens(const char *path)
 {
-	_cleanup_(libgit2_shutdownp) int init = git_libgit2_init();
+	_cleanup_(libgit2_shutdownp) int init = git_dl_init();
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 
 	if (init < 0)
 		return false;
-	return git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0;
+	return sym_git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0;
 }
 
 bool
@@ -70,7 +70,7 @@ branch_name_ok(const char *b)
 	_cleanup_free_ char *ref = xasprintf("refs/heads/%s", b);
 	int valid = 0;
 
-	return git_reference_name_is_valid(&valid, ref) == 0 && valid;
+	return sym_git_reference_name_is_valid(&valid, ref) == 0 && valid;
 }
 
 static int
@@ -82,11 +82,11 @@ cache_open(const char *cache_dir, git_repository **ret, struct error **err)
 	r = mkdir_p(cache_dir, 0700);
 	if (r < 0)
 		return error_set(err, r, "source cache '%s': %s", cache_dir, strerror(-r));
-	if (git_repository_open_bare(&repo, cache_dir) == 0) {
+	if (sym_git_repository_open_bare(&repo, cache_dir) == 0) {
 		*ret = repo;
 		return 0;
 	}
-	if (git_repository_init(&repo, cache_dir, 1) < 0)
+	if (sym_git_repository_init(&repo, cache_dir, 1) < 0)
 		return error_set(err, -EIO, "source cache '%s': %s", cache_dir, git_msg());
 	*ret = repo;
 	return 0;
@@ -100,13 +100,13 @@ local_head_branch(const char *url)
 	_cleanup_(git_reference_freep) git_reference *head = NULL;
 	const char *target;
 
-	if (git_repository_open_ext(&repo, url, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+	if (sym_git_repository_open_ext(&repo, url, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return NULL;
-	if (git_reference_lookup(&head, repo, "HEAD") < 0)
+	if (sym_git_reference_lookup(&head, repo, "HEAD") < 0)
 		return NULL;
-	if (git_reference_type(head) != GIT_REFERENCE_SYMBOLIC)
+	if (sym_git_reference_type(head) != GIT_REFERENCE_SYMBOLIC)
 		return NULL;
-	target = git_reference_symbolic_target(head);
+	target = sym_git_reference_symbolic_target(head);
 	if (!target || strncmp(target, "refs/heads/", 11) != 0)
 		return NULL;
 	return xstrdup(target + 11);
@@ -119,7 +119,7 @@ credentials(git_credential **out, const char *url, const char *user_from_url,
 	(void)url;
 	(void)payload;
 	if (allowed & GIT_CREDENTIAL_SSH_KEY)
-		return git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
+		return sym_git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
 	return GIT_PASSTHROUGH;
 }
 
@@ -135,15 +135,15 @@ fetch_tip(git_repository *repo, const char *url, const char *branch, git_oid *re
 	git_strarray specs = { refspecs, 1 };
 	int gr;
 
-	if (git_remote_lookup(&remote, repo, "origin") == 0) {
-		if (strcmp(git_remote_url(remote) ? git_remote_url(remote) : "", url) != 0) {
-			if (git_remote_set_url(repo, "origin", url) < 0)
+	if (sym_git_remote_lookup(&remote, repo, "origin") == 0) {
+		if (strcmp(sym_git_remote_url(remote) ? sym_git_remote_url(remote) : "", url) != 0) {
+			if (sym_git_remote_set_url(repo, "origin", url) < 0)
 				return error_set(err, -EIO, "set remote url: %s", git_msg());
-			git_remote_free(TAKE_PTR(remote));
-			if (git_remote_lookup(&remote, repo, "origin") < 0)
+			sym_git_remote_free(TAKE_PTR(remote));
+			if (sym_git_remote_lookup(&remote, repo, "origin") < 0)
 				return error_set(err, -EIO, "remote: %s", git_msg());
 		}
-	} else if (git_remote_create_with_fetchspec(&remote, repo, "origin", url,
+	} else if (sym_git_remote_create_with_fetchspec(&remote, repo, "origin", url,
 						     "+refs/heads/*:refs/remotes/origin/*") < 0) {
 		return error_set(err, -EIO, "remote '%s': %s", url, git_msg());
 	}
@@ -151,16 +151,16 @@ fetch_tip(git_repository *repo, const char *url, const char *branch, git_oid *re
 	/* Forced: the tip is stored whatever it is; acceptance is decided below. */
 	spec = xasprintf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch);
 	refspecs[0] = spec;
-	(void)git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	(void)sym_git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.callbacks.credentials = credentials;
 	fo.prune = GIT_FETCH_NO_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	gr = git_remote_fetch(remote, &specs, &fo, "banger fetch");
+	gr = sym_git_remote_fetch(remote, &specs, &fo, "banger fetch");
 	if (gr < 0)
 		return error_set(err, git_errno(gr), "fetch '%s': %s", url, git_msg());
 
 	tracking = xasprintf("refs/remotes/origin/%s", branch);
-	if (git_reference_name_to_id(ret_tip, repo, tracking) < 0)
+	if (sym_git_reference_name_to_id(ret_tip, repo, tracking) < 0)
 		return error_set(err, -ENOENT, "fetch '%s': no branch '%s' there", url, branch);
 	return 0;
 }
@@ -174,23 +174,23 @@ read_blob(git_repository *repo, const git_tree_entry *e, const char *path, struc
 
 	s->files = xappend(s->files, &s->n_files, sizeof(*s->files), (void **)&f);
 	f->path = xstrdup(path);
-	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+	if (sym_git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
 		/* A link in a commit could point anywhere on the host: refused. */
 		f->read_error = -ELOOP;
 		return 0;
 	}
-	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+	if (sym_git_blob_lookup(&blob, repo, sym_git_tree_entry_id(e)) < 0) {
 		f->read_error = -EIO;
 		return 0;
 	}
-	size = git_blob_rawsize(blob);
+	size = sym_git_blob_rawsize(blob);
 	if (size > SOURCE_FILE_MAX) {
 		f->read_error = -EFBIG;
 		return 0;
 	}
 	f->len = (size_t)size;
 	f->data = xmalloc(f->len + 1);
-	memcpy(f->data, git_blob_rawcontent(blob), f->len);
+	memcpy(f->data, sym_git_blob_rawcontent(blob), f->len);
 	f->data[f->len] = '\0';
 	return 0;
 }
@@ -212,40 +212,40 @@ file_cmp(const void *a, const void *b)
 static int
 read_tree(git_repository *repo, const git_tree *root, struct source *s, struct error **err)
 {
-	size_t n = git_tree_entrycount(root), total = 0;
+	size_t n = sym_git_tree_entrycount(root), total = 0;
 
 	if (n > SOURCE_DIR_MAX_ENTRIES)
 		return error_set(err, -E2BIG, "%zu entries at the top of the tree, more than %d",
 				 n, SOURCE_DIR_MAX_ENTRIES);
 	for (size_t i = 0; i < n; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(root, i);
-		const char *name = git_tree_entry_name(e);
+		const git_tree_entry *e = sym_git_tree_entry_byindex(root, i);
+		const char *name = sym_git_tree_entry_name(e);
 		_cleanup_(git_tree_freep) git_tree *sub = NULL;
 		size_t m;
 
-		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB || git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		if (sym_git_tree_entry_type(e) == GIT_OBJECT_BLOB || sym_git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
 			if (strcmp(name, "host.yaml") == 0)
 				read_blob(repo, e, name, s);
 			continue;
 		}
-		if (git_tree_entry_type(e) != GIT_OBJECT_TREE || name[0] == '.')
+		if (sym_git_tree_entry_type(e) != GIT_OBJECT_TREE || name[0] == '.')
 			continue;
-		if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) < 0)
+		if (sym_git_tree_lookup(&sub, repo, sym_git_tree_entry_id(e)) < 0)
 			return error_set(err, -EIO, "tree '%s': %s", name, git_msg());
-		m = git_tree_entrycount(sub);
+		m = sym_git_tree_entrycount(sub);
 		total += m;
 		if (m > SOURCE_DIR_MAX_ENTRIES || total > SOURCE_DIR_MAX_ENTRIES)
 			return error_set(err, -E2BIG, "'%s': more than %d entries", name,
 					 SOURCE_DIR_MAX_ENTRIES);
 		for (size_t j = 0; j < m; j++) {
-			const git_tree_entry *f = git_tree_entry_byindex(sub, j);
+			const git_tree_entry *f = sym_git_tree_entry_byindex(sub, j);
 			_cleanup_free_ char *path = NULL;
 
-			if (!is_yaml(git_tree_entry_name(f)))
+			if (!is_yaml(sym_git_tree_entry_name(f)))
 				continue;
-			if (git_tree_entry_type(f) != GIT_OBJECT_BLOB)
+			if (sym_git_tree_entry_type(f) != GIT_OBJECT_BLOB)
 				continue;
-			path = xasprintf("%s/%s", name, git_tree_entry_name(f));
+			path = xasprintf("%s/%s", name, sym_git_tree_entry_name(f));
 			read_blob(repo, f, path, s);
 		}
 	}
@@ -262,19 +262,19 @@ read_commit(git_repository *repo, const git_oid *id, const char *subdir, struct 
 	_cleanup_(git_tree_freep) git_tree *tree = NULL, *sub = NULL;
 	_cleanup_(git_tree_entry_freep) git_tree_entry *entry = NULL;
 
-	if (git_commit_lookup(&commit, repo, id) < 0)
+	if (sym_git_commit_lookup(&commit, repo, id) < 0)
 		return error_set(err, -EIO, "commit: %s", git_msg());
-	if (git_commit_tree(&tree, commit) < 0)
+	if (sym_git_commit_tree(&tree, commit) < 0)
 		return error_set(err, -EIO, "commit tree: %s", git_msg());
 	if (!subdir || !*subdir)
 		return read_tree(repo, tree, s, err);
 	if (strstr(subdir, "..") || subdir[0] == '/')
 		return error_set(err, -EINVAL, "path '%s': must be relative, without '..'", subdir);
-	if (git_tree_entry_bypath(&entry, tree, subdir) < 0)
+	if (sym_git_tree_entry_bypath(&entry, tree, subdir) < 0)
 		return error_set(err, -ENOENT, "path '%s': not in the commit", subdir);
-	if (git_tree_entry_type(entry) != GIT_OBJECT_TREE)
+	if (sym_git_tree_entry_type(entry) != GIT_OBJECT_TREE)
 		return error_set(err, -ENOTDIR, "path '%s': not a directory in the commit", subdir);
-	if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) < 0)
+	if (sym_git_tree_lookup(&sub, repo, sym_git_tree_entry_id(entry)) < 0)
 		return error_set(err, -EIO, "path '%s': %s", subdir, git_msg());
 	return read_tree(repo, sub, s, err);
 }
@@ -291,23 +291,23 @@ accept_tip(git_repository *repo, const char *applied_ref, const git_oid *tip, bo
 	char a[GIT_OID_HEXSZ + 1], t[GIT_OID_HEXSZ + 1];
 	int d;
 
-	if (git_reference_name_to_id(&applied, repo, applied_ref) < 0) {
+	if (sym_git_reference_name_to_id(&applied, repo, applied_ref) < 0) {
 		*ret = *tip;
 		return 0;
 	}
-	if (git_oid_equal(&applied, tip)) {
+	if (sym_git_oid_equal(&applied, tip)) {
 		*ret = *tip;
 		return 0;
 	}
-	d = git_graph_descendant_of(repo, tip, &applied);
+	d = sym_git_graph_descendant_of(repo, tip, &applied);
 	if (d < 0)
 		return error_set(err, -EIO, "history check: %s", git_msg());
 	if (d || allow_rewind) {
 		*ret = *tip;
 		return 0;
 	}
-	git_oid_tostr(a, sizeof(a), &applied);
-	git_oid_tostr(t, sizeof(t), tip);
+	sym_git_oid_tostr(a, sizeof(a), &applied);
+	sym_git_oid_tostr(t, sizeof(t), tip);
 	error_set(warning, -ESTALE,
 		  "new tip %.12s does not descend from the applied commit %.12s (history rewritten?); "
 		  "keeping %.12s, use --allow-rewind to accept it",
@@ -328,11 +328,11 @@ read_in_place(const struct source_git_options *o, const char *branch, struct sou
 	git_oid id;
 	int r;
 
-	if (git_repository_open_ext(&repo, o->url, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+	if (sym_git_repository_open_ext(&repo, o->url, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return error_set(err, -ENOENT, "'%s': not a git repository: %s", o->url, git_msg());
-	if (git_reference_name_to_id(&id, repo, ref) < 0)
+	if (sym_git_reference_name_to_id(&id, repo, ref) < 0)
 		return error_set(err, -ENOENT, "'%s': no branch '%s'", o->url, branch);
-	git_oid_tostr(hex, sizeof(hex), &id);
+	sym_git_oid_tostr(hex, sizeof(hex), &id);
 	s = xcalloc(1, sizeof(*s));
 	s->root = xstrdup(o->url);
 	s->commit = xstrdup(hex);
@@ -352,7 +352,7 @@ int
 source_git_read(const struct source_git_options *o, struct source **ret,
 		struct source_git_info *ret_info, struct error **err)
 {
-	_cleanup_(libgit2_shutdownp) int init = git_libgit2_init();
+	_cleanup_(libgit2_shutdownp) int init = git_dl_init();
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 	_cleanup_(source_freep) struct source *s = NULL;
 	_cleanup_free_ char *branch = NULL, *applied_ref = NULL;
@@ -380,31 +380,31 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 	r = fetch_tip(repo, o->url, branch, &tip, &info.warning);
 	if (r >= 0) {
 		have_tip = true;
-		git_oid_tostr(hex, sizeof(hex), &tip);
+		sym_git_oid_tostr(hex, sizeof(hex), &tip);
 		info.tip = xstrdup(hex);
 		r = accept_tip(repo, applied_ref, &tip, o->allow_rewind, &use, &info.warning, err);
 		if (r < 0)
 			goto fail;
-	} else if (git_reference_name_to_id(&use, repo, applied_ref) < 0) {
+	} else if (sym_git_reference_name_to_id(&use, repo, applied_ref) < 0) {
 		/* Nothing was ever accepted: the fetch error is the whole story. */
 		r = error_set(err, info.warning->code, "%s", info.warning->msg);
 		goto fail;
 	}
 
-	if (have_tip && git_oid_equal(&use, &tip) && !o->dry_run) {
+	if (have_tip && sym_git_oid_equal(&use, &tip) && !o->dry_run) {
 		git_reference *ref = NULL;
 
-		if (git_reference_create(&ref, repo, applied_ref, &use, 1,
+		if (sym_git_reference_create(&ref, repo, applied_ref, &use, 1,
 					 "banger: accept tip") < 0) {
 			r = error_set(err, -EIO, "record accepted commit: %s", git_msg());
 			goto fail;
 		}
-		git_reference_free(ref);
+		sym_git_reference_free(ref);
 	}
 
 	s = xcalloc(1, sizeof(*s));
 	s->root = xstrdup(o->url);
-	git_oid_tostr(hex, sizeof(hex), &use);
+	sym_git_oid_tostr(hex, sizeof(hex), &use);
 	s->commit = xstrdup(hex);
 	r = read_commit(repo, &use, o->subdir, s, err);
 	if (r < 0) {

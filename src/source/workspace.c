@@ -55,7 +55,7 @@ credentials(git_credential **out, const char *url, const char *user_from_url,
 	(void)url;
 	(void)payload;
 	if (allowed & GIT_CREDENTIAL_SSH_KEY)
-		return git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
+		return sym_git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
 	return GIT_PASSTHROUGH;
 }
 
@@ -65,12 +65,12 @@ clone_into(const char *url, const char *dir, bool bare, git_repository **ret, st
 	git_clone_options o;
 	int gr;
 
-	(void)git_clone_options_init(&o, GIT_CLONE_OPTIONS_VERSION);
+	(void)sym_git_clone_options_init(&o, GIT_CLONE_OPTIONS_VERSION);
 	o.bare = bare;
 	o.local = GIT_CLONE_LOCAL_NO_LINKS;
 	o.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
 	o.fetch_opts.callbacks.credentials = credentials;
-	gr = git_clone(ret, url, dir, &o);
+	gr = sym_git_clone(ret, url, dir, &o);
 	if (gr < 0)
 		return error_set(err, git_errno(gr), "clone '%s': %s", url, git_msg());
 	return 0;
@@ -92,12 +92,12 @@ ref_commit(git_repository *repo, const char *name, git_oid *ret)
 	git_object *obj = NULL;
 	bool ok;
 
-	if (git_reference_lookup(&ref, repo, name) < 0)
+	if (sym_git_reference_lookup(&ref, repo, name) < 0)
 		return false;
-	ok = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) == 0;
+	ok = sym_git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) == 0;
 	if (ok)
-		*ret = *git_object_id(obj);
-	git_object_free(obj);
+		*ret = *sym_git_object_id(obj);
+	sym_git_object_free(obj);
 	return ok;
 }
 
@@ -115,14 +115,14 @@ resolve_ref(git_repository *repo, const char *repo_name, const char *ref, git_oi
 	git_oid prefix;
 
 	if (!ref || strcmp(ref, "HEAD") == 0) {
-		if (git_reference_lookup(&head, repo, "HEAD") < 0 ||
-		    git_reference_name_to_id(ret, repo, "HEAD") < 0)
+		if (sym_git_reference_lookup(&head, repo, "HEAD") < 0 ||
+		    sym_git_reference_name_to_id(ret, repo, "HEAD") < 0)
 			return error_set(err, -ENOENT, "repository '%s' has no commit on HEAD",
 					 repo_name);
 		*ret_branch = NULL;
-		if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
-		    strncmp(git_reference_symbolic_target(head), "refs/heads/", 11) == 0)
-			*ret_branch = xstrdup(git_reference_symbolic_target(head) + 11);
+		if (sym_git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+		    strncmp(sym_git_reference_symbolic_target(head), "refs/heads/", 11) == 0)
+			*ret_branch = xstrdup(sym_git_reference_symbolic_target(head) + 11);
 		return 0;
 	}
 	name = xasprintf("refs/remotes/origin/%s", ref);
@@ -138,9 +138,9 @@ resolve_ref(git_repository *repo, const char *repo_name, const char *ref, git_oi
 		*ret_branch = NULL;
 		return 0;
 	}
-	if (is_hex_id(ref) && git_oid_fromstrn(&prefix, ref, strlen(ref)) == 0 &&
-	    git_object_lookup_prefix(&obj, repo, &prefix, strlen(ref), GIT_OBJECT_COMMIT) == 0) {
-		*ret = *git_object_id(obj);
+	if (is_hex_id(ref) && sym_git_oid_fromstrn(&prefix, ref, strlen(ref)) == 0 &&
+	    sym_git_object_lookup_prefix(&obj, repo, &prefix, strlen(ref), GIT_OBJECT_COMMIT) == 0) {
+		*ret = *sym_git_object_id(obj);
 		*ret_branch = NULL;
 		return 0;
 	}
@@ -194,14 +194,14 @@ copy_object(struct walk *w, const git_oid *id, const char *path, struct error **
 	_cleanup_(git_odb_object_freep) git_odb_object *o = NULL;
 	git_oid out;
 
-	if (!w->dst_odb || git_odb_exists(w->dst_odb, id))
+	if (!w->dst_odb || sym_git_odb_exists(w->dst_odb, id))
 		return 0;
-	if (git_odb_read(&o, w->src_odb, id) < 0)
+	if (sym_git_odb_read(&o, w->src_odb, id) < 0)
 		return error_set(err, -EIO, "read object of '%s': %s", path, git_msg());
-	if (git_odb_write(&out, w->dst_odb, git_odb_object_data(o), git_odb_object_size(o),
-			  git_odb_object_type(o)) < 0)
+	if (sym_git_odb_write(&out, w->dst_odb, sym_git_odb_object_data(o), sym_git_odb_object_size(o),
+			  sym_git_odb_object_type(o)) < 0)
 		return error_set(err, -EIO, "write object of '%s': %s", path, git_msg());
-	if (!git_oid_equal(&out, id))
+	if (!sym_git_oid_equal(&out, id))
 		return error_set(err, -EIO, "object of '%s' changed id when copied", path);
 	return 0;
 }
@@ -211,14 +211,14 @@ check_blob(struct walk *w, const git_tree_entry *e, const char *dir, const char 
 	   struct error **err)
 {
 	_cleanup_(git_blob_freep) git_blob *blob = NULL;
-	git_filemode_t mode = git_tree_entry_filemode(e);
+	git_filemode_t mode = sym_git_tree_entry_filemode(e);
 	const char *data;
 	git_object_size_t size;
 
-	if (git_blob_lookup(&blob, w->src, git_tree_entry_id(e)) < 0)
+	if (sym_git_blob_lookup(&blob, w->src, sym_git_tree_entry_id(e)) < 0)
 		return error_set(err, -EIO, "blob of '%s': %s", path, git_msg());
-	size = git_blob_rawsize(blob);
-	data = git_blob_rawcontent(blob);
+	size = sym_git_blob_rawsize(blob);
+	data = sym_git_blob_rawcontent(blob);
 	if (mode == GIT_FILEMODE_LINK) {
 		if (!link_stays_inside(dir, data, (size_t)size))
 			return error_set(err, -ELOOP,
@@ -232,7 +232,7 @@ check_blob(struct walk *w, const git_tree_entry *e, const char *dir, const char 
 
 		w->res->warnings = strv_append_take(w->res->warnings, line);
 	}
-	return copy_object(w, git_tree_entry_id(e), path, err);
+	return copy_object(w, sym_git_tree_entry_id(e), path, err);
 }
 
 static int
@@ -246,26 +246,26 @@ walk_tree(struct walk *w, const git_oid *tree_id, const char *dir, int level,
 	if (level > WALK_DEPTH_MAX)
 		return error_set(err, -ELOOP, "folder '%s' is nested more than %d deep", dir,
 				 WALK_DEPTH_MAX);
-	if (git_tree_lookup(&tree, w->src, tree_id) < 0)
+	if (sym_git_tree_lookup(&tree, w->src, tree_id) < 0)
 		return error_set(err, -EIO, "tree '%s': %s", *dir ? dir : "/", git_msg());
 	r = copy_object(w, tree_id, *dir ? dir : "/", err);
 	if (r < 0)
 		return r;
-	n = git_tree_entrycount(tree);
+	n = sym_git_tree_entrycount(tree);
 	for (size_t i = 0; i < n; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		const git_tree_entry *e = sym_git_tree_entry_byindex(tree, i);
 		_cleanup_free_ char *path = NULL;
 
-		path = *dir ? xasprintf("%s/%s", dir, git_tree_entry_name(e))
-			    : xstrdup(git_tree_entry_name(e));
-		switch (git_tree_entry_type(e)) {
+		path = *dir ? xasprintf("%s/%s", dir, sym_git_tree_entry_name(e))
+			    : xstrdup(sym_git_tree_entry_name(e));
+		switch (sym_git_tree_entry_type(e)) {
 		case GIT_OBJECT_TREE:
-			r = walk_tree(w, git_tree_entry_id(e), path, level + 1, err);
+			r = walk_tree(w, sym_git_tree_entry_id(e), path, level + 1, err);
 			break;
 		case GIT_OBJECT_COMMIT: {
 			char hex[GIT_OID_HEXSZ + 1];
 
-			git_oid_tostr(hex, sizeof(hex), git_tree_entry_id(e));
+			sym_git_oid_tostr(hex, sizeof(hex), sym_git_tree_entry_id(e));
 			w->res->warnings = strv_append_take(
 				w->res->warnings,
 				xasprintf("submodule '%s' (commit %.12s) left as an empty folder "
@@ -296,20 +296,20 @@ point_head(git_repository *repo, const git_oid *id, const char *branch, struct e
 	git_oid t;
 
 	if (!branch) {
-		if (git_repository_set_head_detached(repo, id) < 0)
+		if (sym_git_repository_set_head_detached(repo, id) < 0)
 			return error_set(err, -EIO, "detach HEAD: %s", git_msg());
 		return 0;
 	}
 	name = xasprintf("refs/heads/%s", branch);
-	if (git_reference_create(&ref, repo, name, id, 1, "banger: workspace") < 0)
+	if (sym_git_reference_create(&ref, repo, name, id, 1, "banger: workspace") < 0)
 		return error_set(err, -EIO, "branch '%s': %s", branch, git_msg());
 	tracking = xasprintf("refs/remotes/origin/%s", branch);
-	if (git_reference_name_to_id(&t, repo, tracking) == 0) {
+	if (sym_git_reference_name_to_id(&t, repo, tracking) == 0) {
 		upstream = xasprintf("origin/%s", branch);
-		if (git_branch_set_upstream(ref, upstream) < 0)
+		if (sym_git_branch_set_upstream(ref, upstream) < 0)
 			return error_set(err, -EIO, "branch '%s' upstream: %s", branch, git_msg());
 	}
-	if (git_repository_set_head(repo, name) < 0)
+	if (sym_git_repository_set_head(repo, name) < 0)
 		return error_set(err, -EIO, "HEAD on '%s': %s", branch, git_msg());
 	return 0;
 }
@@ -319,9 +319,9 @@ checkout(git_repository *repo, struct error **err)
 {
 	git_checkout_options o;
 
-	(void)git_checkout_options_init(&o, GIT_CHECKOUT_OPTIONS_VERSION);
+	(void)sym_git_checkout_options_init(&o, GIT_CHECKOUT_OPTIONS_VERSION);
 	o.checkout_strategy = GIT_CHECKOUT_FORCE;
-	if (git_checkout_head(repo, &o) < 0)
+	if (sym_git_checkout_head(repo, &o) < 0)
 		return error_set(err, -EIO, "checkout: %s", git_msg());
 	return 0;
 }
@@ -332,8 +332,8 @@ write_index(git_repository *repo, const git_commit *commit, struct error **err)
 	_cleanup_(git_index_freep) git_index *idx = NULL;
 	_cleanup_(git_tree_freep) git_tree *tree = NULL;
 
-	if (git_commit_tree(&tree, commit) < 0 || git_repository_index(&idx, repo) < 0 ||
-	    git_index_read_tree(idx, tree) < 0 || git_index_write(idx) < 0)
+	if (sym_git_commit_tree(&tree, commit) < 0 || sym_git_repository_index(&idx, repo) < 0 ||
+	    sym_git_index_read_tree(idx, tree) < 0 || sym_git_index_write(idx) < 0)
 		return error_set(err, -EIO, "index: %s", git_msg());
 	return 0;
 }
@@ -362,7 +362,7 @@ materialise(const struct vm_workspace *ws, const char *dir, struct workspace_res
 		_cleanup_(git_remote_freep) git_remote *origin = NULL;
 
 		if (is_local_path(ws->repo)) {
-			if (git_repository_open_ext(&src_own, ws->repo, GIT_REPOSITORY_OPEN_NO_SEARCH,
+			if (sym_git_repository_open_ext(&src_own, ws->repo, GIT_REPOSITORY_OPEN_NO_SEARCH,
 						    NULL) < 0)
 				return error_set(err, -ENOENT, "open repository '%s': %s", ws->repo,
 						 git_msg());
@@ -372,11 +372,11 @@ materialise(const struct vm_workspace *ws, const char *dir, struct workspace_res
 			if (r < 0)
 				goto out;
 		}
-		if (git_repository_init(&dst, dir, 0) < 0) {
+		if (sym_git_repository_init(&dst, dir, 0) < 0) {
 			r = error_set(err, -EIO, "init '%s': %s", dir, git_msg());
 			goto out;
 		}
-		if (git_remote_create(&origin, dst, "origin", ws->repo) < 0) {
+		if (sym_git_remote_create(&origin, dst, "origin", ws->repo) < 0) {
 			r = error_set(err, -EIO, "remote 'origin': %s", git_msg());
 			goto out;
 		}
@@ -384,11 +384,11 @@ materialise(const struct vm_workspace *ws, const char *dir, struct workspace_res
 	} else {
 		if (is_local_path(ws->repo)) {
 			/* A clear error for a wrong path, not libgit2's "unsupported URL". */
-			if (git_repository_open_ext(&src_own, ws->repo, GIT_REPOSITORY_OPEN_NO_SEARCH,
+			if (sym_git_repository_open_ext(&src_own, ws->repo, GIT_REPOSITORY_OPEN_NO_SEARCH,
 						    NULL) < 0)
 				return error_set(err, -ENOENT, "open repository '%s': %s", ws->repo,
 						 git_msg());
-			git_repository_free(TAKE_PTR(src_own));
+			sym_git_repository_free(TAKE_PTR(src_own));
 		}
 		r = clone_into(ws->repo, dir, false, &dst, err);
 		if (r < 0)
@@ -399,26 +399,26 @@ materialise(const struct vm_workspace *ws, const char *dir, struct workspace_res
 	r = resolve_ref(src, ws->repo, ws->ref, &id, &branch, err);
 	if (r < 0)
 		goto out;
-	git_oid_tostr(hex, sizeof(hex), &id);
-	if (git_commit_lookup(&commit, src, &id) < 0) {
+	sym_git_oid_tostr(hex, sizeof(hex), &id);
+	if (sym_git_commit_lookup(&commit, src, &id) < 0) {
 		r = error_set(err, -EIO, "commit %.12s: %s", hex, git_msg());
 		goto out;
 	}
 
 	w.src = src;
-	if (git_repository_odb(&src_odb, src) < 0) {
+	if (sym_git_repository_odb(&src_odb, src) < 0) {
 		r = error_set(err, -EIO, "object database: %s", git_msg());
 		goto out;
 	}
 	w.src_odb = src_odb;
 	if (ws->mode == WORKSPACE_SHALLOW) {
-		if (git_repository_odb(&dst_odb, dst) < 0) {
+		if (sym_git_repository_odb(&dst_odb, dst) < 0) {
 			r = error_set(err, -EIO, "object database: %s", git_msg());
 			goto out;
 		}
 		w.dst_odb = dst_odb;
 	}
-	r = walk_tree(&w, git_commit_tree_id(commit), "", 0, err);
+	r = walk_tree(&w, sym_git_commit_tree_id(commit), "", 0, err);
 	if (r < 0)
 		goto out;
 
@@ -434,8 +434,8 @@ materialise(const struct vm_workspace *ws, const char *dir, struct workspace_res
 			r = error_set(err, r, "write '%s': %s", shallow, strerror(-r));
 			goto out;
 		}
-		git_commit_free(TAKE_PTR(commit));
-		if (git_commit_lookup(&commit, dst, &id) < 0) {
+		sym_git_commit_free(TAKE_PTR(commit));
+		if (sym_git_commit_lookup(&commit, dst, &id) < 0) {
 			r = error_set(err, -EIO, "commit %.12s: %s", hex, git_msg());
 			goto out;
 		}
@@ -457,7 +457,7 @@ out:
 	if (fetch_dir) {
 		struct error *e = NULL;
 
-		git_repository_free(TAKE_PTR(src_own));
+		sym_git_repository_free(TAKE_PTR(src_own));
 		if (disk_rm_rf(fetch_dir, &e) < 0) {
 			/* Not fatal to the workspace: reported, and the caller's staging
 			 * folder cleanup gets another go at it. */
@@ -473,7 +473,7 @@ int
 workspace_materialise(const struct vm_workspace *ws, const char *dir,
 		      struct workspace_result *ret, struct error **err)
 {
-	_cleanup_(libgit2_shutdownp) int init = git_libgit2_init();
+	_cleanup_(libgit2_shutdownp) int init = git_dl_init();
 	struct workspace_result res = { 0 };
 	int r;
 
