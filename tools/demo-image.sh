@@ -336,7 +336,12 @@ done
 cp -P "$work/ssh/lib64/ld-linux-x86-64.so.2" "$rfs/lib64/" 2>/dev/null ||
 	ln -sf /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$rfs/lib64/ld-linux-x86-64.so.2"
 printf '/bin/sh\n' >"$rfs/etc/shells"
-mkfs.ext4 -q -F -L banger-root -E root_owner=0:0 -d "$rfs" "$work/rootfs.ext4" 64M >/dev/null
+# A new file, sparse: its inode tables and journal read as zeros already, so
+# mkfs need not write them, and every root disk copied from the image is
+# about 4 MiB smaller.
+rm -f "$work/rootfs.ext4"
+mkfs.ext4 -q -F -L banger-root -E root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1 \
+	-d "$rfs" "$work/rootfs.ext4" 64M >/dev/null
 
 cp "$vmlinuz" "$work/vmlinuz"
 echo "$kver" >"$work/VERSION"

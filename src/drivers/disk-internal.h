@@ -119,9 +119,13 @@ bool disk_reflink_works(const char *dir);
 /*
  * Create an ext4 image of size bytes at path unless path exists: mkfs.ext4
  * (posix_spawn, argv) on path.tmp seeded from staging (NULL: empty), then
- * rename.  -EEXIST never: an existing path is success and is left alone.
+ * link.  -EEXIST never: an existing path is success and is left alone.
+ * Without staging, a pristine image of that size made earlier (by this
+ * process, or kept in cache_dir as work-SIZE.ext4; cache_dir NULL: none) is
+ * written instead, with a new UUID.
  */
-int disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct error **err);
+int disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
+		   struct error **err);
 /* mkfs.ext4 processes this process ran: the second work disk of a size (with
  * no staging folder) is written from the first one's pristine image. */
 unsigned disk_work_mkfs_runs(void);

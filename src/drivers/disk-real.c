@@ -330,7 +330,11 @@ real_work_create(void *userdata, const char *path, uint64_t size, struct error *
 	r = disk_path_check(d->status_dir, path, err);
 	if (r < 0)
 		return r;
-	return disk_work_mkfs(path, size, NULL, err);
+	{
+		_cleanup_free_ char *cache = xasprintf("%s/cache", d->status_dir);
+
+		return disk_work_mkfs(path, size, NULL, cache, err);
+	}
 }
 
 static int

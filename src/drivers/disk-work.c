@@ -33,11 +33,13 @@
 #include "drivers/disk-internal.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/strv.h"
 
 extern char **environ;
 
 #define WORK_MIN_SIZE (1ULL << 20)
+#define WORK_LABEL "banger-work"
 #define SYNC_DEPTH_MAX 64
 
 static const char *
@@ -207,8 +209,80 @@ work_new_identity(const char *path, struct error **err)
 	return 0;
 }
 
+/*
+ * The pristine image of a size also lives across runs, in
+ * CACHE_DIR/work-SIZE.ext4 (0600, written whole and durably), so that even
+ * a run that makes one work disk runs no mkfs.ext4 once that size was made
+ * before.  A template is used only when libext2fs opens it with every
+ * checksum right, and it has the size, label and features banger gives it;
+ * anything else is made again.
+ */
+static char *
+template_path(const char *cache_dir, uint64_t size)
+{
+	return xasprintf("%s/work-%llu.ext4", cache_dir, (unsigned long long)size);
+}
+
+static bool
+template_valid(const char *path, uint64_t size)
+{
+	ext2_filsys fs = NULL;
+	bool ok;
+
+	if (ext2fs_open(path, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs))
+		return false;
+	ok = ext2fs_has_feature_csum_seed(fs->super) &&
+	     ext2fs_has_feature_metadata_csum(fs->super) &&
+	     ext2fs_blocks_count(fs->super) * (uint64_t)fs->blocksize == size &&
+	     strncmp((const char *)fs->super->s_volume_name, WORK_LABEL,
+		     sizeof(fs->super->s_volume_name)) == 0 &&
+	     fs->super->s_mnt_count == 0;
+	(void)ext2fs_close_free(&fs);
+	return ok;
+}
+
+static const struct pristine *
+template_load(const char *cache_dir, uint64_t size)
+{
+	_cleanup_free_ char *path = template_path(cache_dir, size);
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) || (uint64_t)st.st_size != size || !template_valid(path, size))
+		return NULL;
+	pristine_keep(fd, size);
+	return pristine_find(size);
+}
+
+/* Best effort: a template that cannot be written is made again next time. */
+static void
+template_save(const char *cache_dir, const struct pristine *p)
+{
+	_cleanup_free_ char *path = template_path(cache_dir, p->size);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+	_cleanup_close_ int fd = -EBADF;
+	struct error *e = NULL;
+
+	if (mkdir_p(cache_dir, 0700) < 0)
+		return;
+	(void)unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	if (ftruncate(fd, (off_t)p->size) < 0 || pristine_write(fd, p, tmp, &e) < 0 ||
+	    fsync(fd) < 0 || rename(tmp, path) < 0) {
+		error_free(e);
+		(void)unlink(tmp);
+		return;
+	}
+	(void)fsync_parent_dir(path);
+}
+
 int
-disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct error **err)
+disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
+	       struct error **err)
 {
 	const struct pristine *p = staging ? NULL : pristine_find(size);
 	_cleanup_free_ char *tmp = NULL;
@@ -239,6 +313,8 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct erro
 		goto fail;
 	}
 
+	if (!p && !staging && cache_dir)
+		p = template_load(cache_dir, size);
 	if (p) {
 		r = pristine_write(fd, p, tmp, err);
 		if (r >= 0)
@@ -258,7 +334,7 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct erro
 	argv = strv_append(argv, "-m");
 	argv = strv_append(argv, "0");
 	argv = strv_append(argv, "-L");
-	argv = strv_append(argv, "banger-work");
+	argv = strv_append(argv, WORK_LABEL);
 	argv = strv_append(argv, "-O");
 	argv = strv_append(argv, "metadata_csum_seed");
 	argv = strv_append(argv, "-E");
@@ -276,8 +352,11 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, struct erro
 		(void)error_prefix(err, "mkfs '%s'", path);
 		goto fail;
 	}
-	if (!staging)
+	if (!staging) {
 		pristine_keep(fd, size);
+		if (cache_dir && pristine_find(size))
+			template_save(cache_dir, pristine_find(size));
+	}
 made:
 	if (fsync(fd) < 0) {
 		r = error_set(err, -errno, "fsync '%s': %s", tmp, strerror(errno));

@@ -215,10 +215,10 @@ START_TEST(test_work_from_pristine)
 	unsigned runs = disk_work_mkfs_runs();
 
 	/* One mkfs for two disks of one size; another size needs its own. */
-	ck_assert_int_eq(disk_work_mkfs(a, 8 << 20, NULL, NULL), 0);
-	ck_assert_int_eq(disk_work_mkfs(b, 8 << 20, NULL, NULL), 0);
+	ck_assert_int_eq(disk_work_mkfs(a, 8 << 20, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(disk_work_mkfs(b, 8 << 20, NULL, NULL, NULL), 0);
 	ck_assert_uint_eq(disk_work_mkfs_runs(), runs + 1);
-	ck_assert_int_eq(disk_work_mkfs(c, 16 << 20, NULL, NULL), 0);
+	ck_assert_int_eq(disk_work_mkfs(c, 16 << 20, NULL, NULL, NULL), 0);
 	ck_assert_uint_eq(disk_work_mkfs_runs(), runs + 2);
 	assert_fsck_clean(a);
 	assert_fsck_clean(b);
@@ -245,6 +245,62 @@ START_TEST(test_work_from_pristine)
 }
 END_TEST
 
+/* In a new process (this one keeps pristine images in memory): make a work
+ * disk at path with cache; exit 0 when it took want_runs mkfs processes. */
+static void
+mkfs_in_child(const char *path, uint64_t size, const char *cache, unsigned want_runs)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		unsigned before = disk_work_mkfs_runs();
+
+		if (disk_work_mkfs(path, size, NULL, cache, NULL) < 0)
+			_exit(2);
+		_exit(disk_work_mkfs_runs() - before == want_runs ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+START_TEST(test_work_template_cache)
+{
+	_cleanup_free_ char *cache = xasprintf("%s/cache", status_dir);
+	_cleanup_free_ char *tpl = xasprintf("%s/work-8388608.ext4", cache);
+	_cleanup_free_ char *a = xasprintf("%s/a.ext4", vm_dir), *b = xasprintf("%s/b.ext4", vm_dir);
+	_cleanup_free_ char *c = xasprintf("%s/c.ext4", vm_dir), *d = xasprintf("%s/d.ext4", vm_dir);
+	_cleanup_free_ char *ua = NULL, *ub = NULL;
+	struct stat st;
+	int fd;
+
+	/* The first run of a size makes it with mkfs and keeps the template. */
+	mkfs_in_child(a, 8 << 20, cache, 1);
+	ck_assert_int_eq(stat(tpl, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	/* A later run (another process) makes it from the template: no mkfs. */
+	mkfs_in_child(b, 8 << 20, cache, 0);
+	assert_fsck_clean(a);
+	assert_fsck_clean(b);
+	ua = fs_uuid(a);
+	ub = fs_uuid(b);
+	ck_assert_str_ne(ua, ub);
+	/* A damaged template (its superblock checksum no longer matches) is
+	 * not used: mkfs again, and a good template replaces it. */
+	fd = open(tpl, O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "\xff\xff", 2, 1024 + 0x60), 2);
+	ck_assert_int_eq(close(fd), 0);
+	mkfs_in_child(c, 8 << 20, cache, 1);
+	assert_fsck_clean(c);
+	assert_fsck_clean(tpl);
+	mkfs_in_child(d, 8 << 20, cache, 0);
+	assert_fsck_clean(d);
+}
+END_TEST
+
 START_TEST(test_mkfs_seeded_from_staging)
 {
 	_cleanup_free_ char *staging = xasprintf("%s/staging", tmp_root);
@@ -253,7 +309,7 @@ START_TEST(test_mkfs_seeded_from_staging)
 	ck_assert_int_eq(mkdir_p(staging, 0755), 0);
 	f = xasprintf("%s/seed.txt", staging);
 	ck_assert_int_eq(write_file_atomic(f, "seeded\n", 7, 0644), 0);
-	ck_assert_int_eq(disk_work_mkfs(work, 4 << 20, staging, NULL), 0);
+	ck_assert_int_eq(disk_work_mkfs(work, 4 << 20, staging, NULL, NULL), 0);
 	out = guest_cat(work, "/seed.txt");
 	ck_assert_str_eq(out, "seeded\n");
 	assert_fsck_clean(work);
@@ -385,6 +441,7 @@ work_suite(void)
 	tcase_add_test(tc, test_work_created_once);
 	tcase_add_test(tc, test_mkfs_seeded_from_staging);
 	tcase_add_test(tc, test_work_from_pristine);
+	tcase_add_test(tc, test_work_template_cache);
 	tcase_add_test(tc, test_filesync_tree);
 	tcase_add_test(tc, test_filesync_refusals);
 	suite_add_tcase(s, tc);

@@ -269,7 +269,7 @@ setup(void)
 	git_reference_free(tag);
 	git_repository_free(repo);
 
-	ck_assert_int_eq(disk_work_mkfs(work, 64ULL << 20, NULL, &err), 0);
+	ck_assert_int_eq(disk_work_mkfs(work, 64ULL << 20, NULL, NULL, &err), 0);
 	ck_assert_int_eq(disk_real_new(tmp_root, &disk, &err), 0);
 }
 
