@@ -49,6 +49,8 @@ cli_host_freep(struct cli_host **h)
 	(void)cli_host_free(*h);
 }
 
+struct status_preload;
+
 struct cli_run {
 	struct source *src;
 	struct spec *spec;
@@ -61,6 +63,7 @@ struct cli_run {
 	struct observed *obs;
 	int lock_fd;
 	char *ssh_pubkey;	/* banger's public key; NULL when it has none yet */
+	struct status_preload *preload;	/* status files being read meanwhile */
 };
 
 /*

@@ -281,11 +281,11 @@ cmp_vm(const void *a, const void *b)
 }
 
 int
-observe_host(const char *status_dir, const struct host_ops *ops, char *const *claimed,
-	     struct observed **ret, struct error **err)
+observe_host_from(const char *status_dir, const struct host_ops *ops, char *const *claimed,
+		  struct status_snapshot *snap, struct observed **ret, struct error **err)
 {
+	_cleanup_(status_snapshot_freep) struct status_snapshot *sn = snap;
 	_cleanup_(observed_freep) struct observed *o = xcalloc(1, sizeof(*o));
-	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ char *vms_dir = xasprintf("%s/vms", status_dir);
 	struct net_link *links = NULL;
 	struct nat_rule *rules = NULL;
@@ -298,27 +298,20 @@ observe_host(const char *status_dir, const struct host_ops *ops, char *const *cl
 	o->status_dir = xstrdup(status_dir);
 	o->problems = strv_copy(NULL);
 
-	/* 1. status files */
-	r = status_list(status_dir, &names, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; names[i]; i++) {
-		struct vm_status s;
-		struct error *e = NULL;
-		struct observed_vm *v;
+	/* 1. status files, read already (they are taken over) */
+	for (size_t i = 0; i < sn->n; i++) {
+		struct status_entry *e = &sn->entries[i];
+		struct observed_vm *v = add_vm(o, e->name);
 
-		r = status_read(status_dir, names[i], &s, &e);
-		v = add_vm(o, names[i]);
-		if (r < 0) {
-			_cleanup_free_ char *msg = error_format(e);
-
-			v->status_error = xasprintf("%s (identity unknown)", msg);
+		if (e->r < 0) {
+			v->status_error = xasprintf("%s (identity unknown)", e->error);
 			o->problems = strv_append(o->problems, v->status_error);
-			error_free(e);
 			continue;
 		}
 		vm_status_done(&v->status);
-		v->status = s;
+		v->status = e->status;
+		e->status = (struct vm_status){ 0 };
+		e->r = -ENOENT;	/* moved: the snapshot no longer owns it */
 		v->has_status = true;
 	}
 
@@ -524,4 +517,17 @@ out:
 	disk_objs_free(disks, n_disks);
 	hv_procs_free(procs, n_procs);
 	return r;
+}
+
+int
+observe_host(const char *status_dir, const struct host_ops *ops, char *const *claimed,
+	     struct observed **ret, struct error **err)
+{
+	struct status_snapshot *snap = NULL;
+	int r;
+
+	r = status_snapshot_read(status_dir, &snap, err);
+	if (r < 0)
+		return r;
+	return observe_host_from(status_dir, ops, claimed, snap, ret, err);
 }

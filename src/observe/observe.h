@@ -78,6 +78,10 @@ struct observed {
  */
 int observe_host(const char *status_dir, const struct host_ops *ops, char *const *claimed,
 		 struct observed **ret, struct error **err);
+/* The same from status files read beforehand (status_snapshot_read under the
+ * run's lock); snap is taken over, freed whatever the result. */
+int observe_host_from(const char *status_dir, const struct host_ops *ops, char *const *claimed,
+		      struct status_snapshot *snap, struct observed **ret, struct error **err);
 
 struct observed *observed_free(struct observed *o);
 static inline void

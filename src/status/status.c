@@ -1120,3 +1120,48 @@ status_list(const char *status_dir, char ***ret, struct error **err)
 	*ret = TAKE_PTR(names);
 	return 0;
 }
+
+int
+status_snapshot_read(const char *status_dir, struct status_snapshot **ret, struct error **err)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	struct status_snapshot *snap;
+	int r;
+
+	r = status_list(status_dir, &names, err);
+	if (r < 0)
+		return r;
+	snap = xcalloc(1, sizeof(*snap));
+	snap->n = strv_length(names);
+	snap->entries = xcalloc(snap->n + 1, sizeof(*snap->entries));
+	for (size_t i = 0; i < snap->n; i++) {
+		struct status_entry *e = &snap->entries[i];
+		struct error *er = NULL;
+
+		e->name = TAKE_PTR(names[i]);
+		e->r = status_read(status_dir, e->name, &e->status, &er);
+		if (e->r < 0) {
+			e->status = (struct vm_status){ 0 };
+			e->error = er ? error_format(er) : xstrdup(strerror(-e->r));
+			error_free(er);
+		}
+	}
+	*ret = snap;
+	return 0;
+}
+
+struct status_snapshot *
+status_snapshot_free(struct status_snapshot *s)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->entries[i].name);
+		free(s->entries[i].error);
+		if (s->entries[i].r == 0)
+			vm_status_done(&s->entries[i].status);
+	}
+	free(s->entries);
+	free(s);
+	return NULL;
+}

@@ -140,6 +140,29 @@ int status_remove_nosync(const char *status_dir, const char *name, struct error 
  * an absent directory is an empty list.  Caller owns *ret (strv). */
 int status_list(const char *status_dir, char ***ret, struct error **err);
 
+/* Every status file of STATUS_DIR/vms, read and parsed: what observe starts
+ * from.  An entry that could not be used has r < 0 and error (its message). */
+struct status_entry {
+	char *name;
+	struct vm_status status;	/* when r == 0 */
+	int r;
+	char *error;
+};
+
+struct status_snapshot {
+	struct status_entry *entries;	/* sorted by name */
+	size_t n;
+};
+
+int status_snapshot_read(const char *status_dir, struct status_snapshot **ret,
+			 struct error **err);
+struct status_snapshot *status_snapshot_free(struct status_snapshot *s);
+static inline void
+status_snapshot_freep(struct status_snapshot **s)
+{
+	(void)status_snapshot_free(*s);
+}
+
 /*
  * Take STATUS_DIR/lock (created 0600) with flock, waiting up to timeout_ms,
  * and write our pid into it.  -EBUSY after the wait, with a message naming

@@ -46,8 +46,9 @@ vm_decl() {
 
 # Every banger object on this host under status directory $1, one per line,
 # with its kind; work disks kept in $1/retained, the lock, the git cache
-# ($1/source), banger's ssh key pair ($1/ssh) and a hosts fragment that names
-# no VM are not objects to clean.
+# ($1/source), banger's ssh key pair ($1/ssh), the empty work-disk templates
+# ($1/cache/work-SIZE.ext4) and a hosts fragment that names no VM are not
+# objects to clean.
 leaks() {
 	ip -br link 2>/dev/null | awk '$1 ~ /^bgr-/ { sub(/@.*/, "", $1); print "tap " $1 }'
 	# Rules in banger's table: every one but the shared ones belongs to a VM.
@@ -63,10 +64,11 @@ leaks() {
 	done
 	[ -d "$1/vms" ] && find "$1/vms" -mindepth 1 -maxdepth 1 | sed 's/^/file /'
 	[ -d "$1" ] && find "$1" -mindepth 1 -maxdepth 1 ! -name vms ! -name retained ! -name lock \
-		! -name source ! -name ssh ! -name hosts | sed 's/^/file /'
+		! -name source ! -name ssh ! -name hosts ! -name cache | sed 's/^/file /'
 	[ -f "$1/hosts" ] && grep -v '^#' "$1/hosts" | grep -q . && sed 's/^/hosts-entry /' "$1/hosts"
 	[ -d "$1/ssh/keys" ] && find "$1/ssh/keys" -mindepth 1 | sed 's/^/file /'
 	[ -d "$1/retained" ] && find "$1/retained" -mindepth 1 ! -name '*.ext4' | sed 's/^/file /'
+	[ -d "$1/cache" ] && find "$1/cache" -mindepth 1 ! -name 'work-*.ext4' | sed 's/^/file /'
 	true
 }
 
