@@ -28,6 +28,7 @@ struct actx {
 	bool crashed;
 	bool wrote;		/* a status write not yet made durable */
 	char *last_key;		/* save_key of the change's last record written */
+	char *last_full;	/* and its save_full */
 	/* What every VM of the run asks the same way, made sure of once: the
 	 * bridge, IPv4 forwarding and banger's table, and the uplink's name. */
 	bool bridge_done, forwarding_done, table_done;
@@ -98,10 +99,17 @@ write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct err
 }
 
 /*
- * The record as far as recovery reads it: everything but which step other
- * than "start" is under way (plan restarts a VM whose start did not finish,
- * and finishes any other step from the phase and the other fields alike)
- * and the time it was written.
+ * The record as far as recovery needs it before a step acts: identities
+ * (id, tap, MAC, address, API socket, disk strategy and dm name, paths),
+ * phase, generation, what was applied, errors, and an unfinished start
+ * (plan restarts such a VM).  Left out: which other step is under way and
+ * the progress a step reports (root and work disk ready, file syncs and
+ * workspace written, the guest ready): a run cut short finds the objects
+ * those steps made from the identities, and redoes the steps (each is
+ * idempotent: an existing disk is adopted, a seed written again).  They are
+ * written with the next record that must be, and always by a step's own
+ * result record (save with result true: a change's last step, a failure),
+ * which is written whenever anything in it changed.
  */
 static char *
 save_key(const struct vm_status *st)
@@ -109,25 +117,43 @@ save_key(const struct vm_status *st)
 	struct vm_status k = *st;
 
 	if (k.intent && strcmp(k.intent, "start") != 0)
-		k.intent = (char *)"step";
+		k.intent = NULL;
+	k.updated_ms = 0;
+	k.root_ready = false;
+	k.root_device = NULL;
+	k.work_ready = false;
+	k.seeded = false;
+	memset(k.applied.seed_hash, 0, sizeof(k.applied.seed_hash));
+	k.workspace_commit = NULL;
+	k.started_ms = 0;
+	return status_format(&k);
+}
+
+/* The whole record but the time it is written. */
+static char *
+save_full(const struct vm_status *st)
+{
+	struct vm_status k = *st;
+
 	k.updated_ms = 0;
 	return status_format(&k);
 }
 
 static int
-save(struct actx *a, struct vm_status *st, struct error **err)
+save(struct actx *a, struct vm_status *st, bool result, struct error **err)
 {
-	_cleanup_free_ char *key = save_key(st);
+	_cleanup_free_ char *key = save_key(st), *full = save_full(st);
+	bool need;
 	int r;
 
 	/*
-	 * A step whose record would differ only by its intent writes nothing:
-	 * what it makes is found from what the last record holds (the id
-	 * names the tap and the NAT rules, the VM's name its directory), and
-	 * a run cut short redoes it.  Atomic now, durable at the end of the
-	 * run (finish): see status_write_nosync.
+	 * A record that would differ from the last one written only by what
+	 * save_key leaves out is not written: see there.  Atomic now, durable
+	 * at the end of the run (finish): see status_write_nosync.
 	 */
-	if (!a->last_key || strcmp(a->last_key, key) != 0) {
+	need = result ? !a->last_full || strcmp(a->last_full, full) != 0
+		      : !a->last_key || strcmp(a->last_key, key) != 0;
+	if (need) {
 		st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
 		r = status_write_nosync(a->opt->status_dir, st, err);
 		if (r < 0)
@@ -135,6 +161,8 @@ save(struct actx *a, struct vm_status *st, struct error **err)
 		a->wrote = true;
 		free(a->last_key);
 		a->last_key = TAKE_PTR(key);
+		free(a->last_full);
+		a->last_full = TAKE_PTR(full);
 	}
 	if (a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
 		a->crashed = true;
@@ -213,7 +241,7 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 	st->pid = pid;
 	st->spawned_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
 	st->applied.hypervisor = vm->hypervisor;
-	r = save(a, st, err);
+	r = save(a, st, false, err);
 	if (r != 0)
 		return r;
 	r = hv->boot(hv->userdata, &cfg, pid, err);
@@ -341,7 +369,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		set_str(&st->intent, NULL);
 		/* Nothing to do on the host: the record is the step. */
 		fault_before(&a->fault);
-		r = save(a, st, err);
+		r = save(a, st, true, err);
 		fault_after(&a->fault);
 		return r;
 	}
@@ -374,7 +402,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		st->phase = VM_PHASE_DELETING;
 	set_str(&st->intent, action_kind_to_string(act->kind));
 	if (act->kind != ACTION_FORGET) {
-		r = save(a, st, err);
+		r = save(a, st, false, err);
 		if (r != 0)
 			return r;
 	}
@@ -599,7 +627,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	set_str(&st->intent, NULL);
 	if (defer_result)
 		return 0;
-	return save(a, st, err);
+	return save(a, st, true, err);
 }
 
 /*
@@ -661,7 +689,9 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 
 		vm_status_copy(&st, &ch->status);
 		free(a.last_key);
+		free(a.last_full);
 		a.last_key = NULL;
+		a.last_full = NULL;
 		for (size_t j = ch->first; j < ch->first + ch->n; j++) {
 			const struct plan_action *act = &p->actions[j];
 			struct error *e = NULL;
@@ -673,6 +703,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 				vm_status_done(&st);
 				res.aborted = true;
 				free(a.last_key);
+				free(a.last_full);
 				free(a.uplink);
 				*ret = res;
 				return error_set(err, -ECANCELED, "run cut short");
@@ -699,12 +730,13 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 					set_str(&st.last_error, msg);
 					if (st.phase != VM_PHASE_DELETING)
 						st.phase = VM_PHASE_FAILED;
-					r = save(&a, &st, &e2);
+					r = save(&a, &st, true, &e2);
 					if (r == CRASHED) {
 						error_free(e);
 						vm_status_done(&st);
 						res.aborted = true;
 						free(a.last_key);
+						free(a.last_full);
 						free(a.uplink);
 						*ret = res;
 						return error_set(err, -ECANCELED, "run cut short");
@@ -738,6 +770,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 		}
 	}
 	free(a.last_key);
+	free(a.last_full);
 	free(a.uplink);
 	*ret = res;
 	return 0;
