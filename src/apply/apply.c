@@ -631,9 +631,10 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 }
 
 /*
- * After every change: what the drivers batch (the taps given up, deleted in
- * one request; a run cut short before leaves them marked as banger's and
- * this VM's: orphans the next run removes), then one sync that makes the
+ * After every change: what the drivers batch (the NAT rules given up, deleted
+ * in one nft transaction, and the taps, deleted in one request; a run cut
+ * short before leaves them marked as banger's and as their VM's: orphans
+ * the next run removes), then one sync that makes the
  * run's status writes durable.  Those were atomic when made, which is what
  * a killed run needs; a power loss also takes every kernel object and
  * process they guard, and the files they guard lie at paths derived from
@@ -646,6 +647,13 @@ finish(struct actx *a, struct error **err)
 	const struct host_ops *o = a->ops;
 	int r = 0;
 
+	if (o->nat->flush) {
+		fault_before(&a->fault);
+		r = o->nat->flush(o->nat->userdata, err);
+		fault_after(&a->fault);
+		if (r < 0)
+			return r;
+	}
 	if (o->net->tap_flush) {
 		fault_before(&a->fault);
 		r = o->net->tap_flush(o->net->userdata, err);

@@ -19,6 +19,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/name.h"
+#include "util/strv.h"
 
 struct listing {
 	struct nat_rule *rules;
@@ -40,6 +41,9 @@ struct nat_nft {
 	struct nft_ctx *ctx;
 	struct listing cache;
 	bool cached;
+	/* vm_delete's queue: the delete commands, and the VMs they are for */
+	char *pending;
+	char **pending_ids;
 };
 
 /* libnftables reports errors as text only; recover the errno we care about. */
@@ -258,6 +262,8 @@ nft_table_ensure(void *userdata, struct error **err)
  *    rule that carries this VM's id (stale uplink, ip or tap; duplicates);
  * 3. one batch: missing table/chains/shared rule, deletes, missing adds.
  */
+static int nft_flush(void *userdata, struct error **err);
+
 static int
 nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, const char *uplink,
 	   struct error **err)
@@ -272,6 +278,12 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 	if (nat_render_masquerade(vm_id, ip, uplink, &masq) < 0 ||
 	    nat_render_forward(vm_id, tap, uplink, &fwd) < 0)
 		return error_set(err, -EINVAL, "nat: invalid vm id, tap, address or uplink");
+	if (strv_contains(n->pending_ids, vm_id)) {
+		/* Its old rules are queued for deletion: send that first. */
+		r = nft_flush(n, err);
+		if (r < 0)
+			return r;
+	}
 	r = cache_get(n, &l, err);
 	if (r >= 0 && !cache_handles_known(l, vm_id)) {
 		cache_drop(n);
@@ -325,6 +337,23 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 	return 0;
 }
 
+/* Render the deletes of vm_id's rules from l (every handle known) into *cmds. */
+static int
+render_vm_deletes(const struct listing *l, const char *vm_id, char **cmds, struct error **err)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		_cleanup_free_ char *del = NULL;
+
+		if (!l->rules[i].vm_id || strcmp(l->rules[i].vm_id, vm_id) != 0)
+			continue;
+		if (nat_render_delete(l->rules[i].chain, l->rules[i].handle, &del) < 0)
+			return error_set(err, -EINVAL, "nat vm '%s': rule in chain with an "
+					 "unsupported name", vm_id);
+		append(cmds, del);
+	}
+	return 0;
+}
+
 static int
 nft_vm_delete(void *userdata, const char *vm_id, struct error **err)
 {
@@ -335,33 +364,63 @@ nft_vm_delete(void *userdata, const char *vm_id, struct error **err)
 
 	if (!name_is_vm_id(vm_id))
 		return error_set(err, -EINVAL, "nat: invalid vm id");
+	if (strv_contains(n->pending_ids, vm_id))
+		return 0;
 	r = cache_get(n, &l, err);
 	if (r >= 0 && !cache_handles_known(l, vm_id)) {
 		cache_drop(n);
 		r = cache_get(n, &l, err);
 	}
+	if (r >= 0)
+		r = render_vm_deletes(l, vm_id, &cmds, err);
 	if (r < 0)
 		return error_prefix(err, "nat vm '%s'", vm_id);
-	for (size_t i = 0; i < l->n; i++) {
-		_cleanup_free_ char *del = NULL;
-
-		if (!l->rules[i].vm_id || strcmp(l->rules[i].vm_id, vm_id) != 0)
-			continue;
-		if (nat_render_delete(l->rules[i].chain, l->rules[i].handle, &del) < 0)
-			return error_set(err, -EINVAL, "nat vm '%s': rule in chain with an "
-					 "unsupported name", vm_id);
-		append(&cmds, del);
-	}
 	if (!cmds[0])
 		return 0;
-	r = nft_run(n, cmds, false, NULL, err);
-	if (r < 0) {
-		cache_drop(n);
-		return error_prefix(err, "nat vm '%s'", vm_id);
-	}
+	/* Queued for flush: each nft transaction costs about half a
+	 * millisecond, and a run deleting many VMs needs only one. */
+	if (!n->pending)
+		n->pending = xstrdup("");
+	append(&n->pending, cmds);
+	n->pending_ids = strv_append(n->pending_ids, vm_id);
 	for (size_t i = l->n; i-- > 0;)
 		if (l->rules[i].vm_id && strcmp(l->rules[i].vm_id, vm_id) == 0)
 			cache_remove(l, i);
+	return 0;
+}
+
+static int
+nft_flush(void *userdata, struct error **err)
+{
+	struct nat_nft *n = userdata;
+	_cleanup_free_ char *cmds = TAKE_PTR(n->pending);
+	_cleanup_strv_free_ char **ids = TAKE_PTR(n->pending_ids);
+	struct error *e = NULL;
+	int r;
+
+	if (!cmds || !cmds[0])
+		return 0;
+	r = nft_run(n, cmds, false, NULL, &e);
+	if (r >= 0)
+		return 0;
+	/* One transaction fails whole (a rule deleted meanwhile, say): list
+	 * again and delete VM by VM, so one VM's trouble is its own. */
+	error_free(e);
+	cache_drop(n);
+	for (size_t i = 0; ids && ids[i]; i++) {
+		_cleanup_free_ char *one = xstrdup("");
+		struct listing *l;
+
+		r = cache_get(n, &l, err);
+		if (r >= 0)
+			r = render_vm_deletes(l, ids[i], &one, err);
+		if (r >= 0 && one[0]) {
+			r = nft_run(n, one, false, NULL, err);
+			cache_drop(n);
+		}
+		if (r < 0)
+			return error_prefix(err, "nat vm '%s'", ids[i]);
+	}
 	return 0;
 }
 
@@ -447,6 +506,7 @@ nat_nft_new(struct nat_ops **ret, struct error **err)
 		.table_ensure = nft_table_ensure,
 		.vm_add = nft_vm_add,
 		.vm_delete = nft_vm_delete,
+		.flush = nft_flush,
 		.rule_delete = nft_rule_delete,
 		.rule_list = nft_rule_list,
 		.userdata = n,
@@ -464,6 +524,8 @@ nat_nft_free(struct nat_ops *ops)
 		return NULL;
 	n = ops->userdata;
 	listing_done(&n->cache);
+	free(n->pending);
+	strv_free(n->pending_ids);
 	nft_ctx_free(n->ctx);
 	free(n);
 	return NULL;

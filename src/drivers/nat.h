@@ -90,8 +90,12 @@ struct nat_ops {
 	 * planner deletes a VM's rules first when its address changed). */
 	int (*vm_add)(void *userdata, const char *vm_id, const char *tap, uint32_t ip,
 		      const char *uplink, struct error **err);
-	/* Remove every rule whose comment names vm_id. */
+	/* Remove every rule whose comment names vm_id.  The real backend only
+	 * queues the deletes (the rules keep their comment: still banger's,
+	 * still that VM's) and flush sends them, one transaction for all. */
 	int (*vm_delete)(void *userdata, const char *vm_id, struct error **err);
+	/* Send what vm_delete queued.  NULL: vm_delete deletes at once. */
+	int (*flush)(void *userdata, struct error **err);
 	/* Remove one rule of banger's table by handle (orphans). */
 	int (*rule_delete)(void *userdata, const char *chain, uint64_t handle, struct error **err);
 	/* Every rule in banger's table; an absent table is an empty list. */

@@ -640,14 +640,60 @@ START_TEST(test_nat)
 	ck_assert(nft_has("ip saddr 10.77.0.3 oifname \"lo\" masquerade"));
 	ck_assert(!nft_has("ip saddr 10.77.0.3 oifname \"veth-up\""));
 
-	/* vm_delete removes exactly that VM's rules; the foreign table keeps its rule. */
+	/* vm_delete queues exactly that VM's rules, flush deletes them; the
+	 * foreign table keeps its rule. */
 	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID1, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C1), 2);
+	ck_assert_int_eq(nat->flush(nat->userdata, &err), 0);
 	ck_assert_int_eq(count_rules("inet", "banger", C1), 0);
 	ck_assert_int_eq(count_rules("inet", "banger", C2), 2);
 	ck_assert_int_eq(count_rules("ip", "other", C1), 1);
 	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID1, &err), 0);
 	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID2, &err), 0);
+	ck_assert_int_eq(nat->flush(nat->userdata, &err), 0);
 	ck_assert_int_eq(count_rules("inet", "banger", NULL), 1);
+	ck_assert_int_eq(nat->flush(nat->userdata, &err), 0);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+START_TEST(test_nat_flush_batches)
+{
+	struct error *err = NULL;
+	struct nat_rule *rules = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID1, TAP1, ip4("10.77.0.2"), UPLINK, &err), 0);
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID2, TAP2, ip4("10.77.0.3"), UPLINK, &err), 0);
+	/* A VM queued for deletion and added again in the same run: its old
+	 * rules go first, the new ones stay. */
+	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID1, &err), 0);
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID1, TAP1, ip4("10.77.0.4"), UPLINK, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C1), 2);
+	ck_assert(nft_has("ip saddr 10.77.0.4 oifname \"veth-up\" masquerade"));
+	ck_assert(!nft_has("ip saddr 10.77.0.2 oifname"));
+	ck_assert_int_eq(nat->flush(nat->userdata, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C1), 2);
+
+	/* One of the queued rules deleted by hand meanwhile: the batch fails
+	 * whole, and the flush deletes VM by VM from a new listing. */
+	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID1, &err), 0);
+	ck_assert_int_eq(nat->vm_delete(nat->userdata, ID2, &err), 0);
+	ck_assert_int_eq(nat->rule_list(nat->userdata, &rules, &n, &err), 0);
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].kind == NAT_RULE_FORWARD && rules[i].vm_id &&
+		    strcmp(rules[i].vm_id, ID2) == 0) {
+			_cleanup_free_ char *h = xasprintf("%" PRIu64, rules[i].handle);
+
+			ck_assert_int_eq(RUN(NULL, "nft", "delete", "rule", "inet", "banger",
+					     "forward", "handle", h),
+					 0);
+		}
+	nat_rules_free(rules, n);
+	ck_assert_int_eq(count_rules("inet", "banger", C2), 1);
+	ck_assert_int_eq(nat->flush(nat->userdata, &err), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C1), 0);
+	ck_assert_int_eq(count_rules("inet", "banger", C2), 0);
 	ck_assert_ptr_null(err);
 }
 END_TEST
@@ -705,6 +751,7 @@ main(void)
 	tcase_add_test(tc, test_uplink_and_forwarding);
 	tcase_add_test(tc, test_nat);
 	tcase_add_test(tc, test_nat_add_creates_table);
+	tcase_add_test(tc, test_nat_flush_batches);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_VERBOSE);
