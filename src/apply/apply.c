@@ -26,7 +26,7 @@ struct actx {
 	const struct host_ops *ops;
 	const struct apply_options *opt;
 	bool crashed;
-	bool wrote;		/* a status write not yet made durable */
+	char **unsynced;	/* VMs whose status file was written or removed, not synced */
 	char *last_key;		/* save_key of the change's last record written */
 	char *last_full;	/* and its save_full */
 	/* What every VM of the run asks the same way, made sure of once: the
@@ -158,7 +158,8 @@ save(struct actx *a, struct vm_status *st, bool result, struct error **err)
 		r = status_write_nosync(a->opt->status_dir, st, err);
 		if (r < 0)
 			return r;
-		a->wrote = true;
+		if (!strv_contains(a->unsynced, st->name))
+			a->unsynced = strv_append(a->unsynced, st->name);
 		free(a->last_key);
 		a->last_key = TAKE_PTR(key);
 		free(a->last_full);
@@ -526,7 +527,8 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_FORGET:
 		r = status_remove_nosync(a->opt->status_dir, st->name, err);
-		a->wrote = true;
+		if (!strv_contains(a->unsynced, st->name))
+			a->unsynced = strv_append(a->unsynced, st->name);
 		fault_after(&a->fault);
 		if (r >= 0 && a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
 			a->crashed = true;
@@ -634,8 +636,9 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
  * After every change: what the drivers batch (the NAT rules given up, deleted
  * in one nft transaction, and the taps, deleted in one request; a run cut
  * short before leaves them marked as banger's and as their VM's: orphans
- * the next run removes), then one sync that makes the
- * run's status writes durable.  Those were atomic when made, which is what
+ * the next run removes), then the fsyncs that make the run's status writes
+ * durable (each file written, then their directory: never a syncfs, which
+ * would also wait for every other program's writes on that filesystem).  Those were atomic when made, which is what
  * a killed run needs; a power loss also takes every kernel object and
  * process they guard, and the files they guard lie at paths derived from
  * the VM's name (STATUS_DIR/vms/NAME/), so an older status file brought
@@ -661,10 +664,19 @@ finish(struct actx *a, struct error **err)
 		if (r < 0)
 			return r;
 	}
-	if (!a->wrote)
-		return 0;
-	a->wrote = false;
-	return status_sync(a->opt->status_dir, err);
+	r = status_sync(a->opt->status_dir, a->unsynced, err);
+	if (r >= 0)
+		a->unsynced = strv_free(a->unsynced);
+	return r;
+}
+
+static void
+actx_done(struct actx *a)
+{
+	free(a->last_key);
+	free(a->last_full);
+	strv_free(a->unsynced);
+	free(a->uplink);
 }
 
 /* Whether the action after j of this change writes the status before acting. */
@@ -710,9 +722,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 				error_free(e);
 				vm_status_done(&st);
 				res.aborted = true;
-				free(a.last_key);
-				free(a.last_full);
-				free(a.uplink);
+				actx_done(&a);
 				*ret = res;
 				return error_set(err, -ECANCELED, "run cut short");
 			}
@@ -743,9 +753,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 						error_free(e);
 						vm_status_done(&st);
 						res.aborted = true;
-						free(a.last_key);
-						free(a.last_full);
-						free(a.uplink);
+						actx_done(&a);
 						*ret = res;
 						return error_set(err, -ECANCELED, "run cut short");
 					}
@@ -777,9 +785,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			error_free(e);
 		}
 	}
-	free(a.last_key);
-	free(a.last_full);
-	free(a.uplink);
+	actx_done(&a);
 	*ret = res;
 	return 0;
 }

@@ -7,11 +7,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "status/status.h"
@@ -1014,12 +1016,28 @@ status_write_nosync(const char *status_dir, const struct vm_status *s, struct er
 }
 
 int
-status_sync(const char *status_dir, struct error **err)
+status_sync(const char *status_dir, char *const *names, struct error **err)
 {
-	int r = sync_filesystem_of(status_dir);
+	_cleanup_free_ char *dir = xasprintf("%s/vms", status_dir);
+	_cleanup_close_ int dfd = -EBADF;
 
-	if (r < 0)
-		return error_set(err, r, "sync status directory '%s': %s", status_dir, strerror(-r));
+	if (!names || !names[0])
+		return 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return error_set(err, -errno, "sync '%s': %s", dir, strerror(errno));
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *file = xasprintf("%s.yaml", names[i]);
+		_cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		/* Removed (the VM is gone): the directory's sync covers it. */
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0 || fsync(fd) < 0)
+			return error_set(err, -errno, "sync '%s/%s': %s", dir, file, strerror(errno));
+	}
+	if (fsync(dfd) < 0)
+		return error_set(err, -errno, "sync '%s': %s", dir, strerror(errno));
 	return 0;
 }
 

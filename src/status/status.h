@@ -127,8 +127,9 @@ int status_write(const char *status_dir, const struct vm_status *s, struct error
  * records, which guard kernel objects and processes (a power loss takes
  * them too) and files at paths derived from the VM's name. */
 int status_write_nosync(const char *status_dir, const struct vm_status *s, struct error **err);
-/* Make every status write so far durable: one syncfs(2). */
-int status_sync(const char *status_dir, struct error **err);
+/* Make the status files of names (written or removed without sync) durable:
+ * an fsync of each that exists, then one of STATUS_DIR/vms. */
+int status_sync(const char *status_dir, char *const *names, struct error **err);
 /* Read and validate.  -ENOENT when missing; -EBADMSG when truncated or
  * corrupt (err says why); the name in the file must match. */
 int status_read(const char *status_dir, const char *name, struct vm_status *ret,

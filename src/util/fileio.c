@@ -101,18 +101,6 @@ write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
 }
 
 int
-sync_filesystem_of(const char *path)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (syncfs(fd) < 0)
-		return -errno;
-	return 0;
-}
-
-int
 read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;

@@ -19,14 +19,10 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 /*
  * The same, atomic but not yet durable: no fsync.  Readers (and a process
  * that dies right after) see the old or the new content, never a mix; a
- * power loss may bring the old one back until the filesystem is synced
- * (sync_filesystem_of).
+ * power loss may bring the old one back until the file and its directory
+ * are synced.
  */
 int write_file_replace(const char *path, const void *data, size_t len, mode_t mode);
-
-/* syncfs(2) of the filesystem holding the directory path: every write made
- * on it so far is durable after this. */
-int sync_filesystem_of(const char *path);
 
 /*
  * Read a regular file whole into a NUL-terminated buffer (the NUL is not

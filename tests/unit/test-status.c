@@ -255,6 +255,38 @@ START_TEST(test_list)
 }
 END_TEST
 
+START_TEST(test_nosync_then_sync)
+{
+	struct vm_status a, b;
+	struct error *e = NULL;
+	char *both[] = { (char *)"web", (char *)"api", NULL };
+	_cleanup_free_ char *other = xasprintf("%s-none", dir);
+	char *none[] = { (char *)"web", NULL };
+
+	/* Nothing to sync is fine, even without a vms folder. */
+	ck_assert_int_eq(status_sync(other, NULL, NULL), 0);
+	sample(&a);
+	ck_assert_int_eq(status_write_nosync(dir, &a, NULL), 0);
+	free(a.name);
+	a.name = xstrdup("api");
+	ck_assert_int_eq(status_write_nosync(dir, &a, NULL), 0);
+	/* Written whole at once, whatever the sync. */
+	ck_assert_int_eq(status_read(dir, "api", &b, NULL), 0);
+	ck_assert_str_eq(b.name, "api");
+	vm_status_done(&b);
+	ck_assert_int_eq(status_remove_nosync(dir, "api", NULL), 0);
+	ck_assert_int_eq(status_read(dir, "api", &b, NULL), -ENOENT);
+	/* A removed one is covered by the folder's sync. */
+	ck_assert_int_eq(status_sync(dir, both, NULL), 0);
+	ck_assert_int_eq(status_read(dir, "web", &b, NULL), 0);
+	vm_status_done(&b);
+	vm_status_done(&a);
+	ck_assert_int_eq(status_sync(other, none, &e), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(e->msg, "-none/vms"));
+	e = error_free(e);
+}
+END_TEST
+
 START_TEST(test_lock_busy)
 {
 	_cleanup_close_ int fd1 = -EBADF, fd2 = -EBADF;
@@ -306,6 +338,7 @@ status_suite(void)
 	tcase_add_test(tc, test_round_trip_line_breaks);
 	tcase_add_test(tc, test_damage);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_nosync_then_sync);
 	tcase_add_test(tc, test_lock_busy);
 	tcase_add_test(tc, test_formats);
 	suite_add_tcase(s, tc);
