@@ -173,6 +173,19 @@ cache_handles_known(const struct listing *l, const char *vm_id)
 	return true;
 }
 
+/* The cached listing with every handle of vm_id's rules known: listed
+ * again when this run added one of them (its handle is not known). */
+static int
+cache_get_vm(struct nat_nft *n, const char *vm_id, struct listing **ret, struct error **err)
+{
+	int r = cache_get(n, ret, err);
+
+	if (r < 0 || cache_handles_known(*ret, vm_id))
+		return r;
+	cache_drop(n);
+	return cache_get(n, ret, err);
+}
+
 static void
 cache_remove(struct listing *l, size_t i)
 {
@@ -284,11 +297,7 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 		if (r < 0)
 			return r;
 	}
-	r = cache_get(n, &l, err);
-	if (r >= 0 && !cache_handles_known(l, vm_id)) {
-		cache_drop(n);
-		r = cache_get(n, &l, err);
-	}
+	r = cache_get_vm(n, vm_id, &l, err);
 	if (r < 0)
 		return error_prefix(err, "nat vm '%s'", vm_id);
 	render_prelude(l, &cmds);
@@ -366,11 +375,7 @@ nft_vm_delete(void *userdata, const char *vm_id, struct error **err)
 		return error_set(err, -EINVAL, "nat: invalid vm id");
 	if (strv_contains(n->pending_ids, vm_id))
 		return 0;
-	r = cache_get(n, &l, err);
-	if (r >= 0 && !cache_handles_known(l, vm_id)) {
-		cache_drop(n);
-		r = cache_get(n, &l, err);
-	}
+	r = cache_get_vm(n, vm_id, &l, err);
 	if (r >= 0)
 		r = render_vm_deletes(l, vm_id, &cmds, err);
 	if (r < 0)
