@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -99,6 +100,8 @@ struct pristine {
 	uint64_t size;
 	struct pristine_extent *ext;
 	size_t n_ext;
+	off_t *sb;	/* byte offsets of the superblock and its backups */
+	size_t n_sb;
 };
 
 static struct pristine *pristine;
@@ -120,10 +123,64 @@ pristine_find(uint64_t size)
 	return NULL;
 }
 
-/* Keep fd's data extents as the pristine image of size (best effort: an
- * image too large to keep, or a read error, keeps nothing). */
+/* The extent of p holding the whole superblock copy at off, or NULL. */
+static const struct pristine_extent *
+pristine_extent_of(const struct pristine *p, off_t off)
+{
+	for (size_t i = 0; i < p->n_ext; i++)
+		if (off >= p->ext[i].off &&
+		    off + SUPERBLOCK_SIZE <= p->ext[i].off + (off_t)p->ext[i].len)
+			return &p->ext[i];
+	return NULL;
+}
+
+/*
+ * Where the image at path keeps its superblock and backups (libext2fs's own
+ * placement: sparse_super, sparse_super2, meta_bg), each checked to lie in
+ * p's data with the ext4 magic.  False when any is not: such an image is
+ * not kept, since a copy whose backups keep the old UUID is not made.
+ */
+static bool
+pristine_find_superblocks(const char *path, struct pristine *p)
+{
+	ext2_filsys fs = NULL;
+	bool ok = true;
+
+	if (ext2fs_open(path, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs))
+		return false;
+	if (!ext2fs_has_feature_csum_seed(fs->super))
+		ok = false;
+	for (dgrp_t g = 0; ok && g < fs->group_desc_count; g++) {
+		const struct pristine_extent *e;
+		struct ext2_super_block sb;
+		off_t off;
+
+		if (!ext2fs_bg_has_super(fs, g))
+			continue;
+		off = g == 0 ? SUPERBLOCK_OFFSET
+			     : (off_t)ext2fs_group_first_block2(fs, g) * (off_t)fs->blocksize;
+		e = pristine_extent_of(p, off);
+		if (!e) {
+			ok = false;
+			break;
+		}
+		memcpy(&sb, e->data + (off - e->off), sizeof(sb));
+		if (ext2fs_le16_to_cpu(sb.s_magic) != EXT2_SUPER_MAGIC) {
+			ok = false;
+			break;
+		}
+		p->sb = xrealloc(p->sb, (p->n_sb + 1) * sizeof(*p->sb));
+		p->sb[p->n_sb++] = off;
+	}
+	(void)ext2fs_close_free(&fs);
+	return ok && p->n_sb > 0;
+}
+
+/* Keep fd's data extents (fd is open on path) as the pristine image of
+ * size (best effort: an image too large to keep, or a read error, keeps
+ * nothing). */
 static void
-pristine_keep(int fd, uint64_t size)
+pristine_keep(int fd, const char *path, uint64_t size)
 {
 	struct pristine p = { .size = size };
 	size_t total = 0;
@@ -146,7 +203,7 @@ pristine_keep(int fd, uint64_t size)
 			goto drop;
 		off = hole;
 	}
-	if (errno != ENXIO || !p.n_ext)
+	if (errno != ENXIO || !p.n_ext || !pristine_find_superblocks(path, &p))
 		goto drop;
 	pristine = xrealloc(pristine, (n_pristine + 1) * sizeof(*pristine));
 	pristine[n_pristine++] = p;
@@ -155,6 +212,7 @@ drop:
 	for (size_t i = 0; i < p.n_ext; i++)
 		free(p.ext[i].data);
 	free(p.ext);
+	free(p.sb);
 }
 
 static int
@@ -170,8 +228,6 @@ pristine_write(int fd, const struct pristine *p, const char *tmp, struct error *
 	return 0;
 }
 
-static int ext_error(struct error **err, errcode_t e, const char *what, const char *path);
-
 /* A random (version 4) UUID. */
 static int
 uuid_random(uint8_t u[16])
@@ -183,28 +239,46 @@ uuid_random(uint8_t u[16])
 	return 0;
 }
 
-/* Give the image at path a UUID and hash seed of its own. */
+/*
+ * Write p into fd as a file system of its own: a new UUID and directory hash
+ * seed in the superblock and every backup, each copy's checksum made again.
+ * metadata_csum_seed keeps every other checksum valid.  No fsync here: the
+ * caller syncs the image before it takes its name.
+ */
 static int
-work_new_identity(const char *path, struct error **err)
+pristine_write_new(int fd, const struct pristine *p, const char *tmp, struct error **err)
 {
-	ext2_filsys fs = NULL;
-	errcode_t e;
+	uint8_t uuid[16], seed[16];
 
-	e = ext2fs_open(path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
-	if (e)
-		return ext_error(err, e, "open", path);
-	if (!ext2fs_has_feature_csum_seed(fs->super) ||
-	    uuid_random(fs->super->s_uuid) < 0 ||
-	    uuid_random((uint8_t *)fs->super->s_hash_seed) < 0) {
-		(void)ext2fs_close_free(&fs);
-		return error_set(err, -EIO, "'%s': cannot give it a new uuid", path);
-	}
-	ext2fs_mark_super_dirty(fs);
-	/* No fsync here: the caller syncs the image before it takes its name. */
-	e = ext2fs_close2(fs, EXT2_FLAG_FLUSH_NO_SYNC);
-	if (e) {
-		ext2fs_free(fs);
-		return ext_error(err, e, "write", path);
+	if (uuid_random(uuid) < 0 || uuid_random(seed) < 0)
+		return error_set(err, -EIO, "'%s': cannot give it a new uuid", tmp);
+	for (size_t i = 0; i < p->n_ext; i++) {
+		const struct pristine_extent *e = &p->ext[i];
+		_cleanup_free_ char *copy = NULL;
+		const char *data = e->data;
+
+		for (size_t j = 0; j < p->n_sb; j++) {
+			struct ext2_super_block sb;
+			off_t at = p->sb[j] - e->off;
+
+			if (p->sb[j] < e->off || p->sb[j] >= e->off + (off_t)e->len)
+				continue;
+			if (!copy) {
+				copy = xmalloc(e->len);
+				memcpy(copy, e->data, e->len);
+				data = copy;
+			}
+			memcpy(&sb, copy + at, sizeof(sb));
+			memcpy(sb.s_uuid, uuid, sizeof(uuid));
+			memcpy(sb.s_hash_seed, seed, sizeof(seed));
+			sb.s_checksum = ext2fs_cpu_to_le32(
+				ext2fs_crc32c_le(~0U, (unsigned char *)&sb,
+						 offsetof(struct ext2_super_block, s_checksum)));
+			memcpy(copy + at, &sb, sizeof(sb));
+		}
+		if (pwrite(fd, data, e->len, e->off) != (ssize_t)e->len)
+			return error_set(err, errno ? -errno : -EIO, "write '%s': %s", tmp,
+					 strerror(errno ? errno : EIO));
 	}
 	return 0;
 }
@@ -252,7 +326,7 @@ template_load(const char *cache_dir, uint64_t size)
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) || (uint64_t)st.st_size != size || !template_valid(path, size))
 		return NULL;
-	pristine_keep(fd, size);
+	pristine_keep(fd, path, size);
 	return pristine_find(size);
 }
 
@@ -316,9 +390,7 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 	if (!p && !staging && cache_dir)
 		p = template_load(cache_dir, size);
 	if (p) {
-		r = pristine_write(fd, p, tmp, err);
-		if (r >= 0)
-			r = work_new_identity(tmp, err);
+		r = pristine_write_new(fd, p, tmp, err);
 		if (r < 0) {
 			(void)error_prefix(err, "work disk '%s'", path);
 			goto fail;
@@ -353,7 +425,7 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 		goto fail;
 	}
 	if (!staging) {
-		pristine_keep(fd, size);
+		pristine_keep(fd, tmp, size);
 		if (cache_dir && pristine_find(size))
 			template_save(cache_dir, pristine_find(size));
 	}
@@ -395,6 +467,31 @@ struct sync {
 	mode_t exec_mode;	/* tree files executable by their owner: 0700 or 0755 */
 	bool strict;		/* tree copy: escaping links and odd files are errors */
 };
+
+/*
+ * Close s->fs, its writes durable: libext2fs's own flush would fsync twice
+ * (its blocks, then the superblock), so it closes without and the image is
+ * synced once here.  On error the image is left as far as it got.
+ */
+static int
+sync_close(ext2_filsys *fs, const char *path, struct error **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	errcode_t ec;
+
+	ec = ext2fs_close2(*fs, EXT2_FLAG_FLUSH_NO_SYNC);
+	if (ec) {
+		ext2fs_free(*fs);
+		*fs = NULL;
+		return ext_error(err, ec, "close", path);
+	}
+	*fs = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fsync(fd) < 0)
+		return error_set(err, -errno, "fsync '%s': %s", path, strerror(errno));
+	return 0;
+}
+
 
 static int
 lookup(struct sync *s, ext2_ino_t dir, const char *name, ext2_ino_t *ret)
@@ -876,9 +973,10 @@ disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_
 					   e[i].guest ? e[i].guest : "");
 	}
 	/* Flush even after an error: the entries done so far leave a consistent fs. */
-	ec = ext2fs_close_free(&s.fs);
-	if (ec && r >= 0)
-		r = ext_error(err, ec, "close", work_path);
+	if (r < 0)
+		(void)sync_close(&s.fs, work_path, NULL);
+	else
+		r = sync_close(&s.fs, work_path, err);
 	return r < 0 ? r : 0;
 }
 
@@ -1022,8 +1120,9 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 	if (r < 0)
 		(void)error_prefix(err, "copy '%s' to '%s' in '%s'", host_dir, guest_dir, work_path);
 	/* Flush even after an error: what was done so far leaves a consistent fs. */
-	ec = ext2fs_close_free(&s.fs);
-	if (ec && r >= 0)
-		r = ext_error(err, ec, "close", work_path);
+	if (r < 0)
+		(void)sync_close(&s.fs, work_path, NULL);
+	else
+		r = sync_close(&s.fs, work_path, err);
 	return r < 0 ? r : 0;
 }

@@ -206,6 +206,27 @@ fs_uuid(const char *img)
 	return xstrndup(u, strcspn(u, "\n"));
 }
 
+/* "Filesystem UUID:" of the backup superblock at block sb (1 KiB blocks),
+ * as dumpe2fs prints it, which also checks that copy's checksum. */
+static char *
+fs_uuid_backup(const char *img, unsigned sb)
+{
+	_cleanup_free_ char *path = xstrdup(tool("dumpe2fs")), *i = xstrdup(img);
+	_cleanup_free_ char *o = xasprintf("superblock=%u", sb), *out = NULL;
+	char *const argv[] = { path, (char *)"-o", o, (char *)"-o", (char *)"blocksize=1024",
+			       (char *)"-h", i, NULL };
+	const char *u;
+
+	ck_assert_int_eq(run(argv, &out), 0);
+	ck_assert_msg(!strstr(out, "does not match"), "%s", out);
+	u = strstr(out, "Filesystem UUID:");
+	ck_assert_ptr_nonnull(u);
+	u += strlen("Filesystem UUID:");
+	while (*u == ' ')
+		u++;
+	return xstrndup(u, strcspn(u, "\n"));
+}
+
 START_TEST(test_work_from_pristine)
 {
 	_cleanup_free_ char *a = xasprintf("%s/a.ext4", vm_dir), *b = xasprintf("%s/b.ext4", vm_dir);
@@ -229,6 +250,22 @@ START_TEST(test_work_from_pristine)
 	uc = fs_uuid(c);
 	ck_assert_str_ne(ua, ub);
 	ck_assert_str_ne(ua, uc);
+	/* The backup superblocks (16M: groups 0 and 1) carry the new UUID too,
+	 * each with its own checksum right. */
+	{
+		_cleanup_free_ char *d = xasprintf("%s/d.ext4", vm_dir);
+		_cleanup_free_ char *ud = NULL, *uc1 = NULL, *ud1 = NULL;
+
+		ck_assert_int_eq(disk_work_mkfs(d, 16 << 20, NULL, NULL, NULL), 0);
+		ck_assert_uint_eq(disk_work_mkfs_runs(), runs + 2);
+		assert_fsck_clean(d);
+		ud = fs_uuid(d);
+		ck_assert_str_ne(ud, uc);
+		uc1 = fs_uuid_backup(c, 8193);
+		ud1 = fs_uuid_backup(d, 8193);
+		ck_assert_str_eq(uc1, uc);
+		ck_assert_str_eq(ud1, ud);
+	}
 	out = debugfs(b, "stats");
 	ck_assert_ptr_nonnull(strstr(out, "Filesystem volume name:   banger-work"));
 	ck_assert_ptr_nonnull(strstr(out, "metadata_csum_seed"));
