@@ -75,46 +75,57 @@ guest_entries_read(const char *status_dir, struct guest_entry **ret, size_t *ret
 	return 0;
 }
 
+/* One growing buffer: appending line by line to a copy was quadratic
+ * (15 MB copied for 1,000 VMs' hosts lines on every run). */
 char *
 guest_hosts_format(const struct guest_entry *e, size_t n, const char *domain)
 {
-	char *s = xstrdup("");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
+	if (!f)
+		abort();
 	for (size_t i = 0; i < n; i++) {
-		char ip[16], *t;
+		char ip[16];
 
 		ipv4_format(e[i].ip, ip);
-		t = xasprintf("%s%s\t%s.%s\n", s, ip, e[i].name, domain);
-		free(s);
-		s = t;
+		fprintf(f, "%s\t%s.%s\n", ip, e[i].name, domain);
 	}
-	return s;
+	if (fclose(f) != 0)
+		abort();
+	return buf;
 }
 
 char *
 guest_ssh_config_format(const struct guest_entry *e, size_t n, const char *domain,
 			const char *key_path, const char *known_hosts)
 {
-	char *s = xstrdup("");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
+	if (!f)
+		abort();
 	for (size_t i = 0; i < n; i++) {
-		char ip[16], *t;
+		char ip[16];
 
 		ipv4_format(e[i].ip, ip);
-		t = xasprintf("%sHost %s.%s\n"
-			      "\tHostName %s\n"
-			      "\tUser root\n"
-			      "\tIdentityFile %s\n"
-			      "\tIdentitiesOnly yes\n"
-			      "\tUserKnownHostsFile %s\n"
-			      "\tStrictHostKeyChecking accept-new\n"
-			      "\tHashKnownHosts no\n"
-			      "\tHostKeyAlias %s.%s\n",
-			      s, e[i].name, domain, ip, key_path, known_hosts, e[i].name, domain);
-		free(s);
-		s = t;
+		fprintf(f,
+			"Host %s.%s\n"
+			"\tHostName %s\n"
+			"\tUser root\n"
+			"\tIdentityFile %s\n"
+			"\tIdentitiesOnly yes\n"
+			"\tUserKnownHostsFile %s\n"
+			"\tStrictHostKeyChecking accept-new\n"
+			"\tHashKnownHosts no\n"
+			"\tHostKeyAlias %s.%s\n",
+			e[i].name, domain, ip, key_path, known_hosts, e[i].name, domain);
 	}
-	return s;
+	if (fclose(f) != 0)
+		abort();
+	return buf;
 }
 
 const char *
