@@ -50,6 +50,7 @@ fake_host_add(struct fake_host *h, const struct fake_obj *o)
 {
 	struct fake_obj *n;
 
+	h->dirty = true;
 	h->objs = xappend(h->objs, &h->n_objs, sizeof(*h->objs), (void **)&n);
 	*n = *o;
 	n->name = dupn(o->name);
@@ -74,6 +75,7 @@ obj_del(struct fake_host *h, size_t i)
 void
 fake_host_remove_index(struct fake_host *h, size_t i)
 {
+	h->dirty = true;
 	obj_del(h, i);
 }
 
@@ -110,6 +112,7 @@ fake_host_remove(struct fake_host *h, enum fake_obj_kind kind, const char *name)
 int
 fake_host_kill(struct fake_host *h, pid_t pid)
 {
+	h->dirty = true;
 	for (size_t i = 0; i < h->n_objs; i++)
 		if (h->objs[i].kind == FAKE_PROC && h->objs[i].pid == pid) {
 			obj_del(h, i);
@@ -134,10 +137,26 @@ logf_(struct fake_host *h, const char *fmt, ...)
  * Every op starts here: count the call, log it, fail it when told to.
  * Returns 0 to go on or a negative errno (with err set).
  */
+/* The ops that only look: every other call may change the fake. */
+static bool
+op_reads_only(const char *op)
+{
+	static const char *const readers[] = { "net.link_list", "net.uplink_resolve",
+					       "nat.rule_list", "disk.strategy_probe",
+					       "disk.list", "hv.alive", "hv.list" };
+
+	for (size_t i = 0; i < ELEMENTSOF(readers); i++)
+		if (strcmp(op, readers[i]) == 0)
+			return true;
+	return false;
+}
+
 static int
 enter(struct fake_host *h, const char *op, struct error **err)
 {
 	h->calls++;
+	if (!op_reads_only(op))
+		h->dirty = true;
 	if (h->crashed)
 		return error_set(err, FAKE_CRASH, "fake host: crashed");
 	if (h->fail_op && strcmp(h->fail_op, op) == 0 && ++h->fail_op_seen == h->fail_nth) {
@@ -1028,6 +1047,7 @@ f_now_ms(void *ud)
 {
 	struct fake_host *h = ud;
 
+	h->dirty = true;
 	return h->clock_ms += 1000;
 }
 
@@ -1063,6 +1083,7 @@ f_sleep_ms(void *ud, unsigned ms)
 {
 	struct fake_host *h = ud;
 
+	h->dirty = true;
 	h->clock_ms += ms;
 }
 
@@ -1260,11 +1281,16 @@ fake_host_load(const char *text, struct fake_host **ret)
 int
 fake_host_save_file(const struct fake_host *h, const char *path)
 {
-	_cleanup_free_ char *text = fake_host_save(h), *old = NULL;
-	size_t len = strlen(text), old_len = 0;
+	_cleanup_free_ char *text = NULL, *old = NULL;
+	size_t len, old_len = 0;
 
 	/* Unchanged (a no-op run): no write, so the fake costs the benchmarks
-	 * that use it no durable write the real host would not make. */
+	 * that use it no durable write the real host would not make; not even
+	 * formatted when no op that changes anything was called. */
+	if (!h->dirty)
+		return 0;
+	text = fake_host_save(h);
+	len = strlen(text);
 	if (read_file(path, 16 * 1024 * 1024, &old, &old_len) == 0 && old_len == len &&
 	    memcmp(old, text, len) == 0)
 		return 0;
@@ -1280,9 +1306,13 @@ fake_host_load_file(const char *path, struct fake_host **ret)
 	r = read_file(path, 16 * 1024 * 1024, &text, NULL);
 	if (r == -ENOENT) {
 		*ret = fake_host_new();
+		(*ret)->dirty = true;
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	return fake_host_load(text, ret);
+	r = fake_host_load(text, ret);
+	if (r >= 0)
+		(*ret)->dirty = false;
+	return r;
 }
