@@ -9,6 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_SHA256_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define HAVE_SHA256_X86 0
+#endif
+
 #include "cleanup.h"
 #include "sha256.h"
 
@@ -32,31 +40,139 @@ ror(uint32_t x, unsigned n)
 }
 
 static void
-block(struct sha256_ctx *c, const uint8_t *p)
+blocks_portable(uint32_t state[8], const uint8_t *p, size_t n)
 {
-	uint32_t w[64], a, b, d, e, f, g, h, cc;
+	for (; n > 0; n--, p += 64) {
+		uint32_t w[64], a, b, d, e, f, g, h, cc;
 
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-	for (int i = 16; i < 64; i++) {
-		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		for (int i = 0; i < 16; i++)
+			w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+			       (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+		for (int i = 16; i < 64; i++) {
+			uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+			uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
 
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+			w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+		}
+		a = state[0], b = state[1], cc = state[2], d = state[3];
+		e = state[4], f = state[5], g = state[6], h = state[7];
+		for (int i = 0; i < 64; i++) {
+			uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) +
+				      ((e & f) ^ (~e & g)) + K[i] + w[i];
+			uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) +
+				      ((a & b) ^ (a & cc) ^ (b & cc));
+
+			h = g, g = f, f = e, e = d + t1;
+			d = cc, cc = b, b = a, a = t1 + t2;
+		}
+		state[0] += a, state[1] += b, state[2] += cc, state[3] += d;
+		state[4] += e, state[5] += f, state[6] += g, state[7] += h;
 	}
-	a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
-	e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
-	for (int i = 0; i < 64; i++) {
-		uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) +
-			      K[i] + w[i];
-		uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
+}
 
-		h = g, g = f, f = e, e = d + t1;
-		d = cc, cc = b, b = a, a = t1 + t2;
+#if HAVE_SHA256_X86
+/*
+ * The x86 SHA extensions (sha256rnds2, sha256msg1/2), where the CPU has them:
+ * about ten times fewer instructions per block, which the generation hash of
+ * every declared VM on every run and the pins of large images both feel.
+ * The state is kept as the instructions want it, ABEF and CDGH.
+ */
+__attribute__((target("sha,sse4.1"))) static void
+blocks_x86(uint32_t state[8], const uint8_t *p, size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i t, abef, cdgh;
+
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[0]), 0xB1);
+	cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[4]), 0x1B);
+	abef = _mm_alignr_epi8(t, cdgh, 8);
+	cdgh = _mm_blend_epi16(cdgh, t, 0xF0);
+	for (; n > 0; n--, p += 64) {
+		const __m128i abef0 = abef, cdgh0 = cdgh;
+		__m128i m[4];
+
+		for (int j = 0; j < 16; j++) {
+			__m128i wk;
+
+			if (j < 4) {
+				m[j] = _mm_shuffle_epi8(
+					_mm_loadu_si128((const __m128i *)(p + 16 * j)), bswap);
+			} else {
+				/* W[t-16] + s0(W[t-15]), + W[t-7], + s1(W[t-2]) */
+				__m128i x = _mm_sha256msg1_epu32(m[j & 3], m[(j + 1) & 3]);
+
+				x = _mm_add_epi32(x, _mm_alignr_epi8(m[(j + 3) & 3],
+								     m[(j + 2) & 3], 4));
+				m[j & 3] = _mm_sha256msg2_epu32(x, m[(j + 3) & 3]);
+			}
+			wk = _mm_add_epi32(m[j & 3], _mm_loadu_si128((const __m128i *)&K[4 * j]));
+			/* Two rounds each; after two rounds the old ABEF is the new
+			 * CDGH, so the two registers trade roles and are back in
+			 * place after the second call. */
+			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+			wk = _mm_shuffle_epi32(wk, 0x0E);
+			abef = _mm_sha256rnds2_epu32(abef, cdgh, wk);
+		}
+		abef = _mm_add_epi32(abef, abef0);
+		cdgh = _mm_add_epi32(cdgh, cdgh0);
 	}
-	c->h[0] += a, c->h[1] += b, c->h[2] += cc, c->h[3] += d;
-	c->h[4] += e, c->h[5] += f, c->h[6] += g, c->h[7] += h;
+	t = _mm_shuffle_epi32(abef, 0x1B);
+	cdgh = _mm_shuffle_epi32(cdgh, 0xB1);
+	_mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(t, cdgh, 0xF0));
+	_mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(cdgh, t, 8));
+}
+
+static bool
+cpu_has_sha(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	return (b & bit_SHA) != 0;
+}
+#endif
+
+/* 0: not decided yet, 1: portable, 2: x86 SHA extensions. */
+static int impl;
+
+static void
+blocks(uint32_t state[8], const uint8_t *p, size_t n)
+{
+	int i = __atomic_load_n(&impl, __ATOMIC_RELAXED);
+
+	if (i == 0) {
+		i = 1;
+#if HAVE_SHA256_X86
+		if (cpu_has_sha())
+			i = 2;
+#endif
+		__atomic_store_n(&impl, i, __ATOMIC_RELAXED);
+	}
+#if HAVE_SHA256_X86
+	if (i == 2) {
+		blocks_x86(state, p, n);
+		return;
+	}
+#endif
+	blocks_portable(state, p, n);
+}
+
+bool
+sha256_hw_select(bool want)
+{
+	int i = 1;
+
+#if HAVE_SHA256_X86
+	if (want && cpu_has_sha())
+		i = 2;
+#else
+	(void)want;
+#endif
+	__atomic_store_n(&impl, i, __ATOMIC_RELAXED);
+	return i == 2;
 }
 
 void
@@ -83,11 +199,14 @@ sha256_update(struct sha256_ctx *c, const void *data, size_t len)
 		c->fill += n, p += n, len -= n;
 		if (c->fill < 64)
 			return;
-		block(c, c->buf);
+		blocks(c->h, c->buf, 1);
 		c->fill = 0;
 	}
-	for (; len >= 64; p += 64, len -= 64)
-		block(c, p);
+	if (len >= 64) {
+		blocks(c->h, p, len / 64);
+		p += len & ~(size_t)63;
+		len &= 63;
+	}
 	memcpy(c->buf, p, len);
 	c->fill = len;
 }

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +25,11 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_SIZE]);
 void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char out[SHA256_HEX_SIZE]);
 /* One-shot hex digest of a buffer. */
 void sha256_hex_buf(const void *data, size_t len, char out[SHA256_HEX_SIZE]);
+/*
+ * Use the CPU's SHA instructions when want and the CPU has them (the
+ * default, decided on first use), else the portable code; returns whether
+ * they are used.  For tests, which compare the two.
+ */
+bool sha256_hw_select(bool want);
 /* Hex digest of a file's content; -errno on failure. */
 int sha256_hex_file(const char *path, char out[SHA256_HEX_SIZE]);

@@ -152,6 +152,7 @@ START_TEST(test_ipv4)
 }
 END_TEST
 
+/* _i: 0 the portable code, 1 the CPU's SHA instructions (skipped without). */
 START_TEST(test_sha256_vectors)
 {
 	char hex[SHA256_HEX_SIZE];
@@ -159,6 +160,10 @@ START_TEST(test_sha256_vectors)
 	uint8_t d[SHA256_DIGEST_SIZE];
 	_cleanup_free_ char *million = xmalloc(1000000);
 
+	if (sha256_hw_select(_i == 1) != (_i == 1)) {
+		(void)sha256_hw_select(true);
+		return;	/* no SHA instructions on this CPU */
+	}
 	sha256_hex_buf("", 0, hex);
 	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	sha256_hex_buf("abc", 3, hex);
@@ -179,6 +184,56 @@ START_TEST(test_sha256_vectors)
 	sha256_final(&c, d);
 	sha256_hex(d, hex);
 	ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	(void)sha256_hw_select(true);
+}
+END_TEST
+
+/* Both implementations agree on every length from 0 to 300 and on a long
+ * input fed in uneven pieces (where the CPU has SHA instructions). */
+START_TEST(test_sha256_hw_matches_portable)
+{
+	uint8_t buf[4096];
+	uint32_t x = 2463534242U;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		buf[i] = (uint8_t)x;
+	}
+	if (!sha256_hw_select(true))
+		return;
+	for (size_t len = 0; len <= 300; len++) {
+		char a[SHA256_HEX_SIZE], b[SHA256_HEX_SIZE];
+
+		(void)sha256_hw_select(false);
+		sha256_hex_buf(buf + len % 7, len, a);
+		(void)sha256_hw_select(true);
+		sha256_hex_buf(buf + len % 7, len, b);
+		ck_assert_msg(strcmp(a, b) == 0, "length %zu: %s != %s", len, a, b);
+	}
+	for (int hw = 0; hw < 2; hw++) {
+		static char want[SHA256_HEX_SIZE];
+		char got[SHA256_HEX_SIZE];
+		uint8_t d[SHA256_DIGEST_SIZE];
+		struct sha256_ctx c;
+
+		(void)sha256_hw_select(hw);
+		sha256_init(&c);
+		for (size_t off = 0; off < sizeof(buf);) {
+			size_t n = 1 + (off * 31) % 200;
+
+			if (off + n > sizeof(buf))
+				n = sizeof(buf) - off;
+			sha256_update(&c, buf + off, n);
+			off += n;
+		}
+		sha256_final(&c, d);
+		sha256_hex(d, got);
+		if (hw == 0)
+			memcpy(want, got, sizeof(want));
+		else
+			ck_assert_str_eq(got, want);
+	}
+	(void)sha256_hw_select(true);
 }
 END_TEST
 
@@ -235,7 +290,8 @@ util_suite(void)
 	tcase_add_test(tc, test_dns_label);
 	tcase_add_test(tc, test_derived_names);
 	tcase_add_test(tc, test_ipv4);
-	tcase_add_test(tc, test_sha256_vectors);
+	tcase_add_loop_test(tc, test_sha256_vectors, 0, 2);
+	tcase_add_test(tc, test_sha256_hw_matches_portable);
 	tcase_add_test(tc, test_strv);
 	tcase_add_test(tc, test_path_normalize);
 	suite_add_tcase(s, tc);
