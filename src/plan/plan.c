@@ -204,6 +204,9 @@ struct ctx {
 	struct plan *p;
 	uint32_t *used;
 	size_t n_used;
+	/* The last image hashed (most VMs share a few images). */
+	const struct image_spec *hashed_img;
+	char hashed_img_hash[65];
 };
 
 static void
@@ -357,7 +360,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 							vm->name, vm->path, vm->image));
 		return;
 	}
-	plan_image_hash(img, image_hash);
+	if (c->hashed_img != img) {
+		plan_image_hash(img, c->hashed_img_hash);
+		c->hashed_img = img;
+	}
+	memcpy(image_hash, c->hashed_img_hash, sizeof(image_hash));
 	plan_seed_hash_keys(c->d, vm, c->opt->ssh_pubkey, seed_hash);
 	fresh = !os || !os->id[0];
 	creating = fresh || !os->generation[0];
