@@ -664,49 +664,95 @@ check_ip_range(struct loader *l, struct vm_work *w)
 	w->held = true;
 }
 
+/* A declared address (ip, or mac in its low 48 bits) and its VM's index. */
+struct uniq_key {
+	uint64_t key;
+	size_t ix;
+};
+
+static int
+cmp_uniq_key(const void *a, const void *b)
+{
+	const struct uniq_key *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->ix < y->ix ? -1 : x->ix > y->ix;
+}
+
+/*
+ * For every VM whose key is also another's: other[i] = the first other VM
+ * (by index) with that key; SIZE_MAX for the rest.  Sorted, not compared
+ * pair by pair: a host declares thousands of VMs.
+ */
+static void
+find_clashes(struct uniq_key *k, size_t n, size_t *other)
+{
+	qsort(k, n, sizeof(*k), cmp_uniq_key);
+	for (size_t a = 0; a < n;) {
+		size_t b = a + 1;
+
+		while (b < n && k[b].key == k[a].key)
+			b++;
+		for (size_t m = a; b - a > 1 && m < b; m++)
+			other[k[m].ix] = k[m == a ? a + 1 : a].ix;
+		a = b;
+	}
+}
+
 /* ip and mac must each be unique: every VM in a clash is held. */
 static void
 check_unique(struct loader *l)
 {
+	_cleanup_free_ struct uniq_key *ips = xcalloc(l->n_vms + 1, sizeof(*ips));
+	_cleanup_free_ struct uniq_key *macs = xcalloc(l->n_vms + 1, sizeof(*macs));
+	_cleanup_free_ size_t *ip_other = xcalloc(l->n_vms + 1, sizeof(size_t));
+	_cleanup_free_ size_t *mac_other = xcalloc(l->n_vms + 1, sizeof(size_t));
+	size_t n_ips = 0, n_macs = 0;
+
+	for (size_t i = 0; i < l->n_vms; i++) {
+		const struct vm_spec *v = &l->vms[i].vm;
+
+		ip_other[i] = mac_other[i] = SIZE_MAX;
+		if (v->has_ip)
+			ips[n_ips++] = (struct uniq_key){ .key = v->ip, .ix = i };
+		if (v->has_mac) {
+			uint64_t m = 0;
+
+			for (int b = 0; b < 6; b++)
+				m = m << 8 | v->mac[b];
+			macs[n_macs++] = (struct uniq_key){ .key = m, .ix = i };
+		}
+	}
+	find_clashes(ips, n_ips, ip_other);
+	find_clashes(macs, n_macs, mac_other);
 	for (size_t i = 0; i < l->n_vms; i++) {
 		struct vm_work *a = &l->vms[i];
 
-		for (size_t j = 0; j < l->n_vms; j++) {
-			struct vm_work *b = &l->vms[j];
+		if (ip_other[i] != SIZE_MAX) {
+			const struct vm_work *b = &l->vms[ip_other[i]];
+			const struct spec_mark *m = &a->vm.ip_mark, *o = &b->vm.ip_mark;
+			char ip[16];
 
-			if (i == j)
-				continue;
-			if (a->vm.has_ip && b->vm.has_ip && a->vm.ip == b->vm.ip) {
-				const struct spec_mark *m = &a->vm.ip_mark, *o = &b->vm.ip_mark;
-				char ip[16];
-
-				ipv4_format(a->vm.ip, ip);
-				diag_add(&l->d, m->file, m->line, m->col,
-					 "network.ip: found %s, also declared by vm '%s' (%s:%u:%u), "
-					 "expected an address unique across vms",
-					 ip, b->vm.name, o->file, o->line, o->col);
-				a->held = true;
-				break;
-			}
+			ipv4_format(a->vm.ip, ip);
+			diag_add(&l->d, m->file, m->line, m->col,
+				 "network.ip: found %s, also declared by vm '%s' (%s:%u:%u), "
+				 "expected an address unique across vms",
+				 ip, b->vm.name, o->file, o->line, o->col);
+			a->held = true;
 		}
-		for (size_t j = 0; j < l->n_vms; j++) {
-			struct vm_work *b = &l->vms[j];
+		if (mac_other[i] != SIZE_MAX) {
+			const struct vm_work *b = &l->vms[mac_other[i]];
+			const struct spec_mark *m = &a->vm.mac_mark, *o = &b->vm.mac_mark;
+			const uint8_t *x = a->vm.mac;
 
-			if (i == j)
-				continue;
-			if (a->vm.has_mac && b->vm.has_mac && memcmp(a->vm.mac, b->vm.mac, 6) == 0) {
-				const struct spec_mark *m = &a->vm.mac_mark, *o = &b->vm.mac_mark;
-				const uint8_t *x = a->vm.mac;
-
-				diag_add(&l->d, m->file, m->line, m->col,
-					 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also "
-					 "declared by vm '%s' (%s:%u:%u), expected a mac unique "
-					 "across vms",
-					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
-					 o->line, o->col);
-				a->held = true;
-				break;
-			}
+			diag_add(&l->d, m->file, m->line, m->col,
+				 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also "
+				 "declared by vm '%s' (%s:%u:%u), expected a mac unique "
+				 "across vms",
+				 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
+				 o->line, o->col);
+			a->held = true;
 		}
 	}
 }
