@@ -194,6 +194,28 @@ root_req(struct actx *a, const struct plan_change *ch, const struct vm_status *s
 	(void)a;
 }
 
+/* What the root disk will be (strategy, dm name, image file), recorded
+ * before it is made. */
+static int
+root_identity(struct actx *a, const struct plan_change *ch, struct vm_status *st,
+	      const char *vm_dir, struct error **err)
+{
+	const struct disk_ops *d = a->ops->disk;
+	enum disk_strategy s;
+	int r;
+
+	r = d->strategy_probe(d->userdata, a->d->host.disk_strategy, vm_dir, &s, err);
+	if (r < 0)
+		return r;
+	st->disk_strategy = s;
+	if (s == DISK_STRATEGY_DM_SNAPSHOT)
+		name_dm_from_id(st->id, st->dm_name);
+	else
+		st->dm_name[0] = '\0';
+	set_str(&st->image_rootfs, ch->image->rootfs);
+	return 0;
+}
+
 static const struct filesync_spec *
 find_filesync(const struct spec *s, const char *name)
 {
@@ -368,26 +390,24 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		st->created_ms = o->proc->now_ms(o->proc->userdata);
 		set_str(&st->source_commit, a->d->source_commit);
 		set_str(&st->intent, NULL);
+		/* The root disk's identity too, so that the root step of a new VM
+		 * has no record of its own to write first. */
+		if (ch->image) {
+			r = root_identity(a, ch, st, vm_dir, err);
+			if (r < 0)
+				return r;
+		}
 		/* Nothing to do on the host: the record is the step. */
 		fault_before(&a->fault);
 		r = save(a, st, true, err);
 		fault_after(&a->fault);
 		return r;
 	}
-	case ACTION_ROOT: {
-		enum disk_strategy s;
-
-		r = o->disk->strategy_probe(o->disk->userdata, host->disk_strategy, vm_dir, &s, err);
+	case ACTION_ROOT:
+		r = root_identity(a, ch, st, vm_dir, err);
 		if (r < 0)
 			return r;
-		st->disk_strategy = s;
-		if (s == DISK_STRATEGY_DM_SNAPSHOT)
-			name_dm_from_id(st->id, st->dm_name);
-		else
-			st->dm_name[0] = '\0';
-		set_str(&st->image_rootfs, ch->image->rootfs);
 		break;
-	}
 	case ACTION_WORK:
 		if (!st->work_path)
 			st->work_path = status_work_path(a->opt->status_dir, st->name);

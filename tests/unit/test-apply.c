@@ -96,6 +96,7 @@ START_TEST(test_create_transcript)
 		"disk.list\n"
 		"hv.list\n"
 		"proc.random_id 352c022f\n"
+		"disk.strategy_probe 0\n"
 		"net.bridge_ensure banger0 10.77.0.1/24\n"
 		"net.tap_ensure bgr-352c022f banger0 web\n"
 		"net.forwarding_ensure\n"
