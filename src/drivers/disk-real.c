@@ -396,13 +396,28 @@ real_work_retain(void *userdata, const char *path, const char *dest, struct erro
 	r = mkdir_p(parent, 0700);
 	if (r < 0)
 		return error_set(err, r, "create '%s': %s", parent, strerror(-r));
-	/* Never overwrite a retained disk: link then unlink. */
-	if (link(path, dest) < 0)
-		return error_set(err, -errno, "retain '%s' as '%s': %s", path, dest,
-				 strerror(errno));
+	/*
+	 * Never overwrite a retained disk: link, make the new name durable
+	 * (its directory, and that one's entry, which may be new), and only
+	 * then unlink the old name: a power loss in between leaves both names,
+	 * never neither.  A link made by a run cut short is taken as made.
+	 */
+	if (link(path, dest) < 0) {
+		struct stat a, b;
+
+		r = -errno;
+		if (r != -EEXIST || stat(path, &a) < 0 || stat(dest, &b) < 0 ||
+		    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			return error_set(err, r, "retain '%s' as '%s': %s", path, dest,
+					 strerror(-r));
+	}
+	r = fsync_parent_dir(dest);
+	if (r >= 0)
+		r = fsync_parent_dir(parent);
+	if (r < 0)
+		return error_set(err, r, "sync '%s': %s", parent, strerror(-r));
 	if (unlink(path) < 0)
 		return error_set(err, -errno, "remove '%s': %s", path, strerror(errno));
-	(void)fsync_parent_dir(dest);
 	return 0;
 }
 

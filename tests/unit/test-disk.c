@@ -573,7 +573,7 @@ END_TEST
 START_TEST(test_work_retain)
 {
 	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
-	_cleanup_free_ char *work = NULL, *dest = NULL, *data = NULL;
+	_cleanup_free_ char *work = NULL, *dest = NULL, *data = NULL, *data2 = NULL;
 	size_t len = 0;
 
 	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm_dir, NULL), 0);
@@ -589,6 +589,15 @@ START_TEST(test_work_retain)
 	/* Never overwrites a retained disk. */
 	write_bytes(work, 0, "new!", 4);
 	ck_assert_int_eq(ops->work_retain(ops->userdata, work, dest, NULL), -EEXIST);
+	ck_assert_int_eq(read_file(dest, 100, &data2, &len), 0);
+	ck_assert_str_eq(data2, "data");
+	/* A run cut short after the link, before the unlink: both names are
+	 * the one disk, and the next run finishes the move. */
+	ck_assert_int_eq(unlink(work), 0);
+	ck_assert_int_eq(link(dest, work), 0);
+	ck_assert_int_eq(ops->work_retain(ops->userdata, work, dest, NULL), 0);
+	ck_assert_int_eq(access(work, F_OK), -1);
+	ck_assert_int_eq(access(dest, F_OK), 0);
 }
 END_TEST
 
