@@ -21,6 +21,8 @@
 /* The host: real drivers, or the fake host when BANGER_FAKE_HOST names a
  * state file (a hidden test switch: the fake's objects are loaded from and
  * saved back to that file so that runs follow each other). */
+struct fake_host;
+
 struct cli_host {
 	struct host_ops ops;
 	struct hv_dispatch hv;	/* real drivers: one backend per hypervisor kind */
@@ -36,10 +38,15 @@ struct cli_host {
 	const struct stats_ops *stats;
 };
 
+/* The fake host of BANGER_FAKE_HOST read ahead (in the status reader's
+ * thread); NULL when there is none or it cannot be read (cli_host_open
+ * then reads it and reports why). */
+struct fake_host *cli_host_preload_fake(void);
 /* Choose and set up the ops for a run over status_dir with the host
- * settings of spec (hypervisor binaries and the like). */
-int cli_host_open(const char *status_dir, const struct spec *spec, struct cli_host **ret,
-		  struct error **err);
+ * settings of spec (hypervisor binaries and the like).  preloaded: from
+ * cli_host_preload_fake, taken (NULL: none). */
+int cli_host_open(const char *status_dir, const struct spec *spec, struct fake_host *preloaded,
+		  struct cli_host **ret, struct error **err);
 /* Save the fake host's state (no-op with real drivers). */
 int cli_host_save(struct cli_host *h, struct error **err);
 struct cli_host *cli_host_free(struct cli_host *h);

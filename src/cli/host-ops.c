@@ -61,15 +61,27 @@ open_real(const char *status_dir, const struct spec *spec, struct cli_host *h,
 	return 0;
 }
 
+struct fake_host *
+cli_host_preload_fake(void)
+{
+	const char *fake = getenv("BANGER_FAKE_HOST");
+	struct fake_host *h = NULL;
+
+	if (!fake || !*fake || fake_host_load_file(fake, &h) < 0)
+		return NULL;
+	return h;
+}
+
 int
-cli_host_open(const char *status_dir, const struct spec *spec, struct cli_host **ret,
-	      struct error **err)
+cli_host_open(const char *status_dir, const struct spec *spec, struct fake_host *preloaded,
+	      struct cli_host **ret, struct error **err)
 {
 	struct cli_host *h;
 	const char *fake = getenv("BANGER_FAKE_HOST");
 	int r;
 
 	if (!fake || !*fake) {
+		fake_host_free(preloaded);
 		h = xcalloc(1, sizeof(*h));
 		r = open_real(status_dir, spec, h, err);
 		if (r < 0) {
@@ -81,7 +93,8 @@ cli_host_open(const char *status_dir, const struct spec *spec, struct cli_host *
 		return 0;
 	}
 	h = xcalloc(1, sizeof(*h));
-	r = fake_host_load_file(fake, &h->fake);
+	h->fake = preloaded;
+	r = preloaded ? 0 : fake_host_load_file(fake, &h->fake);
 	if (r < 0) {
 		free(h);
 		return error_set(err, r, "fake host '%s': %s", fake, strerror(-r));

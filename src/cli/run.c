@@ -15,6 +15,7 @@
 #include "cli/core.h"
 #include "drivers/guest.h"
 #include "drivers/image-pin.h"
+#include "fakes/fake-host.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -65,12 +66,14 @@ cli_source_read(const struct cli_common *common, struct source **ret, struct err
  * are parsed: the two are independent, each about a fifth of a no-op run on
  * a host with many VMs, and a build host has more than one core.  The thread
  * starts once the lock is held (what it reads is then the state no other
- * run changes) and only reads files.
+ * run changes) and only reads files: the status files, then the fake host's
+ * file when BANGER_FAKE_HOST names one (the tests' and benchmarks' host).
  */
 struct status_preload {
 	pthread_t thread;
 	char *status_dir;
 	struct status_snapshot *snap;
+	struct fake_host *fake;	/* BANGER_FAKE_HOST's, read after the status files */
 	struct error *err;
 	int r;
 };
@@ -81,6 +84,7 @@ preload_main(void *arg)
 	struct status_preload *p = arg;
 
 	p->r = status_snapshot_read(p->status_dir, &p->snap, &p->err);
+	p->fake = cli_host_preload_fake();
 	return NULL;
 }
 
@@ -99,18 +103,25 @@ preload_start(struct cli_run *r)
 	r->preload = p;
 }
 
-/* Wait for the thread; its snapshot (NULL when none) in *ret, or its error. */
+/* Wait for the thread; its snapshot (NULL when none) in *ret, or its error;
+ * the fake host it read in *ret_fake when that is given (else freed). */
 static int
-preload_finish(struct cli_run *r, struct status_snapshot **ret, struct error **err)
+preload_finish(struct cli_run *r, struct status_snapshot **ret, struct fake_host **ret_fake,
+	       struct error **err)
 {
 	struct status_preload *p = TAKE_PTR(r->preload);
 	int ret_r;
 
 	*ret = NULL;
+	if (ret_fake)
+		*ret_fake = NULL;
 	if (!p)
 		return 0;
 	if (pthread_join(p->thread, NULL) != 0)
 		abort();
+	if (ret_fake)
+		*ret_fake = TAKE_PTR(p->fake);
+	fake_host_free(p->fake);
 	ret_r = p->r;
 	if (ret_r < 0) {
 		if (err)
@@ -297,20 +308,23 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 		}
 		error_free(e);
 	}
-	ret = cli_host_open(r->status_dir, r->spec, &r->host, err);
-	if (ret < 0)
-		return ret;
-	if (!r->host->fake)
-		check_images(r);
-	r->claimed = strv_copy(r->spec->held_vms);
-	for (size_t i = 0; i < r->spec->n_vms; i++)
-		r->claimed = strv_append(r->claimed, r->spec->vms[i].name);
 	{
 		struct status_snapshot *snap = NULL;
+		struct fake_host *fake = NULL;
 
-		ret = preload_finish(r, &snap, err);
+		ret = preload_finish(r, &snap, &fake, err);
 		if (ret < 0)
 			return ret;
+		ret = cli_host_open(r->status_dir, r->spec, fake, &r->host, err);
+		if (ret < 0) {
+			status_snapshot_free(snap);
+			return ret;
+		}
+		if (!r->host->fake)
+			check_images(r);
+		r->claimed = strv_copy(r->spec->held_vms);
+		for (size_t i = 0; i < r->spec->n_vms; i++)
+			r->claimed = strv_append(r->claimed, r->spec->vms[i].name);
 		if (!snap)
 			return observe_host(r->status_dir, &r->host->ops, r->claimed, &r->obs, err);
 		return observe_host_from(r->status_dir, &r->host->ops, r->claimed, snap, &r->obs,
@@ -323,7 +337,7 @@ cli_run_done(struct cli_run *r)
 {
 	struct status_snapshot *snap = NULL;
 
-	(void)preload_finish(r, &snap, NULL);
+	(void)preload_finish(r, &snap, NULL, NULL);
 	status_snapshot_free(snap);
 	source_free(r->src);
 	spec_free(r->spec);
