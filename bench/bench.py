@@ -10,7 +10,9 @@ in the same run:
   host   per-VM cost of real host objects (bridge, taps, NAT rules, disks,
          status files) created and deleted by reconcile inside a private
          network namespace, against a one-process-per-step baseline
-         (bench/host-baseline.sh);
+         (baseline_round below); once with the status directory on this
+         host's file system, once on a loop-mounted XFS with reflink (in a
+         private mount namespace as well);
   boot   reconcile start to guest ready for the demo image on QEMU, with
          banger's own share (everything but the guest's boot) apart.
 Prints a table and writes JSON (bench/results.json or --out).
@@ -233,10 +235,34 @@ def baseline_round(d, rootfs, n, by_kind):
     return create, delete
 
 
-def host_inner(d, n, repeat, banger):
+def xfs_mount(d):
+    """A reflink-capable XFS on a loop file under d, mounted at d/xfs; its path.
+    Only ever called in a private mount namespace (--inner-fs xfs)."""
+    img, mnt = os.path.join(d, "xfs.img"), os.path.join(d, "xfs")
+    with open(img, "wb") as f:
+        f.truncate(2 << 30)
+    quiet(["mkfs.xfs", "-q", "-m", "reflink=1", img])
+    os.makedirs(mnt)
+    quiet(["mount", "-o", "loop", img, mnt])
+    return mnt
+
+
+def host_inner(d, n, repeat, banger, fs="host"):
     """Runs inside the private network namespace (bench.py --inner-host)."""
     for argv in UPLINK_SETUP:
         quiet(argv)
+    mnt = None
+    if fs == "xfs":
+        d = mnt = xfs_mount(d)
+    try:
+        r = host_rounds(d, n, repeat, banger)
+    finally:
+        if mnt:
+            quiet(["umount", mnt])
+    print(json.dumps(r))
+
+
+def host_rounds(d, n, repeat, banger):
     st, rootfs = host_gen(d, n)
     status = os.path.join(d, "status")
     env = dict(os.environ, BANGER_STATE=st, BANGER_STATUS_DIR=status)
@@ -279,7 +305,7 @@ def host_inner(d, n, repeat, banger):
     r["banger"]["total_ms_per_vm"] = round(bt, 3)
     r["baseline"]["total_ms_per_vm"] = round(st_, 3)
     r["ratio_baseline_over_banger"] = round(st_ / bt, 2) if bt else None
-    print(json.dumps(r))
+    return r
 
 
 def net_cost(n):
@@ -305,31 +331,43 @@ def net_cost(n):
     return r
 
 
-def bench_host(banger, n, repeat, tmp):
+def bench_host(banger, n, repeat, tmp, fs="host"):
+    """fs "host": the status directory on this host's file system; "xfs": on
+    a loop-mounted XFS with reflink (in a private mount namespace too)."""
     why = host_skip_reason()
+    if not why and fs == "xfs":
+        if not shutil.which("mkfs.xfs"):
+            why = "no mkfs.xfs"
+        elif subprocess.run(["unshare", "--mount", "true"], stderr=subprocess.DEVNULL).returncode:
+            why = "cannot create a mount namespace"
     if why:
         return {"skipped": why}
     d = tempfile.mkdtemp(prefix="host-", dir=tmp)
     outer = os.readlink("/proc/self/ns/net")
-    p = subprocess.run(["unshare", "--net", "--", sys.executable, os.path.abspath(__file__),
-                        "--inner-host", d, "--inner-n", str(n), "--repeat", str(repeat),
-                        "--banger", banger, "--outer-netns", outer],
+    ns = ["unshare", "--net"] + (["--mount", "--propagation", "private"] if fs == "xfs" else [])
+    p = subprocess.run(ns + ["--", sys.executable, os.path.abspath(__file__),
+                             "--inner-host", d, "--inner-n", str(n), "--repeat", str(repeat),
+                             "--inner-fs", fs, "--banger", banger, "--outer-netns", outer],
                        stdout=subprocess.PIPE, text=True)
     if p.returncode != 0:
-        raise SystemExit(f"bench: host section failed ({p.returncode})")
+        raise SystemExit(f"bench: host section ({fs}) failed ({p.returncode})")
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    r["net_cost"] = net_cost(n)
+    r["fs"] = fs
+    if fs == "host":
+        r["net_cost"] = net_cost(n)
     return r
 
 
 def print_host(r):
     print()
     if "skipped" in r:
-        print(f"host: skipped ({r['skipped']})")
+        print(f"host ({r.get('fs', 'host')}): skipped ({r['skipped']})")
         return
     b, s = r["banger"], r["baseline"]
-    print(f"host (real drivers in a private netns; N={r['n']} stopped VMs with tap, NAT, "
-          f"root disk ({r['disk_strategy']}), 64M work disk; ms per VM)")
+    where = ("status directory on a loop-mounted XFS" if r.get("fs") == "xfs"
+             else "status directory on this host's file system")
+    print(f"host (real drivers in a private netns; {where}; N={r['n']} stopped VMs with tap, "
+          f"NAT, root disk ({r['disk_strategy']}), 64M work disk; ms per VM)")
     print(f"  {'':10} {'create':>9} {'delete':>9} {'total':>9}")
     print(f"  {'banger':10} {b['create_ms_per_vm']:9.2f} {b['delete_ms_per_vm']:9.2f} {b['total_ms_per_vm']:9.2f}")
     print(f"  {'baseline':10} {s['create_ms_per_vm']:9.2f} {s['delete_ms_per_vm']:9.2f} {s['total_ms_per_vm']:9.2f}")
@@ -460,6 +498,7 @@ def main():
     ap.add_argument("--host-n", type=int, default=50)
     ap.add_argument("--inner-host", help=argparse.SUPPRESS)
     ap.add_argument("--inner-n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--inner-fs", default="host", help=argparse.SUPPRESS)
     ap.add_argument("--outer-netns", help=argparse.SUPPRESS)
     ap.add_argument("--inner-boot", help=argparse.SUPPRESS)
     ap.add_argument("--image", help=argparse.SUPPRESS)
@@ -472,7 +511,7 @@ def main():
     if a.inner_host:
         if os.readlink("/proc/self/ns/net") == a.outer_netns:
             raise SystemExit("bench: still in the outer network namespace, refusing")
-        host_inner(a.inner_host, a.inner_n, a.repeat, os.path.abspath(a.banger))
+        host_inner(a.inner_host, a.inner_n, a.repeat, os.path.abspath(a.banger), a.inner_fs)
         return
     host_n = 2 if a.quick else a.host_n
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -494,6 +533,10 @@ def main():
         if "host" in sections:
             result["host"] = bench_host(banger, host_n, repeat, tmp)
             print_host(result["host"])
+            result["host_xfs"] = bench_host(banger, host_n, repeat, tmp, "xfs")
+            if "skipped" in result["host_xfs"]:
+                result["host_xfs"]["fs"] = "xfs"
+            print_host(result["host_xfs"])
         if "boot" in sections:
             result["boot"] = bench_boot(banger, repeat, tmp)
             print_boot(result["boot"])
