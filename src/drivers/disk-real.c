@@ -223,8 +223,16 @@ root_create_dm(struct disk_real *d, const struct disk_root_req *req, char **ret_
 		return error_set(err, -errno, "create '%s': %s", cow, strerror(errno));
 	if (fstat(fd, &st) < 0)
 		return error_set(err, -errno, "stat '%s': %s", cow, strerror(errno));
-	if (st.st_size == 0 && ftruncate(fd, (off_t)req->overlay_size) < 0)
-		return error_set(err, -errno, "size '%s': %s", cow, strerror(errno));
+	if (st.st_size == 0) {
+		/* A new overlay: sized, and its name durable, before the record
+		 * says the root disk is there. */
+		if (ftruncate(fd, (off_t)req->overlay_size) < 0 || fsync(fd) < 0)
+			return error_set(err, -errno, "size '%s': %s", cow, strerror(errno));
+		r = fsync_parent_dir(cow);
+		if (r < 0)
+			return error_set(err, r, "sync the directory of '%s': %s", cow,
+					 strerror(-r));
+	}
 	(void)close(TAKE_FD(fd));
 
 	r = d->loop.attach(d->loop.userdata, req->image_rootfs, true, &base_dev, &base_fd, err);
