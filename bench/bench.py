@@ -247,7 +247,7 @@ def xfs_mount(d):
     return mnt
 
 
-def host_inner(d, n, repeat, banger, fs="host"):
+def host_inner(d, n, repeat, banger, fs="host", scale_n=0):
     """Runs inside the private network namespace (bench.py --inner-host)."""
     for argv in UPLINK_SETUP:
         quiet(argv)
@@ -256,10 +256,38 @@ def host_inner(d, n, repeat, banger, fs="host"):
         d = mnt = xfs_mount(d)
     try:
         r = host_rounds(d, n, repeat, banger)
+        if scale_n:
+            r["scale"] = host_scale(d, scale_n, repeat, banger)
     finally:
         if mnt:
             quiet(["umount", mnt])
     print(json.dumps(r))
+
+
+def host_scale(d, n, repeat, banger):
+    """A no-op reconcile over n VMs on the real drivers (stopped, NAT, no work
+    disk): what a host with that many VMs pays on every timer tick."""
+    st = os.path.join(d, "scale-state")
+    os.makedirs(os.path.join(st, "images"))
+    os.makedirs(os.path.join(st, "vms"))
+    with open(os.path.join(st, "host.yaml"), "w") as f:
+        f.write("bridge:\n  name: bgrbench1\n  address: 10.93.0.1/16\n")
+    img = os.path.join(d, "img")
+    with open(os.path.join(st, "images", "base.yaml"), "w") as f:
+        f.write(f"kernel: {img}/vmlinux\nrootfs: {img}/rootfs.ext4\n")
+    for i in range(n):
+        with open(os.path.join(st, "vms", f"s{i:05d}.yaml"), "w") as f:
+            f.write("image: base\nstate: stopped\nmemory: 256M\nnetwork:\n  nat: true\n")
+    env = dict(os.environ, BANGER_STATE=st, BANGER_STATUS_DIR=os.path.join(d, "scale-status"))
+    env.pop("BANGER_FAKE_HOST", None)
+    create = timed([banger, "reconcile"], env)
+    t, kib = median_runs([banger, "reconcile"], env, repeat)
+    shutil.rmtree(os.path.join(st, "vms"))
+    os.makedirs(os.path.join(st, "vms"))
+    delete = timed([banger, "reconcile", "--allow-mass-delete"], env)
+    return {"n": n, "create_ms_per_vm": round(create * 1000 / n, 3),
+            "noop_reconcile_ms": round(t * 1000, 2), "noop_rss_mib": round(kib / 1024, 2),
+            "delete_ms_per_vm": round(delete * 1000 / n, 3)}
 
 
 def host_rounds(d, n, repeat, banger):
@@ -331,7 +359,7 @@ def net_cost(n):
     return r
 
 
-def bench_host(banger, n, repeat, tmp, fs="host"):
+def bench_host(banger, n, repeat, tmp, fs="host", scale_n=0):
     """fs "host": the status directory on this host's file system; "xfs": on
     a loop-mounted XFS with reflink (in a private mount namespace too)."""
     why = host_skip_reason()
@@ -347,7 +375,8 @@ def bench_host(banger, n, repeat, tmp, fs="host"):
     ns = ["unshare", "--net"] + (["--mount", "--propagation", "private"] if fs == "xfs" else [])
     p = subprocess.run(ns + ["--", sys.executable, os.path.abspath(__file__),
                              "--inner-host", d, "--inner-n", str(n), "--repeat", str(repeat),
-                             "--inner-fs", fs, "--banger", banger, "--outer-netns", outer],
+                             "--inner-fs", fs, "--inner-scale", str(scale_n if fs == "host" else 0),
+                             "--banger", banger, "--outer-netns", outer],
                        stdout=subprocess.PIPE, text=True)
     if p.returncode != 0:
         raise SystemExit(f"bench: host section ({fs}) failed ({p.returncode})")
@@ -375,6 +404,11 @@ def print_host(r):
           f"no-op reconcile of {r['n']}: {b['noop_reconcile_ms']} ms")
     print("  baseline by step (ms/VM): " +
           ", ".join(f"{k} {v}" for k, v in s["by_step_ms_per_vm"].items()))
+    sc = r.get("scale")
+    if sc:
+        print(f"  no-op reconcile of {sc['n']} stopped VMs with NAT on the real drivers: "
+              f"{sc['noop_reconcile_ms']} ms, {sc['noop_rss_mib']} MiB "
+              f"(created at {sc['create_ms_per_vm']} ms/VM, deleted at {sc['delete_ms_per_vm']})")
     nc = r.get("net_cost", {})
     if "ratio" in nc:
         print(f"  taps + NAT only (bench/net-cost): drivers {nc['drivers_total_ms_per_vm']} ms/VM, "
@@ -499,6 +533,9 @@ def main():
     ap.add_argument("--inner-host", help=argparse.SUPPRESS)
     ap.add_argument("--inner-n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--inner-fs", default="host", help=argparse.SUPPRESS)
+    ap.add_argument("--inner-scale", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--host-scale-n", type=int, default=1000,
+                    help="VMs of the real-driver no-op reconcile in the host section")
     ap.add_argument("--outer-netns", help=argparse.SUPPRESS)
     ap.add_argument("--inner-boot", help=argparse.SUPPRESS)
     ap.add_argument("--image", help=argparse.SUPPRESS)
@@ -511,7 +548,8 @@ def main():
     if a.inner_host:
         if os.readlink("/proc/self/ns/net") == a.outer_netns:
             raise SystemExit("bench: still in the outer network namespace, refusing")
-        host_inner(a.inner_host, a.inner_n, a.repeat, os.path.abspath(a.banger), a.inner_fs)
+        host_inner(a.inner_host, a.inner_n, a.repeat, os.path.abspath(a.banger), a.inner_fs,
+                   a.inner_scale)
         return
     host_n = 2 if a.quick else a.host_n
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -531,7 +569,8 @@ def main():
             result["scale"] = bench_scale(banger, sizes, repeat, tmp)
             print_scale(result["scale"])
         if "host" in sections:
-            result["host"] = bench_host(banger, host_n, repeat, tmp)
+            result["host"] = bench_host(banger, host_n, repeat, tmp,
+                                        scale_n=10 if a.quick else a.host_scale_n)
             print_host(result["host"])
             result["host_xfs"] = bench_host(banger, host_n, repeat, tmp, "xfs")
             if "skipped" in result["host_xfs"]:
