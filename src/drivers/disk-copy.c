@@ -157,6 +157,28 @@ fail:
 	return error_set(err, r, "copy '%s' to '%s': %s", src, dst, strerror(-r));
 }
 
+/*
+ * A probe file in dir: unnamed (O_TMPFILE) where the file system allows, so
+ * that a run killed mid-probe leaves nothing behind; else a named one, which
+ * *ret_name then holds for the caller to remove.
+ */
+static int
+probe_file(const char *dir, char **ret_name)
+{
+	_cleanup_free_ char *name = NULL;
+	int fd;
+
+	*ret_name = NULL;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	name = xasprintf("%s/.banger-reflink-probe.XXXXXX", dir);
+	fd = mkostemp(name, O_CLOEXEC);
+	if (fd >= 0)
+		*ret_name = TAKE_PTR(name);
+	return fd;
+}
+
 bool
 disk_reflink_works(const char *dir)
 {
@@ -165,12 +187,10 @@ disk_reflink_works(const char *dir)
 	char block[4096];
 	bool ok = false;
 
-	a = xasprintf("%s/.banger-reflink-probe.XXXXXX", dir);
-	fa = mkostemp(a, O_CLOEXEC);
+	fa = probe_file(dir, &a);
 	if (fa < 0)
 		return false;
-	b = xasprintf("%s/.banger-reflink-probe.XXXXXX", dir);
-	fb = mkostemp(b, O_CLOEXEC);
+	fb = probe_file(dir, &b);
 	if (fb < 0)
 		goto out;
 	memset(block, 0x5a, sizeof(block));
@@ -178,8 +198,9 @@ disk_reflink_works(const char *dir)
 		goto out;
 	ok = ioctl(fb, FICLONE, fa) == 0;
 out:
-	(void)unlink(a);
-	if (fb >= 0)
+	if (a)
+		(void)unlink(a);
+	if (b)
 		(void)unlink(b);
 	return ok;
 }
