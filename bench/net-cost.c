@@ -27,6 +27,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/name.h"
+#include "util/strv.h"
 
 extern char **environ;
 
@@ -146,6 +147,8 @@ drivers_teardown(struct net_ops *net, struct nat_ops *nat, struct vm *vms, size_
 		if (net->tap_delete(net->userdata, vms[i].tap, vms[i].id, &err) < 0)
 			return fail(err, "tap_delete");
 	}
+	if (nat->flush && nat->flush(nat->userdata, &err) < 0)
+		return fail(err, "nat flush");
 	if (net->tap_flush(net->userdata, &err) < 0)
 		return fail(err, "tap_flush");
 	return 0;
@@ -173,38 +176,64 @@ baseline_setup(struct vm *vms, size_t n)
 }
 
 /*
+ * The handles of the rules whose comment names id in `nft -a list table`
+ * output, as a script would grep them: "chain NAME {" opens a chain, a rule
+ * line ends in `comment "banger id=ID" # handle N`.  Appends "CHAIN N" pairs.
+ */
+static char **
+text_handles(const char *out, const char *id)
+{
+	_cleanup_free_ char *tail = xasprintf("comment \"banger id=%s\" # handle ", id);
+	_cleanup_free_ char *chain = NULL;
+	char **ret = NULL;
+	const char *p = out;
+
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+		_cleanup_free_ char *line = xstrndup(p, len);
+		const char *t = line + strspn(line, "\t ");
+		char *h;
+
+		if (strncmp(t, "chain ", 6) == 0) {
+			free(chain);
+			chain = xstrndup(t + 6, strcspn(t + 6, " {"));
+		} else if (chain && (h = strstr(t, tail))) {
+			ret = strv_append(ret, chain);
+			ret = strv_append(ret, h + strlen(tail));
+		}
+		p += len + (p[len] == '\n');
+	}
+	return ret;
+}
+
+/*
  * What a script does without banger's drivers: per VM `ip link del`, one
- * `nft -j -a list table` to find the VM's rule handles (the JSON is mapped
- * with the same parser the drivers use) and one `nft delete rule` per rule.
+ * `nft -a list table` to find the VM's rule handles and one `nft delete
+ * rule` per rule.
  */
 static int
 baseline_teardown(struct vm *vms, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *out = NULL;
-		struct nat_rule *rules = NULL;
-		struct error *err = NULL;
-		size_t nr = 0;
+		_cleanup_strv_free_ char **h = NULL;
 		int r = 0;
 
 		if (SPAWN("ip", "link", "del", "dev", vms[i].tap) < 0 ||
-		    SPAWN_OUT(&out, "nft", "-j", "-a", "list", "table", "inet", "banger") < 0) {
+		    SPAWN_OUT(&out, "nft", "-a", "list", "table", "inet", "banger") < 0) {
 			fprintf(stderr, "net-cost: baseline teardown of '%s' failed\n",
 				vms[i].tap);
 			return -1;
 		}
-		if (nat_rules_parse_json(out, &rules, &nr, NULL, NULL, &err) < 0)
-			return fail(err, "baseline listing");
-		for (size_t j = 0; j < nr && r == 0; j++) {
-			_cleanup_free_ char *h = NULL;
-
-			if (!rules[j].vm_id || strcmp(rules[j].vm_id, vms[i].id) != 0)
-				continue;
-			h = xasprintf("%" PRIu64, rules[j].handle);
-			r = SPAWN("nft", "delete", "rule", "inet", "banger", rules[j].chain,
-				  "handle", h);
+		h = text_handles(out, vms[i].id);
+		if (strv_length(h) != 4) {
+			fprintf(stderr, "net-cost: baseline found %zu rules of '%s', not 2\n",
+				strv_length(h) / 2, vms[i].tap);
+			return -1;
 		}
-		nat_rules_free(rules, nr);
+		for (size_t j = 0; h[j] && r == 0; j += 2)
+			r = SPAWN("nft", "delete", "rule", "inet", "banger", h[j], "handle",
+				  h[j + 1]);
 		if (r < 0) {
 			fprintf(stderr, "net-cost: baseline rule delete of '%s' failed\n",
 				vms[i].tap);

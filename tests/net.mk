@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Tests of the net and nat drivers.
-EXTRA_DIST += \
-	tests/data/net/ruleset.json \
-	tests/data/net/empty.json
+EXTRA_DIST += tests/data/net/ruleset.nft
 
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test-net

@@ -365,9 +365,10 @@ check_nftables(struct run *run)
 		return;
 	}
 	add(run, "nftables", DOCTOR_OK, NULL,
-	    has ? "ruleset readable through libnftables; table inet %s present"
-		: "ruleset readable through libnftables; table inet %s absent (created for the "
-		  "first VM with nat)",
+	    has ? "ruleset readable through libnftables and nf_tables netlink; table inet %s "
+		  "present"
+		: "ruleset readable through libnftables and nf_tables netlink; table inet %s "
+		  "absent (created for the first VM with nat)",
 	    NAT_TABLE);
 }
 

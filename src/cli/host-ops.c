@@ -22,7 +22,8 @@
 #include "util/alloc.h"
 
 /*
- * The real drivers: netlink for links, libnftables for NAT, loop/dm/reflink/
+ * The real drivers: netlink for links, NAT written with libnftables and read
+ * over nf_tables netlink, loop/dm/reflink/
  * copy disks under the status directory, and one backend per hypervisor,
  * routed by each VM's declared kind.
  */

@@ -278,8 +278,9 @@ static int
 real_nft_ruleset(void *userdata, bool *ret_has_table, struct error **err)
 {
 	struct doctor_probe_real *p = userdata;
+	_cleanup_(nat_nl_freep) struct nat_nl *nl = NULL;
 	struct nat_rule *rules = NULL;
-	const char *out, *errtext;
+	const char *errtext;
 	size_t n = 0;
 	bool has = false;
 	int rc, r;
@@ -291,12 +292,12 @@ real_nft_ruleset(void *userdata, bool *ret_has_table, struct error **err)
 		if (nft_ctx_buffer_output(p->nft) < 0 || nft_ctx_buffer_error(p->nft) < 0)
 			return error_set(err, -ENOMEM, "nft: output buffers");
 	}
-	nft_ctx_output_set_flags(p->nft, NFT_CTX_OUTPUT_JSON);
-	rc = nft_run_cmd_from_buffer(p->nft, "list ruleset\n");
-	out = nft_ctx_get_output_buffer(p->nft);
+	/* libnftables writes banger's rules: it must reach the kernel. */
+	rc = nft_run_cmd_from_buffer(p->nft, "list tables\n");
+	(void)nft_ctx_get_output_buffer(p->nft);
 	errtext = nft_ctx_get_error_buffer(p->nft);
 	if (rc != 0) {
-		const char *e = errtext && *errtext ? errtext : "list ruleset refused";
+		const char *e = errtext && *errtext ? errtext : "list tables refused";
 		const char *line = strstr(e, "Error: ");
 
 		line = line ? line + strlen("Error: ") : e;
@@ -304,13 +305,15 @@ real_nft_ruleset(void *userdata, bool *ret_has_table, struct error **err)
 			r = -EPERM;
 		else
 			r = -EIO;
-		return error_set(err, r, "nft list ruleset: %.*s", (int)strcspn(line, "\n"),
+		return error_set(err, r, "nft list tables: %.*s", (int)strcspn(line, "\n"),
 				 line);
 	}
-	r = nat_rules_parse_json(out && *out ? out : "{\"nftables\": []}", &rules, &n, &has,
-				 NULL, err);
+	/* Reconcile reads the table over nf_tables netlink: the same way here. */
+	r = nat_nl_new(&nl, err);
+	if (r >= 0)
+		r = nat_nl_list(nl, &rules, &n, &has, NULL, err);
 	if (r < 0)
-		return error_prefix(err, "nft list ruleset");
+		return r;
 	nat_rules_free(rules, n);
 	*ret_has_table = has;
 	return 0;

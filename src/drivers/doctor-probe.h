@@ -66,8 +66,10 @@ struct doctor_probe_ops {
 	void (*kvm)(void *userdata, struct doctor_kvm *ret);
 	/* Open a device node read-write and close it again: 0 or -errno. */
 	int (*dev_open)(void *userdata, const char *path);
-	/* List the whole ruleset through libnftables; *ret_has_table says whether
-	 * table inet banger is in it.  Errors: libnftables' text, mapped. */
+	/* List the tables through libnftables (which writes banger's rules),
+	 * then table inet banger over nf_tables netlink (how reconcile reads
+	 * it); *ret_has_table says whether it exists.  Errors: libnftables'
+	 * text, mapped, or the kernel's errno (-EPERM without CAP_NET_ADMIN). */
 	int (*nft_ruleset)(void *userdata, bool *ret_has_table, struct error **err);
 	/* A link's kind, state and IPv4 addresses; a missing link is success
 	 * with exists false.  -EINVAL for an unsafe name. */

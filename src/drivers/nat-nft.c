@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The real NAT backend: libnftables in-process (no nft process), one
- * context.  Everything it does happens in table inet banger: reads list that
- * table as JSON (mapped by nat-common.c), writes are one batch (one
- * transaction) of commands rendered from checked values.  No other table is
- * ever named in a command.
+ * The real NAT backend, in-process (no nft process).  Everything it does
+ * happens in table inet banger: reads dump that table over nf_tables netlink
+ * (nat-nl.c), writes are one libnftables batch (one transaction) of commands
+ * rendered from checked values.  No other table is ever named in a command.
+ * The libnftables context is made on the first write: a run that changes
+ * nothing (the timer's usual run) never pays for it.
  */
 #include "config.h"
 
@@ -38,7 +39,8 @@ struct listing {
  */
 struct nat_nft {
 	struct nat_ops ops;
-	struct nft_ctx *ctx;
+	struct nat_nl *nl;
+	struct nft_ctx *ctx;	/* NULL until the first write */
 	struct listing cache;
 	bool cached;
 	/* vm_delete's queue: the delete commands, and the VMs they are for */
@@ -71,20 +73,26 @@ nft_error_line(const char *text)
 	return xstrndup(p, len);
 }
 
-/*
- * Run cmds as one batch.  With json, the listing comes back in *ret_out
- * (caller frees); otherwise ret_out may be NULL.
- */
+/* Run cmds as one batch (one transaction). */
 static int
-nft_run(struct nat_nft *n, const char *cmds, bool json, char **ret_out, struct error **err)
+nft_run(struct nat_nft *n, const char *cmds, struct error **err)
 {
-	const char *out, *errtext;
+	const char *errtext;
 	int rc;
 
-	nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_HANDLE | (json ? NFT_CTX_OUTPUT_JSON : 0));
+	if (!n->ctx) {
+		n->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+		if (!n->ctx)
+			return error_set(err, -ENOMEM, "nft: context creation");
+		if (nft_ctx_buffer_output(n->ctx) < 0 || nft_ctx_buffer_error(n->ctx) < 0) {
+			nft_ctx_free(n->ctx);
+			n->ctx = NULL;
+			return error_set(err, -ENOMEM, "nft: output buffers");
+		}
+	}
 	rc = nft_run_cmd_from_buffer(n->ctx, cmds);
 	/* Reading a buffer resets it; read both every time. */
-	out = nft_ctx_get_output_buffer(n->ctx);
+	(void)nft_ctx_get_output_buffer(n->ctx);
 	errtext = nft_ctx_get_error_buffer(n->ctx);
 	if (rc != 0) {
 		_cleanup_free_ char *line = nft_error_line(errtext ? errtext : "");
@@ -92,8 +100,6 @@ nft_run(struct nat_nft *n, const char *cmds, bool json, char **ret_out, struct e
 		return error_set(err, nft_text_to_errno(errtext ? errtext : ""), "nft: %s",
 				 line[0] ? line : "command refused");
 	}
-	if (ret_out)
-		*ret_out = xstrdup(out ? out : "");
 	return 0;
 }
 
@@ -108,36 +114,7 @@ listing_done(struct listing *l)
 static int
 nat_list(struct nat_nft *n, struct listing *ret, struct error **err)
 {
-	_cleanup_free_ char *out = NULL;
-	struct error *e = NULL;
-	int r;
-
-	r = nft_run(n, "list table inet " NAT_TABLE "\n", true, &out, &e);
-	if (r == -ENOENT) {
-		/* Only "no such table" is fine: confirm the table really is absent. */
-		error_free(e);
-		e = NULL;
-		r = nft_run(n, "list tables inet\n", true, &out, err);
-		if (r < 0)
-			return r;
-		r = nat_rules_parse_json(out, &ret->rules, &ret->n, &ret->has_table, &ret->chains,
-					 err);
-		if (r < 0)
-			return r;
-		if (ret->has_table) {
-			listing_done(ret);
-			return error_set(err, -EIO, "nft: table inet " NAT_TABLE
-					 " listed but unreadable");
-		}
-		return 0;
-	}
-	if (r < 0) {
-		(void)error_set(err, r, "%s", e->msg);
-		error_free(e);
-		return r;
-	}
-	return nat_rules_parse_json(out, &ret->rules, &ret->n, &ret->has_table, &ret->chains,
-				    err);
+	return nat_nl_list(n->nl, &ret->rules, &ret->n, &ret->has_table, &ret->chains, err);
 }
 
 static void
@@ -260,7 +237,7 @@ nft_table_ensure(void *userdata, struct error **err)
 	render_prelude(l, &cmds);
 	if (!cmds[0])
 		return 0;
-	r = nft_run(n, cmds, false, NULL, err);
+	r = nft_run(n, cmds, err);
 	if (r < 0) {
 		cache_drop(n);
 		return error_prefix(err, "table inet " NAT_TABLE);
@@ -330,7 +307,7 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 		append(&cmds, fwd);
 	if (!cmds[0])
 		return 0;
-	r = nft_run(n, cmds, false, NULL, err);
+	r = nft_run(n, cmds, err);
 	if (r < 0) {
 		cache_drop(n);
 		return error_prefix(err, "nat vm '%s'", vm_id);
@@ -405,7 +382,7 @@ nft_flush(void *userdata, struct error **err)
 
 	if (!cmds || !cmds[0])
 		return 0;
-	r = nft_run(n, cmds, false, NULL, &e);
+	r = nft_run(n, cmds, &e);
 	if (r >= 0)
 		return 0;
 	/* One transaction fails whole (a rule deleted meanwhile, say): list
@@ -420,7 +397,7 @@ nft_flush(void *userdata, struct error **err)
 		if (r >= 0)
 			r = render_vm_deletes(l, ids[i], &one, err);
 		if (r >= 0 && one[0]) {
-			r = nft_run(n, one, false, NULL, err);
+			r = nft_run(n, one, err);
 			cache_drop(n);
 		}
 		if (r < 0)
@@ -441,7 +418,7 @@ nft_rule_delete(void *userdata, const char *chain, uint64_t handle, struct error
 
 	if (nat_render_delete(chain, handle, &cmd) < 0)
 		return error_set(err, -EINVAL, "nat: invalid chain or rule handle");
-	r = nft_run(n, cmd, false, NULL, &e);
+	r = nft_run(n, cmd, &e);
 	if (r == 0) {
 		for (size_t i = n->cache.n; n->cached && i-- > 0;)
 			if (n->cache.rules[i].handle == handle &&
@@ -496,17 +473,14 @@ int
 nat_nft_new(struct nat_ops **ret, struct error **err)
 {
 	struct nat_nft *n;
-	struct nft_ctx *ctx;
+	struct nat_nl *nl;
+	int r;
 
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx)
-		return error_set(err, -ENOMEM, "nft: context creation");
-	if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
-		nft_ctx_free(ctx);
-		return error_set(err, -ENOMEM, "nft: output buffers");
-	}
+	r = nat_nl_new(&nl, err);
+	if (r < 0)
+		return r;
 	n = xcalloc(1, sizeof(*n));
-	n->ctx = ctx;
+	n->nl = nl;
 	n->ops = (struct nat_ops){
 		.table_ensure = nft_table_ensure,
 		.vm_add = nft_vm_add,
@@ -531,7 +505,9 @@ nat_nft_free(struct nat_ops *ops)
 	listing_done(&n->cache);
 	free(n->pending);
 	strv_free(n->pending_ids);
-	nft_ctx_free(n->ctx);
+	if (n->ctx)
+		nft_ctx_free(n->ctx);
+	nat_nl_free(n->nl);
 	free(n);
 	return NULL;
 }

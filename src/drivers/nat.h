@@ -2,8 +2,9 @@
 /*
  * NAT ops: one nftables table that banger owns ("inet banger"), a
  * postrouting masquerade rule and forward accept rules per NAT-enabled VM,
- * each carrying the comment "banger id=ID".  The real backend (nat-nft.c)
- * uses libnftables; tests use the fake.  banger never edits another table.
+ * each carrying the comment "banger id=ID".  The real backend writes with
+ * libnftables (nat-nft.c) and reads over nf_tables netlink (nat-nl.c);
+ * tests use the fake.  banger never edits another table.
  */
 #pragma once
 
@@ -70,17 +71,32 @@ int nat_render_delete(const char *chain, uint64_t handle, char **ret);
 /* A chain name that is safe to render: [A-Za-z][A-Za-z0-9_-]{0,63}. */
 bool nat_chain_is_valid(const char *s);
 
-/*
- * Parse libnftables' JSON listing (of the table or the whole ruleset) into the
- * rules of banger's table (family inet, name NAT_TABLE); every other table is
- * ignored.  *ret_has_table says whether banger's table appears, *ret_chains
- * (may be NULL) gets a bit per base chain found: 1 postrouting, 2 forward.
- * -EBADMSG on malformed JSON.
- */
-int nat_rules_parse_json(const char *json, struct nat_rule **ret, size_t *ret_n,
-			 bool *ret_has_table, unsigned *ret_chains, struct error **err);
+/* Base chains a listing found (see nat_nl_list). */
 #define NAT_HAS_POSTROUTING 1u
 #define NAT_HAS_FORWARD 2u
+
+/*
+ * banger's table read straight from the kernel (nf_tables netlink, libnftnl):
+ * every rule of the table (struct nat_rule, classified by its expressions),
+ * whether the table exists, and in *ret_chains (may be NULL) a bit per base
+ * chain found with banger's name, type and hook.  The listing is consistent: it
+ * is done again when the ruleset generation moved while it ran.  An absent
+ * table is an empty listing.  Errors: the kernel's (-EPERM...), -EBADMSG on
+ * a malformed answer, -EAGAIN when the ruleset never held still.
+ */
+struct nat_nl;
+int nat_nl_new(struct nat_nl **ret, struct error **err);
+struct nat_nl *nat_nl_free(struct nat_nl *s);
+static inline void
+nat_nl_freep(struct nat_nl **s)
+{
+	*s = nat_nl_free(*s);
+}
+int nat_nl_list(struct nat_nl *s, struct nat_rule **ret, size_t *ret_n, bool *ret_has_table,
+		unsigned *ret_chains, struct error **err);
+/* Tests only: fn runs in every listing pass between the table and its rules
+ * (to change the ruleset under it).  NULL: none. */
+void nat_nl_test_between(void (*fn)(void *userdata), void *userdata);
 
 struct nat_ops {
 	/* Create the table and its base chains (and the shared

@@ -3,4 +3,4 @@
 libbanger_a_SOURCES += \
 	src/drivers/net.h src/drivers/nat.h \
 	src/drivers/net-common.c src/drivers/nat-common.c \
-	src/drivers/net-netlink.c src/drivers/nat-nft.c
+	src/drivers/net-netlink.c src/drivers/nat-nft.c src/drivers/nat-nl.c

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Integration tests of the real net (netlink) and nat (libnftables) drivers.
+ * Integration tests of the real net (netlink) and nat (libnftables writes,
+ * nf_tables netlink reads) drivers.
  * Run only by net-drivers.sh, inside a private network namespace that has an
  * uplink (veth into a second namespace) and a default route.  The drivers
  * act; `ip -d -j` and `nft -j` (spawned with an argv) check the result.
@@ -206,6 +207,8 @@ setup(void)
 {
 	struct error *err = NULL;
 
+	/* A test that failed left its rules behind: start from none. */
+	ck_assert_int_eq(RUN(NULL, "nft", "flush", "ruleset"), 0);
 	ck_assert_int_eq(net_netlink_new(&net, &err), 0);
 	ck_assert_int_eq(nat_nft_new(&nat, &err), 0);
 }
@@ -709,6 +712,258 @@ START_TEST(test_nat_add_creates_table)
 }
 END_TEST
 
+/* ---- the nf_tables netlink listing ---- */
+
+struct want {
+	const char *chain;
+	enum nat_rule_kind kind;
+	const char *vm_id;	/* NULL: none */
+	const char *tap;
+	const char *ip;
+	const char *uplink;
+};
+
+static bool
+str_same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+rule_is(const struct nat_rule *r, const struct want *w)
+{
+	return strcmp(r->chain, w->chain) == 0 && r->kind == w->kind &&
+	       str_same(r->vm_id, w->vm_id) && str_same(r->tap, w->tap) &&
+	       str_same(r->uplink, w->uplink) && r->ip == (w->ip ? ip4(w->ip) : 0) &&
+	       r->handle > 0;
+}
+
+/* rules and want are the same multiset. */
+static void
+expect_rules(const struct nat_rule *rules, size_t n, const struct want *want, size_t n_want)
+{
+	_cleanup_free_ bool *used = xcalloc(n_want + 1, sizeof(*used));
+
+	ck_assert_uint_eq(n, n_want);
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < n_want; j++)
+			if (!used[j] && rule_is(&rules[i], &want[j]))
+				break;
+		if (j == n_want)
+			ck_abort_msg("unexpected rule: chain %s handle %" PRIu64 " kind %s id %s "
+				     "tap %s uplink %s",
+				     rules[i].chain, rules[i].handle,
+				     nat_rule_kind_to_string(rules[i].kind),
+				     rules[i].vm_id ? rules[i].vm_id : "-",
+				     rules[i].tap ? rules[i].tap : "-",
+				     rules[i].uplink ? rules[i].uplink : "-");
+		used[j] = true;
+	}
+}
+
+static void
+nft_file(const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	_cleanup_free_ char *path = xasprintf("%s/tests/data/net/%s", top ? top : "..", name);
+
+	ck_assert_int_eq(RUN(NULL, "nft", "-f", path), 0);
+}
+
+START_TEST(test_nl_listing)
+{
+	static const struct want want[] = {
+		{ "postrouting", NAT_RULE_MASQUERADE, ID1, NULL, "10.0.0.2", "veth0" },
+		{ "postrouting", NAT_RULE_MASQUERADE, ID2, NULL, "10.0.0.3", "abcdefghijklmno" },
+		{ "postrouting", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
+		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_ESTABLISHED, NULL, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_FORWARD, ID1, TAP1, NULL, "veth0" },
+		{ "forward", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
+		{ "forward", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
+		/* the right shape, a comment that names no VM */
+		{ "forward", NAT_RULE_FORWARD, NULL, TAP2, NULL, "veth0" },
+		{ "extra", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
+	};
+	_cleanup_(nat_nl_freep) struct nat_nl *nl = NULL;
+	struct nat_rule *rules = NULL;
+	struct error *err = NULL;
+	bool has = true;
+	unsigned chains = 9;
+	size_t n = 9;
+
+	ck_assert_int_eq(nat_nl_new(&nl, &err), 0);
+	/* No table at all, then only other tables: an empty listing. */
+	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, &has, &chains, &err), 0);
+	ck_assert(!has);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(chains, 0);
+	free(rules);
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "table", "ip", "banger"), 0);
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "table", "inet", "bangers"), 0);
+	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, &has, &chains, &err), 0);
+	ck_assert(!has);
+	free(rules);
+	ck_assert_int_eq(RUN(NULL, "nft", "flush", "ruleset"), 0);
+
+	/* The table, with chains of the right names but the wrong type or hook. */
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "table", "inet", "banger"), 0);
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "chain", "inet", "banger", "postrouting",
+			     "{ type filter hook postrouting priority 0; }"),
+			 0);
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "chain", "inet", "banger", "forward",
+			     "{ type filter hook input priority 0; }"),
+			 0);
+	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, &has, &chains, &err), 0);
+	ck_assert(has);
+	ck_assert_uint_eq(chains, 0);
+	ck_assert_uint_eq(n, 0);
+	free(rules);
+	ck_assert_int_eq(RUN(NULL, "nft", "flush", "ruleset"), 0);
+
+	nft_file("ruleset.nft");
+	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, &has, &chains, &err), 0);
+	ck_assert(has);
+	ck_assert_uint_eq(chains, NAT_HAS_POSTROUTING | NAT_HAS_FORWARD);
+	expect_rules(rules, n, want, ELEMENTSOF(want));
+	nat_rules_free(rules, n);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+/* More rules than one answer message holds: every one listed, in order. */
+START_TEST(test_nl_listing_large)
+{
+	enum { N = 1500 };
+	_cleanup_(nat_nl_freep) struct nat_nl *nl = NULL;
+	_cleanup_free_ char *path = xstrdup("/tmp/banger-nl-test-XXXXXX");
+	_cleanup_free_ unsigned *seen = xcalloc(N, sizeof(*seen));
+	struct nat_rule *rules = NULL;
+	struct error *err = NULL;
+	size_t n = 0;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(nat_render_table(), f);
+	fputs(nat_render_chains(), f);
+	for (unsigned i = 0; i < N; i++) {
+		_cleanup_free_ char *id = xasprintf("%032x", i + 1);
+		_cleanup_free_ char *tap = xasprintf("bgr-%08x", i + 1);
+		_cleanup_free_ char *masq = NULL, *fwd = NULL;
+
+		ck_assert_int_eq(nat_render_masquerade(id, ip4("10.80.0.0") + i + 1, UPLINK, &masq),
+				 0);
+		ck_assert_int_eq(nat_render_forward(id, tap, UPLINK, &fwd), 0);
+		fputs(masq, f);
+		fputs(fwd, f);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(RUN(NULL, "nft", "-f", path), 0);
+	unlink(path);
+
+	ck_assert_int_eq(nat_nl_new(&nl, &err), 0);
+	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, NULL, NULL, &err), 0);
+	ck_assert_uint_eq(n, 2 * N);
+	for (size_t i = 0; i < n; i++) {
+		unsigned k;
+
+		ck_assert_ptr_nonnull(rules[i].vm_id);
+		ck_assert_int_eq(sscanf(rules[i].vm_id, "%x", &k), 1);
+		ck_assert(k >= 1 && k <= N);
+		if (rules[i].kind == NAT_RULE_MASQUERADE) {
+			ck_assert_uint_eq(rules[i].ip, ip4("10.80.0.0") + k);
+			seen[k - 1] |= 1;
+		} else {
+			_cleanup_free_ char *tap = xasprintf("bgr-%08x", k);
+
+			ck_assert_int_eq(rules[i].kind, NAT_RULE_FORWARD);
+			ck_assert_str_eq(rules[i].tap, tap);
+			seen[k - 1] |= 2;
+		}
+		ck_assert_str_eq(rules[i].uplink, UPLINK);
+	}
+	for (size_t k = 0; k < N; k++)
+		ck_assert_uint_eq(seen[k], 3);
+	nat_rules_free(rules, n);
+}
+END_TEST
+
+/* The ruleset changes while a listing runs: the listing starts over, and
+ * what it returns is the state after the change, never a mix. */
+static int between_calls;
+
+static void
+change_once(void *userdata)
+{
+	(void)userdata;
+	if (between_calls++ == 0)
+		ck_assert_int_eq(RUN(NULL, "nft", "add", "rule", "inet", "banger", "forward",
+				     "iifname", "\"" TAP2 "\"", "oifname", "\"" UPLINK "\"",
+				     "accept", "comment", "\"" C2 "\""),
+				 0);
+}
+
+static void
+change_always(void *userdata)
+{
+	(void)userdata;
+	between_calls++;
+	ck_assert_int_eq(RUN(NULL, "nft", "add", "table", "ip", "churn"), 0);
+	ck_assert_int_eq(RUN(NULL, "nft", "delete", "table", "ip", "churn"), 0);
+}
+
+START_TEST(test_nl_listing_consistent)
+{
+	_cleanup_(nat_nl_freep) struct nat_nl *nl = NULL;
+	struct nat_rule *rules = NULL;
+	struct error *err = NULL;
+	size_t n = 0, fwd = 0;
+
+	ck_assert_int_eq(nat->vm_add(nat->userdata, ID1, TAP1, ip4("10.77.0.2"), UPLINK, &err), 0);
+	ck_assert_int_eq(nat_nl_new(&nl, &err), 0);
+
+	between_calls = 0;
+	nat_nl_test_between(change_once, NULL);
+	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, NULL, NULL, &err), 0);
+	nat_nl_test_between(NULL, NULL);
+	ck_assert_int_eq(between_calls, 2);
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].kind == NAT_RULE_FORWARD)
+			fwd++;
+	ck_assert_uint_eq(fwd, 2);
+	nat_rules_free(rules, n);
+
+	/* A ruleset that never holds still: an error, not a torn listing. */
+	between_calls = 0;
+	nat_nl_test_between(change_always, NULL);
+	rules = NULL;
+	n = 0;
+	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, NULL, NULL, &err), -EAGAIN);
+	nat_nl_test_between(NULL, NULL);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err->msg, "kept changing"));
+	ck_assert_ptr_null(rules);
+	error_free(err);
+	ck_assert_int_gt(between_calls, 1);
+}
+END_TEST
+
 /*
  * The wrapper exports the namespace it started in; we must be elsewhere, and
  * not in pid 1's namespace either when that one is readable.
@@ -752,6 +1007,9 @@ main(void)
 	tcase_add_test(tc, test_nat);
 	tcase_add_test(tc, test_nat_add_creates_table);
 	tcase_add_test(tc, test_nat_flush_batches);
+	tcase_add_test(tc, test_nl_listing);
+	tcase_add_test(tc, test_nl_listing_large);
+	tcase_add_test(tc, test_nl_listing_consistent);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_VERBOSE);
