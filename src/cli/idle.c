@@ -37,7 +37,7 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 	for (size_t i = 0; i < run->obs->n_vms; i++) {
 		struct observed_vm *o = &run->obs->vms[i];
 		struct vm_status *st = &o->status;
-		const struct vm_spec *vm = spec_find_vm(run->spec, o->name);
+		const struct vm_spec *vm;
 		struct proc_sample ps;
 		struct idle_input in = { 0 };
 		struct idle_decision d;
@@ -45,8 +45,12 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 		unsigned ssh = 0;
 		int r;
 
-		/* Held and undeclared VMs are left alone (their status files too). */
-		if (!vm || strv_contains(run->spec->held_vms, o->name) || !o->has_status || !o->proc_alive || !st->id[0])
+		/* Only running VMs; held and undeclared VMs are left alone (their
+		 * status files too). */
+		if (!o->has_status || !o->proc_alive || !st->id[0])
+			continue;
+		vm = spec_find_vm(run->spec, o->name);
+		if (!vm || strv_contains(run->spec->held_vms, o->name))
 			continue;
 		if (only && !strv_contains(only, o->name))
 			continue;

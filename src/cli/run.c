@@ -322,9 +322,16 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 		}
 		if (!r->host->fake)
 			check_images(r);
-		r->claimed = strv_copy(r->spec->held_vms);
-		for (size_t i = 0; i < r->spec->n_vms; i++)
-			r->claimed = strv_append(r->claimed, r->spec->vms[i].name);
+		{
+			size_t n = 0;
+
+			for (size_t i = 0; r->spec->held_vms[i]; i++)
+				r->claimed = strv_push(r->claimed, &n, r->spec->held_vms[i]);
+			for (size_t i = 0; i < r->spec->n_vms; i++)
+				r->claimed = strv_push(r->claimed, &n, r->spec->vms[i].name);
+			if (!r->claimed)
+				r->claimed = strv_copy(NULL);
+		}
 		if (!snap)
 			return observe_host(r->status_dir, &r->host->ops, r->claimed, &r->obs, err);
 		return observe_host_from(r->status_dir, &r->host->ops, r->claimed, snap, &r->obs,

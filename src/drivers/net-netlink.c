@@ -565,41 +565,146 @@ nl_tap_flush(void *userdata, struct error **err)
 	return r;
 }
 
+/* One link of a dump: what link_list needs, nothing else. */
+struct dump_link {
+	int index;
+	int master;
+	unsigned flags;
+	char name[IFNAMSIZ];
+	char *alias;	/* banger-named links only */
+};
+
+struct link_dump {
+	struct dump_link *links;
+	size_t n;
+};
+
+static int
+dump_link_cb(struct nl_msg *msg, void *arg)
+{
+	struct link_dump *d = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[IFLA_MAX + 1];
+	struct ifinfomsg *ifi;
+	struct dump_link *l;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_IFNAME])
+		return NL_SKIP;
+	ifi = nlmsg_data(nlh);
+	d->links = xappend(d->links, &d->n, sizeof(*d->links), (void **)&l);
+	l->index = ifi->ifi_index;
+	l->flags = ifi->ifi_flags;
+	l->master = tb[IFLA_MASTER] && nla_len(tb[IFLA_MASTER]) >= 4 ? (int)nla_get_u32(tb[IFLA_MASTER])
+								      : 0;
+	nla_strlcpy(l->name, tb[IFLA_IFNAME], sizeof(l->name));
+	if (tb[IFLA_IFALIAS] && strncmp(l->name, TAP_PREFIX, strlen(TAP_PREFIX)) == 0) {
+		char alias[256 + 1];	/* IFALIASZ, from linux/if.h */
+
+		nla_strlcpy(alias, tb[IFLA_IFALIAS], sizeof(alias));
+		if (alias[0])
+			l->alias = xstrdup(alias);
+	}
+	return NL_OK;
+}
+
+static void
+link_dump_done(struct link_dump *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->links[i].alias);
+	free(d->links);
+	d->links = NULL;
+	d->n = 0;
+}
+
+/*
+ * Every link, by a plain RTM_GETLINK dump that asks the kernel to leave the
+ * statistics out (RTEXT_FILTER_SKIP_STATS): a host with a thousand taps
+ * lists them on every run, and libnl's link cache would parse every
+ * attribute of each.  A dump cut short by a change of the links is done
+ * again.
+ */
+static int
+link_dump(struct nl_sock *sk, struct link_dump *ret)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	int r = -NLE_DUMP_INTR;
+
+	for (int attempt = 0; attempt < 8 && r == -NLE_DUMP_INTR; attempt++) {
+		struct nl_cb *base = nl_socket_get_cb(sk), *cb;
+		struct nl_msg *msg;
+
+		link_dump_done(ret);
+		cb = nl_cb_clone(base);
+		nl_cb_put(base);
+		msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+		if (!cb || !msg) {
+			if (cb)
+				nl_cb_put(cb);
+			nlmsg_free(msg);
+			return -NLE_NOMEM;
+		}
+		r = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+		if (r >= 0)
+			r = nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+		if (r >= 0)
+			r = nl_send_auto(sk, msg);
+		nlmsg_free(msg);
+		if (r >= 0) {
+			nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_link_cb, ret);
+			r = nl_recvmsgs(sk, cb);
+		}
+		nl_cb_put(cb);
+	}
+	if (r < 0)
+		link_dump_done(ret);
+	return r < 0 ? r : 0;
+}
+
+static int
+cmp_dump_index(const void *a, const void *b)
+{
+	const struct dump_link *x = a, *y = b;
+
+	return (x->index > y->index) - (x->index < y->index);
+}
+
 static int
 nl_link_list(void *userdata, struct net_link **ret, size_t *ret_n, struct error **err)
 {
 	struct net_netlink *n = userdata;
-	_cleanup_cache_ struct nl_cache *cache = NULL;
+	struct link_dump d = { 0 };
 	struct net_link *links = NULL;
 	size_t nlinks = 0;
 	int r;
 
-	r = rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache);
+	r = link_dump(n->sk, &d);
 	if (r < 0)
 		return nl_fail(err, r, "link dump");
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_link *l = (struct rtnl_link *)o;
-		const char *name = rtnl_link_get_name(l), *alias = rtnl_link_get_ifalias(l);
+	if (d.n > 1)
+		qsort(d.links, d.n, sizeof(*d.links), cmp_dump_index);
+	for (size_t i = 0; i < d.n; i++) {
+		const struct dump_link *l = &d.links[i];
 		struct net_link *nl;
-		int master;
 
-		if (!name || strncmp(name, TAP_PREFIX, strlen(TAP_PREFIX)) != 0)
+		if (strncmp(l->name, TAP_PREFIX, strlen(TAP_PREFIX)) != 0)
 			continue;
 		links = xappend(links, &nlinks, sizeof(*links), (void **)&nl);
-		nl->name = xstrdup(name);
-		nl->alias = alias ? xstrdup(alias) : NULL;
-		nl->up = (rtnl_link_get_flags(l) & IFF_UP) != 0;
-		master = rtnl_link_get_master(l);
-		if (master > 0) {
-			struct rtnl_link *m = rtnl_link_get(cache, master);
+		nl->name = xstrdup(l->name);
+		nl->alias = l->alias ? xstrdup(l->alias) : NULL;
+		nl->up = (l->flags & IFF_UP) != 0;
+		if (l->master > 0) {
+			struct dump_link key = { .index = l->master };
+			const struct dump_link *m =
+				bsearch(&key, d.links, d.n, sizeof(*d.links), cmp_dump_index);
 
-			if (m) {
-				nl->master = xstrdup(rtnl_link_get_name(m));
-				rtnl_link_put(m);
-			}
+			if (m)
+				nl->master = xstrdup(m->name);
 		}
-		nl->owned = net_alias_parse(alias, &nl->vm_name, &nl->vm_id) == 0;
+		nl->owned = net_alias_parse(nl->alias, &nl->vm_name, &nl->vm_id) == 0;
 	}
+	link_dump_done(&d);
 	*ret = links;
 	*ret_n = nlinks;
 	return 0;

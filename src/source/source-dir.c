@@ -219,8 +219,7 @@ list_dir(int dirfd, const char *shown, char ***ret, struct error **err)
 					 shown, SOURCE_DIR_MAX_ENTRIES);
 		if (de->d_name[0] == '.')
 			continue;
-		names = strv_append(names, de->d_name);
-		n++;
+		names = strv_push(names, &n, de->d_name);
 	}
 	if (n > 1)
 		qsort(names, n, sizeof(char *), cmp_str);

@@ -246,10 +246,25 @@ spec_free(struct spec *s)
 	return NULL;
 }
 
+static int
+cmp_name_vm(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct vm_spec *)elem)->name);
+}
+
+/* spec_load sorts the VMs by name: a binary search; a spec made some other
+ * way (tests) may not be sorted, so a miss looks at every VM. */
 const struct vm_spec *
 spec_find_vm(const struct spec *s, const char *name)
 {
-	for (size_t i = 0; s && name && i < s->n_vms; i++)
+	const struct vm_spec *v;
+
+	if (!s || !name || !s->n_vms)
+		return NULL;
+	v = bsearch(name, s->vms, s->n_vms, sizeof(*s->vms), cmp_name_vm);
+	if (v)
+		return v;
+	for (size_t i = 0; i < s->n_vms; i++)
 		if (strcmp(s->vms[i].name, name) == 0)
 			return &s->vms[i];
 	return NULL;
@@ -763,7 +778,13 @@ cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Move the VMs into the spec: held ones by name only. */
+static int
+cmp_vm_name(const void *a, const void *b)
+{
+	return strcmp(((const struct vm_spec *)a)->name, ((const struct vm_spec *)b)->name);
+}
+
+/* Move the VMs into the spec, sorted by name: held ones by name only. */
 static void
 finish_vms(struct loader *l)
 {
@@ -785,6 +806,8 @@ finish_vms(struct loader *l)
 	if (!s->held_vms)
 		s->held_vms = xcalloc(1, sizeof(char *));
 	qsort(s->held_vms, strv_length(s->held_vms), sizeof(char *), cmp_name);
+	if (s->n_vms > 1)
+		qsort(s->vms, s->n_vms, sizeof(*s->vms), cmp_vm_name);
 }
 
 /*

@@ -311,7 +311,7 @@ struct spec {
 	bool host_valid;	/* false: host.yaml broken; every VM is held */
 	struct image_spec *images;
 	size_t n_images;
-	struct vm_spec *vms;
+	struct vm_spec *vms;	/* sorted by name */
 	size_t n_vms;
 	struct filesync_spec *filesyncs;
 	size_t n_filesyncs;

@@ -1111,6 +1111,7 @@ status_list(const char *status_dir, char ***ret, struct error **err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/vms", status_dir);
 	_cleanup_strv_free_ char **names = NULL;
+	size_t n_names = 0;
 	DIR *d;
 	struct dirent *de;
 
@@ -1129,12 +1130,12 @@ status_list(const char *status_dir, char ***ret, struct error **err)
 			continue;
 		stem = xstrndup(de->d_name, n - 5);
 		if (name_is_dns_label(stem))
-			names = strv_append(names, stem);
+			names = strv_push(names, &n_names, stem);
 	}
 	closedir(d);
 	if (!names)
 		names = strv_copy(NULL);
-	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	qsort(names, n_names, sizeof(char *), cmp_str);
 	*ret = TAKE_PTR(names);
 	return 0;
 }

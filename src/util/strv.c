@@ -37,6 +37,21 @@ strv_append(char **l, const char *s)
 	return strv_append_take(l, xstrdup(s));
 }
 
+char **
+strv_push(char **l, size_t *n, const char *s)
+{
+	size_t k = *n;
+
+	/* k + 1 slots are in use (the NULL too); the array holds the next
+	 * power of two of them, so it is full when k + 1 is one. */
+	if (((k + 1) & k) == 0)
+		l = xrealloc(l, 2 * (k + 1) * sizeof(char *));
+	l[k] = xstrdup(s);
+	l[k + 1] = NULL;
+	*n = k + 1;
+	return l;
+}
+
 bool
 strv_contains(char *const *l, const char *s)
 {

@@ -12,6 +12,12 @@ size_t strv_length(char *const *l);
 char **strv_append(char **l, const char *s);
 /* Append s itself, taking ownership. */
 char **strv_append_take(char **l, char *s);
+/*
+ * Append a copy of s to a vector of *n strings, and count it: amortised
+ * constant time (the array grows by doubling), for loops that build long
+ * vectors.  l must be NULL or built by strv_push alone, and *n its length.
+ */
+char **strv_push(char **l, size_t *n, const char *s);
 bool strv_contains(char *const *l, const char *s);
 char **strv_copy(char *const *l);
 char **strv_free(char **l);

@@ -254,6 +254,29 @@ START_TEST(test_strv)
 }
 END_TEST
 
+/* strv_push over its growth points (ASan in make check catches a write past
+ * the array). */
+START_TEST(test_strv_push)
+{
+	_cleanup_strv_free_ char **l = NULL;
+	size_t n = 0;
+
+	for (unsigned i = 0; i < 1100; i++) {
+		char s[16];
+
+		snprintf(s, sizeof(s), "s%u", i);
+		l = strv_push(l, &n, s);
+		ck_assert_uint_eq(n, i + 1);
+		ck_assert_uint_eq(strv_length(l), i + 1);
+		ck_assert_str_eq(l[i], s);
+	}
+	ck_assert_str_eq(l[0], "s0");
+	ck_assert_str_eq(l[511], "s511");
+	ck_assert_str_eq(l[1099], "s1099");
+	ck_assert_ptr_null(l[1100]);
+}
+END_TEST
+
 START_TEST(test_path_normalize)
 {
 	static const char *const cases[][2] = {
@@ -293,6 +316,7 @@ util_suite(void)
 	tcase_add_loop_test(tc, test_sha256_vectors, 0, 2);
 	tcase_add_test(tc, test_sha256_hw_matches_portable);
 	tcase_add_test(tc, test_strv);
+	tcase_add_test(tc, test_strv_push);
 	tcase_add_test(tc, test_path_normalize);
 	suite_add_tcase(s, tc);
 	return s;
