@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config git ca-certificates
   libyaml-dev libgit2-dev libnl-3-dev libnl-route-3-dev libdevmapper-dev
-  libnftables-dev libnftnl-dev libmnl-dev libjansson-dev check clang llvm libclang-rt-14-dev
+  libnftables-dev libmnl-dev libjansson-dev check clang llvm libclang-rt-14-dev
   mandoc python3-jsonschema python3-yaml nftables iproute2 e2fsprogs
   util-linux kmod cpio busybox-static lz4 xz-utils qemu-system-x86
   qemu-utils btrfs-progs xfsprogs systemd libext2fs-dev openssh-client

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Reading banger's nftables table straight from the kernel: nf_tables
- * netlink dumps (libmnl), parsed by libnftnl, the rules classified from
- * their expressions.  This is what every reconcile pays once, so it must
- * cost little on a host with thousands of rules: no JSON is built or
- * parsed, and the kernel filters the rule dump to banger's table.
+ * netlink dumps (libmnl), their attributes read in place and the rules
+ * classified from their expressions.  This is what every reconcile pays
+ * once, so it must cost little on a host with thousands of rules: no JSON
+ * is built or parsed, no object is allocated per expression, and the kernel
+ * filters the rule dump to banger's table.  Every attribute is checked for
+ * its length before it is read; what does not fit is a malformed answer.
  *
  * The table, its chains and its rules are three requests; the ruleset
  * generation is read before and after them, and the whole listing is done
@@ -27,14 +29,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
+#include <endian.h>
 #include <libmnl/libmnl.h>
-#include <libnftnl/chain.h>
-#include <libnftnl/expr.h>
-#include <libnftnl/gen.h>
-#include <libnftnl/rule.h>
-#include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <net/if.h>
@@ -53,6 +52,9 @@
 #define LIST_ATTEMPTS 16
 /* The most expressions a rule banger recognises has. */
 #define EXPR_MAX 7
+/* The comment record of the user data nft stores with a rule (libnftnl's
+ * NFTNL_UDATA_RULE_COMMENT): type, length, NUL-terminated string. */
+#define UDATA_RULE_COMMENT 0
 
 static void (*test_between)(void *userdata);
 static void *test_between_userdata;
@@ -170,42 +172,65 @@ reset:
 	return r < 0 ? r : -EIO;
 }
 
-static int
-gen_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct gather *g = data;
-	struct nftnl_gen *gen = nftnl_gen_alloc();
+/* ---- attributes ---- */
 
-	if (!gen || nftnl_gen_nlmsg_parse(nlh, gen) < 0 || !nftnl_gen_is_set(gen, NFTNL_GEN_ID)) {
-		if (gen)
-			nftnl_gen_free(gen);
-		g->error = -EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	g->gen = nftnl_gen_get_u32(gen, NFTNL_GEN_ID);
-	nftnl_gen_free(gen);
+struct attrs {
+	const struct nlattr **tb;
+	uint16_t max;
+};
+
+static int
+attr_cb(const struct nlattr *a, void *data)
+{
+	struct attrs *t = data;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if (type <= t->max)
+		t->tb[type] = a;
 	return MNL_CB_OK;
 }
 
-static int
-table_cb(const struct nlmsghdr *nlh, void *data)
+/* The attributes of a nf_tables message, by type, into tb[0..max]. */
+static bool
+parse_msg(const struct nlmsghdr *nlh, const struct nlattr **tb, uint16_t max)
 {
-	struct gather *g = data;
-	struct nftnl_table *t = nftnl_table_alloc();
-	const char *name;
+	struct attrs t = { tb, max };
 
-	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
-		if (t)
-			nftnl_table_free(t);
-		g->error = -EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	name = nftnl_table_get_str(t, NFTNL_TABLE_NAME);
-	if (name && strcmp(name, NAT_TABLE) == 0 &&
-	    nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY) == NFPROTO_INET)
-		g->has_table = true;
-	nftnl_table_free(t);
-	return MNL_CB_OK;
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	return nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(struct nfgenmsg)) &&
+	       mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, &t) >= 0;
+}
+
+static bool
+parse_nested(const struct nlattr *nest, const struct nlattr **tb, uint16_t max)
+{
+	struct attrs t = { tb, max };
+
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	return mnl_attr_parse_nested(nest, attr_cb, &t) >= 0;
+}
+
+static uint8_t
+msg_family(const struct nlmsghdr *nlh)
+{
+	return ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
+}
+
+/* A NUL-terminated string attribute; NULL when absent or not one. */
+static const char *
+attr_str(const struct nlattr *a)
+{
+	return a && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0 ? mnl_attr_get_str(a) : NULL;
+}
+
+/* A big-endian u32 attribute into *v; false when absent or of another size. */
+static bool
+attr_u32(const struct nlattr *a, uint32_t *v)
+{
+	if (!a || mnl_attr_get_payload_len(a) != sizeof(uint32_t))
+		return false;
+	*v = ntohl(mnl_attr_get_u32(a));
+	return true;
 }
 
 static bool
@@ -215,65 +240,125 @@ str_is(const char *a, const char *b)
 }
 
 static int
-chain_cb(const struct nlmsghdr *nlh, void *data)
+gen_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct gather *g = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	const char *name, *type;
-	uint32_t hook;
+	const struct nlattr *tb[NFTA_GEN_MAX + 1];
 
-	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
-		if (c)
-			nftnl_chain_free(c);
+	if (!parse_msg(nlh, tb, NFTA_GEN_MAX) || !attr_u32(tb[NFTA_GEN_ID], &g->gen)) {
 		g->error = -EBADMSG;
 		return MNL_CB_ERROR;
 	}
-	if (str_is(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), NAT_TABLE) &&
-	    nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY) == NFPROTO_INET &&
-	    nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
-		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
-		type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
-		hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
-		if (str_is(name, NAT_CHAIN_POSTROUTING) && str_is(type, "nat") &&
-		    hook == NF_INET_POST_ROUTING)
-			g->chains |= NAT_HAS_POSTROUTING;
-		else if (str_is(name, NAT_CHAIN_FORWARD) && str_is(type, "filter") &&
-			 hook == NF_INET_FORWARD)
-			g->chains |= NAT_HAS_FORWARD;
+	return MNL_CB_OK;
+}
+
+static int
+table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gather *g = data;
+	const struct nlattr *tb[NFTA_TABLE_MAX + 1];
+
+	if (!parse_msg(nlh, tb, NFTA_TABLE_MAX)) {
+		g->error = -EBADMSG;
+		return MNL_CB_ERROR;
 	}
-	nftnl_chain_free(c);
+	if (str_is(attr_str(tb[NFTA_TABLE_NAME]), NAT_TABLE) && msg_family(nlh) == NFPROTO_INET)
+		g->has_table = true;
+	return MNL_CB_OK;
+}
+
+static int
+chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gather *g = data;
+	const struct nlattr *tb[NFTA_CHAIN_MAX + 1], *hook[NFTA_HOOK_MAX + 1];
+	const char *name, *type;
+	uint32_t num;
+
+	if (!parse_msg(nlh, tb, NFTA_CHAIN_MAX)) {
+		g->error = -EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (!str_is(attr_str(tb[NFTA_CHAIN_TABLE]), NAT_TABLE) || msg_family(nlh) != NFPROTO_INET ||
+	    !tb[NFTA_CHAIN_HOOK])
+		return MNL_CB_OK;
+	if (!parse_nested(tb[NFTA_CHAIN_HOOK], hook, NFTA_HOOK_MAX) ||
+	    !attr_u32(hook[NFTA_HOOK_HOOKNUM], &num))
+		return MNL_CB_OK;	/* no hook number: not a base chain of ours */
+	name = attr_str(tb[NFTA_CHAIN_NAME]);
+	type = attr_str(tb[NFTA_CHAIN_TYPE]);
+	if (str_is(name, NAT_CHAIN_POSTROUTING) && str_is(type, "nat") && num == NF_INET_POST_ROUTING)
+		g->chains |= NAT_HAS_POSTROUTING;
+	else if (str_is(name, NAT_CHAIN_FORWARD) && str_is(type, "filter") && num == NF_INET_FORWARD)
+		g->chains |= NAT_HAS_FORWARD;
 	return MNL_CB_OK;
 }
 
 /* ---- expressions ---- */
 
+/* One expression as the dump describes it; absent attributes are NULL. */
+struct expr {
+	const char *name;
+	const struct nlattr *a[16];	/* NFTA_<TYPE>_* of its data, by number */
+};
+
 static bool
-expr_is(const struct nftnl_expr *e, const char *name)
+parse_expr(const struct nlattr *elem, struct expr *e)
 {
-	return str_is(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), name);
+	const struct nlattr *tb[NFTA_EXPR_MAX + 1];
+
+	memset(e, 0, sizeof(*e));
+	if (!parse_nested(elem, tb, NFTA_EXPR_MAX))
+		return false;
+	e->name = attr_str(tb[NFTA_EXPR_NAME]);
+	if (!e->name)
+		return false;
+	return !tb[NFTA_EXPR_DATA] ||
+	       parse_nested(tb[NFTA_EXPR_DATA], e->a, ELEMENTSOF(e->a) - 1);
+}
+
+static bool
+expr_is(const struct expr *e, const char *name)
+{
+	return strcmp(e->name, name) == 0;
+}
+
+/* A u32 of the expression that must be there and equal v. */
+static bool
+u32_is(const struct expr *e, unsigned type, uint32_t v)
+{
+	uint32_t x;
+
+	return attr_u32(e->a[type], &x) && x == v;
+}
+
+/* The value of a nested nft_data (NFTA_DATA_VALUE); NULL when it is not one. */
+static const uint8_t *
+data_value(const struct nlattr *nest, uint32_t *len)
+{
+	const struct nlattr *tb[NFTA_DATA_MAX + 1];
+
+	if (!nest || !parse_nested(nest, tb, NFTA_DATA_MAX) || !tb[NFTA_DATA_VALUE])
+		return NULL;
+	*len = mnl_attr_get_payload_len(tb[NFTA_DATA_VALUE]);
+	return mnl_attr_get_payload(tb[NFTA_DATA_VALUE]);
 }
 
 /* "meta load KEY => reg"; its register in *reg. */
 static bool
-is_meta_load(const struct nftnl_expr *e, uint32_t key, uint32_t *reg)
+is_meta_load(const struct expr *e, uint32_t key, uint32_t *reg)
 {
-	if (!expr_is(e, "meta") || !nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG) ||
-	    nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG) ||
-	    nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY) != key)
-		return false;
-	*reg = nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG);
-	return true;
+	return expr_is(e, "meta") && !e->a[NFTA_META_SREG] && u32_is(e, NFTA_META_KEY, key) &&
+	       attr_u32(e->a[NFTA_META_DREG], reg);
 }
 
 /* "cmp OP reg DATA"; the data and its length in *ret, *ret_len. */
 static bool
-is_cmp(const struct nftnl_expr *e, uint32_t reg, uint32_t op, const void **ret,
-       uint32_t *ret_len)
+is_cmp(const struct expr *e, uint32_t reg, uint32_t op, const uint8_t **ret, uint32_t *ret_len)
 {
-	if (!expr_is(e, "cmp") || nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG) != reg ||
-	    nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) != op)
+	if (!expr_is(e, "cmp") || !u32_is(e, NFTA_CMP_SREG, reg) || !u32_is(e, NFTA_CMP_OP, op))
 		return false;
-	*ret = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, ret_len);
+	*ret = data_value(e->a[NFTA_CMP_DATA], ret_len);
 	return *ret != NULL;
 }
 
@@ -283,17 +368,17 @@ is_cmp(const struct nftnl_expr *e, uint32_t reg, uint32_t op, const void **ret,
  * wildcard ("tap*"), not a name.
  */
 static bool
-match_ifname(const struct nftnl_expr *load, const struct nftnl_expr *cmp, uint32_t key,
+match_ifname(const struct expr *load, const struct expr *cmp, uint32_t key,
 	     char ret[static IFNAMSIZ])
 {
-	const char *d;
+	const uint8_t *d;
 	uint32_t reg, len;
 	size_t n;
 
-	if (!is_meta_load(load, key, &reg) ||
-	    !is_cmp(cmp, reg, NFT_CMP_EQ, (const void **)&d, &len) || len != IFNAMSIZ)
+	if (!is_meta_load(load, key, &reg) || !is_cmp(cmp, reg, NFT_CMP_EQ, &d, &len) ||
+	    len != IFNAMSIZ)
 		return false;
-	n = strnlen(d, IFNAMSIZ);
+	n = strnlen((const char *)d, IFNAMSIZ);
 	if (n == 0 || n == IFNAMSIZ)
 		return false;
 	for (size_t i = n; i < IFNAMSIZ; i++)
@@ -303,117 +388,118 @@ match_ifname(const struct nftnl_expr *load, const struct nftnl_expr *cmp, uint32
 	return true;
 }
 
+/* "immediate reg 0 accept" */
 static bool
-is_accept(const struct nftnl_expr *e)
+is_accept(const struct expr *e)
 {
-	return expr_is(e, "immediate") &&
-	       nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT) &&
-	       !nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) &&
-	       nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT &&
-	       (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) == NF_ACCEPT;
+	const struct nlattr *data[NFTA_DATA_MAX + 1], *v[NFTA_VERDICT_MAX + 1];
+	uint32_t code;
+
+	if (!expr_is(e, "immediate") || !u32_is(e, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT) ||
+	    !e->a[NFTA_IMMEDIATE_DATA] ||
+	    !parse_nested(e->a[NFTA_IMMEDIATE_DATA], data, NFTA_DATA_MAX) ||
+	    !data[NFTA_DATA_VERDICT] || !parse_nested(data[NFTA_DATA_VERDICT], v, NFTA_VERDICT_MAX))
+		return false;
+	return !v[NFTA_VERDICT_CHAIN] && !v[NFTA_VERDICT_CHAIN_ID] &&
+	       attr_u32(v[NFTA_VERDICT_CODE], &code) && (int32_t)code == NF_ACCEPT;
 }
 
 /* meta nfproto ipv4; ip saddr ADDR: the address, host order, in *ip. */
 static bool
-match_saddr(struct nftnl_expr *const *x, uint32_t *ip)
+match_saddr(const struct expr *x, uint32_t *ip)
 {
 	const uint8_t *d;
 	uint32_t reg, len;
 
-	if (!is_meta_load(x[0], NFT_META_NFPROTO, &reg) ||
-	    !is_cmp(x[1], reg, NFT_CMP_EQ, (const void **)&d, &len) || len != 1 ||
-	    d[0] != NFPROTO_IPV4)
+	if (!is_meta_load(&x[0], NFT_META_NFPROTO, &reg) ||
+	    !is_cmp(&x[1], reg, NFT_CMP_EQ, &d, &len) || len != 1 || d[0] != NFPROTO_IPV4)
 		return false;
-	if (!expr_is(x[2], "payload") || nftnl_expr_is_set(x[2], NFTNL_EXPR_PAYLOAD_SREG) ||
-	    !nftnl_expr_is_set(x[2], NFTNL_EXPR_PAYLOAD_DREG) ||
-	    nftnl_expr_get_u32(x[2], NFTNL_EXPR_PAYLOAD_BASE) != NFT_PAYLOAD_NETWORK_HEADER ||
-	    nftnl_expr_get_u32(x[2], NFTNL_EXPR_PAYLOAD_OFFSET) != 12 ||
-	    nftnl_expr_get_u32(x[2], NFTNL_EXPR_PAYLOAD_LEN) != 4)
+	if (!expr_is(&x[2], "payload") || x[2].a[NFTA_PAYLOAD_SREG] ||
+	    !u32_is(&x[2], NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER) ||
+	    !u32_is(&x[2], NFTA_PAYLOAD_OFFSET, 12) || !u32_is(&x[2], NFTA_PAYLOAD_LEN, 4) ||
+	    !attr_u32(x[2].a[NFTA_PAYLOAD_DREG], &reg))
 		return false;
-	reg = nftnl_expr_get_u32(x[2], NFTNL_EXPR_PAYLOAD_DREG);
-	if (!is_cmp(x[3], reg, NFT_CMP_EQ, (const void **)&d, &len) || len != 4)
+	if (!is_cmp(&x[3], reg, NFT_CMP_EQ, &d, &len) || len != 4)
 		return false;
 	*ip = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
 	return true;
 }
 
 static bool
-is_plain_masq(const struct nftnl_expr *e)
+is_plain_masq(const struct expr *e)
 {
-	return expr_is(e, "masq") &&
-	       (!nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_FLAGS) ||
-		nftnl_expr_get_u32(e, NFTNL_EXPR_MASQ_FLAGS) == 0) &&
-	       !nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_REG_PROTO_MIN) &&
-	       !nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_REG_PROTO_MAX);
+	return expr_is(e, "masq") && (!e->a[NFTA_MASQ_FLAGS] || u32_is(e, NFTA_MASQ_FLAGS, 0)) &&
+	       !e->a[NFTA_MASQ_REG_PROTO_MIN] && !e->a[NFTA_MASQ_REG_PROTO_MAX];
+}
+
+/* A 4-byte nft_data value, in the kernel's (host) order. */
+static bool
+data_u32(const struct nlattr *nest, uint32_t *v)
+{
+	uint32_t len;
+	const uint8_t *d = data_value(nest, &len);
+
+	if (!d || len != sizeof(*v))
+		return false;
+	memcpy(v, d, sizeof(*v));
+	return true;
 }
 
 /* ct state established,related */
 static bool
-match_ct_established(struct nftnl_expr *const *x)
+match_ct_established(const struct expr *x)
 {
-	const void *mask, *xor, *zero;
-	uint32_t reg, len, m, v;
+	const uint8_t *zero;
+	uint32_t reg, len, m, v, op;
 
-	if (!expr_is(x[0], "ct") || nftnl_expr_is_set(x[0], NFTNL_EXPR_CT_SREG) ||
-	    nftnl_expr_is_set(x[0], NFTNL_EXPR_CT_DIR) ||
-	    !nftnl_expr_is_set(x[0], NFTNL_EXPR_CT_DREG) ||
-	    nftnl_expr_get_u32(x[0], NFTNL_EXPR_CT_KEY) != NFT_CT_STATE)
+	if (!expr_is(&x[0], "ct") || x[0].a[NFTA_CT_SREG] || x[0].a[NFTA_CT_DIRECTION] ||
+	    !u32_is(&x[0], NFTA_CT_KEY, NFT_CT_STATE) || !attr_u32(x[0].a[NFTA_CT_DREG], &reg))
 		return false;
-	reg = nftnl_expr_get_u32(x[0], NFTNL_EXPR_CT_DREG);
-	if (!expr_is(x[1], "bitwise") || nftnl_expr_get_u32(x[1], NFTNL_EXPR_BITWISE_SREG) != reg ||
-	    nftnl_expr_get_u32(x[1], NFTNL_EXPR_BITWISE_DREG) != reg ||
-	    nftnl_expr_get_u32(x[1], NFTNL_EXPR_BITWISE_LEN) != 4 ||
-	    (nftnl_expr_is_set(x[1], NFTNL_EXPR_BITWISE_OP) &&
-	     nftnl_expr_get_u32(x[1], NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL))
+	if (!expr_is(&x[1], "bitwise") || !u32_is(&x[1], NFTA_BITWISE_SREG, reg) ||
+	    !u32_is(&x[1], NFTA_BITWISE_DREG, reg) || !u32_is(&x[1], NFTA_BITWISE_LEN, 4) ||
+	    (attr_u32(x[1].a[NFTA_BITWISE_OP], &op) && op != NFT_BITWISE_BOOL))
 		return false;
-	mask = nftnl_expr_get(x[1], NFTNL_EXPR_BITWISE_MASK, &len);
-	if (!mask || len != 4)
-		return false;
-	memcpy(&m, mask, 4);
-	xor = nftnl_expr_get(x[1], NFTNL_EXPR_BITWISE_XOR, &len);
-	if (!xor || len != 4)
-		return false;
-	memcpy(&v, xor, 4);
 	/* ct state bits are host order in the kernel's registers */
-	if (m != (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED)) || v != 0)
+	if (!data_u32(x[1].a[NFTA_BITWISE_MASK], &m) || !data_u32(x[1].a[NFTA_BITWISE_XOR], &v) ||
+	    m != (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED)) || v != 0)
 		return false;
-	if (!is_cmp(x[2], reg, NFT_CMP_NEQ, &zero, &len) || len != 4)
+	if (!is_cmp(&x[2], reg, NFT_CMP_NEQ, &zero, &len) || len != 4)
 		return false;
 	memcpy(&v, zero, 4);
 	return v == 0;
 }
 
 static void
-classify(struct nat_rule *r, struct nftnl_expr *const *x, size_t n)
+classify(struct nat_rule *r, const struct expr *x, size_t n)
 {
 	char a[IFNAMSIZ], b[IFNAMSIZ];
 	uint32_t ip;
 
 	r->kind = NAT_RULE_OTHER;
 	if (strcmp(r->chain, NAT_CHAIN_POSTROUTING) == 0 && n == 7) {
-		if (match_saddr(x, &ip) && match_ifname(x[4], x[5], NFT_META_OIFNAME, b) &&
-		    is_plain_masq(x[6])) {
+		if (match_saddr(x, &ip) && match_ifname(&x[4], &x[5], NFT_META_OIFNAME, b) &&
+		    is_plain_masq(&x[6])) {
 			r->kind = NAT_RULE_MASQUERADE;
 			r->ip = ip;
 			r->uplink = xstrdup(b);
 		}
 	} else if (strcmp(r->chain, NAT_CHAIN_FORWARD) == 0 && n == 5) {
-		if (match_ifname(x[0], x[1], NFT_META_IIFNAME, a) &&
-		    match_ifname(x[2], x[3], NFT_META_OIFNAME, b) && is_accept(x[4])) {
+		if (match_ifname(&x[0], &x[1], NFT_META_IIFNAME, a) &&
+		    match_ifname(&x[2], &x[3], NFT_META_OIFNAME, b) && is_accept(&x[4])) {
 			r->kind = NAT_RULE_FORWARD;
 			r->tap = xstrdup(a);
 			r->uplink = xstrdup(b);
 		}
 	} else if (strcmp(r->chain, NAT_CHAIN_FORWARD) == 0 && n == 4) {
-		if (match_ct_established(x) && is_accept(x[3]))
+		if (match_ct_established(x) && is_accept(&x[3]))
 			r->kind = NAT_RULE_ESTABLISHED;
 	}
 }
 
 /*
- * The rule's comment: the string of its NFTNL_UDATA_RULE_COMMENT record
- * (type, length, value records), NUL terminated with no NUL inside; NULL
- * when there is none or the records do not fit their buffer.
+ * The rule's comment: the string of its comment record (type, length,
+ * value records), NUL terminated with no NUL inside; NULL when there is
+ * none or the records do not fit their buffer.
  */
 static const char *
 rule_comment(const uint8_t *ud, uint32_t len)
@@ -426,63 +512,77 @@ rule_comment(const uint8_t *ud, uint32_t len)
 
 		if (end - ud - 2 < n)
 			return NULL;
-		if (type == NFTNL_UDATA_RULE_COMMENT)
+		if (type == UDATA_RULE_COMMENT)
 			return n > 0 && v[n - 1] == '\0' && strlen(v) == (size_t)n - 1 ? v : NULL;
 		ud += 2 + n;
 	}
 	return NULL;
 }
 
+/* The expressions of a rule: up to EXPR_MAX into x, *n counts one more
+ * when there are more.  False on a malformed list. */
+struct expr_list {
+	struct expr *x;
+	size_t n;
+	bool bad;
+};
+
+static int
+expr_elem_cb(const struct nlattr *a, void *data)
+{
+	struct expr_list *l = data;
+
+	if (mnl_attr_get_type(a) != NFTA_LIST_ELEM)
+		return MNL_CB_OK;
+	if (l->n >= EXPR_MAX) {
+		l->n = EXPR_MAX + 1;
+		return MNL_CB_STOP;
+	}
+	if (!parse_expr(a, &l->x[l->n])) {
+		l->bad = true;
+		return MNL_CB_ERROR;
+	}
+	l->n++;
+	return MNL_CB_OK;
+}
+
 static int
 rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct gather *g = data;
-	struct nftnl_rule *rule = nftnl_rule_alloc();
-	struct nftnl_expr *x[EXPR_MAX];
-	struct nftnl_expr_iter *it = NULL;
-	struct nftnl_expr *e;
+	const struct nlattr *tb[NFTA_RULE_MAX + 1];
+	struct expr x[EXPR_MAX];
+	struct expr_list l = { x, 0, false };
 	struct nat_rule *nr;
-	const char *chain, *comment;
-	const void *ud;
-	uint32_t udlen;
-	size_t n = 0;
+	const char *chain, *comment = NULL;
+	uint64_t handle;
 
-	if (!rule || nftnl_rule_nlmsg_parse(nlh, rule) < 0)
+	if (!parse_msg(nlh, tb, NFTA_RULE_MAX))
 		goto bad;
 	/* The kernel filters by table; check anyway. */
-	if (!str_is(nftnl_rule_get_str(rule, NFTNL_RULE_TABLE), NAT_TABLE) ||
-	    nftnl_rule_get_u32(rule, NFTNL_RULE_FAMILY) != NFPROTO_INET) {
-		nftnl_rule_free(rule);
+	if (!str_is(attr_str(tb[NFTA_RULE_TABLE]), NAT_TABLE) || msg_family(nlh) != NFPROTO_INET)
 		return MNL_CB_OK;
-	}
-	chain = nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN);
-	if (!chain || !nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE) ||
-	    nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE) == 0)
+	chain = attr_str(tb[NFTA_RULE_CHAIN]);
+	if (!chain || !tb[NFTA_RULE_HANDLE] ||
+	    mnl_attr_get_payload_len(tb[NFTA_RULE_HANDLE]) != sizeof(uint64_t))
 		goto bad;
+	handle = be64toh(mnl_attr_get_u64(tb[NFTA_RULE_HANDLE]));
+	if (handle == 0)
+		goto bad;
+	if (tb[NFTA_RULE_EXPRESSIONS] &&
+	    mnl_attr_parse_nested(tb[NFTA_RULE_EXPRESSIONS], expr_elem_cb, &l) < 0 && l.bad)
+		goto bad;
+	if (tb[NFTA_RULE_USERDATA])
+		comment = rule_comment(mnl_attr_get_payload(tb[NFTA_RULE_USERDATA]),
+				       mnl_attr_get_payload_len(tb[NFTA_RULE_USERDATA]));
 	g->rules = xappend(g->rules, &g->n, sizeof(*g->rules), (void **)&nr);
-	nr->handle = nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE);
+	nr->handle = handle;
 	nr->chain = xstrdup(chain);
-	ud = nftnl_rule_get_data(rule, NFTNL_RULE_USERDATA, &udlen);
-	comment = ud ? rule_comment(ud, udlen) : NULL;
 	if (comment)
 		(void)nat_comment_parse(comment, &nr->vm_id);
-	it = nftnl_expr_iter_create(rule);
-	if (!it)
-		goto bad;
-	while ((e = nftnl_expr_iter_next(it))) {
-		if (n == EXPR_MAX) {
-			n++;
-			break;
-		}
-		x[n++] = e;
-	}
-	classify(nr, x, n);
-	nftnl_expr_iter_destroy(it);
-	nftnl_rule_free(rule);
+	classify(nr, x, l.n);
 	return MNL_CB_OK;
 bad:
-	if (rule)
-		nftnl_rule_free(rule);
 	g->error = -EBADMSG;
 	return MNL_CB_ERROR;
 }
@@ -492,7 +592,17 @@ bad:
 static struct nlmsghdr *
 request(struct nat_nl *s, uint16_t cmd, uint16_t family, uint16_t flags)
 {
-	return nftnl_nlmsg_build_hdr(s->buf, cmd, family, NLM_F_REQUEST | flags, ++s->seq);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(s->buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | cmd;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = ++s->seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return nlh;
 }
 
 static int

@@ -76,7 +76,7 @@ bool nat_chain_is_valid(const char *s);
 #define NAT_HAS_FORWARD 2u
 
 /*
- * banger's table read straight from the kernel (nf_tables netlink, libnftnl):
+ * banger's table read straight from the kernel (nf_tables netlink, libmnl):
  * every rule of the table (struct nat_rule, classified by its expressions),
  * whether the table exists, and in *ret_chains (may be NULL) a bit per base
  * chain found with banger's name, type and hook.  The listing is consistent: it
