@@ -6,7 +6,7 @@ set -eu
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 ran=0
-for t in fuzz-spec fuzz-status; do
+for t in fuzz-spec fuzz-status fuzz-nat-nl; do
 	bin="$top_builddir/tests/fuzz/$t"
 	[ -x "$bin" ] || continue
 	"$top_srcdir/tools/fuzz-corpus.sh" "$t" "$dir/$t" >/dev/null

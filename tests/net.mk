@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Tests of the net and nat drivers.
-EXTRA_DIST += tests/data/net/ruleset.nft
+EXTRA_DIST += tests/data/net/ruleset.nft tests/data/net/ruleset-want.h \
+	tests/data/net/ruleset.nldump tests/data/net/inet.nldump
 
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test-net

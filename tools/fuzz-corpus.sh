@@ -36,6 +36,14 @@ fuzz-status)
 		cp "$f" "$out/seed-$n"
 	done
 	;;
+fuzz-nat-nl)
+	# rule dumps of tests/data/net/ruleset.nft, as the kernel answered them
+	for f in "$top"/tests/data/net/*.nldump; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		cp "$f" "$out/seed-$n"
+	done
+	;;
 *)
 	echo "fuzz-corpus: unknown target '$target'" >&2
 	exit 1

@@ -16,7 +16,7 @@ cd "$build"
 make -j"$(nproc)" >/dev/null
 mkdir -p artifacts
 status=0
-for t in fuzz-spec fuzz-status; do
+for t in fuzz-spec fuzz-status fuzz-nat-nl; do
 	[ -x "tests/fuzz/$t" ] || continue
 	corpus="corpus/$t"
 	top_srcdir=$top "$top/tools/fuzz-corpus.sh" "$t" "$corpus"

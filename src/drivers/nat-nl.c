@@ -6,7 +6,9 @@
  * once, so it must cost little on a host with thousands of rules: no JSON
  * is built or parsed, no object is allocated per expression, and the kernel
  * filters the rule dump to banger's table.  Every attribute is checked for
- * its length before it is read; what does not fit is a malformed answer.
+ * its length before it is read; a message that does not fit its buffer is
+ * a malformed answer, an attribute cut short at the end of its message is
+ * left unread (as libmnl's iterators do).
  *
  * The table, its chains and its rules are three requests; the ruleset
  * generation is read before and after them, and the whole listing is done
@@ -81,7 +83,8 @@ sock_open(struct nat_nl *s)
 
 	if (s->nl)
 		mnl_socket_close(s->nl);
-	s->nl = mnl_socket_open(NETLINK_NETFILTER);
+	/* close-on-exec: mkfs and ssh-keygen are spawned while it is open */
+	s->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!s->nl)
 		return -errno;
 	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -133,6 +136,30 @@ struct gather {
 };
 
 /*
+ * Whether buf is whole netlink messages, each length within what is left.
+ * mnl_cb_run checks that too, but compares a length of 2 GiB or more as a
+ * negative int and then steps outside the buffer.
+ */
+static bool
+msgs_fit(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)(const void *)p;
+		size_t step = NLMSG_ALIGN((size_t)nlh->nlmsg_len);
+
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+			return false;
+		if (step >= len)
+			return true;
+		p += step;
+		len -= step;
+	}
+	return len == 0;
+}
+
+/*
  * Send one request and run cb on every message of its answer.  Returns 0,
  * -EINTR when a dump was interrupted by a ruleset change, or a negative
  * errno (the kernel's, or a callback's -EBADMSG).  After a failure other
@@ -144,10 +171,11 @@ talk(struct nat_nl *s, struct nlmsghdr *nlh, mnl_cb_t cb, struct gather *g)
 {
 	uint32_t seq = nlh->nlmsg_seq;
 	ssize_t len;
-	int r = MNL_CB_OK;
+	int r;
 
 	if (!s->nl && (r = sock_open(s)) < 0)
 		return r;
+	r = MNL_CB_OK;
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0) {
 		r = -errno;
 		goto reset;
@@ -156,6 +184,10 @@ talk(struct nat_nl *s, struct nlmsghdr *nlh, mnl_cb_t cb, struct gather *g)
 		len = mnl_socket_recvfrom(s->nl, s->buf, NL_BUF_SIZE);
 		if (len < 0) {
 			r = -errno;
+			goto reset;
+		}
+		if (!msgs_fit(s->buf, (size_t)len)) {
+			r = -EBADMSG;
 			goto reset;
 		}
 		r = mnl_cb_run(s->buf, (size_t)len, seq, s->portid, cb, g);
@@ -670,6 +702,25 @@ list_once(struct nat_nl *s, struct gather *g)
 }
 
 int
+nat_nl_parse_rules(const void *buf, size_t len, struct nat_rule **ret, size_t *ret_n)
+{
+	struct gather g = { 0 };
+	int r;
+
+	if (!msgs_fit(buf, len))
+		return -EBADMSG;
+	r = mnl_cb_run(buf, len, 0, 0, rule_cb, &g);
+	if (r == MNL_CB_ERROR) {
+		r = g.error ? g.error : -errno;
+		gather_done(&g);
+		return r < 0 ? r : -EBADMSG;
+	}
+	*ret = TAKE_PTR(g.rules);
+	*ret_n = g.n;
+	return 0;
+}
+
+int
 nat_nl_list(struct nat_nl *s, struct nat_rule **ret, size_t *ret_n, bool *ret_has_table,
 	    unsigned *ret_chains, struct error **err)
 {
@@ -677,6 +728,12 @@ nat_nl_list(struct nat_nl *s, struct nat_rule **ret, size_t *ret_n, bool *ret_ha
 	int r = -EAGAIN;
 
 	for (int i = 0; i < LIST_ATTEMPTS && r == -EAGAIN; i++) {
+		if (i > 0) {
+			/* Someone is changing the ruleset: let them finish. */
+			struct timespec pause = { 0, (long)i * 1000000L };
+
+			(void)nanosleep(&pause, NULL);
+		}
 		gather_done(&g);
 		r = list_once(s, &g);
 	}

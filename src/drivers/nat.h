@@ -94,6 +94,10 @@ nat_nl_freep(struct nat_nl **s)
 }
 int nat_nl_list(struct nat_nl *s, struct nat_rule **ret, size_t *ret_n, bool *ret_has_table,
 		unsigned *ret_chains, struct error **err);
+/* Tests and fuzzing: the rules of banger's table in a buffer of nf_tables
+ * rule messages (a dump's answer), as nat_nl_list reads them.  -EBADMSG (or
+ * the errno of an error message in it) on what does not parse. */
+int nat_nl_parse_rules(const void *buf, size_t len, struct nat_rule **ret, size_t *ret_n);
 /* Tests only: fn runs in every listing pass between the table and its rules
  * (to change the ruleset under it).  NULL: none. */
 void nat_nl_test_between(void (*fn)(void *userdata), void *userdata);

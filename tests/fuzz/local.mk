@@ -12,6 +12,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz-status
 tests_fuzz_fuzz_status_SOURCES = tests/fuzz/fuzz-status.c
 tests_fuzz_fuzz_status_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_status_LDADD = libbanger.a $(BANGER_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz-nat-nl
+tests_fuzz_fuzz_nat_nl_SOURCES = tests/fuzz/fuzz-nat-nl.c
+tests_fuzz_fuzz_nat_nl_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_nat_nl_LDADD = libbanger.a $(BANGER_LIBS)
 else
 if ENABLE_TESTS
 check_PROGRAMS += tests/fuzz/fuzz-spec
@@ -20,6 +24,9 @@ tests_fuzz_fuzz_spec_LDADD = libbanger.a $(BANGER_LIBS)
 check_PROGRAMS += tests/fuzz/fuzz-status
 tests_fuzz_fuzz_status_SOURCES = tests/fuzz/fuzz-status.c tests/fuzz/replay.c
 tests_fuzz_fuzz_status_LDADD = libbanger.a $(BANGER_LIBS)
+check_PROGRAMS += tests/fuzz/fuzz-nat-nl
+tests_fuzz_fuzz_nat_nl_SOURCES = tests/fuzz/fuzz-nat-nl.c tests/fuzz/replay.c
+tests_fuzz_fuzz_nat_nl_LDADD = libbanger.a $(BANGER_LIBS)
 TESTS += tests/fuzz-replay.sh
 endif
 endif

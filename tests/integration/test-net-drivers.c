@@ -36,6 +36,8 @@ extern char **environ;
 #define BRIDGE "brtest0"
 #define UPLINK "veth-up"
 
+#include "../data/net/ruleset-want.h"
+
 /* Run argv; its stdout into *ret_out when not NULL.  Returns the exit status. */
 static int
 run(char **ret_out, const char *const cargv[])
@@ -714,55 +716,6 @@ END_TEST
 
 /* ---- the nf_tables netlink listing ---- */
 
-struct want {
-	const char *chain;
-	enum nat_rule_kind kind;
-	const char *vm_id;	/* NULL: none */
-	const char *tap;
-	const char *ip;
-	const char *uplink;
-};
-
-static bool
-str_same(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool
-rule_is(const struct nat_rule *r, const struct want *w)
-{
-	return strcmp(r->chain, w->chain) == 0 && r->kind == w->kind &&
-	       str_same(r->vm_id, w->vm_id) && str_same(r->tap, w->tap) &&
-	       str_same(r->uplink, w->uplink) && r->ip == (w->ip ? ip4(w->ip) : 0) &&
-	       r->handle > 0;
-}
-
-/* rules and want are the same multiset. */
-static void
-expect_rules(const struct nat_rule *rules, size_t n, const struct want *want, size_t n_want)
-{
-	_cleanup_free_ bool *used = xcalloc(n_want + 1, sizeof(*used));
-
-	ck_assert_uint_eq(n, n_want);
-	for (size_t i = 0; i < n; i++) {
-		size_t j;
-
-		for (j = 0; j < n_want; j++)
-			if (!used[j] && rule_is(&rules[i], &want[j]))
-				break;
-		if (j == n_want)
-			ck_abort_msg("unexpected rule: chain %s handle %" PRIu64 " kind %s id %s "
-				     "tap %s uplink %s",
-				     rules[i].chain, rules[i].handle,
-				     nat_rule_kind_to_string(rules[i].kind),
-				     rules[i].vm_id ? rules[i].vm_id : "-",
-				     rules[i].tap ? rules[i].tap : "-",
-				     rules[i].uplink ? rules[i].uplink : "-");
-		used[j] = true;
-	}
-}
-
 static void
 nft_file(const char *name)
 {
@@ -774,29 +727,6 @@ nft_file(const char *name)
 
 START_TEST(test_nl_listing)
 {
-	static const struct want want[] = {
-		{ "postrouting", NAT_RULE_MASQUERADE, ID1, NULL, "10.0.0.2", "veth0" },
-		{ "postrouting", NAT_RULE_MASQUERADE, ID2, NULL, "10.0.0.3", "abcdefghijklmno" },
-		{ "postrouting", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
-		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "postrouting", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_ESTABLISHED, NULL, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_FORWARD, ID1, TAP1, NULL, "veth0" },
-		{ "forward", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
-		{ "forward", NAT_RULE_OTHER, NULL, NULL, NULL, NULL },
-		/* the right shape, a comment that names no VM */
-		{ "forward", NAT_RULE_FORWARD, NULL, TAP2, NULL, "veth0" },
-		{ "extra", NAT_RULE_OTHER, ID1, NULL, NULL, NULL },
-	};
 	_cleanup_(nat_nl_freep) struct nat_nl *nl = NULL;
 	struct nat_rule *rules = NULL;
 	struct error *err = NULL;
@@ -837,7 +767,7 @@ START_TEST(test_nl_listing)
 	ck_assert_int_eq(nat_nl_list(nl, &rules, &n, &has, &chains, &err), 0);
 	ck_assert(has);
 	ck_assert_uint_eq(chains, NAT_HAS_POSTROUTING | NAT_HAS_FORWARD);
-	expect_rules(rules, n, want, ELEMENTSOF(want));
+	expect_rules(rules, n, ruleset_want, ELEMENTSOF(ruleset_want));
 	nat_rules_free(rules, n);
 	ck_assert_ptr_null(err);
 }
