@@ -12,6 +12,7 @@
 
 #include "cli/core.h"
 #include "drivers/disk.h"
+#include "drivers/hv-common.h"
 #include "drivers/hv-firecracker.h"
 #include "drivers/hv-qemu.h"
 #include "drivers/nat.h"
@@ -51,6 +52,8 @@ open_real(const char *status_dir, const struct spec *spec, struct cli_host *h,
 		return r;
 	h->hv.by_kind[HYPERVISOR_QEMU] = h->hv_qemu;
 	h->hv.by_kind[HYPERVISOR_FIRECRACKER] = h->hv_fc;
+	/* Both backends list by one /proc scan: make it once, not twice. */
+	h->hv.list_all = hv_process_list;
 	hv_dispatch_init(&h->hv);
 	h->ops = (struct host_ops){
 		.net = h->net,

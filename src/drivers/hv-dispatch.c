@@ -101,6 +101,9 @@ d_list(void *ud, const char *sock_dir, struct hv_proc **ret, size_t *ret_n, stru
 	struct hv_proc *all = NULL;
 	size_t n = 0;
 
+	if (d->list_all)
+		return d->list_all(sock_dir, ret, ret_n, err);
+
 	for (int k = 0; k < _HYPERVISOR_MAX; k++) {
 		const struct hv_ops *b = d->by_kind[k];
 		struct hv_proc *l = NULL;

@@ -11,6 +11,11 @@
 
 struct hv_dispatch {
 	const struct hv_ops *by_kind[_HYPERVISOR_MAX];
+	/* When every backend lists the same way (the real ones all scan
+	 * /proc for command lines naming a socket under sock_dir): list once
+	 * with this instead of once per backend.  NULL: ask each backend. */
+	int (*list_all)(const char *sock_dir, struct hv_proc **ret, size_t *ret_n,
+			struct error **err);
 	struct hv_ops ops;	/* what the reconciler uses; userdata points here */
 };
 

@@ -151,6 +151,52 @@ START_TEST(test_hv_dispatch)
 }
 END_TEST
 
+static unsigned list_all_calls;
+
+static int
+count_list_all(const char *sock_dir, struct hv_proc **ret, size_t *ret_n, struct error **err)
+{
+	struct hv_proc *p = xcalloc(1, sizeof(*p));
+
+	(void)err;
+	list_all_calls++;
+	p->pid = 4242;
+	p->api_socket = xasprintf("%s/x/api.sock", sock_dir);
+	*ret = p;
+	*ret_n = 1;
+	return 0;
+}
+
+/* With list_all (the real backends share one /proc scan), a listing asks
+ * it once and no backend. */
+START_TEST(test_hv_dispatch_list_all)
+{
+	_cleanup_(fake_host_freep) struct fake_host *q = fake_host_new(), *f = fake_host_new();
+	struct hv_dispatch d = { 0 };
+	struct hv_config cfg = { .vm_name = "web", .vcpus = 1, .memory = 1 << 29,
+				 .tap = "bgr-01234567", .api_socket = "/s/vms/web/api.sock",
+				 .root_disk = "/dev/x", .kind = HYPERVISOR_FIRECRACKER };
+	struct hv_proc *procs = NULL;
+	size_t n = 0;
+	pid_t pid = 0;
+
+	d.by_kind[HYPERVISOR_QEMU] = &q->hv;
+	d.by_kind[HYPERVISOR_FIRECRACKER] = &f->hv;
+	d.list_all = count_list_all;
+	hv_dispatch_init(&d);
+	ck_assert_int_eq(f->net.bridge_ensure(f, "banger0", 0x0a4d0001, 24, NULL), 0);
+	ck_assert_int_eq(f->net.tap_ensure(f, "bgr-01234567", "banger0", "web", ID, NULL), 0);
+	ck_assert_int_eq(d.ops.spawn(d.ops.userdata, &cfg, &pid, NULL), 0);
+	list_all_calls = 0;
+	ck_assert_int_eq(d.ops.list(d.ops.userdata, "/s/vms", &procs, &n, NULL), 0);
+	ck_assert_uint_eq(list_all_calls, 1);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(procs[0].pid, 4242);
+	ck_assert_str_eq(procs[0].api_socket, "/s/vms/x/api.sock");
+	hv_procs_free(procs, n);
+}
+END_TEST
+
 START_TEST(test_fake_busy)
 {
 	/* What a running VM holds cannot be torn down under it. */
@@ -196,6 +242,7 @@ ops_suite(void)
 	tcase_add_test(tc, test_fake_fail_and_crash);
 	tcase_add_test(tc, test_fake_save_load);
 	tcase_add_test(tc, test_hv_dispatch);
+	tcase_add_test(tc, test_hv_dispatch_list_all);
 	tcase_add_test(tc, test_fake_busy);
 	suite_add_tcase(s, tc);
 	return s;
