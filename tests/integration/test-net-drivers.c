@@ -850,6 +850,14 @@ change_once(void *userdata)
 }
 
 static void
+drop_table_once(void *userdata)
+{
+	(void)userdata;
+	if (between_calls++ == 0)
+		ck_assert_int_eq(RUN(NULL, "nft", "delete", "table", "inet", "banger"), 0);
+}
+
+static void
 change_always(void *userdata)
 {
 	(void)userdata;
@@ -878,6 +886,23 @@ START_TEST(test_nl_listing_consistent)
 			fwd++;
 	ck_assert_uint_eq(fwd, 2);
 	nat_rules_free(rules, n);
+
+	/* The table deleted between its lookup and its rules' dump: listed
+	 * again, absent. */
+	{
+		bool has = true;
+
+		between_calls = 0;
+		nat_nl_test_between(drop_table_once, NULL);
+		rules = NULL;
+		n = 9;
+		ck_assert_int_eq(nat_nl_list(nl, &rules, &n, &has, NULL, &err), 0);
+		nat_nl_test_between(NULL, NULL);
+		ck_assert_int_eq(between_calls, 2);
+		ck_assert(!has);
+		ck_assert_uint_eq(n, 0);
+		free(rules);
+	}
 
 	/* A ruleset that never holds still: an error, not a torn listing. */
 	between_calls = 0;
