@@ -241,49 +241,27 @@ arg_names(const char *arg, const char *needle)
 	return false;
 }
 
-/*
- * Read /proc/PID/cmdline; -ESRCH when the process is gone (or a zombie,
- * whose command line is empty).  Every run reads this for every process on
- * the host (hv_process_list), so it costs an open, two reads and a close:
- * procfs gives the file no size, and a buffer grown from nothing would take
- * a read per doubling.
- */
+/* Read /proc/PID/cmdline; -ESRCH when the process is gone (or a zombie,
+ * whose command line is empty). */
 static int
 read_cmdline(pid_t pid, char **ret, size_t *ret_len)
 {
 	char path[64];
-	_cleanup_close_ int fd = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 4096;
+	char *data = NULL;
+	size_t len = 0;
+	int r;
 
 	(void)snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
-	buf = xmalloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			if (cap > CMDLINE_MAX)
-				return -EFBIG;
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == ESRCH ? -ESRCH : -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len == 0)
+	r = read_proc_file(path, CMDLINE_MAX, &data, &len);
+	if (r == -ENOENT || r == -ESRCH)
 		return -ESRCH;
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
+	if (r < 0)
+		return r;
+	if (len == 0) {
+		free(data);
+		return -ESRCH;
+	}
+	*ret = data;
 	*ret_len = len;
 	return 0;
 }

@@ -100,27 +100,18 @@ write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
 	return write_file_whole(path, data, len, mode, false);
 }
 
-int
-read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+/*
+ * Read fd to its end into a buffer of cap bytes at first, grown by doubling,
+ * never past max bytes of content.  size is what fstat said (0: unknown):
+ * once that much is read with room left, the read that would return 0 is
+ * skipped, as a regular file reads short only at its end.
+ */
+static int
+read_fd_whole(int fd, size_t cap, size_t max, size_t size, char **ret_data, size_t *ret_len)
 {
-	_cleanup_close_ int fd = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t len = 0, cap;
+	_cleanup_free_ char *buf = xmalloc(cap);
+	size_t len = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((size_t)st.st_size > max)
-		return -EFBIG;
-	cap = (size_t)st.st_size + 2; /* the NUL, and room for the read that sees the end */
-	buf = xmalloc(cap);
 	for (;;) {
 		ssize_t n;
 
@@ -141,10 +132,8 @@ read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 		len += (size_t)n;
 		if (len > max)
 			return -EFBIG;
-		/* All fstat saw, and room left: a regular file read short only
-		 * at its end, so the read that would return 0 is not needed.
-		 * A file still growing fills the buffer and is read on. */
-		if (len == (size_t)st.st_size && len + 1 < cap)
+		/* A file still growing fills the buffer and is read on. */
+		if (size && len == size && len + 1 < cap)
 			break;
 	}
 	buf[len] = '\0';
@@ -152,6 +141,40 @@ read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+int
+read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((size_t)st.st_size > max)
+		return -EFBIG;
+	/* The NUL, and room for the read that sees the end.  procfs and sysfs
+	 * files say 0: start at a page, not at two bytes and a read per
+	 * doubling. */
+	return read_fd_whole(fd, st.st_size > 0 ? (size_t)st.st_size + 2 : 4096, max,
+			     (size_t)st.st_size, ret_data, ret_len);
+}
+
+int
+read_proc_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	return read_fd_whole(fd, 4096, max, 0, ret_data, ret_len);
 }
 
 int

@@ -27,9 +27,17 @@ int write_file_replace(const char *path, const void *data, size_t len, mode_t mo
 /*
  * Read a regular file whole into a NUL-terminated buffer (the NUL is not
  * counted in *ret_len).  -EFBIG when it is larger than max bytes, -EISDIR
- * or -EINVAL when it is not a regular file.  Caller frees *ret_data.
+ * or -EINVAL when it is not a regular file.  Files that report no size
+ * (procfs, sysfs) are read to their end.  Caller frees *ret_data.
  */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/*
+ * read_file for a procfs file (no size, never a directory or a device):
+ * open, reads to the end, close; no fstat, which read_file spends on
+ * checks such a file does not need.  For what a run reads once per process
+ * on the host (/proc/PID/cmdline).
+ */
+int read_proc_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
 /* mkdir -p with the given mode for the directories it creates. */
 int mkdir_p(const char *path, mode_t mode);

@@ -74,6 +74,37 @@ START_TEST(test_atomic_write_and_read)
 }
 END_TEST
 
+/* A file that reports no size (procfs) is read whole by read_file and
+ * read_proc_file, and the limit holds. */
+START_TEST(test_read_unsized)
+{
+	_cleanup_free_ char *want = NULL;
+	size_t wlen = 0;
+	FILE *f;
+	int (*readers[])(const char *, size_t, char **, size_t *) = { read_file, read_proc_file };
+
+	want = xmalloc(1 << 20);
+	f = fopen("/proc/self/cmdline", "re");
+	ck_assert_ptr_nonnull(f);
+	wlen = fread(want, 1, 1 << 20, f);
+	fclose(f);
+	ck_assert_uint_gt(wlen, 0);
+	for (size_t i = 0; i < ELEMENTSOF(readers); i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+
+		ck_assert_int_eq(readers[i]("/proc/self/cmdline", 1 << 20, &data, &len), 0);
+		ck_assert_uint_eq(len, wlen);
+		ck_assert(memcmp(data, want, len) == 0);
+		ck_assert_int_eq(data[len], '\0');
+		free(TAKE_PTR(data));
+		ck_assert_int_eq(readers[i]("/proc/self/cmdline", wlen - 1, &data, &len), -EFBIG);
+		ck_assert_ptr_null(data);
+		ck_assert_int_eq(readers[i]("/proc/self/no-such-file", 16, &data, &len), -ENOENT);
+	}
+}
+END_TEST
+
 START_TEST(test_mkdir_p)
 {
 	char dir[] = "/tmp/banger-test-XXXXXX";
@@ -309,6 +340,7 @@ util_suite(void)
 	tcase_add_test(tc, test_error_prefix_chain);
 	tcase_add_test(tc, test_error_position);
 	tcase_add_test(tc, test_atomic_write_and_read);
+	tcase_add_test(tc, test_read_unsized);
 	tcase_add_test(tc, test_mkdir_p);
 	tcase_add_test(tc, test_dns_label);
 	tcase_add_test(tc, test_derived_names);
