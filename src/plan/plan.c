@@ -468,6 +468,10 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			    need_seed || intent_start);
 	need_stop = alive && (!want_run || restart);
 	need_start = want_run && (!alive || restart);
+	/* The file syncs are copied in again at every start: the VM is
+	 * stopped then, and gets the host files as they are now. */
+	if (need_start && vm->work_disk && n_entries)
+		need_seed = true;
 
 	ch = new_change(c, CHANGE_CREATE, vm->name);
 	ch->vm = vm;

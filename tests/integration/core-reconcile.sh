@@ -11,7 +11,7 @@ set -eu
 : "${BANGER:?}" "${top_builddir:?}"
 IMG=${BANGER_DEMO_IMAGE:-$top_builddir/demo-image}
 [ "$(id -u)" = 0 ] || { echo "skip: not root"; exit 77; }
-for c in unshare ip nft; do command -v $c >/dev/null || { echo "skip: no $c"; exit 77; }; done
+for c in unshare ip nft debugfs; do command -v $c >/dev/null || { echo "skip: no $c"; exit 77; }; done
 . "$top_srcdir/tests/demo-image-lib.sh"
 demo_image_ensure "$IMG" || { echo "skip: cannot build the demo image in $IMG"; exit 77; }
 
@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$T/state/images" "$T/state/vms"
+mkdir -p "$T/state/images" "$T/state/vms" "$T/state/filesyncs" "$T/state/files"
 {
 	echo "kernel: $IMG/vmlinux"
 	echo "rootfs: $IMG/rootfs.ext4"
@@ -35,7 +35,9 @@ mkdir -p "$T/state/images" "$T/state/vms"
 } >"$T/state/images/demo.yaml"
 # Each guest pings the bridge and the other guest (the demo init reads
 # banger.ping= and prints "banger-ping IP ok" on its console).
-printf 'image: demo\nmemory: 256M\nnetwork:\n  nat: true\n  ip: 10.77.0.2\ndisks:\n  work: 64M\nkernel_args: banger.ping=10.77.0.1,10.77.0.3\n' >"$T/state/vms/web.yaml"
+printf 'image: demo\nmemory: 256M\nnetwork:\n  nat: true\n  ip: 10.77.0.2\ndisks:\n  work: 64M\nfilesyncs: [motd]\nkernel_args: banger.ping=10.77.0.1,10.77.0.3\n' >"$T/state/vms/web.yaml"
+printf 'entries:\n  - host: files/motd\n    guest: /etc/motd\n    mode: "0644"\n' >"$T/state/filesyncs/motd.yaml"
+echo "one" >"$T/state/files/motd"
 printf 'image: demo\nmemory: 256M\nnetwork:\n  ip: 10.77.0.3\ndisks:\n  work: 0\nkernel_args: banger.ping=10.77.0.1,10.77.0.2\n' >"$T/state/vms/db.yaml"
 
 BANGER_STATE=$T/state BANGER_STATUS_DIR=$T/status unshare --net "$BANGER" plan >"$T/out" 2>&1 ||
@@ -105,6 +107,14 @@ echo "stop web + restart db in \$(( (\$(date +%s%N) - t2) / 1000000 )) ms"
 /usr/bin/python3 -c 'import json,sys; d={v["name"]: v for v in json.load(open(sys.argv[1]))["vms"]}; assert d["web"]["observed"] == "stopped" and d["web"]["pid"] is None, d; assert d["db"]["observed"] == "running", d' $T/st.json || fail "after the edits"
 tr '\\0' ' ' </proc/\$(sed -n 's/^pid: //p' $T/status/vms/db.yaml)/cmdline | grep -q -- "-m 320M" ||
 	fail "db not restarted with 320M"
+# A synced file edited while its VM is stopped: the next start copies it in again.
+debugfs -R "cat /etc/motd" $T/status/vms/web/work.ext4 2>/dev/null | grep -qx one || fail "motd not seeded"
+echo "two" >$T/state/files/motd
+sed -i '/^state: stopped\$/d' $T/state/vms/web.yaml
+"$BANGER" plan >$T/p6
+grep -q "file syncs: " $T/p6 || { cat $T/p6; fail "start without the file syncs"; }
+"$BANGER" reconcile >$T/r6 || { cat $T/r6; fail "start web again"; }
+debugfs -R "cat /etc/motd" $T/status/vms/web/work.ext4 2>/dev/null | grep -qx two || fail "motd not copied again at the start"
 rm $T/state/vms/web.yaml $T/state/vms/db.yaml
 "$BANGER" reconcile --allow-mass-delete >$T/r5 || { cat $T/r5; fail "delete"; }
 [ -z "\$(ip -br link | grep bgr- || true)" ] || fail "taps left"
