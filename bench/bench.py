@@ -258,6 +258,8 @@ def host_inner(d, n, repeat, banger, fs="host", scale_n=0):
         r = host_rounds(d, n, repeat, banger)
         if scale_n:
             r["scale"] = host_scale(d, scale_n, repeat, banger)
+        if fs == "host":
+            r["full_image"] = host_full_image(d, n, repeat, banger)
     finally:
         if mnt:
             quiet(["umount", mnt])
@@ -288,6 +290,44 @@ def host_scale(d, n, repeat, banger):
     return {"n": n, "create_ms_per_vm": round(create * 1000 / n, 3),
             "noop_reconcile_ms": round(t * 1000, 2), "noop_rss_mib": round(kib / 1024, 2),
             "delete_ms_per_vm": round(delete * 1000 / n, 3)}
+
+
+def host_full_image(d, n, repeat, banger):
+    """Root disks of n stopped VMs (no NAT, no work disk) from a fully
+    allocated image: the same 64 MiB ext4 with its zeros written out, as a
+    downloaded or plainly copied image is."""
+    st = os.path.join(d, "full-state")
+    os.makedirs(os.path.join(st, "images"))
+    os.makedirs(os.path.join(st, "vms"))
+    with open(os.path.join(st, "host.yaml"), "w") as f:
+        f.write("bridge:\n  name: bgrbench2\n  address: 10.94.0.1/24\n")
+    full = os.path.join(d, "img", "rootfs-full.ext4")
+    with open(os.path.join(d, "img", "rootfs.ext4"), "rb") as src, open(full, "wb") as dst:
+        while True:
+            b = src.read(1 << 20)
+            if not b:
+                break
+            dst.write(b)
+    with open(os.path.join(st, "images", "base.yaml"), "w") as f:
+        f.write(f"kernel: {d}/img/vmlinux\nrootfs: {full}\n")
+    status = os.path.join(d, "full-status")
+    env = dict(os.environ, BANGER_STATE=st, BANGER_STATUS_DIR=status)
+    env.pop("BANGER_FAKE_HOST", None)
+    create, delete, root_kib = [], [], None
+    for _ in range(repeat):
+        for i in range(n):
+            with open(os.path.join(st, "vms", f"f{i:03d}.yaml"), "w") as f:
+                f.write("image: base\nstate: stopped\n")
+        create.append(timed([banger, "reconcile"], env))
+        root_kib = os.stat(os.path.join(status, "vms", "f000", "root.img")).st_blocks // 2
+        for i in range(n):
+            os.unlink(os.path.join(st, "vms", f"f{i:03d}.yaml"))
+        delete.append(timed([banger, "reconcile", "--allow-mass-delete"], env))
+    med = statistics.median
+    return {"n": n, "image_mib": os.stat(full).st_size >> 20,
+            "image_allocated_kib": os.stat(full).st_blocks // 2, "root_disk_allocated_kib": root_kib,
+            "create_ms_per_vm": round(med(create) * 1000 / n, 3),
+            "delete_ms_per_vm": round(med(delete) * 1000 / n, 3)}
 
 
 def host_rounds(d, n, repeat, banger):
@@ -409,6 +449,11 @@ def print_host(r):
         print(f"  no-op reconcile of {sc['n']} stopped VMs with NAT on the real drivers: "
               f"{sc['noop_reconcile_ms']} ms, {sc['noop_rss_mib']} MiB "
               f"(created at {sc['create_ms_per_vm']} ms/VM, deleted at {sc['delete_ms_per_vm']})")
+    fi = r.get("full_image")
+    if fi:
+        print(f"  root disks of {fi['n']} VMs from a fully allocated {fi['image_mib']} MiB image "
+              f"({fi['image_allocated_kib']} KiB allocated): {fi['create_ms_per_vm']} ms/VM to create, "
+              f"{fi['delete_ms_per_vm']} to delete; each root disk {fi['root_disk_allocated_kib']} KiB allocated")
     nc = r.get("net_cost", {})
     if "ratio" in nc:
         print(f"  taps + NAT only (bench/net-cost): drivers {nc['drivers_total_ms_per_vm']} ms/VM, "

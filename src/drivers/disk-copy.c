@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Root disks without device-mapper: a FICLONE reflink of the image rootfs
- * (btrfs, xfs) or a sparse copy that keeps the image's holes.  Both write
+ * (btrfs, xfs) or a sparse copy that keeps the image's holes and makes
+ * holes of its blocks of zeros.  Both write
  * DST.tmp and rename it over DST, so a crash never leaves a half disk.
  */
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "util/fileio.h"
 
 #define COPY_BUF (1U << 20)
+#define COPY_BLOCK 4096U	/* the unit a hole is made of */
 
 static int
 finish_tmp(int fd, const char *tmp, const char *dst, struct error **err)
@@ -96,13 +98,117 @@ copy_range(int in, int out, off_t start, off_t end)
 	return 0;
 }
 
+/* Whether the len bytes at p are all zero. */
+static bool
+all_zero(const char *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+static void
+map_add(struct disk_copy_map *m, off_t start, off_t end)
+{
+	if (m->n && m->runs[m->n - 1].end == start) {
+		m->runs[m->n - 1].end = end;
+		return;
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 16;
+		m->runs = xrealloc(m->runs, m->cap * sizeof(*m->runs));
+	}
+	m->runs[m->n++] = (struct disk_copy_run){ start, end };
+}
+
+/* The blocks of [start, end) of in that are not all zeros, added to m. */
+static int
+map_range(struct disk_copy_map *m, int in, off_t start, off_t end, char *buf)
+{
+	while (start < end) {
+		size_t want = (size_t)(end - start) < COPY_BUF ? (size_t)(end - start) : COPY_BUF;
+		ssize_t got = pread(in, buf, want, start);
+
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return -EIO;	/* file shrank under us */
+		for (size_t i = 0; i < (size_t)got;) {
+			size_t n = (size_t)got - i < COPY_BLOCK ? (size_t)got - i : COPY_BLOCK;
+
+			if (!all_zero(buf + i, n))
+				map_add(m, start + (off_t)i, start + (off_t)(i + n));
+			i += n;
+		}
+		start += got;
+	}
+	return 0;
+}
+
+static bool
+map_matches(const struct disk_copy_map *m, const struct stat *st)
+{
+	return m->valid && m->dev == st->st_dev && m->ino == st->st_ino &&
+	       m->size == st->st_size && m->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       m->mtime.tv_nsec == st->st_mtim.tv_nsec && m->ctime.tv_sec == st->st_ctim.tv_sec &&
+	       m->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Read the whole of in (of stat st) into m: its data, less its zero blocks. */
+static int
+map_build(struct disk_copy_map *m, int in, const struct stat *st)
+{
+	_cleanup_free_ char *buf = xmalloc(COPY_BUF);
+	off_t pos = 0;
+	int r;
+
+	disk_copy_map_done(m);
+	while (pos < st->st_size) {
+		off_t data, hole;
+
+		data = lseek(in, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;	/* only a hole is left */
+			if (errno != EINVAL && errno != EOPNOTSUPP)
+				return -errno;
+			data = pos;	/* no SEEK_DATA here: read all of it */
+			hole = st->st_size;
+		} else {
+			hole = lseek(in, data, SEEK_HOLE);
+			if (hole < 0)
+				return -errno;
+		}
+		if (hole > st->st_size)
+			hole = st->st_size;
+		r = map_range(m, in, data, hole, buf);
+		if (r < 0) {
+			disk_copy_map_done(m);
+			return r;
+		}
+		pos = hole;
+	}
+	m->dev = st->st_dev;
+	m->ino = st->st_ino;
+	m->size = st->st_size;
+	m->mtime = st->st_mtim;
+	m->ctime = st->st_ctim;
+	m->valid = true;
+	return 0;
+}
+
+void
+disk_copy_map_done(struct disk_copy_map *m)
+{
+	free(m->runs);
+	*m = (struct disk_copy_map){ 0 };
+}
+
 int
-disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **err)
+disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_copy_map *map,
+		     struct error **err)
 {
 	_cleanup_close_ int in = -EBADF, out = -EBADF;
 	_cleanup_free_ char *tmp = NULL;
 	struct stat st;
-	off_t pos = 0;
 	int r;
 
 	in = open(src, O_RDONLY | O_CLOEXEC);
@@ -112,6 +218,11 @@ disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **e
 		return error_set(err, -errno, "stat '%s': %s", src, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return error_set(err, -EINVAL, "'%s' is not a regular file", src);
+	if (!map_matches(map, &st)) {
+		r = map_build(map, in, &st);
+		if (r < 0)
+			return error_set(err, r, "read '%s': %s", src, strerror(-r));
+	}
 	tmp = xasprintf("%s.tmp", dst);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (out < 0)
@@ -121,32 +232,10 @@ disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **e
 		r = -errno;
 		goto fail;
 	}
-	while (pos < st.st_size) {
-		off_t data, hole;
-
-		data = lseek(in, pos, SEEK_DATA);
-		if (data < 0) {
-			if (errno == ENXIO)
-				break;	/* only a hole is left */
-			if (errno != EINVAL && errno != EOPNOTSUPP) {
-				r = -errno;
-				goto fail;
-			}
-			data = pos;	/* no SEEK_DATA here: copy all of it */
-			hole = st.st_size;
-		} else {
-			hole = lseek(in, data, SEEK_HOLE);
-			if (hole < 0) {
-				r = -errno;
-				goto fail;
-			}
-		}
-		if (hole > st.st_size)
-			hole = st.st_size;
-		r = copy_range(in, out, data, hole);
+	for (size_t i = 0; i < map->n; i++) {
+		r = copy_range(in, out, map->runs[i].start, map->runs[i].end);
 		if (r < 0)
 			goto fail;
-		pos = hole;
 	}
 	r = finish_tmp(out, tmp, dst, err);
 	if (r < 0)
@@ -155,6 +244,17 @@ disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **e
 fail:
 	(void)unlink(tmp);
 	return error_set(err, r, "copy '%s' to '%s': %s", src, dst, strerror(-r));
+}
+
+int
+disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **err)
+{
+	struct disk_copy_map map = { 0 };
+	int r;
+
+	r = disk_sparse_copy_map(src, dst, mode, &map, err);
+	disk_copy_map_done(&map);
+	return r;
 }
 
 /*

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "drivers/disk.h"
 #include "util/error.h"
@@ -111,8 +113,36 @@ int disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 
 /* FICLONE src into dst (created 0600, replaced atomically through dst.tmp). */
 int disk_reflink(const char *src, const char *dst, struct error **err);
-/* Sparse copy src into dst (holes kept), atomically through dst.tmp. */
+/*
+ * Sparse copy src into dst, atomically through dst.tmp: the image's holes
+ * are kept, and its blocks of zeros become holes too (as cp --sparse=always
+ * does), so only blocks with data are written.
+ */
 int disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **err);
+
+/*
+ * Where a sparse copy of a file writes: its blocks that are not all zeros,
+ * merged into runs, for the file of that identity.  Kept by a caller that
+ * copies one image many times (every VM's root disk of a run), so that the
+ * image is read through once, not once per copy.
+ */
+struct disk_copy_run {
+	off_t start, end;
+};
+struct disk_copy_map {
+	bool valid;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;	/* any write to the file changes ctime */
+	struct disk_copy_run *runs;
+	size_t n, cap;
+};
+void disk_copy_map_done(struct disk_copy_map *m);
+/* disk_sparse_copy through map: made from src when it describes another file,
+ * or the same one changed since. */
+int disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_copy_map *map,
+			 struct error **err);
 /* Whether FICLONE works in dir: clones a small temp file there. */
 bool disk_reflink_works(const char *dir);
 

@@ -40,6 +40,9 @@ struct disk_real {
 	/* reflink_works_cached: the answer for filesystem reflink_dev */
 	bool reflink_known, reflink_ok;
 	dev_t reflink_dev;
+	/* The data of the image last copied (strategy copy): every VM of a run
+	 * that uses it copies the same blocks. */
+	struct disk_copy_map copy_map;
 };
 
 static int
@@ -283,7 +286,7 @@ real_root_create(void *userdata, const struct disk_root_req *req, char **ret_dev
 	if (req->strategy == DISK_STRATEGY_REFLINK)
 		r = disk_reflink(req->image_rootfs, dst, err);
 	else
-		r = disk_sparse_copy(req->image_rootfs, dst, 0600, err);
+		r = disk_sparse_copy_map(req->image_rootfs, dst, 0600, &d->copy_map, err);
 	if (r < 0)
 		return r;
 	*ret_device = TAKE_PTR(dst);
@@ -636,6 +639,7 @@ disk_real_free(struct disk_ops *ops)
 		return NULL;
 	d = ops->userdata;
 	free(d->status_dir);
+	disk_copy_map_done(&d->copy_map);
 	free(d);
 	return NULL;
 }

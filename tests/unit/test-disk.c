@@ -420,6 +420,89 @@ START_TEST(test_sparse_copy_keeps_holes)
 }
 END_TEST
 
+/* Blocks of zeros the image has allocated (an unused ext4 journal) are not
+ * written: they become holes of the copy, which reads back the same. */
+START_TEST(test_sparse_copy_zero_blocks)
+{
+	_cleanup_free_ char *src = xasprintf("%s/zeros.img", tmp_root);
+	_cleanup_free_ char *dst = xasprintf("%s/zeros-copy.img", tmp_root);
+	struct stat ss, ds;
+
+	/* 4 MiB of allocated zeros, with one byte set at the end of a block in
+	 * its middle and at the start of the block after that one, a zero
+	 * region crossing the copy buffer's 1 MiB boundary, data at 2 MiB, and
+	 * a file size that is not a multiple of the block size, its last
+	 * partial block set. */
+	fill(src, 0, 0, 4 << 20);
+	fill(src, 2 << 20, 'd', 8192);
+	fill(src, 4096 * 300 - 1, 'e', 1);
+	fill(src, 4096 * 300, 'f', 1);
+	fill(src, 4 << 20, 'g', 100);
+	ck_assert_int_eq(stat(src, &ss), 0);
+	ck_assert_int_ge(ss.st_blocks, (4 << 20) / 512);
+	ck_assert_int_eq(disk_sparse_copy(src, dst, 0600, NULL), 0);
+	assert_same_content(src, dst);
+	ck_assert_int_eq(stat(dst, &ds), 0);
+	ck_assert_int_eq(ds.st_size, (4 << 20) + 100);
+	/* Four data blocks and the tail: at most a few more blocks for the file
+	 * system's own metadata, nothing like the 4 MiB of the source. */
+	ck_assert_int_lt(ds.st_blocks, 64 * 8);
+	/* All zeros: all hole. */
+	fill(src, 0, 0, (4 << 20) + 100);
+	ck_assert_int_eq(disk_sparse_copy(src, dst, 0600, NULL), 0);
+	assert_same_content(src, dst);
+	ck_assert_int_eq(stat(dst, &ds), 0);
+	ck_assert_int_lt(ds.st_blocks, 8 * 8);
+}
+END_TEST
+
+/* One map for many copies of an image; a change to the image is seen. */
+START_TEST(test_sparse_copy_map)
+{
+	_cleanup_free_ char *src = xasprintf("%s/mapped.img", tmp_root);
+	_cleanup_free_ char *a = xasprintf("%s/a.img", tmp_root);
+	_cleanup_free_ char *b = xasprintf("%s/b.img", tmp_root);
+	struct disk_copy_map map = { 0 };
+
+	fill(src, 0, 0, 1 << 20);
+	fill(src, 8192, 'a', 4096);
+	fill(src, 65536, 'b', 10000);
+	ck_assert_int_eq(disk_sparse_copy_map(src, a, 0600, &map, NULL), 0);
+	assert_same_content(src, a);
+	ck_assert(map.valid);
+	ck_assert_uint_eq(map.n, 2);
+	ck_assert_int_eq(map.runs[0].start, 8192);
+	ck_assert_int_eq(map.runs[0].end, 12288);
+	ck_assert_int_eq(map.runs[1].start, 65536);
+	ck_assert_int_eq(map.runs[1].end, 65536 + 3 * 4096);
+	ck_assert_int_eq(disk_sparse_copy_map(src, b, 0600, &map, NULL), 0);
+	assert_same_content(src, b);
+	ck_assert_uint_eq(map.n, 2);
+	/* Data written where the map saw zeros, size and mtime kept as they
+	 * were: the copy still has it (ctime moved). */
+	{
+		struct stat st;
+		struct timespec keep[2];
+
+		ck_assert_int_eq(stat(src, &st), 0);
+		keep[0] = st.st_atim;
+		keep[1] = st.st_mtim;
+		usleep(10000);
+		fill(src, 512 * 1024, 'c', 1);
+		ck_assert_int_eq(utimensat(AT_FDCWD, src, keep, 0), 0);
+	}
+	ck_assert_int_eq(disk_sparse_copy_map(src, b, 0600, &map, NULL), 0);
+	assert_same_content(src, b);
+	ck_assert_uint_eq(map.n, 3);
+	/* Another file: mapped anew. */
+	ck_assert_int_eq(disk_sparse_copy_map(a, b, 0600, &map, NULL), 0);
+	assert_same_content(a, b);
+	ck_assert_uint_eq(map.n, 2);
+	disk_copy_map_done(&map);
+	ck_assert(!map.valid && !map.runs && !map.n);
+}
+END_TEST
+
 START_TEST(test_copy_strategy_root_disk)
 {
 	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
@@ -617,6 +700,8 @@ disk_suite(void)
 	tcase_add_test(tc, test_list_and_orphans);
 	tcase_add_test(tc, test_strategy_probe);
 	tcase_add_test(tc, test_sparse_copy_keeps_holes);
+	tcase_add_test(tc, test_sparse_copy_zero_blocks);
+	tcase_add_test(tc, test_sparse_copy_map);
 	tcase_add_test(tc, test_copy_strategy_root_disk);
 	tcase_add_test(tc, test_pin_cache);
 	tcase_add_test(tc, test_pin_check_image);
