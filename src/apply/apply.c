@@ -621,6 +621,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		st->applied.hypervisor = vm->hypervisor;
 		set_str(&st->applied.image, vm->image);
 		memcpy(st->applied.image_hash, ch->image_hash, sizeof(ch->image_hash));
+		memcpy(st->applied.root_hash, ch->root_hash, sizeof(ch->root_hash));
 		set_str(&st->applied.kernel_args, vm->kernel_args);
 		st->applied.system_overlay = vm->system_overlay;
 		st->applied.work_disk = vm->work_disk;

@@ -119,6 +119,20 @@ plan_image_hash(const struct image_spec *img, char out[65])
 	sha256_hex(d, out);
 }
 
+void
+plan_image_root_hash(const struct image_spec *img, char out[65])
+{
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+
+	sha256_init(&c);
+	hash_str(&c, "root");
+	hash_str(&c, img->rootfs);
+	hash_str(&c, img->sha256_rootfs);
+	sha256_final(&c, d);
+	sha256_hex(d, out);
+}
+
 static const struct image_spec *
 find_image(const struct spec *s, const char *name)
 {
@@ -207,6 +221,7 @@ struct ctx {
 	/* The last image hashed (most VMs share a few images). */
 	const struct image_spec *hashed_img;
 	char hashed_img_hash[65];
+	char hashed_img_root_hash[65];
 };
 
 static void
@@ -342,7 +357,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	const struct vm_status *os = o ? &o->status : NULL;
 	_cleanup_strv_free_ char **diffs = NULL;
 	struct plan_change *ch;
-	char image_hash[65], seed_hash[65], ipbuf[16], macbuf[18], a[32], b[32];
+	char image_hash[65], root_hash[65], seed_hash[65], ipbuf[16], macbuf[18], a[32], b[32];
 	uint8_t mac[6];
 	uint32_t ip;
 	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
@@ -362,9 +377,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	}
 	if (c->hashed_img != img) {
 		plan_image_hash(img, c->hashed_img_hash);
+		plan_image_root_hash(img, c->hashed_img_root_hash);
 		c->hashed_img = img;
 	}
 	memcpy(image_hash, c->hashed_img_hash, sizeof(image_hash));
+	memcpy(root_hash, c->hashed_img_root_hash, sizeof(root_hash));
 	plan_seed_hash_keys(c->d, vm, c->opt->ssh_pubkey, seed_hash);
 	fresh = !os || !os->id[0];
 	creating = fresh || !os->generation[0];
@@ -413,7 +430,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			root_redo = true;
 		} else if (strcmp(ap->image_hash, image_hash) != 0) {
 			diff_add(&diffs, "image %s changed", vm->image);
-			root_redo = true;
+			/* A new kernel, initrd or kernel arguments restart the VM on
+			 * the root disk it has; a new root file system needs a new
+			 * one.  A record from before root hashes were kept cannot
+			 * tell which changed: its root disk is made anew. */
+			root_redo = !ap->root_hash[0] || strcmp(ap->root_hash, root_hash) != 0;
 		}
 		if (!str_eq(ap->kernel_args, vm->kernel_args))
 			diff_add(&diffs, "kernel_args '%s' -> '%s'",
@@ -479,6 +500,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	ch->fresh = fresh;
 	ch->idle_held = idle_held;
 	memcpy(ch->image_hash, image_hash, sizeof(image_hash));
+	memcpy(ch->root_hash, root_hash, sizeof(root_hash));
 	memcpy(ch->seed_hash, seed_hash, sizeof(seed_hash));
 	if (os)
 		vm_status_copy(&ch->status, os);

@@ -72,6 +72,7 @@ struct plan_change {
 	struct vm_status status;	/* starting point: observed, rebuilt or blank, with the
 					 * planned ip and mac filled in */
 	char image_hash[65];
+	char root_hash[65];	/* plan_image_root_hash of the image */
 	char seed_hash[65];
 	bool fresh;		/* no id yet: ACTION_IDENTITY draws it */
 	bool idle_held;		/* stopped for idleness at this generation: kept stopped */
@@ -123,6 +124,10 @@ char *plan_format(const struct plan *p);
 
 /* Hash helpers the planner and apply share. */
 void plan_image_hash(const struct image_spec *img, char out[65]);
+/* Of what a root disk is made from: the image's rootfs and its pin.  The
+ * kernel, initrd and kernel arguments are not in it: changing them restarts
+ * a VM, and keeps its root disk. */
+void plan_image_root_hash(const struct image_spec *img, char out[65]);
 void plan_seed_hash(const struct spec *s, const struct vm_spec *vm, char out[65]);
 /* The same covering the authorized keys too: ssh_pubkey (may be NULL) and
  * vm->ssh_authorized_keys; equal to plan_seed_hash when there are none. */

@@ -389,6 +389,9 @@ status_format(const struct vm_status *s)
 		put_str(f, "stopped_generation", s->stopped_generation);
 	}
 	put_u64(f, "spawned_ms", s->spawned_ms);
+	/* Optional: records written before it was kept lack it. */
+	if (s->applied.root_hash[0])
+		put_str(f, "applied_root_hash", s->applied.root_hash);
 	/* Lets a reader tell a whole file from a truncated one. */
 	fputs("end: true\n", f);
 	if (fclose(f) != 0)
@@ -513,9 +516,11 @@ enum status_field {
 	F_STOPPED_MS,
 	F_STOPPED_GENERATION,
 	F_SPAWNED_MS,
+	F_APPLIED_ROOT_HASH,
 	F_END,
 	_F_MAX,
 };
+_Static_assert(_F_MAX <= 64, "the fields seen are a 64-bit mask");
 static const char *const field_names[_F_MAX] = {
 	[F_NAME] = "name",
 	[F_ID] = "id",
@@ -562,6 +567,7 @@ static const char *const field_names[_F_MAX] = {
 	[F_STOPPED_MS] = "stopped_ms",
 	[F_STOPPED_GENERATION] = "stopped_generation",
 	[F_SPAWNED_MS] = "spawned_ms",
+	[F_APPLIED_ROOT_HASH] = "applied_root_hash",
 	[F_END] = "end",
 };
 
@@ -694,6 +700,8 @@ set_field(struct vm_status *s, int field, const char *v, unsigned *seen)
 	}
 	case F_APPLIED_IMAGE_HASH:
 		return parse_hex(v, s->applied.image_hash, 64, true);
+	case F_APPLIED_ROOT_HASH:
+		return parse_hex(v, s->applied.root_hash, 64, true);
 	case F_APPLIED_KERNEL_ARGS:
 		return parse_text(v, &s->applied.kernel_args);
 	case F_APPLIED_SYSTEM_OVERLAY:

@@ -41,6 +41,9 @@ struct vm_applied {
 	enum hypervisor_kind hypervisor;
 	char *image;		/* image name */
 	char image_hash[65];	/* hash of the image's kernel, rootfs, initrd, args */
+	/* Hash of what the root disk was made from (the image's rootfs and its
+	 * pin); "" in records written before it was kept. */
+	char root_hash[65];
 	char *kernel_args;	/* NULL when none */
 	uint64_t system_overlay;
 	uint64_t work_disk;	/* size; 0 = none */

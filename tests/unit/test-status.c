@@ -112,6 +112,14 @@ START_TEST(test_round_trip)
 	ck_assert_str_eq(b.last_error, a.last_error);
 	ck_assert_str_eq(b.source_commit, "deadbeef");
 	ck_assert_uint_eq(b.created_ms, a.created_ms);
+	/* No root hash (a record from before it was kept): none read back. */
+	ck_assert_str_eq(b.applied.root_hash, "");
+	vm_status_done(&b);
+	/* With one: written and read back. */
+	memset(a.applied.root_hash, 'c', 64);
+	ck_assert_int_eq(status_write(dir, &a, NULL), 0);
+	ck_assert_int_eq(status_read(dir, "web", &b, NULL), 0);
+	ck_assert_str_eq(b.applied.root_hash, a.applied.root_hash);
 	vm_status_done(&a);
 	vm_status_done(&b);
 }
