@@ -413,9 +413,15 @@ def vm_schema():
                               "pattern": REPO_FOLDER,
                               "not": {"pattern": REPO_FOLDER_BAD}}}}}),
                }, ["image"],
-               {"if": {"required": ["workspace", "disks"],
+               # A workspace, file syncs or keys are written to the work disk.
+               {"if": {"required": ["disks"],
                        "properties": {"disks": {"required": ["work"],
-                                                "properties": {"work": ZERO_SIZE}}}},
+                                                "properties": {"work": ZERO_SIZE}}},
+                       "anyOf": [{"required": ["workspace"]},
+                                 {"required": ["filesyncs"],
+                                  "properties": {"filesyncs": {"minItems": 1}}},
+                                 {"required": ["ssh_authorized_keys"],
+                                  "properties": {"ssh_authorized_keys": {"minItems": 1}}}]},
                 "then": False})
 
 

@@ -60,6 +60,7 @@ struct row {
 	uint64_t rss;		/* 0: unknown */
 	bool has_disk;
 	uint64_t root_bytes, work_bytes;	/* allocated on the host */
+	const char *strategy;	/* how the root disk is made; NULL: not chosen yet */
 	bool idle_stopped;
 	uint64_t stopped_ms;
 };
@@ -258,6 +259,8 @@ cli_status(int argc, char **argv)
 				w->detail = p->changes[j].detail;
 			}
 		w->last_error = o ? o->status.last_error : NULL;
+		if (o && o->status.disk_strategy != DISK_STRATEGY_AUTO)
+			w->strategy = status_strategy_to_string(o->status.disk_strategy);
 		fill_stats(w, &run, o, now);
 		if (w->idle_stopped && !(o && o->proc_alive))
 			w->observed = "idle-stop";
@@ -303,6 +306,8 @@ cli_status(int argc, char **argv)
 								 : json_null());
 			json_object_set_new(v, "rss_bytes",
 					    w->rss ? json_integer((json_int_t)w->rss) : json_null());
+			json_object_set_new(v, "disk_strategy",
+					    w->strategy ? json_string(w->strategy) : json_null());
 			json_object_set_new(v, "root_disk_bytes",
 					    w->has_disk ? json_integer((json_int_t)w->root_bytes)
 							: json_null());
@@ -336,7 +341,7 @@ cli_status(int argc, char **argv)
 		json_decref(root);
 	} else {
 		cli_source_print(&run, stdout);
-		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-11s %-8s %-12s %-12s "
+		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-23s %-8s %-12s %-12s "
 		       "%s\n",
 		       "NAME", "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "BOOT", "CPU", "RSS",
 		       "DISK", "DRIFT", "WORKSPACE", "COMMIT", "LAST ERROR");
@@ -361,9 +366,12 @@ cli_status(int argc, char **argv)
 
 				human_bytes(w->root_bytes, a);
 				human_bytes(w->work_bytes, b);
-				snprintf(disk, sizeof(disk), "%s+%s", a, b);
+				snprintf(disk, sizeof(disk), "%s%s%s+%s", w->strategy ? w->strategy : "",
+					 w->strategy ? " " : "", a, b);
+			} else if (w->strategy) {
+				snprintf(disk, sizeof(disk), "%s", w->strategy);
 			}
-			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-11s %-8s "
+			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-23s %-8s "
 			       "%-12.12s %-12.12s %s\n",
 			       w->name, w->desired, w->observed, w->ip, w->tap, pid, up, boot, cpu, rss,
 			       disk,

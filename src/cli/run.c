@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -46,11 +47,45 @@ git_url(const struct cli_common *common, const struct spec *local)
 	return source_git_is_repository(common->state_dir) ? common->state_dir : NULL;
 }
 
+/*
+ * As root, declarations anyone may change are refused: they name the
+ * programs banger runs and the host files it copies into guests.  Neither
+ * the state directory nor the folder of a kind in it may be world-writable
+ * (a sticky bit does not help: anyone could still add a VM).
+ */
+static int
+state_dir_check(const char *dir, struct error **err)
+{
+	static const char *const kinds[] = { "", "/images", "/vms", "/filesyncs" };
+
+	if (geteuid() != 0)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+		_cleanup_free_ char *path = xasprintf("%s%s", dir, kinds[i]);
+		struct stat st;
+
+		/* A missing or unreadable one is the reader's to report. */
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || !(st.st_mode & S_IWOTH))
+			continue;
+		return error_set(err, -EPERM,
+				 "'%s' is world-writable (mode %04o): banger runs as root and does "
+				 "not act on declarations anyone can change (chmod o-w '%s')",
+				 path, (unsigned)(st.st_mode & 07777), path);
+	}
+	return 0;
+}
+
 int
 cli_source_read(const struct cli_common *common, struct source **ret, struct error **err)
 {
 	struct source_git_options o = { .url = common->state_dir };
-	bool repo = source_git_is_repository(common->state_dir);
+	bool repo;
+	int r;
+
+	r = state_dir_check(common->state_dir, err);
+	if (r < 0)
+		return r;
+	repo = source_git_is_repository(common->state_dir);
 
 	if (repo && !common->worktree)
 		return source_git_read(&o, ret, NULL, err);

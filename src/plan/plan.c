@@ -662,8 +662,12 @@ plan_delete(struct ctx *c, const struct observed_vm *o)
 		add_action(c, ACTION_TAP_DELETE, "delete tap %s", s->tap);
 	if (s->root_ready || o->dm_present || o->n_loops)
 		add_action(c, ACTION_ROOT_REMOVE, "remove root disk");
-	if (o->dir_present && retain && (s->work_ready || !o->has_status))
-		add_action(c, ACTION_WORK_RETAIN, "keep the work disk");
+	if (o->dir_present && retain && (s->work_ready || !o->has_status)) {
+		_cleanup_free_ char *dest = status_retained_path(c->opt->status_dir, o->name,
+								  s->id[0] ? s->id : "unknown");
+
+		add_action(c, ACTION_WORK_RETAIN, "keep the work disk as %s", dest);
+	}
 	if (o->dir_present)
 		add_action(c, ACTION_VM_DIR_REMOVE, "remove vm directory");
 	add_action(c, ACTION_FORGET, "forget the status file");

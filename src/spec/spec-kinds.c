@@ -1191,6 +1191,18 @@ spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char
 			      "workspace: found a workspace on a vm without a work disk, expected "
 			      "disks.work to be above 0");
 	}
+	/* File syncs and keys are copied to the work disk: without one they
+	 * would be dropped without a word. */
+	if ((v = ynode_get(root, "filesyncs", NULL)) && vm->filesyncs && vm->filesyncs[0] &&
+	    vm->work_disk == 0)
+		vdiag(&c, v,
+		      "filesyncs: found file syncs on a vm without a work disk, expected "
+		      "disks.work to be above 0 (the copies are written to the work disk)");
+	if ((v = ynode_get(root, "ssh_authorized_keys", NULL)) && vm->ssh_authorized_keys &&
+	    vm->ssh_authorized_keys[0] && vm->work_disk == 0)
+		vdiag(&c, v,
+		      "ssh_authorized_keys: found keys on a vm without a work disk, expected "
+		      "disks.work to be above 0 (the keys are written to the work disk)");
 	return !c.bad;
 }
 

@@ -59,8 +59,25 @@ has "No changes: 2 vms up to date."
 expect_exit 0 "$BANGER" status
 has "web                  running    running   10.77.0.3"
 expect_exit 0 "$BANGER" status web --json
-$PY -c 'import json,sys; s=json.load(open(sys.argv[1])); v=s["vms"]; assert len(v)==1 and v[0]["name"]=="web" and v[0]["pid"]==1000 and v[0]["drift"] is None, s' "$T/out"
+$PY -c 'import json,sys; s=json.load(open(sys.argv[1])); v=s["vms"]; assert len(v)==1 and v[0]["name"]=="web" and v[0]["pid"]==1000 and v[0]["drift"] is None and v[0]["disk_strategy"]=="dm-snapshot", s' "$T/out"
+expect_exit 0 "$BANGER" status db
+has " dm-snapshot "
 expect_exit 1 "$BANGER" status nosuch
+
+# As root, declarations anyone could change are refused: the state
+# directory or a kind's folder in it world-writable (a sticky bit or not).
+if [ "$(id -u)" = 0 ]; then
+	chmod 1777 "$T/state"
+	expect_exit 1 "$BANGER" reconcile
+	has_err "'$T/state' is world-writable (mode 1777)"
+	chmod 0755 "$T/state"
+	chmod 0777 "$T/state/vms"
+	expect_exit 1 "$BANGER" plan
+	has_err "'$T/state/vms' is world-writable (mode 0777)"
+	expect_exit 1 "$BANGER" validate
+	chmod 0755 "$T/state/vms"
+	expect_exit 0 "$BANGER" plan
+fi
 
 # A restart field changed.
 sed -i 's/512M/1G/' "$T/state/vms/web.yaml"

@@ -80,6 +80,7 @@ assert vms["web"]["ip"] == "10.77.0.2" and vms["db"]["ip"] == "10.77.0.3", vms
 for v in vms.values():
     assert v["tap"].startswith("bgr-") and v["pid"] > 0 and v["observed"] == "running", v
     assert v["boot_ms"] and v["boot_ms"] > 0, v
+    assert v["disk_strategy"] in ("copy", "reflink", "dm-snapshot") and v["root_disk_bytes"] > 0, v
 PY
 "$BANGER" reconcile >$T/r2 || fail "second reconcile"
 grep -q "Nothing to do: 2 vms up to date" $T/r2 || { cat $T/r2; fail "not converged"; }

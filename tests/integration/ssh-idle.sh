@@ -129,8 +129,8 @@ done
 echo second | cmp - $T/ws2 || { cat $T/ws2; fail "workspace not updated on start"; }
 sleep 1
 "$BANGER" status >$T/st2
-# web running, then CPU (a share of one core), RSS, ROOT+WORK disk bytes.
-grep -Eq "^web +running +running .* [0-9]+\\.[0-9]% +[0-9.]+[MG] +[0-9.]+[BKMG]\\+[0-9.]+[BKMG] " $T/st2 ||
+# web running, then CPU (a share of one core), RSS, the root disk strategy and ROOT+WORK bytes.
+grep -Eq "^web +running +running .* [0-9]+\\.[0-9]% +[0-9.]+[MG] +(copy|reflink|dm-snapshot) [0-9.]+[BKMG]\\+[0-9.]+[BKMG] " $T/st2 ||
 	{ cat $T/st2; fail "status stats after start"; }
 "$BANGER" status web --json >$T/stj
 /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["vms"][0]; assert v["rss_bytes"] > 1<<20 and v["cpu_percent"] is not None and v["work_disk_bytes"] > 0 and v["stopped_reason"] is None, v' $T/stj ||

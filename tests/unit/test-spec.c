@@ -314,7 +314,7 @@ END_TEST
 
 static const char host_yaml[] = "bridge:\n  name: br-test\n  address: 10.0.5.1/24\n"
 				"hypervisor: firecracker\n"
-				"defaults:\n  vcpus: 3\n  memory: 1G\n  work_disk: 0\n  nat: true\n";
+				"defaults:\n  vcpus: 3\n  memory: 1G\n  work_disk: 4G\n  nat: true\n";
 static const char image_yaml[] = "kernel: kernels/vmlinux\nrootfs: /srv/rootfs.ext4\n"
 				 "kernel_args: quiet\n";
 static const char dots_yaml[] = "entries:\n  - host: files/bashrc\n    guest: ~/.bashrc\n"
@@ -355,7 +355,7 @@ START_TEST(test_defaults_flow)
 	ck_assert_uint_eq(a->vcpus, 3);
 	ck_assert_uint_eq(a->memory, 1ULL << 30);
 	ck_assert_int_eq(a->hypervisor, HYPERVISOR_FIRECRACKER);
-	ck_assert_uint_eq(a->work_disk, 0);
+	ck_assert_uint_eq(a->work_disk, 4ULL << 30);
 	ck_assert_uint_eq(a->system_overlay, 2ULL << 30);
 	ck_assert(a->nat);
 	ck_assert(!a->has_ip);
@@ -566,7 +566,7 @@ START_TEST(test_generation)
 		"image: base\nvcpus: 3\nfilesyncs: [x, y]\n",
 		"image: base\nvcpus: 2\nmemory: 1G\nfilesyncs: [x, y]\n",
 		"image: base\nvcpus: 2\nhypervisor: firecracker\nfilesyncs: [x, y]\n",
-		"image: base\nvcpus: 2\ndisks: {work: 0}\nfilesyncs: [x, y]\n",
+		"image: base\nvcpus: 2\ndisks: {work: 2G}\nfilesyncs: [x, y]\n",
 		"image: base\nvcpus: 2\ndisks: {system_overlay: 1G}\nfilesyncs: [x, y]\n",
 		"image: base\nvcpus: 2\nkernel_args: quiet\nfilesyncs: [x, y]\n",
 		"image: base\nvcpus: 2\nnetwork: {ip: 10.77.0.5}\nfilesyncs: [x, y]\n",
