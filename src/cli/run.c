@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,12 +15,14 @@
 #include <unistd.h>
 
 #include "cli/core.h"
+#include "drivers/disk-internal.h"
 #include "drivers/guest.h"
 #include "drivers/image-pin.h"
 #include "fakes/fake-host.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/strv.h"
 
 int
@@ -185,6 +188,68 @@ host_spec_load(const struct source *all, struct spec **ret, struct error **err)
 }
 
 /*
+ * File syncs whose host paths are relative name files of the commit, as the
+ * declarations do, never of a work tree: what they name is written once
+ * per commit to STATUS_DIR/source-files/COMMIT/ (through a temporary folder
+ * renamed when whole; the folders of other commits are removed), and the
+ * copies are made from there.
+ */
+static int
+checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const char *commit,
+		    struct error **err)
+{
+	_cleanup_strv_free_ char **paths = NULL;
+	_cleanup_free_ char *base = NULL, *dest = NULL, *tmp = NULL;
+	DIR *d;
+	struct dirent *de;
+	int ret;
+
+	for (size_t i = 0; i < r->spec->n_filesyncs; i++)
+		for (size_t j = 0; j < r->spec->filesyncs[i].n_entries; j++) {
+			const char *h = r->spec->filesyncs[i].entries[j].host;
+
+			if (h[0] != '/' && h[0] != '~' && !strv_contains(paths, h))
+				paths = strv_append(paths, h);
+		}
+	if (!paths || !commit)
+		return 0;
+	base = xasprintf("%s/source-files", r->status_dir);
+	dest = xasprintf("%s/%s", base, commit);
+	ret = mkdir_p(base, 0700);
+	if (ret < 0)
+		return error_set(err, ret, "create '%s': %s", base, strerror(-ret));
+	if (access(dest, F_OK) < 0) {
+		tmp = xasprintf("%s/.tmp-XXXXXX", base);
+		if (!mkdtemp(tmp))
+			return error_set(err, -errno, "create a folder in '%s': %s", base,
+					 strerror(errno));
+		ret = source_git_checkout(o, commit, paths, tmp, err);
+		if (ret >= 0 && rename(tmp, dest) < 0)
+			ret = error_set(err, -errno, "rename '%s': %s", tmp, strerror(errno));
+		if (ret < 0) {
+			(void)disk_rm_rf(tmp, NULL);
+			return ret;
+		}
+	}
+	/* Other commits' folders (and a run's unfinished one) go. */
+	d = opendir(base);
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, commit) == 0)
+			continue;
+		p = xasprintf("%s/%s", base, de->d_name);
+		(void)disk_rm_rf(p, NULL);
+	}
+	if (d)
+		closedir(d);
+	free(r->spec->root);
+	r->spec->root = TAKE_PTR(dest);
+	return 0;
+}
+
+/*
  * The declarations of a run:
  *   1. read the state directory (a repository: its branch tip, in place);
  *   2. from its host.yaml, the status directory;
@@ -273,6 +338,11 @@ load(struct cli_run *r, const struct cli_common *common, int lock_timeout_ms, st
 	ret = spec_load(remote, &r->spec, err);
 	if (ret < 0)
 		return ret;
+	if (!o.dry_run) {
+		ret = checkout_sync_files(r, &o, remote->commit, err);
+		if (ret < 0)
+			return error_prefix(err, "git source '%s'", url);
+	}
 	r->src = TAKE_PTR(remote);
 	return 0;
 }

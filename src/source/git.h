@@ -53,3 +53,15 @@ bool source_git_is_repository(const char *path);
  */
 int source_git_read(const struct source_git_options *o, struct source **ret,
 		    struct source_git_info *ret_info, struct error **err);
+
+/*
+ * Write what the tree of commit (hex) holds at each of paths, relative to
+ * o->subdir, under the empty folder dir: files (0755 when git marks them
+ * executable, else 0644), symbolic links as links, folders with all they
+ * hold; a submodule is left out.  The commit is read from o->cache_dir
+ * when set, else from the repository o->url in place.  A path the commit
+ * does not hold is skipped; one that is absolute or has an empty, '.' or
+ * '..' component is refused (-EINVAL).
+ */
+int source_git_checkout(const struct source_git_options *o, const char *commit, char *const *paths,
+			const char *dir, struct error **err);

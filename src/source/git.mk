@@ -2,6 +2,6 @@
 libbanger_a_SOURCES += src/source/git.h src/source/git-util.h src/source/source-git.c \
 	src/source/git-dl.h src/source/git-dl.c
 if ENABLE_TESTS
-TESTS += tests/git/gitops.sh
+TESTS += tests/git/gitops.sh tests/git/gitops-files.sh
 endif
-EXTRA_DIST += tests/git/gitops.sh
+EXTRA_DIST += tests/git/gitops.sh tests/git/gitops-files.sh

@@ -16,16 +16,19 @@
  * error, so a broken remote is never read as "nothing declared".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "source/git-util.h"
 #include "source/git.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/strv.h"
 
 void
 source_git_info_done(struct source_git_info *i)
@@ -423,4 +426,186 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 fail:
 	source_git_info_done(&info);
 	return r;
+}
+
+/* ---- the files of a commit, for file syncs ---- */
+
+#define CHECKOUT_MAX_DEPTH 64
+
+static int checkout_entry(git_repository *repo, int dfd, const char *name,
+			  const git_tree_entry *e, const char *path, int depth, struct error **err);
+
+static int
+checkout_tree(git_repository *repo, int dfd, const char *name, const git_tree_entry *e,
+	      const char *path, int depth, struct error **err)
+{
+	_cleanup_(git_tree_freep) git_tree *tree = NULL;
+	_cleanup_close_ int sub = -EBADF;
+	size_t n;
+	int r;
+
+	if (depth > CHECKOUT_MAX_DEPTH)
+		return error_set(err, -ELOOP, "'%s': more than %d folders deep", path,
+				 CHECKOUT_MAX_DEPTH);
+	if (sym_git_tree_lookup(&tree, repo, sym_git_tree_entry_id(e)) < 0)
+		return error_set(err, -EIO, "tree '%s': %s", path, git_msg());
+	if (mkdirat(dfd, name, 0755) < 0)
+		return error_set(err, -errno, "create '%s': %s", path, strerror(errno));
+	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return error_set(err, -errno, "open '%s': %s", path, strerror(errno));
+	n = sym_git_tree_entrycount(tree);
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *f = sym_git_tree_entry_byindex(tree, i);
+		_cleanup_free_ char *p = xasprintf("%s/%s", path, sym_git_tree_entry_name(f));
+
+		r = checkout_entry(repo, sub, sym_git_tree_entry_name(f), f, p, depth + 1, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+checkout_entry(git_repository *repo, int dfd, const char *name, const git_tree_entry *e,
+	       const char *path, int depth, struct error **err)
+{
+	_cleanup_(git_blob_freep) git_blob *blob = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	git_filemode_t mode = sym_git_tree_entry_filemode(e);
+	const char *data;
+	size_t len;
+
+	if (mode == GIT_FILEMODE_TREE)
+		return checkout_tree(repo, dfd, name, e, path, depth, err);
+	if (mode == GIT_FILEMODE_COMMIT)
+		return 0;	/* a submodule: nothing of it is in this commit */
+	if (sym_git_blob_lookup(&blob, repo, sym_git_tree_entry_id(e)) < 0)
+		return error_set(err, -EIO, "blob '%s': %s", path, git_msg());
+	data = sym_git_blob_rawcontent(blob);
+	len = (size_t)sym_git_blob_rawsize(blob);
+	if (mode == GIT_FILEMODE_LINK) {
+		/* Written as the link it is: the copy step keeps it only when
+		 * it stays inside the synced folder. */
+		_cleanup_free_ char *target = xstrndup(data, len);
+
+		if (strlen(target) != len || !*target)
+			return error_set(err, -EINVAL, "link '%s': not a path", path);
+		if (symlinkat(target, dfd, name) < 0)
+			return error_set(err, -errno, "create link '%s': %s", path, strerror(errno));
+		return 0;
+	}
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+	if (fd < 0)
+		return error_set(err, -errno, "create '%s': %s", path, strerror(errno));
+	while (len > 0) {
+		ssize_t k = write(fd, data, len);
+
+		if (k < 0)
+			return error_set(err, -errno, "write '%s': %s", path, strerror(errno));
+		data += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+static int
+cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether path is relative, with no empty, '.' or '..' component. */
+static bool
+checkout_path_ok(const char *path)
+{
+	const char *p = path;
+
+	if (!*path || *path == '/')
+		return false;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
+int
+source_git_checkout(const struct source_git_options *o, const char *commit, char *const *paths,
+		    const char *dir, struct error **err)
+{
+	_cleanup_(libgit2_shutdownp) int init = git_dl_init();
+	_cleanup_(git_repository_freep) git_repository *repo = NULL;
+	_cleanup_(git_commit_freep) git_commit *c = NULL;
+	_cleanup_(git_tree_freep) git_tree *tree = NULL;
+	_cleanup_close_ int root = -EBADF;
+	_cleanup_strv_free_ char **sorted = strv_copy(paths);
+	git_oid id;
+	int r;
+
+	if (init < 0)
+		return error_set(err, -EIO, "libgit2: %s", git_msg());
+	/* A folder before what it holds: "files" is written whole, and
+	 * "files/a" after it finds itself there already. */
+	if (strv_length(sorted) > 1)
+		qsort(sorted, strv_length(sorted), sizeof(char *), cmp_strp);
+	paths = sorted;
+	if (o->cache_dir ? sym_git_repository_open_bare(&repo, o->cache_dir) < 0
+			 : sym_git_repository_open_ext(&repo, o->url, GIT_REPOSITORY_OPEN_NO_SEARCH,
+						       NULL) < 0)
+		return error_set(err, -ENOENT, "'%s': %s", o->cache_dir ? o->cache_dir : o->url,
+				 git_msg());
+	if (sym_git_oid_fromstrn(&id, commit, strlen(commit)) < 0 ||
+	    sym_git_commit_lookup(&c, repo, &id) < 0 || sym_git_commit_tree(&tree, c) < 0)
+		return error_set(err, -EIO, "commit %.12s: %s", commit, git_msg());
+	root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return error_set(err, -errno, "open '%s': %s", dir, strerror(errno));
+	for (size_t i = 0; paths && paths[i]; i++) {
+		_cleanup_(git_tree_entry_freep) git_tree_entry *e = NULL;
+		_cleanup_free_ char *full = NULL;
+		_cleanup_close_ int dfd = -EBADF;
+		const char *name, *p;
+
+		if (!checkout_path_ok(paths[i]) ||
+		    (o->subdir && *o->subdir && !checkout_path_ok(o->subdir)))
+			return error_set(err, -EINVAL,
+					 "'%s': not a path inside the repository (relative, without "
+					 "'.' or '..')",
+					 paths[i]);
+		full = o->subdir && *o->subdir ? xasprintf("%s/%s", o->subdir, paths[i])
+					       : xstrdup(paths[i]);
+		if (sym_git_tree_entry_bypath(&e, tree, full) < 0)
+			continue;	/* not in the commit: the copy step warns */
+		/* The folders above it, made here. */
+		dfd = fcntl(root, F_DUPFD_CLOEXEC, 3);
+		if (dfd < 0)
+			return error_set(err, -errno, "dup: %s", strerror(errno));
+		for (p = paths[i]; (name = strchr(p, '/')); p = name + 1) {
+			_cleanup_free_ char *part = xstrndup(p, (size_t)(name - p));
+			int next;
+
+			if (mkdirat(dfd, part, 0755) < 0 && errno != EEXIST)
+				return error_set(err, -errno, "create '%s' in '%s': %s", part, dir,
+						 strerror(errno));
+			next = openat(dfd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (next < 0)
+				return error_set(err, -errno, "open '%s' in '%s': %s", part, dir,
+						 strerror(errno));
+			close(dfd);
+			dfd = next;
+		}
+		/* Already written as part of a folder named before it. */
+		if (faccessat(dfd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		r = checkout_entry(repo, dfd, p, e, paths[i], 0, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

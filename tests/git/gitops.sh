@@ -100,4 +100,36 @@ has "memory 2G -> 4G"
 has "! held"
 git checkout -q -- vms/web.yaml && rm vms/half.yaml
 
+# 6. File syncs' relative host paths are read from the commit too, never
+# from a work tree: reconcile writes what they name (files, folders, modes,
+# links) under STATUS_DIR/source-files/COMMIT/ and copies from there.
+mkdir -p filesyncs files/etc
+printf 'entries:\n  - host: files/motd\n    guest: /etc/motd\n  - host: files/etc\n    guest: /etc/app\n  - host: files/etc/app.conf\n    guest: /etc/app.conf\n  - host: files/missing\n    guest: /etc/missing\n' >filesyncs/motd.yaml
+echo committed >files/motd
+echo conf >files/etc/app.conf
+printf '#!/bin/sh\n' >files/etc/run.sh
+chmod 0755 files/etc/run.sh
+ln -s app.conf files/etc/link
+printf 'image: base\nmemory: 2G\nfilesyncs: [motd]\n' >vms/web.yaml
+git add -A && git commit -q -m files && git push -q origin main
+c4=$(git rev-parse HEAD)
+echo uncommitted >files/motd
+run 0 plan --state "$T/wt" --host-name alpha
+[ ! -e "$T/status/source-files/$c4" ] || fail "plan wrote the commit's files"
+run 0 reconcile --state "$T/wt" --host-name alpha
+has "file syncs: "
+d=$T/status/source-files/$c4
+[ "$(cat "$d/files/motd")" = committed ] || fail "files/motd is not the committed one"
+[ "$(cat "$d/files/etc/app.conf")" = conf ] || fail "files/etc/app.conf"
+[ -x "$d/files/etc/run.sh" ] && [ ! -x "$d/files/etc/app.conf" ] || fail "modes of files/etc"
+[ "$(readlink "$d/files/etc/link")" = app.conf ] || fail "files/etc/link is not a link"
+[ ! -e "$d/files/missing" ] || fail "files/missing made up"
+git checkout -q -- files/motd
+echo second >files/motd
+git commit -q -am six && git push -q origin main
+c5=$(git rev-parse HEAD)
+run 0 reconcile --state "$T/fleet.git" --host-name alpha
+[ "$(cat "$T/status/source-files/$c5/files/motd")" = second ] || fail "files/motd of $c5"
+[ "$(ls -A "$T/status/source-files")" = "$c5" ] || fail "other commits' files kept: $(ls -A "$T/status/source-files")"
+
 echo "gitops: ok"
