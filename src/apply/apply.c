@@ -11,6 +11,7 @@
 
 #include "apply/apply.h"
 #include "apply/fault.h"
+#include "drivers/hv-common.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -225,6 +226,22 @@ find_filesync(const struct spec *s, const char *name)
 	return NULL;
 }
 
+/* The error of a guest not ready in time (stop_err: why stopping it
+ * failed, or NULL), with its console's last lines, as for one that died. */
+static int
+not_ready(const struct hv_config *cfg, unsigned timeout, const struct error *stop_err,
+	  struct error **err)
+{
+	_cleanup_free_ char *tail = NULL;
+	bool ready = false;
+
+	(void)hv_console_ready(cfg->console_log, &ready, &tail, 20, NULL);
+	return error_set(err, -ETIMEDOUT, "guest not ready after %u ms%s%s%s%s", timeout,
+			 stop_err ? "; stopping it failed: " : ", stopped",
+			 stop_err ? stop_err->msg : "", tail && *tail ? "; console: " : "",
+			 tail && *tail ? tail : "");
+}
+
 static int
 start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, struct error **err)
 {
@@ -286,8 +303,21 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		/* The drivers report a dead guest as not ready with its console's last lines. */
 		if (tail)
 			return error_set(err, -ESRCH, "guest died before it was ready; console: %s", tail);
-		if (a->ops->proc->mono_ms(a->ops->proc->userdata) >= deadline)
-			return error_set(err, -ETIMEDOUT, "guest not ready after %u ms", timeout);
+		if (a->ops->proc->mono_ms(a->ops->proc->userdata) >= deadline) {
+			/* A hung boot is not left running: stopped, and the
+			 * next run starts it again. */
+			struct error *e = NULL;
+
+			r = hv->stop(hv->userdata, cfg.kind, pid, st->api_socket,
+				     a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, &e);
+			if (r >= 0) {
+				st->pid = 0;
+				st->spawned_ms = 0;
+			}
+			r = not_ready(&cfg, timeout, e, err);
+			error_free(e);
+			return r;
+		}
 		/*
 		 * Polled often: the check is a read of the console's tail, and
 		 * every ms slept past the guest's readiness is banger's.

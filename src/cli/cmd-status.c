@@ -237,7 +237,10 @@ cli_status(int argc, char **argv)
 		rows = xappend(rows, &n_rows, sizeof(*rows), (void **)&w);
 		w->name = names[i];
 		w->desired = desired_of(run.spec, run.host_name, names[i]);
+		/* Running once the guest said it is ready; starting until then. */
 		w->observed = !o ? "absent"
+			      : o->proc_alive && o->has_status && !o->status.started_ms &&
+					o->status.spawned_ms ? "starting"
 			      : o->proc_alive ? "running"
 			      : !o->has_status && !o->rebuilt ? "unknown"
 			      : o->has_status && o->status.phase == VM_PHASE_FAILED ? "failed"

@@ -130,17 +130,34 @@ rm $T/state/vms/a.yaml $T/state/vms/b.yaml
 rules | grep -q 'banger id=' && fail "rules left"
 ip link show bgr-deadbeef >/dev/null 2>&1 || fail "the foreign interface was removed"
 
-# --boot-timeout: a guest that never gets ready is an error after that long;
-# --stop-timeout: one that ignores the graceful stop gets SIGTERM after that long.
+# --boot-timeout: a guest that never gets ready is an error after that long,
+# with its console's last lines, and is stopped (--stop-timeout: SIGTERM
+# after that long when it ignores the graceful stop); "starting" until then.
 printf 'image: base\nmemory: 128M\n' >$T/state/vms/d.yaml
 t=\$(date +%s)
 set +e
-FAKE_FIRECRACKER_NO_READY=1 FAKE_FIRECRACKER_IGNORE_CAD=1 "$BANGER" reconcile --boot-timeout 2 >$T/r6 2>&1
+FAKE_FIRECRACKER_NO_READY=1 FAKE_FIRECRACKER_IGNORE_CAD=1 "$BANGER" reconcile --boot-timeout 4 --stop-timeout 1 >$T/r6 2>&1 &
+bg=\$!
+i=0
+until "$BANGER" status d --json 2>/dev/null | grep -q '"observed": "starting"'; do
+	i=\$((i + 1))
+	[ \$i -lt 40 ] || { "$BANGER" status d; fail "d never shown as starting"; }
+	sleep 0.1
+done
+wait \$bg
 rc=\$?
 set -e
 [ \$rc = 1 ] || { cat $T/r6; fail "never-ready guest: exit \$rc"; }
-grep -q "guest not ready after 2000 ms" $T/status/vms/d.yaml || fail "no boot timeout error"
-[ \$((\$(date +%s) - t)) -lt 15 ] || fail "--boot-timeout 2 took too long"
+grep -q "guest not ready after 4000 ms, stopped; console: " $T/status/vms/d.yaml || { cat $T/status/vms/d.yaml; fail "no boot timeout error with the console"; }
+[ \$((\$(date +%s) - t)) -lt 15 ] || fail "--boot-timeout 4 took too long"
+for d in /proc/[0-9]*; do
+	if tr '\\0' ' ' 2>/dev/null <"\$d/cmdline" | grep -qF "$T/status/vms/d/"; then fail "d's hung process left running"; fi
+done
+"$BANGER" status d --json | grep -q '"observed": "failed"' || { "$BANGER" status d; fail "d not failed"; }
+# The next run starts it again; one that ignores the graceful stop is
+# deleted within --stop-timeout.
+FAKE_FIRECRACKER_IGNORE_CAD=1 "$BANGER" reconcile >$T/r7 2>&1 || { cat $T/r7; fail "d started again"; }
+"$BANGER" status d --json | grep -q '"observed": "running"' || { "$BANGER" status d; fail "d not running"; }
 rm $T/state/vms/d.yaml
 t=\$(date +%s)
 "$BANGER" reconcile --stop-timeout 1 >$T/r7 2>&1 || { cat $T/r7; fail "delete d"; }
