@@ -52,16 +52,19 @@ apply_cmdline(const struct spec *d, const struct image_spec *img, const struct v
 {
 	unsigned prefix = d->host.bridge_prefix;
 	uint32_t mask = prefix ? ~0U << (32 - prefix) : 0;
-	char guest[16], gw[16], nm[16], dns[16] = "";
+	char guest[16], gw[16], nm[16], dns[16] = "", dns1[16] = "";
 
 	ipv4_format(ip, guest);
 	ipv4_format(d->host.bridge_addr, gw);
 	ipv4_format(mask, nm);
+	/* ip= has room for two name servers. */
 	if (d->host.n_dns)
 		ipv4_format(d->host.dns[0], dns);
+	if (d->host.n_dns > 1)
+		ipv4_format(d->host.dns[1], dns1);
 	return xasprintf("console=ttyS0 reboot=k panic=1 root=/dev/vda rw "
-			 "ip=%s::%s:%s:%s:eth0:off%s%s%s%s%s%s",
-			 guest, gw, nm, vm->name, *dns ? ":" : "", dns,
+			 "ip=%s::%s:%s:%s:eth0:off%s%s%s%s%s%s%s%s",
+			 guest, gw, nm, vm->name, *dns ? ":" : "", dns, *dns1 ? ":" : "", dns1,
 			 img && img->kernel_args ? " " : "", img && img->kernel_args ? img->kernel_args : "",
 			 vm->kernel_args ? " " : "", vm->kernel_args ? vm->kernel_args : "");
 }
@@ -475,9 +478,14 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	case ACTION_NAT:
 		r = a->forwarding_done ? 0 : o->net->forwarding_ensure(o->net->userdata, err);
 		a->forwarding_done = r >= 0;
-		if (r >= 0 && !a->uplink)
+		if (r >= 0 && !a->uplink) {
 			r = o->net->uplink_resolve(o->net->userdata, host->uplink ? host->uplink : "auto",
 						   &a->uplink, err);
+			/* The fix is in host.yaml: say so. */
+			if (r < 0)
+				error_prefix(err, "%s%s", host->path ? host->path : "host.yaml",
+					     host->uplink ? "" : ": no uplink declared");
+		}
 		if (r >= 0 && !a->table_done)
 			r = o->nat->table_ensure(o->nat->userdata, err);
 		a->table_done = r >= 0;

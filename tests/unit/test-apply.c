@@ -201,6 +201,49 @@ START_TEST(test_workspace)
 }
 END_TEST
 
+/* The kernel command line carries the first two name servers (ip= has two fields). */
+START_TEST(test_cmdline_dns)
+{
+	_cleanup_(test_spec_freep) struct spec *s = spec_of(IMG "vm web image=base\n");
+	_cleanup_free_ char *none = NULL, *one = NULL, *three = NULL;
+	uint32_t ip = (10U << 24) | (77U << 16) | 2;
+
+	none = apply_cmdline(s, &s->images[0], &s->vms[0], ip);
+	ck_assert_ptr_nonnull(strstr(none, " ip=10.77.0.2::10.77.0.1:255.255.255.0:web:eth0:off"));
+	ck_assert_ptr_null(strstr(none, "eth0:off:"));
+	s->host.dns = xcalloc(3, sizeof(*s->host.dns));
+	s->host.dns[0] = (192U << 24) | (0U << 16) | (2U << 8) | 53;
+	s->host.dns[1] = (9U << 24) | (9U << 16) | (9U << 8) | 9;
+	s->host.dns[2] = (1U << 24) | (1U << 16) | (1U << 8) | 1;
+	s->host.n_dns = 1;
+	one = apply_cmdline(s, &s->images[0], &s->vms[0], ip);
+	ck_assert_ptr_nonnull(strstr(one, ":web:eth0:off:192.0.2.53"));
+	ck_assert_ptr_null(strstr(one, "192.0.2.53:"));
+	s->host.n_dns = 3;
+	three = apply_cmdline(s, &s->images[0], &s->vms[0], ip);
+	ck_assert_ptr_nonnull(strstr(three, ":web:eth0:off:192.0.2.53:9.9.9.9"));
+	ck_assert_ptr_null(strstr(three, "1.1.1.1"));
+}
+END_TEST
+
+/* An uplink that cannot be resolved: the error names host.yaml, where the fix is. */
+START_TEST(test_uplink_error_names_host_yaml)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_(test_spec_freep) struct spec *s = spec_of(IMG "vm web image=base nat=yes\n");
+	struct cycle_options o = { .apply = true };
+	struct cycle c = { 0 };
+
+	h->fail_op = "net.uplink_resolve";
+	h->fail_nth = 1;
+	h->fail_errno = ENODEV;
+	ck_assert_int_eq(harness_cycle(status_dir, h, s, &o, &c), 0);
+	ck_assert_uint_eq(c.res.n_failed, 1);
+	ck_assert_str_eq(c.res.failures[0], "web: nat: host.yaml: net.uplink_resolve: No such device");
+	cycle_done(&c);
+}
+END_TEST
+
 START_TEST(test_write_ahead_identity)
 {
 	/* root_create fails: the status file already names the dm target it
@@ -467,6 +510,8 @@ apply_suite(void)
 	tcase_add_test(tc, test_create_transcript);
 	tcase_add_test(tc, test_workspace);
 	tcase_add_test(tc, test_write_ahead_identity);
+	tcase_add_test(tc, test_uplink_error_names_host_yaml);
+	tcase_add_test(tc, test_cmdline_dns);
 	tcase_add_test(tc, test_failure_isolated);
 	tcase_add_test(tc, test_guest_dies_before_ready);
 	tcase_add_test(tc, test_delete_retains_work_disk);
