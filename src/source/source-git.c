@@ -476,6 +476,11 @@ checkout_entry(git_repository *repo, int dfd, const char *name, const git_tree_e
 	const char *data;
 	size_t len;
 
+	/* A crafted tree could name an entry '..' or 'a/../..': written
+	 * relative to dfd, it would land outside dir. */
+	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return error_set(err, -EINVAL, "'%s': an entry named '%s' in the commit", path,
+				 name);
 	if (mode == GIT_FILEMODE_TREE)
 		return checkout_tree(repo, dfd, name, e, path, depth, err);
 	if (mode == GIT_FILEMODE_COMMIT)

@@ -132,4 +132,19 @@ run 0 reconcile --state "$T/fleet.git" --host-name alpha
 [ "$(cat "$T/status/source-files/$c5/files/motd")" = second ] || fail "files/motd of $c5"
 [ "$(ls -A "$T/status/source-files")" = "$c5" ] || fail "other commits' files kept: $(ls -A "$T/status/source-files")"
 
+# 7. A crafted commit whose synced folder files/etc holds an entry named '../../evil'
+# (git fsck would refuse it; a remote need not run it): refused, nothing
+# written outside the commit's folder.
+b=$(echo evil | git hash-object -w --stdin)
+/usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(b"100644 ../../evil\0" + bytes.fromhex(sys.argv[1]))' "$b" >"$T/tree.bin"
+t=$(git hash-object -t tree -w --literally --stdin <"$T/tree.bin")
+files=$( (git ls-tree HEAD:files | grep -v "	etc\$"; printf '040000 tree %s\tetc\n' "$t") | git mktree)
+root=$( (git ls-tree HEAD | grep -v "	files\$"; printf '040000 tree %s\tfiles\n' "$files") | git mktree)
+c6=$(git commit-tree "$root" -p HEAD -m crafted)
+git update-ref refs/heads/main "$c6" && git push -q origin main
+run 1 reconcile --state "$T/fleet.git" --host-name alpha
+has_err "an entry named '../../evil' in the commit"
+[ -z "$(find "$T/status" -name evil)" ] || fail "a crafted entry was written: $(find "$T/status" -name evil)"
+[ ! -e "$T/status/source-files/$c6" ] || fail "a refused commit's folder was kept"
+
 echo "gitops: ok"
