@@ -60,8 +60,9 @@ int source_git_read(const struct source_git_options *o, struct source **ret,
  * executable, else 0644), symbolic links as links, folders with all they
  * hold; a submodule is left out.  The commit is read from o->cache_dir
  * when set, else from the repository o->url in place.  A path the commit
- * does not hold is skipped; one that is absolute or has an empty, '.' or
- * '..' component is refused (-EINVAL).
+ * does not hold is skipped; empty and '.' components are dropped
+ * ("./files//a" is "files/a"); a path that is absolute or has a '..'
+ * component is refused (-EINVAL).
  */
 int source_git_checkout(const struct source_git_options *o, const char *commit, char *const *paths,
 			const char *dir, struct error **err);

@@ -521,23 +521,34 @@ cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Whether path is relative, with no empty, '.' or '..' component. */
-static bool
-checkout_path_ok(const char *path)
+/*
+ * path without its empty and '.' components ("./files//a" is "files/a"),
+ * or NULL when it is absolute, has a '..' component or names the root.
+ */
+static char *
+checkout_path_clean(const char *path)
 {
+	_cleanup_free_ char *out = xstrdup("");
 	const char *p = path;
 
-	if (!*path || *path == '/')
-		return false;
-	for (;;) {
+	if (*path == '/')
+		return NULL;
+	while (*p) {
 		size_t n = strcspn(p, "/");
 
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (!p[n])
-			return true;
-		p += n + 1;
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return NULL;
+		if (n > 0 && !(n == 1 && p[0] == '.')) {
+			char *t = xasprintf("%s%s%.*s", out, *out ? "/" : "", (int)n, p);
+
+			free(out);
+			out = t;
+		}
+		p += n;
+		if (*p == '/')
+			p++;
 	}
+	return *out ? TAKE_PTR(out) : NULL;
 }
 
 int
@@ -549,12 +560,26 @@ source_git_checkout(const struct source_git_options *o, const char *commit, char
 	_cleanup_(git_commit_freep) git_commit *c = NULL;
 	_cleanup_(git_tree_freep) git_tree *tree = NULL;
 	_cleanup_close_ int root = -EBADF;
-	_cleanup_strv_free_ char **sorted = strv_copy(paths);
+	_cleanup_strv_free_ char **sorted = strv_copy(NULL);
+	_cleanup_free_ char *subdir = NULL;
 	git_oid id;
 	int r;
 
 	if (init < 0)
 		return error_set(err, -EIO, "libgit2: %s", git_msg());
+	if (o->subdir && *o->subdir && !(subdir = checkout_path_clean(o->subdir)))
+		return error_set(err, -EINVAL, "path '%s': must be relative, without '..'",
+				 o->subdir);
+	for (size_t i = 0; paths && paths[i]; i++) {
+		char *clean = checkout_path_clean(paths[i]);
+
+		if (!clean)
+			return error_set(err, -EINVAL,
+					 "'%s': not a path inside the repository (relative, without "
+					 "'..')",
+					 paths[i]);
+		sorted = strv_append_take(sorted, clean);
+	}
 	/* A folder before what it holds: "files" is written whole, and
 	 * "files/a" after it finds itself there already. */
 	if (strv_length(sorted) > 1)
@@ -577,14 +602,7 @@ source_git_checkout(const struct source_git_options *o, const char *commit, char
 		_cleanup_close_ int dfd = -EBADF;
 		const char *name, *p;
 
-		if (!checkout_path_ok(paths[i]) ||
-		    (o->subdir && *o->subdir && !checkout_path_ok(o->subdir)))
-			return error_set(err, -EINVAL,
-					 "'%s': not a path inside the repository (relative, without "
-					 "'.' or '..')",
-					 paths[i]);
-		full = o->subdir && *o->subdir ? xasprintf("%s/%s", o->subdir, paths[i])
-					       : xstrdup(paths[i]);
+		full = subdir ? xasprintf("%s/%s", subdir, paths[i]) : xstrdup(paths[i]);
 		if (sym_git_tree_entry_bypath(&e, tree, full) < 0)
 			continue;	/* not in the commit: the copy step warns */
 		/* The folders above it, made here. */

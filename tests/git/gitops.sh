@@ -104,7 +104,8 @@ git checkout -q -- vms/web.yaml && rm vms/half.yaml
 # from a work tree: reconcile writes what they name (files, folders, modes,
 # links) under STATUS_DIR/source-files/COMMIT/ and copies from there.
 mkdir -p filesyncs files/etc
-printf 'entries:\n  - host: files/motd\n    guest: /etc/motd\n  - host: files/etc\n    guest: /etc/app\n  - host: files/etc/app.conf\n    guest: /etc/app.conf\n  - host: files/missing\n    guest: /etc/missing\n' >filesyncs/motd.yaml
+printf 'entries:\n  - host: files/motd\n    guest: /etc/motd\n  - host: files/etc\n    guest: /etc/app\n  - host: files/etc/app.conf\n    guest: /etc/app.conf\n  - host: files/missing\n    guest: /etc/missing\n  - host: ./files//dot.txt\n    guest: /etc/dot.txt\n' >filesyncs/motd.yaml
+echo dot >files/dot.txt
 echo committed >files/motd
 echo conf >files/etc/app.conf
 printf '#!/bin/sh\n' >files/etc/run.sh
@@ -124,6 +125,7 @@ d=$T/status/source-files/$c4
 [ -x "$d/files/etc/run.sh" ] && [ ! -x "$d/files/etc/app.conf" ] || fail "modes of files/etc"
 [ "$(readlink "$d/files/etc/link")" = app.conf ] || fail "files/etc/link is not a link"
 [ ! -e "$d/files/missing" ] || fail "files/missing made up"
+[ "$(cat "$d/files/dot.txt")" = dot ] || fail "./files//dot.txt not written as files/dot.txt"
 git checkout -q -- files/motd
 echo second >files/motd
 git commit -q -am six && git push -q origin main
@@ -131,6 +133,18 @@ c5=$(git rev-parse HEAD)
 run 0 reconcile --state "$T/fleet.git" --host-name alpha
 [ "$(cat "$T/status/source-files/$c5/files/motd")" = second ] || fail "files/motd of $c5"
 [ "$(ls -A "$T/status/source-files")" = "$c5" ] || fail "other commits' files kept: $(ls -A "$T/status/source-files")"
+
+# A relative path out of the repository ('..') is refused for a git source.
+git checkout -q -- files/motd
+printf 'entries:\n  - host: files/../../secret\n    guest: /etc/secret\n' >filesyncs/up.yaml
+printf 'image: base\nmemory: 2G\nfilesyncs: [motd, up]\n' >vms/web.yaml
+git add -A && git commit -q -m up && git push -q origin main
+run 1 reconcile --state "$T/fleet.git" --host-name alpha
+has_err "'files/../../secret': not a path inside the repository"
+git rm -q filesyncs/up.yaml
+printf 'image: base\nmemory: 2G\nfilesyncs: [motd]\n' >vms/web.yaml
+git commit -q -am down && git push -q origin main
+run 0 reconcile --state "$T/fleet.git" --host-name alpha
 
 # 7. A crafted commit whose synced folder files/etc holds an entry named '../../evil'
 # (git fsck would refuse it; a remote need not run it): refused, nothing
