@@ -22,6 +22,7 @@ struct kind_ctx {
 	struct diag_list *d;
 	const char *root_abs;
 	const struct host_spec *host; /* defaults for VMs */
+	bool from_git;	/* the files come from a commit: relative host paths name its files */
 };
 
 /* Each returns true when the file is valid; diagnostics go to c->d. */

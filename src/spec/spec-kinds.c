@@ -1229,7 +1229,8 @@ has_dotdot(const char *p)
 }
 
 static void
-parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_spec *f)
+parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_spec *f,
+	    bool from_git)
 {
 	static const char *const keys[] = { "host", "guest", "mode", NULL };
 	static const char guest_expected[] =
@@ -1250,11 +1251,17 @@ parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_s
 	} else {
 		_cleanup_free_ char *key = join_key(prefix, "host");
 
-		if (want_nonempty_str(c, key, v,
-				      "a host path (absolute, '~/...' or relative to the state directory)"))
-			host = xstrdup(v->value);
-		else
+		if (!want_nonempty_str(c, key, v,
+				       "a host path (absolute, '~/...' or relative to the state directory)"))
 			ok = false;
+		else if (from_git && v->value[0] != '/' && v->value[0] != '~' &&
+			 has_dotdot(v->value)) {
+			found_value(c, key, v,
+				    "a path inside the repository, without '..' (a relative path "
+				    "of a git source names a file of its commit)");
+			ok = false;
+		} else
+			host = xstrdup(v->value);
 	}
 	if (!(v = ynode_get(n, "guest", NULL))) {
 		missing(c, n, prefix, "guest", "the guest path to copy to");
@@ -1316,7 +1323,7 @@ spec_parse_filesync(struct kind_ctx *k, const char *name, const char *path, cons
 		if (v->n == 0)
 			vdiag(&c, v, "entries: found an empty list, expected at least one entry");
 		for (size_t i = 0; i < v->n; i++)
-			parse_entry(&c, v->items[i], i, f);
+			parse_entry(&c, v->items[i], i, f, k->from_git);
 	}
 	return !c.bad;
 }

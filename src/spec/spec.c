@@ -904,6 +904,7 @@ spec_load(const struct source *src, struct spec **ret, struct error **err)
 	l.s = s;
 	l.k.d = &l.d;
 	l.k.root_abs = root_abs;
+	l.k.from_git = src->commit != NULL;
 	l.k.host = &s->host;
 
 	/* host.yaml first: its defaults flow into the VMs. */

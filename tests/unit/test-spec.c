@@ -590,6 +590,29 @@ START_TEST(test_generation)
 }
 END_TEST
 
+/* From a git commit, a relative host path may not leave the repository. */
+START_TEST(test_filesync_git_dotdot)
+{
+	const char *const files[] = { "filesyncs/up.yaml",
+				      "entries:\n  - host: files/../../x\n    guest: /x\n"
+				      "  - host: /abs/../x\n    guest: /y\n",
+				      NULL };
+	_cleanup_(source_freep) struct source *src = make_source("/state", files);
+	_cleanup_(spec_freep) struct spec *dir = NULL, *git = NULL;
+	_cleanup_free_ char *text = NULL;
+
+	ck_assert_int_eq(spec_load(src, &dir, NULL), 0);
+	ck_assert_uint_eq(dir->n_diags, 0);
+	src->commit = xstrdup("0123456789abcdef0123456789abcdef01234567");
+	ck_assert_int_eq(spec_load(src, &git, NULL), 0);
+	text = diags_text(git);
+	ck_assert_str_eq(text, "filesyncs/up.yaml:2:11: entries[0].host: found 'files/../../x', "
+			       "expected a path inside the repository, without '..' (a relative "
+			       "path of a git source names a file of its commit)\n");
+	ck_assert_uint_eq(git->n_filesyncs, 0);
+}
+END_TEST
+
 START_TEST(test_generation_documented)
 {
 	/* The serialisation spec.h documents, written out by hand. */
@@ -865,6 +888,7 @@ spec_suite(void)
 	tcase_add_test(tc, test_holding_and_cross_file);
 	tcase_add_test(tc, test_read_errors_hold);
 	tcase_add_test(tc, test_generation);
+	tcase_add_test(tc, test_filesync_git_dotdot);
 	tcase_add_test(tc, test_generation_documented);
 	tcase_add_test(tc, test_refused_constructs);
 	tcase_add_test(tc, test_hostile_sizes);
