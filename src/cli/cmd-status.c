@@ -30,12 +30,14 @@ help(FILE *f)
 {
 	fputs("Usage: banger status [NAME] [--json] [--host-name H]\n"
 	      "\n"
-	      "Show each VM: the state declared and the state observed (idle-stop: stopped\n"
-	      "for idleness, see 'banger start'), address, tap, hypervisor pid, uptime,\n"
-	      "CPU use of the hypervisor process (share of one core since the sample the\n"
-	      "last reconcile stored), its RSS, the host bytes of the root disk files and\n"
-	      "of the work disk (ROOT+WORK), drift (what reconcile would do) and the last\n"
-	      "error.  Changes nothing.\n",
+	      "Show each VM: the state declared and the state observed (starting: the\n"
+	      "guest has not said it is ready yet; idle-stop: stopped for idleness, see\n"
+	      "'banger start'), address, tap, hypervisor pid, uptime, CPU use of the\n"
+	      "hypervisor process (share of one core since the sample the last reconcile\n"
+	      "stored), its RSS, the root disk strategy and the host bytes of the root\n"
+	      "disk files and of the work disk (ROOT+WORK), drift (what reconcile would\n"
+	      "do) and the last error.  Changes nothing.\n"
+	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n",
 	      f);
 	cli_source_help(f);
 	cli_common_help(f);
