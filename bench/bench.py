@@ -293,7 +293,7 @@ def host_scale(d, n, repeat, banger):
 
 
 def host_full_image(d, n, repeat, banger):
-    """Root disks of n stopped VMs (no NAT, no work disk) from a fully
+    """Root disks of n stopped VMs (no NAT, the default 1G work disk) from a fully
     allocated image: the same 64 MiB ext4 with its zeros written out, as a
     downloaded or plainly copied image is."""
     st = os.path.join(d, "full-state")
