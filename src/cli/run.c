@@ -226,6 +226,8 @@ checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const
 		ret = source_git_checkout(o, commit, paths, tmp, err);
 		if (ret >= 0 && rename(tmp, dest) < 0)
 			ret = error_set(err, -errno, "rename '%s': %s", tmp, strerror(errno));
+		if (ret >= 0)
+			(void)fsync_parent_dir(dest);	/* else the next run writes it again */
 		if (ret < 0) {
 			(void)disk_rm_rf(tmp, NULL);
 			return ret;

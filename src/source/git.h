@@ -57,8 +57,8 @@ int source_git_read(const struct source_git_options *o, struct source **ret,
 /*
  * Write what the tree of commit (hex) holds at each of paths, relative to
  * o->subdir, under the empty folder dir: files (0755 when git marks them
- * executable, else 0644), symbolic links as links, folders with all they
- * hold; a submodule is left out.  The commit is read from o->cache_dir
+ * executable, else 0644; each synced), symbolic links as links, folders
+ * with all they hold; a submodule is left out.  The commit is read from o->cache_dir
  * when set, else from the repository o->url in place.  A path the commit
  * does not hold is skipped; empty and '.' components are dropped
  * ("./files//a" is "files/a"); a path that is absolute or has a '..'

@@ -512,6 +512,10 @@ checkout_entry(git_repository *repo, int dfd, const char *name, const git_tree_e
 		data += k;
 		len -= (size_t)k;
 	}
+	/* Synced before the folder takes its commit's name: a folder there
+	 * is taken as whole by every later run, power loss or not. */
+	if (fsync(fd) < 0)
+		return error_set(err, -errno, "fsync '%s': %s", path, strerror(errno));
 	return 0;
 }
 
