@@ -20,6 +20,7 @@
 #include "source/source.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/strv.h"
 
 static void
@@ -72,56 +73,11 @@ static int
 read_regular(int dirfd, const char *name, int flags, char **ret_data, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t len = 0, cap;
 
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if (st.st_size > SOURCE_FILE_MAX)
-		return -EFBIG;
-	/*
-	 * Sized from fstat (room for the NUL and for the read that sees the
-	 * end), grown if the file grows meanwhile, never past the limit: a
-	 * buffer of SOURCE_FILE_MAX per file cost an mmap and munmap each.
-	 */
-	cap = (size_t)st.st_size + 2;
-	buf = xmalloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			cap = cap * 2 > SOURCE_FILE_MAX + 2 ? SOURCE_FILE_MAX + 2 : cap * 2;
-			buf = xrealloc(buf, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SOURCE_FILE_MAX)
-			return -EFBIG;
-		/* All fstat saw, and room left: a regular file read short only
-		 * at its end, so the read that would return 0 is not needed.
-		 * A file still growing fills the buffer and is read on. */
-		if (len == (size_t)st.st_size && len + 1 < cap)
-			break;
-	}
-	buf[len] = '\0';
-	*ret_data = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	return read_fd_regular(fd, SOURCE_FILE_MAX, ret_data, ret_len);
 }
 
 static void

@@ -147,11 +147,18 @@ int
 read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;
-	struct stat st;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
+	return read_fd_regular(fd, max, ret_data, ret_len);
+}
+
+int
+read_fd_regular(int fd, size_t max, char **ret_data, size_t *ret_len)
+{
+	struct stat st;
+
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISDIR(st.st_mode))

@@ -31,6 +31,8 @@ int write_file_replace(const char *path, const void *data, size_t len, mode_t mo
  * (procfs, sysfs) are read to their end.  Caller frees *ret_data.
  */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* The same for a file already open at fd (its position at the start). */
+int read_fd_regular(int fd, size_t max, char **ret_data, size_t *ret_len);
 /*
  * read_file for a procfs file (no size, never a directory or a device):
  * open, reads to the end, close; no fstat, which read_file spends on
