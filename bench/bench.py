@@ -10,7 +10,8 @@ in the same run:
   host   per-VM cost of real host objects (bridge, taps, NAT rules, disks,
          status files) created and deleted by reconcile inside a private
          network namespace, against a one-process-per-step baseline
-         (baseline_round below); once with the status directory on this
+         (baseline_round below), at the default --jobs and with --jobs 1;
+         once with the status directory on this
          host's file system, once on a loop-mounted XFS with reflink (in a
          private mount namespace as well);
   boot   reconcile start to guest ready for the demo image on QEMU, with
@@ -336,6 +337,7 @@ def host_rounds(d, n, repeat, banger):
     env = dict(os.environ, BANGER_STATE=st, BANGER_STATUS_DIR=status)
     env.pop("BANGER_FAKE_HOST", None)
     b_create, b_delete, base_create, base_delete, noop = [], [], [], [], []
+    j1_create, j1_delete = [], []
     kinds = {}
     strategy = None
     for _ in range(repeat):
@@ -352,6 +354,14 @@ def host_rounds(d, n, repeat, banger):
             os.unlink(os.path.join(st, "vms", f"h{i:03d}.yaml"))
         b_delete.append(timed([banger, "reconcile", "--allow-mass-delete"], env))
         shutil.rmtree(os.path.join(status, "retained"), ignore_errors=True)
+        # The same with one job: what working on several VMs at once saves.
+        for i in range(n):
+            write_host_vm(st, i)
+        j1_create.append(timed([banger, "reconcile", "--jobs", "1"], env))
+        for i in range(n):
+            os.unlink(os.path.join(st, "vms", f"h{i:03d}.yaml"))
+        j1_delete.append(timed([banger, "reconcile", "--jobs", "1", "--allow-mass-delete"], env))
+        shutil.rmtree(os.path.join(status, "retained"), ignore_errors=True)
         k = {}
         c, dl = baseline_round(d, rootfs, n, k)
         base_create.append(c)
@@ -365,12 +375,15 @@ def host_rounds(d, n, repeat, banger):
         "disk_strategy": strategy,
         "banger": {"create_ms_per_vm": per(b_create), "delete_ms_per_vm": per(b_delete),
                    "noop_reconcile_ms": round(med(noop) * 1000, 2)},
+        "banger_jobs1": {"create_ms_per_vm": per(j1_create), "delete_ms_per_vm": per(j1_delete)},
         "baseline": {"create_ms_per_vm": per(base_create), "delete_ms_per_vm": per(base_delete),
                      "by_step_ms_per_vm": {k: per(v) for k, v in sorted(kinds.items())}},
     }
     bt = r["banger"]["create_ms_per_vm"] + r["banger"]["delete_ms_per_vm"]
     st_ = r["baseline"]["create_ms_per_vm"] + r["baseline"]["delete_ms_per_vm"]
     r["banger"]["total_ms_per_vm"] = round(bt, 3)
+    j1 = r["banger_jobs1"]
+    j1["total_ms_per_vm"] = round(j1["create_ms_per_vm"] + j1["delete_ms_per_vm"], 3)
     r["baseline"]["total_ms_per_vm"] = round(st_, 3)
     r["ratio_baseline_over_banger"] = round(st_ / bt, 2) if bt else None
     return r
@@ -439,6 +452,9 @@ def print_host(r):
           f"NAT, root disk ({r['disk_strategy']}), 64M work disk; ms per VM)")
     print(f"  {'':10} {'create':>9} {'delete':>9} {'total':>9}")
     print(f"  {'banger':10} {b['create_ms_per_vm']:9.2f} {b['delete_ms_per_vm']:9.2f} {b['total_ms_per_vm']:9.2f}")
+    j1 = r.get("banger_jobs1")
+    if j1:
+        print(f"  {'--jobs 1':10} {j1['create_ms_per_vm']:9.2f} {j1['delete_ms_per_vm']:9.2f} {j1['total_ms_per_vm']:9.2f}")
     print(f"  {'baseline':10} {s['create_ms_per_vm']:9.2f} {s['delete_ms_per_vm']:9.2f} {s['total_ms_per_vm']:9.2f}")
     print(f"  baseline / banger: {r['ratio_baseline_over_banger']}x; "
           f"no-op reconcile of {r['n']}: {b['noop_reconcile_ms']} ms")

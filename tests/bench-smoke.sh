@@ -25,6 +25,8 @@ for sec in ("host", "boot"):
     assert "skipped" in r[sec] or r[sec]["n"] > 0, r[sec]
 fi = r["host"].get("full_image")
 if "skipped" not in r["host"]:
+    for k in ("banger", "banger_jobs1"):
+        assert r["host"][k]["create_ms_per_vm"] > 0 and r["host"][k]["delete_ms_per_vm"] > 0, r["host"]
     assert fi["n"] > 0 and fi["create_ms_per_vm"] > 0 and fi["image_allocated_kib"] >= 64 * 1024, fi
     # The zeros of the image are not copied.
     assert 0 < fi["root_disk_allocated_kib"] < fi["image_allocated_kib"] // 4, fi

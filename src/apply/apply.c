@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +22,66 @@
 
 #define CRASHED 1	/* internal: a hook ended the run */
 
-struct actx {
-	const struct plan *p;
-	const struct spec *d;
-	const struct host_ops *ops;
-	const struct apply_options *opt;
-	bool crashed;
+/* One change's steps as they end, handed to on_step in plan order. */
+struct logged {
+	const struct plan_action *act;
+	int r;
+	struct error *e;
+};
+
+struct change_log {
+	struct logged *ev;
+	size_t n;
+	char *failure;		/* "NAME: action: error", or NULL */
+	bool done, failed;
+};
+
+/*
+ * What the changes of a run share.  Workers (opt->jobs) take changes in
+ * plan order and hold lock while they work, but for the slow file system
+ * steps of the disk driver, when it says they may run in parallel
+ * (disk_ops.parallel), and status writes: everything else (netlink, nft,
+ * hypervisors, the progress report) runs one at a time, as in a run of
+ * one job.
+ */
+struct run {
+	pthread_mutex_t lock;
+	bool crashed;		/* a hook ended the run: no change is taken after it */
 	char **unsynced;	/* VMs whose status file was written or removed, not synced */
-	char *last_key;		/* save_key of the change's last record written */
-	char *last_full;	/* and its save_full */
 	/* What every VM of the run asks the same way, made sure of once: the
 	 * bridge, IPv4 forwarding and banger's table, and the uplink's name. */
 	bool bridge_done, forwarding_done, table_done;
 	char *uplink;
 	struct fault fault;	/* test builds: BANGER_FAULT */
+	size_t next, limit;	/* the next change to take, and the first not to (yet) */
+	struct change_log *log;	/* by change */
+	size_t emit_change, emit_ev;	/* what on_step was given so far */
+	size_t n_ok, n_failed, n_actions;
 };
+
+/* A worker's view: the run, and what the change it works on last wrote. */
+struct actx {
+	const struct plan *p;
+	const struct spec *d;
+	const struct host_ops *ops;
+	const struct apply_options *opt;
+	struct run *run;
+	char *last_key;		/* save_key of the change's last record written */
+	char *last_full;	/* and its save_full */
+};
+
+/* Around a disk driver step or a status write: other workers go on meanwhile. */
+static void
+unlocked_begin(struct actx *a)
+{
+	pthread_mutex_unlock(&a->run->lock);
+}
+
+static void
+unlocked_end(struct actx *a)
+{
+	pthread_mutex_lock(&a->run->lock);
+}
 
 void
 apply_result_done(struct apply_result *r)
@@ -159,18 +205,20 @@ save(struct actx *a, struct vm_status *st, bool result, struct error **err)
 		      : !a->last_key || strcmp(a->last_key, key) != 0;
 	if (need) {
 		st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
+		unlocked_begin(a);
 		r = status_write_nosync(a->opt->status_dir, st, err);
+		unlocked_end(a);
 		if (r < 0)
 			return r;
-		if (!strv_contains(a->unsynced, st->name))
-			a->unsynced = strv_append(a->unsynced, st->name);
+		if (!strv_contains(a->run->unsynced, st->name))
+			a->run->unsynced = strv_append(a->run->unsynced, st->name);
 		free(a->last_key);
 		a->last_key = TAKE_PTR(key);
 		free(a->last_full);
 		a->last_full = TAKE_PTR(full);
 	}
 	if (a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
-		a->crashed = true;
+		a->run->crashed = true;
 		return CRASHED;
 	}
 	return 0;
@@ -398,9 +446,9 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	int r;
 
 	if (act->kind == ACTION_ORPHAN) {
-		fault_before(&a->fault);
+		fault_before(&a->run->fault);
 		r = remove_orphan(a, &act->orphan, err);
-		fault_after(&a->fault);
+		fault_after(&a->run->fault);
 		return r;
 	}
 
@@ -431,9 +479,9 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 				return r;
 		}
 		/* Nothing to do on the host: the record is the step. */
-		fault_before(&a->fault);
+		fault_before(&a->run->fault);
 		r = save(a, st, true, err);
-		fault_after(&a->fault);
+		fault_after(&a->run->fault);
 		return r;
 	}
 	case ACTION_ROOT:
@@ -462,35 +510,35 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	}
 
 	/* 2. act */
-	fault_before(&a->fault);
+	fault_before(&a->run->fault);
 	switch (act->kind) {
 	case ACTION_BRIDGE:
-		r = a->bridge_done ? 0
+		r = a->run->bridge_done ? 0
 				   : o->net->bridge_ensure(o->net->userdata, host->bridge_name,
 							   host->bridge_addr, host->bridge_prefix,
 							   err);
-		a->bridge_done = r >= 0;
+		a->run->bridge_done = r >= 0;
 		break;
 	case ACTION_TAP:
 		r = o->net->tap_ensure(o->net->userdata, st->tap, host->bridge_name, st->name, st->id,
 				       err);
 		break;
 	case ACTION_NAT:
-		r = a->forwarding_done ? 0 : o->net->forwarding_ensure(o->net->userdata, err);
-		a->forwarding_done = r >= 0;
-		if (r >= 0 && !a->uplink) {
+		r = a->run->forwarding_done ? 0 : o->net->forwarding_ensure(o->net->userdata, err);
+		a->run->forwarding_done = r >= 0;
+		if (r >= 0 && !a->run->uplink) {
 			r = o->net->uplink_resolve(o->net->userdata, host->uplink ? host->uplink : "auto",
-						   &a->uplink, err);
+						   &a->run->uplink, err);
 			/* The fix is in host.yaml: say so. */
 			if (r < 0)
 				error_prefix(err, "%s%s", host->path ? host->path : "host.yaml",
 					     host->uplink ? "" : ": no uplink declared");
 		}
-		if (r >= 0 && !a->table_done)
+		if (r >= 0 && !a->run->table_done)
 			r = o->nat->table_ensure(o->nat->userdata, err);
-		a->table_done = r >= 0;
+		a->run->table_done = r >= 0;
 		if (r >= 0)
-			r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, a->uplink, err);
+			r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, a->run->uplink, err);
 		break;
 	case ACTION_NAT_DELETE:
 		r = st->id[0] ? o->nat->vm_delete(o->nat->userdata, st->id, err) : 0;
@@ -500,23 +548,36 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 				a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, err);
 		break;
 	case ACTION_VM_DIR:
+		unlocked_begin(a);
 		r = o->disk->vm_dir_create(o->disk->userdata, vm_dir, err);
+		unlocked_end(a);
 		break;
 	case ACTION_ROOT_REMOVE:
 		root_req(a, ch, st, vm_dir, &req);
+		/* Device-mapper and loop devices: one at a time. */
+		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
+			unlocked_begin(a);
 		r = o->disk->root_remove(o->disk->userdata, &req, err);
+		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
+			unlocked_end(a);
 		break;
 	case ACTION_ROOT: {
 		_cleanup_free_ char *dev = NULL;
 
 		root_req(a, ch, st, vm_dir, &req);
+		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
+			unlocked_begin(a);
 		r = o->disk->root_create(o->disk->userdata, &req, &dev, err);
+		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
+			unlocked_end(a);
 		if (r >= 0)
 			set_str(&st->root_device, dev);
 		break;
 	}
 	case ACTION_WORK:
+		unlocked_begin(a);
 		r = o->disk->work_create(o->disk->userdata, st->work_path, vm->work_disk, err);
+		unlocked_end(a);
 		break;
 	case ACTION_FILESYNC: {
 		_cleanup_free_ struct filesync_entry *all = NULL;
@@ -531,10 +592,13 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 				all[n++] = f->entries[j];
 			}
 		}
+		unlocked_begin(a);
 		if (plan_has_keys(vm, a->opt->ssh_pubkey)) {
 			r = write_keys(a, vm, &keys_path, err);
-			if (r < 0)
+			if (r < 0) {
+				unlocked_end(a);
 				break;
+			}
 			all = xrealloc(all, (n + 1) * sizeof(*all));
 			all[n++] = (struct filesync_entry){ .host = keys_path,
 							    .guest = (char *)PLAN_KEYS_GUEST_PATH,
@@ -542,6 +606,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		}
 		r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n, a->d->root,
 					    err);
+		unlocked_end(a);
 		break;
 	}
 	case ACTION_WORKSPACE: {
@@ -577,19 +642,25 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		_cleanup_free_ char *dest = status_retained_path(a->opt->status_dir, st->name,
 								  st->id[0] ? st->id : "unknown");
 
+		unlocked_begin(a);
 		r = o->disk->work_retain(o->disk->userdata, work, dest, err);
+		unlocked_end(a);
 		break;
 	}
 	case ACTION_VM_DIR_REMOVE:
+		unlocked_begin(a);
 		r = o->disk->vm_dir_remove(o->disk->userdata, vm_dir, err);
+		unlocked_end(a);
 		break;
 	case ACTION_FORGET:
+		unlocked_begin(a);
 		r = status_remove_nosync(a->opt->status_dir, st->name, err);
-		if (!strv_contains(a->unsynced, st->name))
-			a->unsynced = strv_append(a->unsynced, st->name);
-		fault_after(&a->fault);
+		unlocked_end(a);
+		if (!strv_contains(a->run->unsynced, st->name))
+			a->run->unsynced = strv_append(a->run->unsynced, st->name);
+		fault_after(&a->run->fault);
 		if (r >= 0 && a->opt->checkpoint && a->opt->checkpoint(a->opt->hook_userdata) < 0) {
-			a->crashed = true;
+			a->run->crashed = true;
 			return CRASHED;
 		}
 		return r;
@@ -599,7 +670,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	default:
 		return error_set(err, -EINVAL, "unknown action");
 	}
-	fault_after(&a->fault);
+	fault_after(&a->run->fault);
 	if (r == CRASHED)
 		return r;
 	if (r < 0)
@@ -710,35 +781,47 @@ finish(struct actx *a, struct error **err)
 	int r = 0;
 
 	if (o->nat->flush) {
-		fault_before(&a->fault);
+		fault_before(&a->run->fault);
 		r = o->nat->flush(o->nat->userdata, err);
-		fault_after(&a->fault);
+		fault_after(&a->run->fault);
 		if (r < 0)
 			return r;
 	}
 	if (o->net->tap_flush) {
-		fault_before(&a->fault);
+		fault_before(&a->run->fault);
 		r = o->net->tap_flush(o->net->userdata, err);
-		fault_after(&a->fault);
+		fault_after(&a->run->fault);
 		if (r < 0)
 			return r;
 	}
-	r = status_sync(a->opt->status_dir, a->unsynced, err);
+	r = status_sync(a->opt->status_dir, a->run->unsynced, err);
 	if (r >= 0)
-		a->unsynced = strv_free(a->unsynced);
+		a->run->unsynced = strv_free(a->run->unsynced);
 	return r;
 }
 
 static void
-actx_done(struct actx *a)
+run_done(struct run *run, size_t n_changes)
 {
-	free(a->last_key);
-	free(a->last_full);
-	strv_free(a->unsynced);
-	free(a->uplink);
+	for (size_t i = 0; run->log && i < n_changes; i++) {
+		for (size_t k = 0; k < run->log[i].n; k++)
+			error_free(run->log[i].ev[k].e);
+		free(run->log[i].ev);
+		free(run->log[i].failure);
+	}
+	free(run->log);
+	strv_free(run->unsynced);
+	free(run->uplink);
+	pthread_mutex_destroy(&run->lock);
 }
 
-/* Whether the action after j of this change writes the status before acting. */
+/*
+ * Whether the action after j of this change writes j's result: one that
+ * writes the status before acting, or the forget that removes the record
+ * (j's result would be written only to be removed; a run cut short in
+ * between finds the delete's record as the step before j left it, and
+ * does the delete's steps again, each finding its work done).
+ */
 static bool
 next_saves_first(const struct plan *p, const struct plan_change *ch, size_t j)
 {
@@ -747,91 +830,179 @@ next_saves_first(const struct plan *p, const struct plan_change *ch, size_t j)
 	if (j + 1 >= ch->first + ch->n)
 		return false;
 	k = p->actions[j + 1].kind;
-	return k != ACTION_FORGET && k != ACTION_ORPHAN && k != ACTION_IDENTITY;
+	return k != ACTION_ORPHAN && k != ACTION_IDENTITY;
+}
+
+/* Hand on_step what the changes did, in plan order, as far as it is known:
+ * the output of a run of several jobs reads as that of one. */
+static void
+emit(struct actx *a)
+{
+	struct run *run = a->run;
+
+	while (run->emit_change < a->p->n_changes) {
+		struct change_log *l = &run->log[run->emit_change];
+
+		for (; run->emit_ev < l->n; run->emit_ev++) {
+			struct logged *ev = &l->ev[run->emit_ev];
+
+			if (a->opt->on_step)
+				a->opt->on_step(a->opt->step_userdata, &a->p->changes[run->emit_change],
+						ev->act, ev->r, ev->e);
+			error_free(ev->e);
+			ev->e = NULL;
+		}
+		if (!l->done)
+			return;
+		run->emit_change++;
+		run->emit_ev = 0;
+	}
+}
+
+static void
+log_step(struct change_log *l, const struct plan_action *act, int r, struct error *e)
+{
+	struct logged *ev;
+
+	l->ev = xappend(l->ev, &l->n, sizeof(*l->ev), (void **)&ev);
+	*ev = (struct logged){ .act = act, .r = r, .e = e };
+}
+
+/* Change i, its actions in order up to the first that fails; with the lock held. */
+static void
+run_change(struct actx *a, size_t i)
+{
+	const struct plan *p = a->p;
+	const struct plan_change *ch = &p->changes[i];
+	struct change_log *l = &a->run->log[i];
+	struct vm_status st = { 0 };
+
+	vm_status_copy(&st, &ch->status);
+	free(a->last_key);
+	free(a->last_full);
+	a->last_key = NULL;
+	a->last_full = NULL;
+	for (size_t j = ch->first; j < ch->first + ch->n; j++) {
+		const struct plan_action *act = &p->actions[j];
+		struct error *e = NULL;
+		int r;
+
+		r = step(a, ch, &st, act, next_saves_first(p, ch, j), &e);
+		if (r == CRASHED ||
+		    (r < 0 && a->opt->crashed && a->opt->crashed(a->opt->hook_userdata))) {
+			error_free(e);
+			a->run->crashed = true;
+			goto out;
+		}
+		log_step(l, act, r, e);
+		if (r >= 0) {
+			a->run->n_actions++;
+			emit(a);
+			continue;
+		}
+		/* Record the failure, stop this VM's work, go on with the others. */
+		{
+			_cleanup_free_ char *msg = error_format(e);
+			const char *who = ch->vm_name ? ch->vm_name : "orphan";
+
+			l->failure = xasprintf("%s: %s: %s", who, action_kind_to_string(act->kind), msg);
+			if (ch->vm_name && act->kind != ACTION_FORGET && act->kind != ACTION_IDENTITY) {
+				struct error *e2 = NULL;
+
+				set_str(&st.last_error, msg);
+				if (st.phase != VM_PHASE_DELETING)
+					st.phase = VM_PHASE_FAILED;
+				r = save(a, &st, true, &e2);
+				/* The failure itself is reported; a second one about
+				 * recording it adds nothing the user can act on. */
+				error_free(e2);
+				if (r == CRASHED)
+					goto out;
+			}
+		}
+		l->failed = true;
+		break;
+	}
+	l->done = true;
+	if (l->failed)
+		a->run->n_failed++;
+	else
+		a->run->n_ok++;
+	emit(a);
+out:
+	vm_status_done(&st);
+}
+
+/* Takes changes in plan order until none is left below the run's limit. */
+static void *
+worker(void *userdata)
+{
+	struct actx a = *(const struct actx *)userdata;
+
+	a.last_key = NULL;
+	a.last_full = NULL;
+	pthread_mutex_lock(&a.run->lock);
+	while (!a.run->crashed && a.run->next < a.run->limit)
+		run_change(&a, a.run->next++);
+	pthread_mutex_unlock(&a.run->lock);
+	free(a.last_key);
+	free(a.last_full);
+	return NULL;
 }
 
 int
 apply_plan(const struct plan *p, const struct spec *desired, const struct host_ops *ops,
 	   const struct apply_options *opt, struct apply_result *ret, struct error **err)
 {
-	struct actx a = { .p = p, .d = desired, .ops = ops, .opt = opt };
+	struct run run = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct actx a = { .p = p, .d = desired, .ops = ops, .opt = opt, .run = &run };
 	struct apply_result res = { 0 };
+	unsigned jobs = opt->jobs ? opt->jobs : APPLY_JOBS_DEFAULT;
+	pthread_t *threads = NULL;
+	size_t n_threads = 0;
 
 	if (p->refused)
 		return error_set(err, -EPERM, "%s", p->refused);
-	fault_init(&a.fault);
+	fault_init(&run.fault);
+	/* The crash hooks and fault injection count steps: one at a time. */
+	if (!ops->disk->parallel || opt->checkpoint || opt->crashed || run.fault.kill_at ||
+	    run.fault.count_file)
+		jobs = 1;
+	run.log = xcalloc(p->n_changes + 1, sizeof(*run.log));
+
+	/* Orphans first, one after another, and all of them before any VM's
+	 * change: they free what a VM's steps might trip over (plan_build). */
+	while (run.limit < p->n_changes && p->changes[run.limit].kind == CHANGE_ORPHAN)
+		run.limit++;
+	(void)worker(&a);
+	run.limit = p->n_changes;
+	if (jobs > 1 && !run.crashed && run.limit - run.next > 1) {
+		size_t want = jobs - 1;
+
+		if (want > run.limit - run.next - 1)
+			want = run.limit - run.next - 1;
+		threads = xcalloc(want, sizeof(*threads));
+		/* Fewer threads than asked (none at all) only make the run slower. */
+		while (n_threads < want && pthread_create(&threads[n_threads], NULL, worker, &a) == 0)
+			n_threads++;
+	}
+	(void)worker(&a);
+	for (size_t i = 0; i < n_threads; i++)
+		(void)pthread_join(threads[i], NULL);
+	free(threads);
+
 	res.failures = strv_copy(NULL);
-	for (size_t i = 0; i < p->n_changes; i++) {
-		const struct plan_change *ch = &p->changes[i];
-		struct vm_status st = { 0 };
-		bool failed = false;
-
-		vm_status_copy(&st, &ch->status);
-		free(a.last_key);
-		free(a.last_full);
-		a.last_key = NULL;
-		a.last_full = NULL;
-		for (size_t j = ch->first; j < ch->first + ch->n; j++) {
-			const struct plan_action *act = &p->actions[j];
-			struct error *e = NULL;
-			int r;
-
-			r = step(&a, ch, &st, act, next_saves_first(p, ch, j), &e);
-			if (r == CRASHED || (r < 0 && opt->crashed && opt->crashed(opt->hook_userdata))) {
-				error_free(e);
-				vm_status_done(&st);
-				res.aborted = true;
-				actx_done(&a);
-				*ret = res;
-				return error_set(err, -ECANCELED, "run cut short");
-			}
-			if (opt->on_step)
-				opt->on_step(opt->step_userdata, ch, act, r, e);
-			if (r >= 0) {
-				res.n_actions++;
-				continue;
-			}
-			/* Record the failure, stop this VM's work, go on with the others. */
-			{
-				_cleanup_free_ char *msg = error_format(e);
-				const char *who = ch->vm_name ? ch->vm_name : "orphan";
-
-				res.failures = strv_append_take(res.failures,
-								xasprintf("%s: %s: %s", who,
-									  action_kind_to_string(act->kind),
-									  msg));
-				if (ch->vm_name && act->kind != ACTION_FORGET &&
-				    act->kind != ACTION_IDENTITY) {
-					struct error *e2 = NULL;
-
-					set_str(&st.last_error, msg);
-					if (st.phase != VM_PHASE_DELETING)
-						st.phase = VM_PHASE_FAILED;
-					r = save(&a, &st, true, &e2);
-					if (r == CRASHED) {
-						error_free(e);
-						vm_status_done(&st);
-						res.aborted = true;
-						actx_done(&a);
-						*ret = res;
-						return error_set(err, -ECANCELED, "run cut short");
-					}
-					if (r < 0) {
-						/* The failure itself is reported; a second one about
-						 * recording it adds nothing the user can act on. */
-						error_free(e2);
-					}
-				}
-			}
-			error_free(e);
-			failed = true;
-			break;
-		}
-		vm_status_done(&st);
-		if (failed)
-			res.n_failed++;
-		else
-			res.n_ok++;
+	for (size_t i = 0; i < p->n_changes; i++)
+		if (run.log[i].failure)
+			res.failures = strv_append_take(res.failures, TAKE_PTR(run.log[i].failure));
+	res.n_ok = run.n_ok;
+	res.n_failed = run.n_failed;
+	res.n_actions = run.n_actions;
+	if (run.crashed) {
+		res.aborted = true;
+		run_done(&run, p->n_changes);
+		*ret = res;
+		return error_set(err, -ECANCELED, "run cut short");
 	}
 	{
 		struct error *e = NULL;
@@ -844,7 +1015,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			error_free(e);
 		}
 	}
-	actx_done(&a);
+	run_done(&run, p->n_changes);
 	*ret = res;
 	return 0;
 }

@@ -16,8 +16,16 @@
 #include "spec/spec.h"
 #include "util/error.h"
 
+/* Changes worked on at once when apply_options.jobs is 0. */
+#define APPLY_JOBS_DEFAULT 4
+
 struct apply_options {
 	const char *status_dir;
+	/* Changes worked on at once (0: APPLY_JOBS_DEFAULT).  Only the disk
+	 * driver's file system steps and status writes overlap (see apply.c);
+	 * the order of the output is that of one job.  1 where the disk driver
+	 * cannot run in parallel, and with the test hooks below. */
+	unsigned jobs;
 	unsigned ready_timeout_ms;	/* how long a guest may take to be ready; 0: 60 s */
 	unsigned stop_timeout_ms;	/* graceful stop bound; 0: 10 s */
 	/* banger's public key (as in plan_options, the same value): written

@@ -30,14 +30,17 @@ enum {
 	OPT_LOCK_TIMEOUT,
 	OPT_STOP_TIMEOUT,
 	OPT_BOOT_TIMEOUT,
+	OPT_JOBS,
 };
+
+#define JOBS_MAX 64
 
 static void
 help(FILE *f)
 {
 	fputs("Usage: banger reconcile [--dry-run] [--only NAME]... [--json] [--allow-mass-delete]\n"
 	      "                        [--lock-timeout S] [--stop-timeout S] [--boot-timeout S]\n"
-	      "                        [--host-name H]\n"
+	      "                        [--host-name H] [--jobs N]\n"
 	      "\n"
 	      "Make the host match the declarations: observe, plan, then apply the plan\n"
 	      "step by step.  A VM whose step fails is left there with its error recorded;\n"
@@ -52,7 +55,10 @@ help(FILE *f)
 	      "      --stop-timeout S   give a guest S seconds to shut down before SIGTERM,\n"
 	      "                         then SIGKILL (default 10)\n"
 	      "      --boot-timeout S   a guest not ready after S seconds is an error (default 60)\n"
-	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n",
+	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n"
+	      "      --jobs N           work on up to N VMs at once (1-64, default 4); only\n"
+	      "                         disk and status file work overlaps, the output's\n"
+	      "                         order is that of --jobs 1\n",
 	      f);
 	cli_source_help(f);
 	cli_common_help(f);
@@ -114,6 +120,7 @@ cli_reconcile(int argc, char **argv)
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{},
 	};
 	_cleanup_(error_freep) struct error *err = NULL;
@@ -126,6 +133,7 @@ cli_reconcile(int argc, char **argv)
 	const char *host_name = NULL;
 	bool allow_mass = false, dry_run = false;
 	int lock_ms = 30000, stop_ms = 0, boot_ms = 0, c, r, ret;
+	unsigned jobs = 0;
 	size_t n_held;
 	bool partial_source;
 
@@ -167,6 +175,20 @@ cli_reconcile(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_JOBS: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' || v < 1 || v > JOBS_MAX) {
+				cli_errorf("reconcile: --jobs: '%s' is not a number from 1 to %d", optarg,
+					   JOBS_MAX);
+				return EXIT_USAGE;
+			}
+			jobs = (unsigned)v;
+			break;
+		}
 		default:
 			cli_errorf("reconcile: unknown or incomplete option '%s'; see 'banger "
 				   "reconcile --help'",
@@ -240,6 +262,7 @@ cli_reconcile(int argc, char **argv)
 		struct apply_options ao = { .status_dir = run.status_dir,
 					    .ready_timeout_ms = (unsigned)boot_ms,
 					    .stop_timeout_ms = (unsigned)stop_ms,
+					    .jobs = jobs,
 					    .ssh_pubkey = run.ssh_pubkey,
 					    .on_step = on_step,
 					    .step_userdata = &pr };

@@ -143,6 +143,15 @@ map_range(struct disk_copy_map *m, int in, off_t start, off_t end, char *buf)
 	return 0;
 }
 
+static void
+map_clear(struct disk_copy_map *m)
+{
+	free(m->runs);
+	m->runs = NULL;
+	m->n = m->cap = 0;
+	m->valid = false;
+}
+
 static bool
 map_matches(const struct disk_copy_map *m, const struct stat *st)
 {
@@ -160,7 +169,7 @@ map_build(struct disk_copy_map *m, int in, const struct stat *st)
 	off_t pos = 0;
 	int r;
 
-	disk_copy_map_done(m);
+	map_clear(m);
 	while (pos < st->st_size) {
 		off_t data, hole;
 
@@ -181,7 +190,7 @@ map_build(struct disk_copy_map *m, int in, const struct stat *st)
 			hole = st->st_size;
 		r = map_range(m, in, data, hole, buf);
 		if (r < 0) {
-			disk_copy_map_done(m);
+			map_clear(m);
 			return r;
 		}
 		pos = hole;
@@ -198,8 +207,7 @@ map_build(struct disk_copy_map *m, int in, const struct stat *st)
 void
 disk_copy_map_done(struct disk_copy_map *m)
 {
-	free(m->runs);
-	*m = (struct disk_copy_map){ 0 };
+	map_clear(m);
 }
 
 int
@@ -208,8 +216,10 @@ disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_
 {
 	_cleanup_close_ int in = -EBADF, out = -EBADF;
 	_cleanup_free_ char *tmp = NULL;
+	_cleanup_free_ struct disk_copy_run *runs = NULL;
+	size_t n = 0;
 	struct stat st;
-	int r;
+	int r = 0;
 
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -218,11 +228,18 @@ disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_
 		return error_set(err, -errno, "stat '%s': %s", src, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return error_set(err, -EINVAL, "'%s' is not a regular file", src);
-	if (!map_matches(map, &st)) {
+	/* The map is shared: this copy works from its own copy of the runs. */
+	pthread_mutex_lock(&map->lock);
+	if (!map_matches(map, &st))
 		r = map_build(map, in, &st);
-		if (r < 0)
-			return error_set(err, r, "read '%s': %s", src, strerror(-r));
+	if (r >= 0 && map->n) {
+		n = map->n;
+		runs = xmalloc(n * sizeof(*runs));
+		memcpy(runs, map->runs, n * sizeof(*runs));
 	}
+	pthread_mutex_unlock(&map->lock);
+	if (r < 0)
+		return error_set(err, r, "read '%s': %s", src, strerror(-r));
 	tmp = xasprintf("%s.tmp", dst);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (out < 0)
@@ -232,8 +249,8 @@ disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_
 		r = -errno;
 		goto fail;
 	}
-	for (size_t i = 0; i < map->n; i++) {
-		r = copy_range(in, out, map->runs[i].start, map->runs[i].end);
+	for (size_t i = 0; i < n; i++) {
+		r = copy_range(in, out, runs[i].start, runs[i].end);
 		if (r < 0)
 			goto fail;
 	}
@@ -249,7 +266,7 @@ fail:
 int
 disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **err)
 {
-	struct disk_copy_map map = { 0 };
+	struct disk_copy_map map = DISK_COPY_MAP_INIT;
 	int r;
 
 	r = disk_sparse_copy_map(src, dst, mode, &map, err);

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -130,6 +131,7 @@ struct disk_copy_run {
 	off_t start, end;
 };
 struct disk_copy_map {
+	pthread_mutex_t lock;	/* DISK_COPY_MAP_INIT; copies in several threads share it */
 	bool valid;
 	dev_t dev;
 	ino_t ino;
@@ -138,6 +140,7 @@ struct disk_copy_map {
 	struct disk_copy_run *runs;
 	size_t n, cap;
 };
+#define DISK_COPY_MAP_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 void disk_copy_map_done(struct disk_copy_map *m);
 /* disk_sparse_copy through map: made from src when it describes another file,
  * or the same one changed since. */

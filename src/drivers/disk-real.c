@@ -604,6 +604,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 	d->status_dir = xstrdup(status_dir);
 	d->dm = *dm;
 	d->loop = *loop;
+	d->copy_map = (struct disk_copy_map)DISK_COPY_MAP_INIT;
 	d->ops = (struct disk_ops){
 		.strategy_probe = real_strategy_probe,
 		.vm_dir_create = real_vm_dir_create,
@@ -617,6 +618,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.list = real_list,
 		.obj_remove = real_obj_remove,
 		.usage = real_usage,
+		.parallel = true,
 		.userdata = d,
 	};
 	*ret = &d->ops;

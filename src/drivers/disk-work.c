@@ -21,6 +21,7 @@
 #include <ext2fs/ext2fs.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -65,6 +66,8 @@ spawn_wait(char **argv, struct error **err)
 	if (r != 0)
 		return error_set(err, -r, "spawn: %s", strerror(r));
 	(void)posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	/* Another thread's fd opened without O_CLOEXEC (libext2fs's) is not mkfs's. */
+	(void)posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
 	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
@@ -104,22 +107,34 @@ struct pristine {
 	size_t n_sb;
 };
 
-static struct pristine *pristine;
+/* Kept for the life of the process, never moved once kept: a pointer
+ * pristine_find returned stays good without the lock.  The lock covers
+ * finding or making one, so that work disks made in several threads at
+ * once (apply's jobs) run mkfs.ext4 once per size. */
+static struct pristine **pristine;
 static size_t n_pristine;
+static pthread_mutex_t pristine_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned mkfs_runs;
+
+static void
+unlockp(pthread_mutex_t **m)
+{
+	if (*m)
+		pthread_mutex_unlock(*m);
+}
 
 unsigned
 disk_work_mkfs_runs(void)
 {
-	return mkfs_runs;
+	return __atomic_load_n(&mkfs_runs, __ATOMIC_RELAXED);
 }
 
 static const struct pristine *
 pristine_find(uint64_t size)
 {
 	for (size_t i = 0; i < n_pristine; i++)
-		if (pristine[i].size == size)
-			return &pristine[i];
+		if (pristine[i]->size == size)
+			return pristine[i];
 	return NULL;
 }
 
@@ -206,7 +221,8 @@ pristine_keep(int fd, const char *path, uint64_t size)
 	if (errno != ENXIO || !p.n_ext || !pristine_find_superblocks(path, &p))
 		goto drop;
 	pristine = xrealloc(pristine, (n_pristine + 1) * sizeof(*pristine));
-	pristine[n_pristine++] = p;
+	pristine[n_pristine] = xmalloc(sizeof(p));
+	*pristine[n_pristine++] = p;
 	return;
 drop:
 	for (size_t i = 0; i < p.n_ext; i++)
@@ -358,7 +374,8 @@ int
 disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
 	       struct error **err)
 {
-	const struct pristine *p = staging ? NULL : pristine_find(size);
+	_cleanup_(unlockp) pthread_mutex_t *held = NULL;
+	const struct pristine *p = NULL;
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_strv_free_ char **argv = NULL;
 	_cleanup_close_ int fd = -EBADF;
@@ -377,6 +394,11 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 		return error_set(err, -EINVAL, "work disk size %llu is below 1M",
 				 (unsigned long long)size);
 
+	if (!staging) {
+		pthread_mutex_lock(&pristine_lock);
+		held = &pristine_lock;
+		p = pristine_find(size);
+	}
 	tmp = xasprintf("%s.tmp", path);
 	(void)unlink(tmp);
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -390,6 +412,8 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 	if (!p && !staging && cache_dir)
 		p = template_load(cache_dir, size);
 	if (p) {
+		unlockp(&held);
+		held = NULL;
 		r = pristine_write_new(fd, p, tmp, err);
 		if (r < 0) {
 			(void)error_prefix(err, "work disk '%s'", path);
@@ -418,7 +442,7 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 		argv = strv_append(argv, staging);
 	}
 	argv = strv_append(argv, tmp);
-	mkfs_runs++;
+	__atomic_add_fetch(&mkfs_runs, 1, __ATOMIC_RELAXED);
 	r = spawn_wait(argv, err);
 	if (r < 0) {
 		(void)error_prefix(err, "mkfs '%s'", path);
@@ -429,6 +453,8 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 		if (cache_dir && pristine_find(size))
 			template_save(cache_dir, pristine_find(size));
 	}
+	unlockp(&held);
+	held = NULL;
 made:
 	if (fsync(fd) < 0) {
 		r = error_set(err, -errno, "fsync '%s': %s", tmp, strerror(errno));
@@ -461,9 +487,14 @@ fail:
 static int
 ext_error(struct error **err, errcode_t e, const char *what, const char *path)
 {
+	/* error_message formats an unknown code into a static buffer. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	int r = (e > 0 && e < 4096) ? -(int)e : -EIO;
 
-	return error_set(err, r, "%s '%s': %s", what, path, error_message(e));
+	pthread_mutex_lock(&lock);
+	(void)error_set(err, r, "%s '%s': %s", what, path, error_message(e));
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 struct sync {

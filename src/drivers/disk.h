@@ -87,6 +87,11 @@ struct disk_ops {
 	/* Bytes the VM's directory really uses on the host (allocated blocks, holes
 	 * not counted), for status.  Optional: NULL in backends without it. */
 	int (*usage)(void *userdata, const char *vm_dir, uint64_t *ret_bytes, struct error **err);
+	/* Whether vm_dir_create, vm_dir_remove, root_create and root_remove
+	 * (strategies copy and reflink), work_create, filesync_apply and
+	 * work_retain may run in several threads at once, each for another VM
+	 * (apply's jobs).  False: apply calls the ops from one thread. */
+	bool parallel;
 	void *userdata;
 };
 

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "fakes/harness.h"
 #include "fakes/test-spec.h"
+#include "observe/observe.h"
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
@@ -367,6 +369,190 @@ START_TEST(test_delete_retains_work_disk)
 }
 END_TEST
 
+/*
+ * Several jobs: disk steps that overlap (and end out of order: the first
+ * VM's are the slowest), progress still reported in plan order, a failed
+ * VM's error recorded and the others done.  The disk ops here only count;
+ * the fake host's own ops (not thread-safe) are all called under apply's
+ * lock.
+ */
+static struct {
+	pthread_mutex_t lock;
+	unsigned active, max_active, calls;
+	char *fail_path;	/* work_create of this path fails */
+} slow = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+slow_call(const char *path)
+{
+	pthread_mutex_lock(&slow.lock);
+	slow.calls++;
+	if (++slow.active > slow.max_active)
+		slow.max_active = slow.active;
+	pthread_mutex_unlock(&slow.lock);
+	(void)usleep(strstr(path, "/vms/first") ? 40000 : 4000);
+	pthread_mutex_lock(&slow.lock);
+	slow.active--;
+	pthread_mutex_unlock(&slow.lock);
+}
+
+static int
+slow_vm_dir_create(void *userdata, const char *vm_dir, struct error **err)
+{
+	(void)userdata;
+	(void)err;
+	slow_call(vm_dir);
+	return 0;
+}
+
+static int
+slow_root_create(void *userdata, const struct disk_root_req *req, char **ret_device,
+		 struct error **err)
+{
+	(void)userdata;
+	(void)err;
+	slow_call(req->vm_dir);
+	*ret_device = xasprintf("%s/root.img", req->vm_dir);
+	return 0;
+}
+
+static int
+slow_work_create(void *userdata, const char *path, uint64_t size, struct error **err)
+{
+	(void)userdata;
+	(void)size;
+	slow_call(path);
+	if (slow.fail_path && strcmp(path, slow.fail_path) == 0)
+		return error_set(err, -ENOSPC, "no room for '%s'", path);
+	return 0;
+}
+
+static int
+slow_filesync_apply(void *userdata, const char *work_path, const struct filesync_entry *e,
+		    size_t n, const char *state_root, struct error **err)
+{
+	(void)userdata;
+	(void)e;
+	(void)n;
+	(void)state_root;
+	(void)err;
+	slow_call(work_path);
+	return 0;
+}
+
+struct seen {
+	const struct plan *p;
+	long last;		/* index of the last action reported */
+	bool ordered;
+	size_t n;
+};
+
+static void
+seen_step(void *userdata, const struct plan_change *ch, const struct plan_action *a, int r,
+	  const struct error *e)
+{
+	struct seen *sn = userdata;
+	long j = a - sn->p->actions;
+
+	(void)r;
+	(void)e;
+	if (j <= sn->last || a->change != (size_t)(ch - sn->p->changes))
+		sn->ordered = false;
+	sn->last = j;
+	sn->n++;
+}
+
+START_TEST(test_jobs)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *text = xstrdup(IMG FS);
+	_cleanup_(test_spec_freep) struct spec *d = NULL;
+	_cleanup_(observed_freep) struct observed *obs = NULL;
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_strv_free_ char **claimed = NULL;
+	struct plan_options po = { .status_dir = status_dir, .host_name = "testhost" };
+	struct apply_result res = { 0 };
+	struct seen sn = { .last = -1, .ordered = true };
+	struct apply_options ao = { .status_dir = status_dir, .jobs = 4, .on_step = seen_step,
+				    .step_userdata = &sn };
+	struct error *e = NULL;
+	size_t n_ok_actions = 0;
+
+	for (int i = 0; i < 8; i++) {
+		char *t = xasprintf("%svm %s%d image=base work=64M files=dots state=stopped\n", text,
+				    i ? "v" : "first", i);
+
+		free(text);
+		text = t;
+	}
+	d = spec_of(text);
+	h->disk.vm_dir_create = slow_vm_dir_create;
+	h->disk.root_create = slow_root_create;
+	h->disk.work_create = slow_work_create;
+	h->disk.filesync_apply = slow_filesync_apply;
+	h->disk.parallel = true;
+	slow.fail_path = xasprintf("%s/vms/v3/work.ext4", status_dir);
+	claimed = harness_claimed(d);
+	fake_host_new_run(h);
+	ck_assert_int_eq(observe_host(status_dir, &h->ops, claimed, &obs, &e), 0);
+	ck_assert_int_eq(plan_build(d, obs, &po, &p, &e), 0);
+	sn.p = p;
+	ck_assert_int_eq(apply_plan(p, d, &h->ops, &ao, &res, &e), 0);
+
+	ck_assert_uint_gt(slow.max_active, 1);
+	ck_assert_uint_le(slow.max_active, 4);
+	ck_assert_msg(sn.ordered, "progress not in plan order");
+	ck_assert_uint_eq(res.n_ok, 7);
+	ck_assert_uint_eq(res.n_failed, 1);
+	ck_assert_uint_eq(strv_length(res.failures), 1);
+	ck_assert_ptr_nonnull(strstr(res.failures[0], "v3: work: no room for"));
+	/* Every action but v3's from its work disk on. */
+	for (size_t j = 0, v3_failed = 0; j < p->n_actions; j++) {
+		bool v3 = strcmp(p->changes[p->actions[j].change].vm_name, "v3") == 0;
+
+		v3_failed |= v3 && p->actions[j].kind == ACTION_WORK;
+		if (!v3 || !v3_failed)
+			n_ok_actions++;
+	}
+	ck_assert_uint_eq(res.n_actions, n_ok_actions);
+	ck_assert_uint_eq(sn.n, res.n_actions + 1);
+	for (int i = 0; i < 8; i++) {
+		_cleanup_free_ char *name = i ? xasprintf("v%d", i) : xstrdup("first0");
+		struct vm_status st;
+
+		ck_assert_int_eq(status_read(status_dir, name, &st, NULL), 0);
+		if (i == 3) {
+			ck_assert_int_eq(st.phase, VM_PHASE_FAILED);
+			ck_assert_ptr_nonnull(strstr(st.last_error, "no room for"));
+		} else {
+			ck_assert_int_eq(st.phase, VM_PHASE_STOPPED);
+			ck_assert(st.root_ready && st.work_ready && st.seeded);
+		}
+		vm_status_done(&st);
+	}
+	apply_result_done(&res);
+
+	/* With a driver that cannot, one job: nothing overlaps. */
+	plan_free(TAKE_PTR(p));
+	observed_free(TAKE_PTR(obs));
+	rm_tree(status_dir);
+	ck_assert_int_eq(mkdir(status_dir, 0700), 0);
+	h->disk.parallel = false;
+	slow.max_active = 0;
+	fake_host_new_run(h);
+	ck_assert_int_eq(observe_host(status_dir, &h->ops, claimed, &obs, &e), 0);
+	ck_assert_int_eq(plan_build(d, obs, &po, &p, &e), 0);
+	sn = (struct seen){ .p = p, .last = -1, .ordered = true };
+	ck_assert_int_eq(apply_plan(p, d, &h->ops, &ao, &res, &e), 0);
+	ck_assert_uint_eq(slow.max_active, 1);
+	ck_assert(sn.ordered);
+	ck_assert_uint_eq(res.n_ok, 7);
+	apply_result_done(&res);
+	free(slow.fail_path);
+	slow.fail_path = NULL;
+}
+END_TEST
+
 /* Every object on the fake host belongs to a VM with a status file. */
 static void
 assert_all_claimed(struct fake_host *h, const char *ctx)
@@ -515,6 +701,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_failure_isolated);
 	tcase_add_test(tc, test_guest_dies_before_ready);
 	tcase_add_test(tc, test_delete_retains_work_disk);
+	tcase_add_test(tc, test_jobs);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(crash, setup, teardown);
 	tcase_add_loop_test(crash, test_crash_everywhere, 0, (int)ELEMENTSOF(scenarios));

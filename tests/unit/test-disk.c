@@ -462,7 +462,7 @@ START_TEST(test_sparse_copy_map)
 	_cleanup_free_ char *src = xasprintf("%s/mapped.img", tmp_root);
 	_cleanup_free_ char *a = xasprintf("%s/a.img", tmp_root);
 	_cleanup_free_ char *b = xasprintf("%s/b.img", tmp_root);
-	struct disk_copy_map map = { 0 };
+	struct disk_copy_map map = DISK_COPY_MAP_INIT;
 
 	fill(src, 0, 0, 1 << 20);
 	fill(src, 8192, 'a', 4096);
