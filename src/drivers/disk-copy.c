@@ -205,15 +205,34 @@ map_build(struct disk_copy_map *m, int in, const struct stat *st)
 }
 
 void
-disk_copy_map_done(struct disk_copy_map *m)
+disk_copy_maps_done(struct disk_copy_maps *m)
 {
-	map_clear(m);
+	for (size_t i = 0; i < m->n; i++)
+		map_clear(&m->maps[i]);
+	free(m->maps);
+	m->maps = NULL;
+	m->n = 0;
+}
+
+/* The map of the file of st in m (a new, empty one when there is none). */
+static struct disk_copy_map *
+maps_find(struct disk_copy_maps *m, const struct stat *st)
+{
+	struct disk_copy_map *x;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->maps[i].dev == st->st_dev && m->maps[i].ino == st->st_ino)
+			return &m->maps[i];
+	m->maps = xappend(m->maps, &m->n, sizeof(*m->maps), (void **)&x);
+	*x = (struct disk_copy_map){ .dev = st->st_dev, .ino = st->st_ino };
+	return x;
 }
 
 int
-disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_copy_map *map,
+disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_copy_maps *maps,
 		     struct error **err)
 {
+	struct disk_copy_map *map;
 	_cleanup_close_ int in = -EBADF, out = -EBADF;
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_free_ struct disk_copy_run *runs = NULL;
@@ -228,8 +247,9 @@ disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_
 		return error_set(err, -errno, "stat '%s': %s", src, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return error_set(err, -EINVAL, "'%s' is not a regular file", src);
-	/* The map is shared: this copy works from its own copy of the runs. */
-	pthread_mutex_lock(&map->lock);
+	/* The maps are shared: this copy works from its own copy of the runs. */
+	pthread_mutex_lock(&maps->lock);
+	map = maps_find(maps, &st);
 	if (!map_matches(map, &st))
 		r = map_build(map, in, &st);
 	if (r >= 0 && map->n) {
@@ -237,7 +257,7 @@ disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_
 		runs = xmalloc(n * sizeof(*runs));
 		memcpy(runs, map->runs, n * sizeof(*runs));
 	}
-	pthread_mutex_unlock(&map->lock);
+	pthread_mutex_unlock(&maps->lock);
 	if (r < 0)
 		return error_set(err, r, "read '%s': %s", src, strerror(-r));
 	tmp = xasprintf("%s.tmp", dst);
@@ -266,11 +286,11 @@ fail:
 int
 disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **err)
 {
-	struct disk_copy_map map = DISK_COPY_MAP_INIT;
+	struct disk_copy_maps maps = DISK_COPY_MAPS_INIT;
 	int r;
 
-	r = disk_sparse_copy_map(src, dst, mode, &map, err);
-	disk_copy_map_done(&map);
+	r = disk_sparse_copy_map(src, dst, mode, &maps, err);
+	disk_copy_maps_done(&maps);
 	return r;
 }
 

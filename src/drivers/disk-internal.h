@@ -123,15 +123,14 @@ int disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error
 
 /*
  * Where a sparse copy of a file writes: its blocks that are not all zeros,
- * merged into runs, for the file of that identity.  Kept by a caller that
- * copies one image many times (every VM's root disk of a run), so that the
- * image is read through once, not once per copy.
+ * merged into runs, for the file of that identity.  Kept, one per image, by
+ * a caller that copies images many times (every VM's root disk of a run),
+ * so that each image is read through once, not once per copy.
  */
 struct disk_copy_run {
 	off_t start, end;
 };
 struct disk_copy_map {
-	pthread_mutex_t lock;	/* DISK_COPY_MAP_INIT; copies in several threads share it */
 	bool valid;
 	dev_t dev;
 	ino_t ino;
@@ -140,12 +139,17 @@ struct disk_copy_map {
 	struct disk_copy_run *runs;
 	size_t n, cap;
 };
-#define DISK_COPY_MAP_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
-void disk_copy_map_done(struct disk_copy_map *m);
-/* disk_sparse_copy through map: made from src when it describes another file,
- * or the same one changed since. */
-int disk_sparse_copy_map(const char *src, const char *dst, mode_t mode, struct disk_copy_map *map,
-			 struct error **err);
+struct disk_copy_maps {
+	pthread_mutex_t lock;	/* copies in several threads share the maps */
+	struct disk_copy_map *maps;	/* by file (dev, ino) */
+	size_t n;
+};
+#define DISK_COPY_MAPS_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
+void disk_copy_maps_done(struct disk_copy_maps *m);
+/* disk_sparse_copy through the map of src in maps: made when there is none,
+ * or made again when src changed since. */
+int disk_sparse_copy_map(const char *src, const char *dst, mode_t mode,
+			 struct disk_copy_maps *maps, struct error **err);
 /* Whether FICLONE works in dir: clones a small temp file there. */
 bool disk_reflink_works(const char *dir);
 

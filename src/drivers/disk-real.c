@@ -40,9 +40,9 @@ struct disk_real {
 	/* reflink_works_cached: the answer for filesystem reflink_dev */
 	bool reflink_known, reflink_ok;
 	dev_t reflink_dev;
-	/* The data of the image last copied (strategy copy): every VM of a run
-	 * that uses it copies the same blocks. */
-	struct disk_copy_map copy_map;
+	/* The data of each image copied (strategy copy): every VM of a run
+	 * that uses one copies the same blocks. */
+	struct disk_copy_maps copy_maps;
 };
 
 static int
@@ -286,7 +286,7 @@ real_root_create(void *userdata, const struct disk_root_req *req, char **ret_dev
 	if (req->strategy == DISK_STRATEGY_REFLINK)
 		r = disk_reflink(req->image_rootfs, dst, err);
 	else
-		r = disk_sparse_copy_map(req->image_rootfs, dst, 0600, &d->copy_map, err);
+		r = disk_sparse_copy_map(req->image_rootfs, dst, 0600, &d->copy_maps, err);
 	if (r < 0)
 		return r;
 	*ret_device = TAKE_PTR(dst);
@@ -604,7 +604,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 	d->status_dir = xstrdup(status_dir);
 	d->dm = *dm;
 	d->loop = *loop;
-	d->copy_map = (struct disk_copy_map)DISK_COPY_MAP_INIT;
+	d->copy_maps = (struct disk_copy_maps)DISK_COPY_MAPS_INIT;
 	d->ops = (struct disk_ops){
 		.strategy_probe = real_strategy_probe,
 		.vm_dir_create = real_vm_dir_create,
@@ -641,7 +641,8 @@ disk_real_free(struct disk_ops *ops)
 		return NULL;
 	d = ops->userdata;
 	free(d->status_dir);
-	disk_copy_map_done(&d->copy_map);
+	disk_copy_maps_done(&d->copy_maps);
+	pthread_mutex_destroy(&d->copy_maps.lock);
 	free(d);
 	return NULL;
 }

@@ -456,28 +456,32 @@ START_TEST(test_sparse_copy_zero_blocks)
 }
 END_TEST
 
-/* One map for many copies of an image; a change to the image is seen. */
+/* One map per image for many copies of it; a change to the image is seen. */
 START_TEST(test_sparse_copy_map)
 {
 	_cleanup_free_ char *src = xasprintf("%s/mapped.img", tmp_root);
 	_cleanup_free_ char *a = xasprintf("%s/a.img", tmp_root);
 	_cleanup_free_ char *b = xasprintf("%s/b.img", tmp_root);
-	struct disk_copy_map map = DISK_COPY_MAP_INIT;
+	struct disk_copy_maps maps = DISK_COPY_MAPS_INIT;
+	const struct disk_copy_map *map;
 
 	fill(src, 0, 0, 1 << 20);
 	fill(src, 8192, 'a', 4096);
 	fill(src, 65536, 'b', 10000);
-	ck_assert_int_eq(disk_sparse_copy_map(src, a, 0600, &map, NULL), 0);
+	ck_assert_int_eq(disk_sparse_copy_map(src, a, 0600, &maps, NULL), 0);
 	assert_same_content(src, a);
-	ck_assert(map.valid);
-	ck_assert_uint_eq(map.n, 2);
-	ck_assert_int_eq(map.runs[0].start, 8192);
-	ck_assert_int_eq(map.runs[0].end, 12288);
-	ck_assert_int_eq(map.runs[1].start, 65536);
-	ck_assert_int_eq(map.runs[1].end, 65536 + 3 * 4096);
-	ck_assert_int_eq(disk_sparse_copy_map(src, b, 0600, &map, NULL), 0);
+	ck_assert_uint_eq(maps.n, 1);
+	map = &maps.maps[0];
+	ck_assert(map->valid);
+	ck_assert_uint_eq(map->n, 2);
+	ck_assert_int_eq(map->runs[0].start, 8192);
+	ck_assert_int_eq(map->runs[0].end, 12288);
+	ck_assert_int_eq(map->runs[1].start, 65536);
+	ck_assert_int_eq(map->runs[1].end, 65536 + 3 * 4096);
+	ck_assert_int_eq(disk_sparse_copy_map(src, b, 0600, &maps, NULL), 0);
 	assert_same_content(src, b);
-	ck_assert_uint_eq(map.n, 2);
+	ck_assert_uint_eq(maps.n, 1);
+	ck_assert_uint_eq(maps.maps[0].n, 2);
 	/* Data written where the map saw zeros, size and mtime kept as they
 	 * were: the copy still has it (ctime moved). */
 	{
@@ -491,15 +495,21 @@ START_TEST(test_sparse_copy_map)
 		fill(src, 512 * 1024, 'c', 1);
 		ck_assert_int_eq(utimensat(AT_FDCWD, src, keep, 0), 0);
 	}
-	ck_assert_int_eq(disk_sparse_copy_map(src, b, 0600, &map, NULL), 0);
+	ck_assert_int_eq(disk_sparse_copy_map(src, b, 0600, &maps, NULL), 0);
 	assert_same_content(src, b);
-	ck_assert_uint_eq(map.n, 3);
-	/* Another file: mapped anew. */
-	ck_assert_int_eq(disk_sparse_copy_map(a, b, 0600, &map, NULL), 0);
+	ck_assert_uint_eq(maps.n, 1);
+	ck_assert_uint_eq(maps.maps[0].n, 3);
+	/* Another file: a map of its own; the first one is kept. */
+	ck_assert_int_eq(disk_sparse_copy_map(a, b, 0600, &maps, NULL), 0);
 	assert_same_content(a, b);
-	ck_assert_uint_eq(map.n, 2);
-	disk_copy_map_done(&map);
-	ck_assert(!map.valid && !map.runs && !map.n);
+	ck_assert_uint_eq(maps.n, 2);
+	ck_assert_uint_eq(maps.maps[1].n, 2);
+	ck_assert_uint_eq(maps.maps[0].n, 3);
+	ck_assert_int_eq(disk_sparse_copy_map(src, a, 0600, &maps, NULL), 0);
+	assert_same_content(src, a);
+	ck_assert_uint_eq(maps.n, 2);
+	disk_copy_maps_done(&maps);
+	ck_assert(!maps.maps && !maps.n);
 }
 END_TEST
 
