@@ -40,9 +40,10 @@ struct change_log {
  * What the changes of a run share.  Workers (opt->jobs) take changes in
  * plan order and hold lock while they work, but for the slow file system
  * steps of the disk driver, when it says they may run in parallel
- * (disk_ops.parallel), and status writes: everything else (netlink, nft,
- * hypervisors, the progress report) runs one at a time, as in a run of
- * one job.
+ * (disk_ops.parallel), status writes, and waiting for a guest to be ready
+ * or to stop (hv_ops.parallel): everything else (netlink, nft, spawning a
+ * hypervisor, the progress report) runs one at a time, as in a run of one
+ * job.
  */
 struct run {
 	pthread_mutex_t lock;
@@ -343,7 +344,12 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		_cleanup_free_ char *tail = NULL;
 		bool ready = false;
 
+		/* Other VMs' steps (and guests) go on while this one boots. */
+		if (hv->parallel)
+			unlocked_begin(a);
 		r = hv->ready(hv->userdata, &cfg, pid, &ready, &tail, err);
+		if (hv->parallel)
+			unlocked_end(a);
 		if (r < 0) {
 			if (tail)
 				error_prefix(err, "console: %s", tail);
@@ -359,8 +365,12 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 			 * next run starts it again. */
 			struct error *e = NULL;
 
+			if (hv->parallel)
+				unlocked_begin(a);
 			r = hv->stop(hv->userdata, cfg.kind, pid, st->api_socket,
 				     a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, &e);
+			if (hv->parallel)
+				unlocked_end(a);
 			if (r >= 0) {
 				st->pid = 0;
 				st->spawned_ms = 0;
@@ -373,7 +383,11 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		 * Polled often: the check is a read of the console's tail, and
 		 * every ms slept past the guest's readiness is banger's.
 		 */
+		if (hv->parallel)
+			unlocked_begin(a);
 		a->ops->proc->sleep_ms(a->ops->proc->userdata, 20);
+		if (hv->parallel)
+			unlocked_end(a);
 	}
 }
 
@@ -544,8 +558,13 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		r = st->id[0] ? o->nat->vm_delete(o->nat->userdata, st->id, err) : 0;
 		break;
 	case ACTION_STOP:
+		/* A graceful stop waits for the guest: the others go on meanwhile. */
+		if (o->hv->parallel)
+			unlocked_begin(a);
 		r = o->hv->stop(o->hv->userdata, st->applied.hypervisor, st->pid, st->api_socket,
 				a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, err);
+		if (o->hv->parallel)
+			unlocked_end(a);
 		break;
 	case ACTION_VM_DIR:
 		unlocked_begin(a);

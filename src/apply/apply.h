@@ -22,7 +22,8 @@
 struct apply_options {
 	const char *status_dir;
 	/* Changes worked on at once (0: APPLY_JOBS_DEFAULT).  Only the disk
-	 * driver's file system steps and status writes overlap (see apply.c);
+	 * driver's file system steps, status writes and waits for guests to be
+	 * ready or to stop overlap (see apply.c);
 	 * the order of the output is that of one job.  1 where the disk driver
 	 * cannot run in parallel, and with the test hooks below. */
 	unsigned jobs;

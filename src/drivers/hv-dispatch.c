@@ -139,11 +139,21 @@ d_list(void *ud, const char *sock_dir, struct hv_proc **ret, size_t *ret_n, stru
 void
 hv_dispatch_init(struct hv_dispatch *d)
 {
+	bool parallel = false;
+
+	for (int k = 0; k < _HYPERVISOR_MAX; k++) {
+		if (d->by_kind[k] && !d->by_kind[k]->parallel) {
+			parallel = false;
+			break;
+		}
+		parallel |= d->by_kind[k] != NULL;
+	}
 	d->ops = (struct hv_ops){ .spawn = d_spawn,
 				  .boot = d_boot,
 				  .ready = d_ready,
 				  .stop = d_stop,
 				  .alive = d_alive,
 				  .list = d_list,
+				  .parallel = parallel,
 				  .userdata = d };
 }

@@ -19,5 +19,6 @@ struct hv_dispatch {
 	struct hv_ops ops;	/* what the reconciler uses; userdata points here */
 };
 
-/* Set d->ops up to route to d->by_kind (fill by_kind before or after). */
+/* Set d->ops up to route to d->by_kind (fill by_kind before or after;
+ * d->ops.parallel is true when every backend filled before is). */
 void hv_dispatch_init(struct hv_dispatch *d);

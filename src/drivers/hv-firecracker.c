@@ -571,6 +571,7 @@ hv_firecracker_new_with_options(const struct hv_firecracker_options *opts, struc
 	ops->boot = fc_boot;
 	ops->ready = fc_ready;
 	ops->stop = fc_stop;
+	ops->parallel = true;
 	ops->alive = fc_alive;
 	ops->list = fc_list;
 	ops->userdata = st;

@@ -954,6 +954,7 @@ hv_qemu_new_with_host(const struct hv_qemu_host *host, struct hv_ops **ret, stru
 		.stop = qemu_stop,
 		.alive = qemu_alive,
 		.list = qemu_list,
+		.parallel = true,
 		.userdata = q,
 	};
 	*ret = &q->ops;

@@ -64,5 +64,8 @@ struct hv_ops {
 	 * (banger passes STATUS_DIR/vms; a VM's socket is vms/NAME/api.sock). */
 	int (*list)(void *userdata, const char *sock_dir, struct hv_proc **ret, size_t *ret_n,
 		    struct error **err);
+	/* Whether ready and stop may run in several threads at once, each for
+	 * another VM (apply waits for several guests with --jobs). */
+	bool parallel;
 	void *userdata;
 };

@@ -60,6 +60,12 @@ grep -q "Reconciled: 2 changed, 0 failed" $T/r1 || { cat $T/r1; fail "first summ
 grep -q "banger-guest-ready" $T/status/vms/web/console.log || fail "web not ready"
 t1=\$(date +%s%N)
 echo "both guests booted by reconcile in \$(( (t1 - t0) / 1000000 )) ms"
+# With the default --jobs, the second guest is spawned while the first boots.
+ms() { sed -n "s/^\$1: //p" $T/status/vms/\$2.yaml; }
+[ "\$(ms spawned_ms db)" -lt "\$(ms started_ms web)" ] && [ "\$(ms spawned_ms web)" -lt "\$(ms started_ms db)" ] ||
+	{ grep -H '_ms:' $T/status/vms/*.yaml; fail "the guests did not boot at the same time"; }
+# The progress is printed in the plan's order: db's steps, then web's.
+[ "\$(grep -n '^create ' $T/r1 | cut -d: -f2 | tr '\\n' ' ')" = "create db create web " ] || { cat $T/r1; fail "progress order"; }
 for want in "web 10.77.0.1" "web 10.77.0.3" "db 10.77.0.1" "db 10.77.0.2"; do
 	set -- \$want
 	i=0

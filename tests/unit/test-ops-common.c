@@ -184,6 +184,18 @@ START_TEST(test_hv_dispatch_list_all)
 	d.by_kind[HYPERVISOR_FIRECRACKER] = &f->hv;
 	d.list_all = count_list_all;
 	hv_dispatch_init(&d);
+	/* Parallel waits only when every backend allows them. */
+	ck_assert(!d.ops.parallel);
+	q->hv.parallel = true;
+	hv_dispatch_init(&d);
+	ck_assert(!d.ops.parallel);
+	f->hv.parallel = true;
+	hv_dispatch_init(&d);
+	ck_assert(d.ops.parallel);
+	d.by_kind[HYPERVISOR_QEMU] = NULL;
+	hv_dispatch_init(&d);
+	ck_assert(d.ops.parallel);
+	d.by_kind[HYPERVISOR_QEMU] = &q->hv;
 	ck_assert_int_eq(f->net.bridge_ensure(f, "banger0", 0x0a4d0001, 24, NULL), 0);
 	ck_assert_int_eq(f->net.tap_ensure(f, "bgr-01234567", "banger0", "web", ID, NULL), 0);
 	ck_assert_int_eq(d.ops.spawn(d.ops.userdata, &cfg, &pid, NULL), 0);
