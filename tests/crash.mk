@@ -6,10 +6,11 @@ CRASH_TESTS = \
 	tests/crash/fault-matrix.sh \
 	tests/crash/concurrency.sh \
 	tests/crash/mass-delete.sh \
-	tests/crash/orphans.sh
+	tests/crash/orphans.sh \
+	tests/crash/jobs-kill.sh
 EXTRA_DIST += $(CRASH_TESTS) tests/data/status \
 	tests/crash/lib.sh tests/crash/fault-run.sh tests/crash/concurrency-run.sh \
-	tests/crash/mass-delete-run.sh tests/crash/orphans-run.sh
+	tests/crash/mass-delete-run.sh tests/crash/orphans-run.sh tests/crash/jobs-kill-run.sh
 if ENABLE_TESTS
 TESTS += $(CRASH_TESTS)
 endif

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The inside of tests/crash/jobs-kill.sh (in its network namespace).
+set -eu
+. "$top_srcdir/tests/crash/lib.sh"
+ns_setup
+ST=$T/state
+SD=$T/status
+export BANGER_STATE=$ST BANGER_STATUS_DIR=$SD
+state_init "$ST" firecracker
+
+declare_all() {
+	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+		s=stopped
+		[ $((i % 3)) = 0 ] && s=running
+		vm_decl "$ST" "v$i" $s 128M true 16M yes
+	done
+}
+
+# Run reconcile ($@) with --jobs 4 and SIGKILL it after $delay ms; count
+# the runs that were still going.
+killed=0
+run_killed() {
+	"$BANGER" reconcile --jobs 4 "$@" >"$T/killed.out" 2>&1 &
+	p=$!
+	sleep "$(printf '0.%03d' "$delay")"
+	if kill -9 "$p" 2>/dev/null; then
+		killed=$((killed + 1))
+	fi
+	wait "$p" 2>/dev/null || true
+}
+
+for delay in 5 20 50 100 200 400; do
+	declare_all
+	run_killed
+	"$BANGER" reconcile --jobs 4 >"$T/out" 2>&1 ||
+		{ cat "$T/killed.out" "$T/out"; fail "create killed after $delay ms: the next run failed"; }
+	"$BANGER" plan >"$T/plan" 2>&1 && grep -q '^No changes' "$T/plan" ||
+		{ cat "$T/plan"; fail "create killed after $delay ms: not converged"; }
+	[ "$(grep -c '^phase: "*running' "$SD"/vms/*.yaml | awk -F: '{ s += $2 } END { print s }')" = 4 ] ||
+		fail "create killed after $delay ms: not 4 running VMs"
+	tmp=$(find "$SD" -name '*.tmp*')
+	[ -z "$tmp" ] || { echo "$tmp"; fail "create killed after $delay ms: temporary files left"; }
+
+	rm -f "$ST"/vms/*.yaml
+	run_killed --allow-mass-delete
+	"$BANGER" reconcile --jobs 4 --allow-mass-delete >"$T/out" 2>&1 ||
+		{ cat "$T/killed.out" "$T/out"; fail "delete killed after $delay ms: the next run failed"; }
+	left=$(leaks "$SD")
+	[ -z "$left" ] || { echo "$left"; fail "delete killed after $delay ms: left behind"; }
+	echo "killed after $delay ms: converged, nothing left"
+done
+# Most runs must have been cut short, or the test tested nothing.
+[ "$killed" -ge 8 ] || fail "only $killed of 12 runs were still going when killed"
+echo "$killed of 12 runs killed part way"
