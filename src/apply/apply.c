@@ -119,7 +119,9 @@ apply_cmdline(const struct spec *d, const struct image_spec *img, const struct v
 /*
  * The VM's authorized_keys as a host file the file-sync step copies into
  * the work disk: STATUS_DIR/vms/NAME/authorized_keys (0600), banger's key
- * first.  It lives in the VM's directory, so it goes with the VM.
+ * first.  It lives in the VM's directory, so it goes with the VM.  Written
+ * under the run lock only: through a fixed temp name, which the next write
+ * takes over when a killed run left it.
  */
 static int
 write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct error **err)
@@ -142,7 +144,7 @@ write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct err
 	r = mkdir_p(dir, 0700);
 	if (r < 0)
 		return error_set(err, r, "create '%s'", dir);
-	r = write_file_replace(path, text, strlen(text), 0600);
+	r = write_file_replace_fixed(path, text, strlen(text), 0600);
 	if (r < 0)
 		return error_set(err, r, "write '%s'", path);
 	*ret_path = TAKE_PTR(path);

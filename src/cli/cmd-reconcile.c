@@ -20,6 +20,7 @@
 #include "drivers/guest.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/strv.h"
 
 enum {
@@ -249,6 +250,20 @@ cli_reconcile(int argc, char **argv)
 		return p->refused || n_held || partial_source ? EXIT_PARTIAL : EXIT_CONVERGED;
 	}
 
+	/*
+	 * Temp files of writers killed part way: those of files any number of
+	 * writers may write (the hosts fragment, known_hosts) are named by
+	 * the writer's pid, and go once no such process is left.
+	 */
+	{
+		static const char *const sub[] = { "", "/ssh" };
+
+		for (size_t i = 0; i < ELEMENTSOF(sub); i++) {
+			_cleanup_free_ char *dir = xasprintf("%s%s", run.status_dir, sub[i]);
+
+			(void)remove_dead_temporaries(dir);
+		}
+	}
 	pr.plan = p;
 	pr.json = common.json;
 	pr.tty = isatty(STDOUT_FILENO);

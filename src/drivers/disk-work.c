@@ -123,6 +123,16 @@ unlockp(pthread_mutex_t **m)
 		pthread_mutex_unlock(*m);
 }
 
+/* com_err's table list is global and unlocked: registered once per process
+ * (file syncs run in several threads with apply's jobs). */
+static pthread_once_t error_table_once = PTHREAD_ONCE_INIT;
+
+static void
+error_table_init(void)
+{
+	initialize_ext2_error_table();
+}
+
 unsigned
 disk_work_mkfs_runs(void)
 {
@@ -383,9 +393,15 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 	int r;
 
 	if (lstat(path, &st) == 0) {
+		_cleanup_free_ char *left = NULL;
+
 		if (!S_ISREG(st.st_mode))
 			return error_set(err, -EEXIST, "work disk '%s' exists and is not a file",
 					 path);
+		/* A run killed between the link and the unlink below left the
+		 * temp name too (one more link to the disk): not kept. */
+		left = xasprintf("%s.tmp", path);
+		(void)unlink(left);
 		return 0;	/* never recreated: it holds the VM's data */
 	}
 	if (errno != ENOENT)
@@ -995,7 +1011,7 @@ disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_
 	errcode_t ec;
 	int r = 0;
 
-	initialize_ext2_error_table();
+	(void)pthread_once(&error_table_once, error_table_init);
 	ec = ext2fs_open(work_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s.fs);
 	if (ec)
 		return ext_error(err, ec, "open ext4 image", work_path);
@@ -1139,7 +1155,7 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 	if (!S_ISDIR(st.st_mode))
 		return error_set(err, -ENOTDIR, "'%s' is not a directory", host_dir);
 
-	initialize_ext2_error_table();
+	(void)pthread_once(&error_table_once, error_table_init);
 	ec = ext2fs_open(work_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s.fs);
 	if (ec)
 		return ext_error(err, ec, "open ext4 image", work_path);

@@ -1004,8 +1004,9 @@ status_write_whole(const char *status_dir, const struct vm_status *s, bool durab
 	r = mkdir_p(dir, 0700);
 	if (r < 0)
 		return error_set(err, r, "status directory '%s': %s", dir, strerror(-r));
-	r = durable ? write_file_atomic(path, text, strlen(text), 0600)
-		    : write_file_replace(path, text, strlen(text), 0600);
+	/* Status files are written under the run lock only: a fixed temp name. */
+	r = durable ? write_file_atomic_fixed(path, text, strlen(text), 0600)
+		    : write_file_replace_fixed(path, text, strlen(text), 0600);
 	if (r < 0)
 		return error_set(err, r, "status file '%s': %s", path, strerror(-r));
 	return 0;
@@ -1082,8 +1083,11 @@ status_remove_whole(const char *status_dir, const char *name, bool durable,
 		    struct error **err)
 {
 	_cleanup_free_ char *path = status_path(status_dir, name);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
 	int r;
 
+	/* A temp file a killed writer left goes with the record. */
+	(void)unlink(tmp);
 	if (unlink(path) < 0 && errno != ENOENT) {
 		r = -errno;
 		return error_set(err, r, "%s: %s", path, strerror(-r));

@@ -4,10 +4,12 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +55,11 @@ write_all(int fd, const void *data, size_t len)
 }
 
 static int
-write_file_whole(const char *path, const void *data, size_t len, mode_t mode, bool durable)
+write_file_whole(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+		 bool fixed)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	_cleanup_free_ char *tmp = fixed ? xasprintf("%s.tmp", path)
+					 : xasprintf("%s.tmp.%d", path, (int)getpid());
 	_cleanup_close_ int fd = -EBADF;
 	int r;
 
@@ -91,13 +95,65 @@ fail:
 int
 write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	return write_file_whole(path, data, len, mode, true);
+	return write_file_whole(path, data, len, mode, true, false);
 }
 
 int
 write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
 {
-	return write_file_whole(path, data, len, mode, false);
+	return write_file_whole(path, data, len, mode, false, false);
+}
+
+int
+write_file_atomic_fixed(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file_whole(path, data, len, mode, true, true);
+}
+
+int
+write_file_replace_fixed(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file_whole(path, data, len, mode, false, true);
+}
+
+/* The writer's pid of a name "X.tmp.PID", or 0. */
+static pid_t
+temporary_pid(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	char *end;
+	long v;
+
+	if (!dot || dot - name < 5 || strncmp(dot - 4, ".tmp", 4) != 0 || !dot[1] || dot[1] == '0')
+		return 0;
+	errno = 0;
+	v = strtol(dot + 1, &end, 10);
+	if (errno || *end || v <= 0 || v > INT_MAX)
+		return 0;
+	return (pid_t)v;
+}
+
+int
+remove_dead_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid_t pid = temporary_pid(de->d_name);
+
+		if (!pid || pid == getpid() || de->d_type == DT_DIR)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;	/* alive (or not ours to signal): its writer may be at work */
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /*

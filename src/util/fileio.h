@@ -25,6 +25,23 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 int write_file_replace(const char *path, const void *data, size_t len, mode_t mode);
 
 /*
+ * write_file_atomic and write_file_replace through "path.tmp" instead: for
+ * files only ever written by one process at a time (banger's records,
+ * under its run lock), so that a temp file a killed writer left is taken
+ * over by the next write of that path instead of staying behind.
+ */
+int write_file_atomic_fixed(const char *path, const void *data, size_t len, mode_t mode);
+int write_file_replace_fixed(const char *path, const void *data, size_t len, mode_t mode);
+
+/*
+ * Remove the temp files "NAME.tmp.PID" in dir (the write_file_atomic and
+ * write_file_replace ones) whose writer is gone: no process PID.  Best
+ * effort; returns how many were removed, or -errno when dir cannot be read
+ * (-ENOENT: no dir).
+ */
+int remove_dead_temporaries(const char *dir);
+
+/*
  * Read a regular file whole into a NUL-terminated buffer (the NUL is not
  * counted in *ret_len).  -EFBIG when it is larger than max bytes, -EISDIR
  * or -EINVAL when it is not a regular file.  Files that report no size

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
@@ -71,6 +72,64 @@ START_TEST(test_atomic_write_and_read)
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(read_file(path, 1024, &data, &len), -ENOENT);
 	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* A fixed temp name left by a killed writer is taken over by the next write;
+ * pid-named ones go once their writer is dead, and only those. */
+START_TEST(test_temporaries)
+{
+	char dir[] = "/tmp/banger-test-XXXXXX";
+	_cleanup_free_ char *path = NULL, *tmp = NULL, *data = NULL;
+	/* Not a writer's temp file, or one whose writer lives (this process). */
+	const char *keep[] = { "own", "c.tmp", "d.tmp.x1", "e.tmp.012", "tmp.5", "f.tmp." };
+	size_t len = 0;
+	pid_t dead;
+	int status;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = xasprintf("%s/r.yaml", dir);
+	tmp = xasprintf("%s.tmp", path);
+	ck_assert_int_eq(write_file_replace(tmp, "half", 4, 0600), 0);
+	ck_assert_int_eq(write_file_replace_fixed(path, "whole\n", 6, 0600), 0);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	ck_assert_int_eq(read_file(path, 64, &data, &len), 0);
+	ck_assert_str_eq(data, "whole\n");
+	ck_assert_int_eq(write_file_atomic_fixed(path, "again\n", 6, 0600), 0);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+
+	dead = fork();
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+		_cleanup_free_ char *name = i ? xstrdup(keep[i]) : xasprintf("b.tmp.%d", (int)getpid());
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+
+		ck_assert_int_eq(write_file_replace(p, "x", 1, 0600), 0);
+	}
+	{
+		_cleanup_free_ char *a = xasprintf("%s/a.yaml.tmp.%d", dir, (int)dead);
+		_cleanup_free_ char *g = xasprintf("%s/g.tmp.2147483647", dir);
+
+		ck_assert_int_eq(write_file_replace(a, "x", 1, 0600), 0);
+		ck_assert_int_eq(write_file_replace(g, "x", 1, 0600), 0);
+		ck_assert_int_eq(remove_dead_temporaries(dir), 2);
+		ck_assert_int_eq(access(a, F_OK), -1);
+		ck_assert_int_eq(access(g, F_OK), -1);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+		_cleanup_free_ char *name = i ? xstrdup(keep[i]) : xasprintf("b.tmp.%d", (int)getpid());
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+
+		ck_assert_msg(access(p, F_OK) == 0, "%s removed", name);
+		ck_assert_int_eq(unlink(p), 0);
+	}
+	ck_assert_int_eq(remove_dead_temporaries(dir), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	ck_assert_int_eq(remove_dead_temporaries(dir), -ENOENT);
 }
 END_TEST
 
@@ -340,6 +399,7 @@ util_suite(void)
 	tcase_add_test(tc, test_error_prefix_chain);
 	tcase_add_test(tc, test_error_position);
 	tcase_add_test(tc, test_atomic_write_and_read);
+	tcase_add_test(tc, test_temporaries);
 	tcase_add_test(tc, test_read_unsized);
 	tcase_add_test(tc, test_mkdir_p);
 	tcase_add_test(tc, test_dns_label);
