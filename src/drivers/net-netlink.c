@@ -299,10 +299,12 @@ nl_bridge_ensure(void *userdata, const char *bridge, uint32_t addr, unsigned pre
 }
 
 /*
- * Create a persistent single-queue tap named tap.  IFF_TUN_EXCL makes the
- * kernel refuse a name that appeared since we looked, so we never attach to
- * somebody else's tun device.  The fd is returned still open: closing it
- * after TUNSETPERSIST 0 removes the tap again (rollback).
+ * Create a single-queue tap named tap, not persistent yet: it lives while
+ * the fd returned lives, so that a process killed before the tap carries
+ * banger's mark (tap_configure) leaves no tap behind; the caller makes it
+ * persistent after that (tun_persist).  IFF_TUN_EXCL makes the kernel
+ * refuse a name that appeared since we looked, so we never attach to
+ * somebody else's tun device.
  */
 static int
 tun_create(const char *tap, int *ret_fd, struct error **err)
@@ -322,9 +324,15 @@ tun_create(const char *tap, int *ret_fd, struct error **err)
 					 tap);
 		return error_set(err, -errno, "tap '%s': TUNSETIFF: %s", tap, strerror(errno));
 	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int
+tun_persist(int fd, const char *tap, struct error **err)
+{
 	if (ioctl(fd, TUNSETPERSIST, 1) < 0)
 		return error_set(err, -errno, "tap '%s': TUNSETPERSIST: %s", tap, strerror(errno));
-	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
 
@@ -430,10 +438,12 @@ nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *v
 		(void)error_prefix(err, "tap '%s'", tap);
 		goto rollback;
 	}
-	return 0;
-rollback:
+	/* Marked as this VM's: now it may outlive us. */
 	if (fd >= 0)
-		(void)ioctl(fd, TUNSETPERSIST, 0);
+		r = tun_persist(fd, tap, err);
+	return r;
+rollback:
+	/* A new tap is not persistent yet: closing fd removes it. */
 	return r;
 }
 
