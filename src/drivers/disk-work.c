@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Work disks: an ext4 image made once by mkfs.ext4 (posix_spawn, argv, never
- * a shell), and file syncs written into that image with libext2fs, never by
- * mounting it.  Only this file includes the libext2fs headers.
+ * Work disks: an ext4 image made once by mkfs.ext4 (an argv, never a
+ * shell; spawn_wait_tied), and file syncs written into that image with
+ * libext2fs, never by mounting it.  Only this file includes the libext2fs
+ * headers.
  *
  * File-sync rules: a file entry gets its declared mode (default 0600); a
  * directory entry's directories get the declared mode (default 0755) and its
@@ -22,23 +23,21 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "drivers/disk-internal.h"
+#include "drivers/spawn-tied.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/strv.h"
 
-extern char **environ;
 
 #define WORK_MIN_SIZE (1ULL << 20)
 #define WORK_LABEL "banger-work"
@@ -53,34 +52,6 @@ find_mkfs(void)
 		if (access(cands[i], X_OK) == 0)
 			return cands[i];
 	return "mkfs.ext4";
-}
-
-static int
-spawn_wait(char **argv, struct error **err)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int r, status;
-
-	r = posix_spawn_file_actions_init(&fa);
-	if (r != 0)
-		return error_set(err, -r, "spawn: %s", strerror(r));
-	(void)posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	/* Another thread's fd opened without O_CLOEXEC (libext2fs's) is not mkfs's. */
-	(void)posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0)
-		return error_set(err, -r, "spawn '%s': %s", argv[0], strerror(r));
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return error_set(err, -errno, "wait for '%s': %s", argv[0], strerror(errno));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		return error_set(err, -EIO, "'%s' exited with status %d", argv[0],
-				 WEXITSTATUS(status));
-	return error_set(err, -EIO, "'%s' killed by signal %d", argv[0], WTERMSIG(status));
 }
 
 /*
@@ -459,7 +430,7 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 	}
 	argv = strv_append(argv, tmp);
 	__atomic_add_fetch(&mkfs_runs, 1, __ATOMIC_RELAXED);
-	r = spawn_wait(argv, err);
+	r = spawn_wait_tied(argv, false, err);
 	if (r < 0) {
 		(void)error_prefix(err, "mkfs '%s'", path);
 		goto fail;

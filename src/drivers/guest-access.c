@@ -1,28 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * banger's SSH key pair and the hosts files: the host side of reaching a
- * guest by key and by name.  ssh-keygen is exec'd with posix_spawn and an
- * argv, never through a shell.
+ * guest by key and by name.  ssh-keygen is exec'd with an argv, never
+ * through a shell (spawn_wait_tied).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "drivers/guest.h"
+#include "drivers/spawn-tied.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/markblock.h"
 
-extern char **environ;
 
 #define PUBKEY_MAX 4096
 #define HOSTS_MAX (16 * 1024 * 1024)
@@ -72,24 +70,10 @@ run_keygen(const char *path, struct error **err)
 	char q[] = "-q", t[] = "-t", type[] = "ed25519", n[] = "-N", empty[] = "", f[] = "-f";
 	char c[] = "-C", comment[] = "banger";
 	char *argv[] = { prog, q, t, type, n, empty, f, file, c, comment, NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int r, status;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	r = -posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r < 0)
-		return error_set(err, r, "run '%s'", argv[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return error_set(err, -errno, "wait for '%s'", argv[0]);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return error_set(err, -EIO, "'%s' exited with status %d", argv[0],
-				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	return 0;
+	/* Tied to this process: a run killed part way leaves no ssh-keygen
+	 * writing the pair after the next run made its own. */
+	return spawn_wait_tied(argv, true, err);
 }
 
 int

@@ -2,11 +2,7 @@
 # The inside of tests/crash/concurrency.sh (in its network namespace).
 set -eu
 . "$top_srcdir/tests/crash/lib.sh"
-ns_setup
-ST=$T/state
-SD=$T/status
-export BANGER_STATE=$ST BANGER_STATUS_DIR=$SD
-state_init "$ST" firecracker
+inner_setup
 vm_decl "$ST" a running 128M true 16M yes
 vm_decl "$ST" b running 128M false 0 no
 "$BANGER" reconcile >"$T/out" 2>&1 || { cat "$T/out"; fail "first reconcile"; }

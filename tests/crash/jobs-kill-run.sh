@@ -2,11 +2,7 @@
 # The inside of tests/crash/jobs-kill.sh (in its network namespace).
 set -eu
 . "$top_srcdir/tests/crash/lib.sh"
-ns_setup
-ST=$T/state
-SD=$T/status
-export BANGER_STATE=$ST BANGER_STATUS_DIR=$SD
-state_init "$ST" firecracker
+inner_setup
 
 declare_all() {
 	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do

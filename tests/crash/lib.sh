@@ -14,6 +14,17 @@ ns_setup() {
 	ip route add default via 192.0.2.2
 }
 
+# The start of most inner scripts: ns_setup, then $ST (declarations, made
+# by state_init with the fake Firecracker) and $SD (status) under $T, both
+# exported as banger's defaults.
+inner_setup() {
+	ns_setup
+	ST=$T/state
+	SD=$T/status
+	export BANGER_STATE="$ST" BANGER_STATUS_DIR="$SD"
+	state_init "$ST" firecracker
+}
+
 # host.yaml and the image; $1: state directory, $2: hypervisor
 # (firecracker: the fake one, or qemu).
 state_init() {

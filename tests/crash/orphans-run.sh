@@ -2,11 +2,7 @@
 # The inside of tests/crash/orphans.sh (in its network namespace).
 set -eu
 . "$top_srcdir/tests/crash/lib.sh"
-ns_setup
-ST=$T/state
-SD=$T/status
-export BANGER_STATE=$ST BANGER_STATUS_DIR=$SD
-state_init "$ST" firecracker
+inner_setup
 vm_decl "$ST" keep running 128M true 16M no
 "$BANGER" reconcile >"$T/out" 2>&1 || { cat "$T/out"; fail "setup"; }
 leaks "$SD" | sort >"$T/baseline"

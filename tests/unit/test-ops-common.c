@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The helpers every driver shares (ops-common.c), the real proc ops
- * (proc-sys.c), and the fake host's own contract: failure injection, crash,
- * save/load.
+ * (proc-sys.c), helper programs (spawn-tied.c), and the fake host's own
+ * contract: failure injection, crash, save/load.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "drivers/hv-dispatch.h"
 #include "drivers/proc-sys.h"
+#include "drivers/spawn-tied.h"
 #include "fakes/fake-host.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/name.h"
 
 #define ID "0123456789abcdef0123456789abcdef"
@@ -243,6 +249,82 @@ START_TEST(test_fake_busy)
 }
 END_TEST
 
+/* Helpers run and waited for: exit status, no stray fd, and dead with us. */
+static bool
+proc_gone(pid_t pid)
+{
+	_cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
+	_cleanup_free_ char *data = NULL;
+	const char *close;
+	size_t len = 0;
+
+	if (read_file(path, 4096, &data, &len) < 0)
+		return true;
+	close = strrchr(data, ')');
+	return close && (close[2] == 'Z' || close[2] == 'X');
+}
+
+START_TEST(test_spawn_tied)
+{
+	char dir[] = "/tmp/banger-test-XXXXXX";
+	char *t[] = { (char *)"true", NULL }, *f[] = { (char *)"false", NULL };
+	char *none[] = { (char *)"banger-no-such-program", NULL };
+	_cleanup_free_ char *pidfile = NULL, *script = NULL, *fdcheck = NULL;
+	struct error *e = NULL;
+	pid_t runner, helper = 0;
+	int fd, status;
+
+	ck_assert_int_eq(spawn_wait_tied(t, true, NULL), 0);
+	ck_assert_int_eq(spawn_wait_tied(f, true, &e), -EIO);
+	ck_assert_ptr_nonnull(strstr(e->msg, "exited with status 1"));
+	e = error_free(e);
+	ck_assert_int_eq(spawn_wait_tied(none, true, &e), -ENOENT);
+	e = error_free(e);
+
+	/* An fd the caller left without O_CLOEXEC is not the helper's. */
+	fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(fd, 3);
+	fdcheck = xasprintf("[ ! -e /proc/$$/fd/%d ]", fd);
+	{
+		char *argv[] = { (char *)"/bin/sh", (char *)"-c", fdcheck, NULL };
+
+		ck_assert_int_eq(spawn_wait_tied(argv, true, NULL), 0);
+	}
+	close(fd);
+
+	/* The runner dies: its helper is killed too. */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	pidfile = xasprintf("%s/pid", dir);
+	script = xasprintf("echo $$ >%s.new && mv %s.new %s && exec sleep 30", pidfile, pidfile,
+			   pidfile);
+	runner = fork();
+	ck_assert_int_ge(runner, 0);
+	if (runner == 0) {
+		char *argv[] = { (char *)"/bin/sh", (char *)"-c", script, NULL };
+
+		_exit(spawn_wait_tied(argv, true, NULL) == 0 ? 0 : 1);
+	}
+	for (int i = 0; i < 200 && !helper; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+
+		if (read_file(pidfile, 64, &data, &len) == 0)
+			helper = (pid_t)atoi(data);
+		else
+			usleep(10000);
+	}
+	ck_assert_int_gt(helper, 0);
+	ck_assert(!proc_gone(helper));
+	ck_assert_int_eq(kill(runner, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(runner, &status, 0), runner);
+	for (int i = 0; i < 200 && !proc_gone(helper); i++)
+		usleep(10000);
+	ck_assert_msg(proc_gone(helper), "helper %d outlived its runner", (int)helper);
+	ck_assert_int_eq(unlink(pidfile), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *
 ops_suite(void)
 {
@@ -256,6 +338,7 @@ ops_suite(void)
 	tcase_add_test(tc, test_hv_dispatch);
 	tcase_add_test(tc, test_hv_dispatch_list_all);
 	tcase_add_test(tc, test_fake_busy);
+	tcase_add_test(tc, test_spawn_tied);
 	suite_add_tcase(s, tc);
 	return s;
 }
