@@ -3,8 +3,9 @@
 # Runs of several jobs killed part way, on the real host drivers, in a
 # network namespace this test creates: twelve VMs (a third running on the
 # fake Firecracker, all with NAT, a work disk and a file sync) are created,
-# then deleted, by `banger reconcile --jobs 4`, each run SIGKILLed after
-# 5 to 400 ms, while several VMs are in the middle of their steps at once.
+# changed (most running ones stopped, the others started, one restarted
+# with more memory), then deleted, by `banger reconcile --jobs 4`, each run SIGKILLed
+# after 5 to 400 ms, while several VMs are in the middle of their steps.
 # After each kill the next run converges, leaves no temporary file, and
 # once the VMs are deleted nothing of banger's is left.  Skips (77) unless
 # root.
