@@ -32,7 +32,8 @@ endif
 if ENABLE_TESTS
 TESTS += tests/core/reconcile.sh tests/core/logs.sh tests/integration/image-pins.sh
 endif
-EXTRA_DIST += tests/core/reconcile.sh tests/core/logs.sh tests/integration/image-pins.sh
+EXTRA_DIST += tests/core/reconcile.sh tests/core/logs.sh tests/integration/image-pins.sh \
+	tests/procs-lib.sh
 EXTRA_DIST += tests/data/plan/README
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test-ops-common

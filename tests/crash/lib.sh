@@ -2,6 +2,8 @@
 # Shared by the crash tests; sourced inside the network namespace the test
 # made.  Needs $T (the test's scratch directory), $BANGER, $IMG.
 
+. "$top_srcdir/tests/procs-lib.sh"
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # lo up, and an uplink with a default route for the NAT rules ("uplink: auto").
@@ -106,11 +108,7 @@ real_host_prepare() {
 }
 
 real_host_cleanup() {
-	for d in /proc/[0-9]*; do
-		if tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qF "$T/"; then
-			kill -9 "${d#/proc/}" 2>/dev/null || true
-		fi
-	done
+	kill_naming "$T/"
 	for l in $(losetup -n -O NAME,BACK-FILE -l 2>/dev/null |
 		awk -v t="$T/" 'index($2, t) == 1 { print $1 }'); do
 		losetup -d "$l" 2>/dev/null || true

@@ -14,13 +14,10 @@ for c in unshare ip nft /usr/bin/python3; do
 	command -v $c >/dev/null || { echo "skip: no $c"; exit 77; }
 done
 T=$(mktemp -d /tmp/banger-net-reconcile-XXXXXX)
+. "$top_srcdir/tests/procs-lib.sh"
 cleanup() {
 	# End only the fake VMs this test started: their command lines name $T.
-	for d in /proc/[0-9]*; do
-		if tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qF "$T/status/"; then
-			kill -9 "${d#/proc/}" 2>/dev/null || true
-		fi
-	done
+	kill_naming "$T/status/"
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -22,13 +22,10 @@ done
 demo_image_ensure "$IMG" || { echo "skip: cannot build the demo image in $IMG"; exit 77; }
 
 T=$(mktemp -d /tmp/banger-ssh-e2e-XXXXXX)
+. "$top_srcdir/tests/procs-lib.sh"
 cleanup() {
 	# End only the guests this test started: their command lines name $T.
-	for d in /proc/[0-9]*; do
-		if tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qF "$T/status/"; then
-			kill -9 "${d#/proc/}" 2>/dev/null || true
-		fi
-	done
+	kill_naming "$T/status/"
 	rm -rf "$T"
 }
 trap cleanup EXIT
