@@ -71,17 +71,21 @@ struct actx {
 	char *last_full;	/* and its save_full */
 };
 
-/* Around a disk driver step or a status write: other workers go on meanwhile. */
+/* Around a step that may run beside others' (when may is true): a disk
+ * driver step, a status write, a wait for a guest.  Other workers go on
+ * meanwhile. */
 static void
-unlocked_begin(struct actx *a)
+unlocked_begin(struct actx *a, bool may)
 {
-	pthread_mutex_unlock(&a->run->lock);
+	if (may)
+		pthread_mutex_unlock(&a->run->lock);
 }
 
 static void
-unlocked_end(struct actx *a)
+unlocked_end(struct actx *a, bool may)
 {
-	pthread_mutex_lock(&a->run->lock);
+	if (may)
+		pthread_mutex_lock(&a->run->lock);
 }
 
 void
@@ -208,9 +212,9 @@ save(struct actx *a, struct vm_status *st, bool result, struct error **err)
 		      : !a->last_key || strcmp(a->last_key, key) != 0;
 	if (need) {
 		st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
-		unlocked_begin(a);
+		unlocked_begin(a, true);
 		r = status_write_nosync(a->opt->status_dir, st, err);
-		unlocked_end(a);
+		unlocked_end(a, true);
 		if (r < 0)
 			return r;
 		if (!strv_contains(a->run->unsynced, st->name))
@@ -347,11 +351,9 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		bool ready = false;
 
 		/* Other VMs' steps (and guests) go on while this one boots. */
-		if (hv->parallel)
-			unlocked_begin(a);
+		unlocked_begin(a, hv->parallel);
 		r = hv->ready(hv->userdata, &cfg, pid, &ready, &tail, err);
-		if (hv->parallel)
-			unlocked_end(a);
+		unlocked_end(a, hv->parallel);
 		if (r < 0) {
 			if (tail)
 				error_prefix(err, "console: %s", tail);
@@ -367,12 +369,10 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 			 * next run starts it again. */
 			struct error *e = NULL;
 
-			if (hv->parallel)
-				unlocked_begin(a);
+			unlocked_begin(a, hv->parallel);
 			r = hv->stop(hv->userdata, cfg.kind, pid, st->api_socket,
 				     a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, &e);
-			if (hv->parallel)
-				unlocked_end(a);
+			unlocked_end(a, hv->parallel);
 			if (r >= 0) {
 				st->pid = 0;
 				st->spawned_ms = 0;
@@ -385,11 +385,9 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 		 * Polled often: the check is a read of the console's tail, and
 		 * every ms slept past the guest's readiness is banger's.
 		 */
-		if (hv->parallel)
-			unlocked_begin(a);
+		unlocked_begin(a, hv->parallel);
 		a->ops->proc->sleep_ms(a->ops->proc->userdata, 20);
-		if (hv->parallel)
-			unlocked_end(a);
+		unlocked_end(a, hv->parallel);
 	}
 }
 
@@ -561,44 +559,38 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_STOP:
 		/* A graceful stop waits for the guest: the others go on meanwhile. */
-		if (o->hv->parallel)
-			unlocked_begin(a);
+		unlocked_begin(a, o->hv->parallel);
 		r = o->hv->stop(o->hv->userdata, st->applied.hypervisor, st->pid, st->api_socket,
 				a->opt->stop_timeout_ms ? a->opt->stop_timeout_ms : 10000, err);
-		if (o->hv->parallel)
-			unlocked_end(a);
+		unlocked_end(a, o->hv->parallel);
 		break;
 	case ACTION_VM_DIR:
-		unlocked_begin(a);
+		unlocked_begin(a, true);
 		r = o->disk->vm_dir_create(o->disk->userdata, vm_dir, err);
-		unlocked_end(a);
+		unlocked_end(a, true);
 		break;
 	case ACTION_ROOT_REMOVE:
 		root_req(a, ch, st, vm_dir, &req);
 		/* Device-mapper and loop devices: one at a time. */
-		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
-			unlocked_begin(a);
+		unlocked_begin(a, req.strategy != DISK_STRATEGY_DM_SNAPSHOT);
 		r = o->disk->root_remove(o->disk->userdata, &req, err);
-		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
-			unlocked_end(a);
+		unlocked_end(a, req.strategy != DISK_STRATEGY_DM_SNAPSHOT);
 		break;
 	case ACTION_ROOT: {
 		_cleanup_free_ char *dev = NULL;
 
 		root_req(a, ch, st, vm_dir, &req);
-		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
-			unlocked_begin(a);
+		unlocked_begin(a, req.strategy != DISK_STRATEGY_DM_SNAPSHOT);
 		r = o->disk->root_create(o->disk->userdata, &req, &dev, err);
-		if (req.strategy != DISK_STRATEGY_DM_SNAPSHOT)
-			unlocked_end(a);
+		unlocked_end(a, req.strategy != DISK_STRATEGY_DM_SNAPSHOT);
 		if (r >= 0)
 			set_str(&st->root_device, dev);
 		break;
 	}
 	case ACTION_WORK:
-		unlocked_begin(a);
+		unlocked_begin(a, true);
 		r = o->disk->work_create(o->disk->userdata, st->work_path, vm->work_disk, err);
-		unlocked_end(a);
+		unlocked_end(a, true);
 		break;
 	case ACTION_FILESYNC: {
 		_cleanup_free_ struct filesync_entry *all = NULL;
@@ -613,21 +605,18 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 				all[n++] = f->entries[j];
 			}
 		}
-		unlocked_begin(a);
-		if (plan_has_keys(vm, a->opt->ssh_pubkey)) {
-			r = write_keys(a, vm, &keys_path, err);
-			if (r < 0) {
-				unlocked_end(a);
-				break;
-			}
+		unlocked_begin(a, true);
+		r = plan_has_keys(vm, a->opt->ssh_pubkey) ? write_keys(a, vm, &keys_path, err) : 0;
+		if (r >= 0 && keys_path) {
 			all = xrealloc(all, (n + 1) * sizeof(*all));
 			all[n++] = (struct filesync_entry){ .host = keys_path,
 							    .guest = (char *)PLAN_KEYS_GUEST_PATH,
 							    .mode = 0600 };
 		}
-		r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n, a->d->root,
-					    err);
-		unlocked_end(a);
+		if (r >= 0)
+			r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n,
+						    a->d->root, err);
+		unlocked_end(a, true);
 		break;
 	}
 	case ACTION_WORKSPACE: {
@@ -663,20 +652,20 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		_cleanup_free_ char *dest = status_retained_path(a->opt->status_dir, st->name,
 								  st->id[0] ? st->id : "unknown");
 
-		unlocked_begin(a);
+		unlocked_begin(a, true);
 		r = o->disk->work_retain(o->disk->userdata, work, dest, err);
-		unlocked_end(a);
+		unlocked_end(a, true);
 		break;
 	}
 	case ACTION_VM_DIR_REMOVE:
-		unlocked_begin(a);
+		unlocked_begin(a, true);
 		r = o->disk->vm_dir_remove(o->disk->userdata, vm_dir, err);
-		unlocked_end(a);
+		unlocked_end(a, true);
 		break;
 	case ACTION_FORGET:
-		unlocked_begin(a);
+		unlocked_begin(a, true);
 		r = status_remove_nosync(a->opt->status_dir, st->name, err);
-		unlocked_end(a);
+		unlocked_end(a, true);
 		if (!strv_contains(a->run->unsynced, st->name))
 			a->run->unsynced = strv_append(a->run->unsynced, st->name);
 		fault_after(&a->run->fault);

@@ -399,8 +399,7 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 	if (!p && !staging && cache_dir)
 		p = template_load(cache_dir, size);
 	if (p) {
-		unlockp(&held);
-		held = NULL;
+		pthread_mutex_unlock(TAKE_PTR(held));
 		r = pristine_write_new(fd, p, tmp, err);
 		if (r < 0) {
 			(void)error_prefix(err, "work disk '%s'", path);
@@ -440,8 +439,8 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 		if (cache_dir && pristine_find(size))
 			template_save(cache_dir, pristine_find(size));
 	}
-	unlockp(&held);
-	held = NULL;
+	if (held)	/* a staging mkfs took no lock */
+		pthread_mutex_unlock(TAKE_PTR(held));
 made:
 	if (fsync(fd) < 0) {
 		r = error_set(err, -errno, "fsync '%s': %s", tmp, strerror(errno));
