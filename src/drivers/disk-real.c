@@ -19,8 +19,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +45,7 @@ struct disk_real {
 	/* The data of each image copied (strategy copy): every VM of a run
 	 * that uses one copies the same blocks. */
 	struct disk_copy_maps copy_maps;
+	bool vms_marked;	/* mark_vms_top: done (read and set atomically) */
 };
 
 static int
@@ -121,6 +124,39 @@ real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
 	}
 }
 
+/*
+ * STATUS_DIR/vms marked as a top directory (FS_TOPDIR_FL, what chattr +T
+ * sets), once per driver: ext4 then places the VM folders made in it over
+ * its block groups, as it does home folders, and each VM's files (root and
+ * work disk, their temp names) in its folder's group.  Packed into one
+ * group, every file a VM's steps make had its inode searched for past every
+ * inode freed in that group lately, which ext4 without a journal skips for
+ * a minute or more: creating VMs soon after others were deleted took about
+ * half again as much CPU.  A hint only: where the file system has no such
+ * flag (XFS, btrfs, tmpfs), nothing changes and nothing fails.
+ */
+static void
+mark_vms_top(struct disk_real *d)
+{
+	_cleanup_free_ char *vms = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int flags = 0;
+
+	if (__atomic_load_n(&d->vms_marked, __ATOMIC_ACQUIRE))
+		return;
+	vms = xasprintf("%s/vms", d->status_dir);
+	if (mkdir_p(vms, 0700) < 0)
+		return;		/* vm_dir_create reports it */
+	fd = open(vms, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	__atomic_store_n(&d->vms_marked, true, __ATOMIC_RELEASE);
+}
+
 static int
 real_vm_dir_create(void *userdata, const char *vm_dir, struct error **err)
 {
@@ -130,6 +166,7 @@ real_vm_dir_create(void *userdata, const char *vm_dir, struct error **err)
 	r = check_vm_dir(d, vm_dir, err);
 	if (r < 0)
 		return r;
+	mark_vms_top(d);
 	r = mkdir_p(vm_dir, 0700);
 	if (r < 0)
 		return error_set(err, r, "create '%s': %s", vm_dir, strerror(-r));

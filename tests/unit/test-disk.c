@@ -8,9 +8,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "disk-fake.h"
@@ -652,6 +656,21 @@ START_TEST(test_vm_dir_remove_stays_inside)
 	ck_assert_int_eq(stat(vm_dir, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0700);
 	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm_dir, NULL), 0);	/* idempotent */
+	{
+		/* The VM folders' folder is a top directory where the file
+		 * system has the flag (ext4: the test's /tmp here and in CI). */
+		_cleanup_free_ char *vms = xasprintf("%s/vms", status_dir);
+		_cleanup_close_ int fd = open(vms, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct statfs sf;
+		int flags = 0;
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(fstatfs(fd, &sf), 0);
+		if (sf.f_type == EXT4_SUPER_MAGIC) {
+			ck_assert_int_eq(ioctl(fd, FS_IOC_GETFLAGS, &flags), 0);
+			ck_assert(flags & FS_TOPDIR_FL);
+		}
+	}
 	link = xasprintf("%s/escape", vm_dir);
 	ck_assert_int_eq(symlink(outside, link), 0);
 	deep = xasprintf("%s/a/b/c", vm_dir);
