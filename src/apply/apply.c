@@ -120,39 +120,20 @@ apply_cmdline(const struct spec *d, const struct image_spec *img, const struct v
 			 vm->kernel_args ? " " : "", vm->kernel_args ? vm->kernel_args : "");
 }
 
-/*
- * The VM's authorized_keys as a host file the file-sync step copies into
- * the work disk: STATUS_DIR/vms/NAME/authorized_keys (0600), banger's key
- * first.  It lives in the VM's directory, so it goes with the VM.  Written
- * under the run lock only: through a fixed temp name, which the next write
- * takes over when a killed run left it.
- */
-static int
-write_keys(struct actx *a, const struct vm_spec *vm, char **ret_path, struct error **err)
+/* The VM's authorized_keys, which the file-sync step writes into the work
+ * disk: banger's key first, then the declared ones, a line each. */
+static char *
+keys_text(const struct actx *a, const struct vm_spec *vm)
 {
-	_cleanup_free_ char *dir = status_vm_dir(a->opt->status_dir, vm->name);
-	_cleanup_free_ char *path = xasprintf("%s/authorized_keys", dir);
-	_cleanup_free_ char *text = xstrdup("");
-	int r;
+	char *text = a->opt->ssh_pubkey ? xasprintf("%s\n", a->opt->ssh_pubkey) : xstrdup("");
 
-	if (a->opt->ssh_pubkey) {
-		free(text);
-		text = xasprintf("%s\n", a->opt->ssh_pubkey);
-	}
 	for (size_t i = 0; vm->ssh_authorized_keys && vm->ssh_authorized_keys[i]; i++) {
 		char *t = xasprintf("%s%s\n", text, vm->ssh_authorized_keys[i]);
 
 		free(text);
 		text = t;
 	}
-	r = mkdir_p(dir, 0700);
-	if (r < 0)
-		return error_set(err, r, "create '%s'", dir);
-	r = write_file_replace_fixed(path, text, strlen(text), 0600);
-	if (r < 0)
-		return error_set(err, r, "write '%s'", path);
-	*ret_path = TAKE_PTR(path);
-	return 0;
+	return text;
 }
 
 /*
@@ -594,7 +575,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_FILESYNC: {
 		_cleanup_free_ struct filesync_entry *all = NULL;
-		_cleanup_free_ char *keys_path = NULL;
+		_cleanup_free_ char *keys = NULL, *keys_old = NULL;
 		size_t n = 0;
 
 		for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
@@ -605,17 +586,19 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 				all[n++] = f->entries[j];
 			}
 		}
-		unlocked_begin(a, true);
-		r = plan_has_keys(vm, a->opt->ssh_pubkey) ? write_keys(a, vm, &keys_path, err) : 0;
-		if (r >= 0 && keys_path) {
+		if (plan_has_keys(vm, a->opt->ssh_pubkey)) {
+			keys = keys_text(a, vm);
 			all = xrealloc(all, (n + 1) * sizeof(*all));
-			all[n++] = (struct filesync_entry){ .host = keys_path,
-							    .guest = (char *)PLAN_KEYS_GUEST_PATH,
-							    .mode = 0600 };
+			all[n++] = (struct filesync_entry){ .guest = (char *)PLAN_KEYS_GUEST_PATH,
+							    .mode = 0600, .content = keys,
+							    .content_len = strlen(keys) };
 		}
-		if (r >= 0)
-			r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n,
-						    a->d->root, err);
+		/* Earlier builds kept a copy of the keys there, stale from now on. */
+		keys_old = xasprintf("%s/authorized_keys", vm_dir);
+		unlocked_begin(a, true);
+		(void)unlink(keys_old);
+		r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n,
+					    a->d->root, err);
 		unlocked_end(a, true);
 		break;
 	}

@@ -707,12 +707,14 @@ new_file_inode(struct sync *s, ext2_ino_t parent, const char *name, mode_t mode,
 	return 0;
 }
 
+/* Write an ext2 file's content: bytes read from fd, or when fd is negative,
+ * the len bytes at data. */
 static int
-write_content(struct sync *s, ext2_ino_t ino, int fd, const char *host, const char *guest,
-	      struct error **err)
+write_content(struct sync *s, ext2_ino_t ino, int fd, const char *data, size_t len,
+	      const char *host, const char *guest, struct error **err)
 {
 	ext2_file_t f = NULL;
-	_cleanup_free_ char *buf = xmalloc(1U << 16);
+	_cleanup_free_ char *buf = fd >= 0 ? xmalloc(1U << 16) : NULL;
 	uint64_t total = 0;
 	errcode_t e;
 	int r = 0;
@@ -726,9 +728,18 @@ write_content(struct sync *s, ext2_ino_t ino, int fd, const char *host, const ch
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf, 1U << 16);
+		const char *chunk = buf;
 		unsigned int done = 0;
+		ssize_t n;
 
+		if (fd < 0) {
+			size_t left = len - (size_t)total;
+
+			chunk = data + total;
+			n = (ssize_t)(left < (1U << 16) ? left : (1U << 16));
+		} else {
+			n = read(fd, buf, 1U << 16);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -740,7 +751,7 @@ write_content(struct sync *s, ext2_ino_t ino, int fd, const char *host, const ch
 		while (done < (unsigned int)n) {
 			unsigned int w = 0;
 
-			e = ext2fs_file_write(f, buf + done, (unsigned int)n - done, &w);
+			e = ext2fs_file_write(f, chunk + done, (unsigned int)n - done, &w);
 			if (e) {
 				r = ext_error(err, e, "write", guest);
 				goto out;
@@ -759,9 +770,11 @@ out:
 	return r;
 }
 
+/* The guest file parent/name made a regular file holding host's bytes, or
+ * when host is NULL, the len bytes at data. */
 static int
-sync_file(struct sync *s, ext2_ino_t parent, const char *name, const char *host, mode_t mode,
-	  const char *guest, struct error **err)
+sync_file(struct sync *s, ext2_ino_t parent, const char *name, const char *host,
+	  const char *data, size_t len, mode_t mode, const char *guest, struct error **err)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct ext2_inode in;
@@ -769,9 +782,11 @@ sync_file(struct sync *s, ext2_ino_t parent, const char *name, const char *host,
 	errcode_t e;
 	int r;
 
-	fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return error_set(err, -errno, "open '%s': %s", host, strerror(errno));
+	if (host) {
+		fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return error_set(err, -errno, "open '%s': %s", host, strerror(errno));
+	}
 	r = lookup(s, parent, name, &ino);
 	if (r == 0) {
 		e = ext2fs_read_inode(s->fs, ino, &in);
@@ -792,7 +807,7 @@ sync_file(struct sync *s, ext2_ino_t parent, const char *name, const char *host,
 		return error_set(err, r, "look up '%s' in '%s'", guest, s->image);
 	if (r < 0)
 		return r;
-	r = write_content(s, ino, fd, host, guest, err);
+	r = write_content(s, ino, fd, data, len, host, guest, err);
 	if (r < 0)
 		return r;
 	return set_mode(s, ino, mode, guest, err);
@@ -893,7 +908,7 @@ sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *
 			if (r >= 0)
 				r = sync_tree(s, sub, hp, rp, gp, dir_mode, level + 1, err);
 		} else if (S_ISREG(st.st_mode)) {
-			r = sync_file(s, dir_ino, de->d_name, hp,
+			r = sync_file(s, dir_ino, de->d_name, hp, NULL, 0,
 				      (st.st_mode & S_IXUSR) ? s->exec_mode : s->file_mode, gp, err);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX];
@@ -946,6 +961,13 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 	r = disk_guest_path_check(guest, err);
 	if (r < 0)
 		return r;
+	if (e->content) {
+		r = guest_parent(s, guest, &parent, &name, err);
+		if (r < 0)
+			return r;
+		return sync_file(s, parent, name, NULL, e->content, e->content_len,
+				 e->mode >= 0 ? (mode_t)e->mode : 0600, guest, err);
+	}
 	r = disk_host_path_resolve(e->host, state_root, &host, err);
 	if (r < 0)
 		return r;
@@ -963,8 +985,8 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 	if (r < 0)
 		return r;
 	if (S_ISREG(st.st_mode))
-		return sync_file(s, parent, name, host, e->mode >= 0 ? (mode_t)e->mode : 0600,
-				 guest, err);
+		return sync_file(s, parent, name, host, NULL, 0,
+				 e->mode >= 0 ? (mode_t)e->mode : 0600, guest, err);
 	r = ensure_dir(s, parent, name, e->mode >= 0 ? (mode_t)e->mode : 0755, true, guest, &ino,
 		       err);
 	if (r < 0)

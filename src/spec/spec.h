@@ -233,6 +233,10 @@ struct filesync_entry {
 	char *guest;		/* normalised: absolute, "~/" expanded to /root/ */
 	int mode;		/* -1 when not given */
 	struct spec_mark mark;
+	/* Never declared: a file reconcile itself writes (the VM's
+	 * authorized_keys), its bytes given here, host NULL. */
+	const char *content;
+	size_t content_len;
 };
 
 struct filesync_spec {

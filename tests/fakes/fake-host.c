@@ -758,7 +758,6 @@ f_filesync_apply(void *ud, const char *work_path, const struct filesync_entry *e
 	if (r < 0)
 		return r;
 	logf_(h, "disk.filesync_apply %s %zu", work_path, n);
-	(void)e;
 	(void)state_root;
 	f = fake_host_find(h, FAKE_FILE, work_path);
 	if (!f)
@@ -767,6 +766,18 @@ f_filesync_apply(void *ud, const char *work_path, const struct filesync_entry *e
 		return error_set(err, -EBUSY, "'%s' is in use by a running vm", work_path);
 	free(f->note);
 	f->note = xasprintf("work+%zu", n);
+	/* An entry of bytes (the VM's keys) leaves their sha256 in the note,
+	 * for the scripts to check what reached the disk. */
+	for (size_t i = 0; i < n; i++) {
+		char hex[SHA256_HEX_SIZE], *t;
+
+		if (!e[i].content)
+			continue;
+		sha256_hex_buf(e[i].content, e[i].content_len, hex);
+		t = xasprintf("%s:%s=%s", f->note, e[i].guest, hex);
+		free(f->note);
+		f->note = t;
+	}
 	return effect(h, err);
 }
 

@@ -21,6 +21,7 @@
 #include "status/status.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/name.h"
 #include "util/strv.h"
 
@@ -629,6 +630,71 @@ static const struct scenario scenarios[] = {
 	  IMG "vm db image=base\nvm api image=base\n" },
 };
 
+/* What the file-sync step was given, entry by entry. */
+static char *synced_entries;
+
+static int
+record_filesync_apply(void *userdata, const char *work_path, const struct filesync_entry *e,
+		      size_t n, const char *state_root, struct error **err)
+{
+	(void)userdata;
+	(void)work_path;
+	(void)state_root;
+	(void)err;
+	for (size_t i = 0; i < n; i++) {
+		char *t = xasprintf("%s%s %s %04o [%.*s]\n", synced_entries ? synced_entries : "",
+				    e[i].host ? e[i].host : "-", e[i].guest,
+				    e[i].mode >= 0 ? (unsigned)e[i].mode : 0U,
+				    e[i].content ? (int)e[i].content_len : 0,
+				    e[i].content ? e[i].content : "");
+
+		free(synced_entries);
+		synced_entries = t;
+	}
+	return 0;
+}
+
+/* The keys reach the work disk as bytes of the entry, banger's first, and
+ * the VM's folder holds no copy (an old one is removed). */
+START_TEST(test_keys_synced_from_memory)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_(test_spec_freep) struct spec *d = spec_of(IMG FS
+		"vm web image=base work=64M files=dots state=stopped\n");
+	_cleanup_(observed_freep) struct observed *obs = NULL;
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_strv_free_ char **claimed = NULL;
+	_cleanup_free_ char *vm_dir = xasprintf("%s/vms/web", status_dir);
+	_cleanup_free_ char *old = xasprintf("%s/authorized_keys", vm_dir);
+	struct plan_options po = { .status_dir = status_dir, .host_name = "testhost" };
+	struct apply_options ao = { .status_dir = status_dir,
+				    .ssh_pubkey = "ssh-ed25519 AAAAbanger banger@host" };
+	struct apply_result res = { 0 };
+	struct error *e = NULL;
+
+	d->vms[0].ssh_authorized_keys = strv_append(NULL, "ssh-ed25519 AAAAuser user@x");
+	d->vms[0].ssh_authorized_keys = strv_append(d->vms[0].ssh_authorized_keys,
+						    "ssh-rsa AAAAother other@y");
+	h->disk.filesync_apply = record_filesync_apply;
+	ck_assert_int_eq(mkdir_p(vm_dir, 0700), 0);
+	ck_assert_int_eq(write_file_atomic(old, "stale\n", 6, 0600), 0);
+	claimed = harness_claimed(d);
+	fake_host_new_run(h);
+	ck_assert_int_eq(observe_host(status_dir, &h->ops, claimed, &obs, &e), 0);
+	ck_assert_int_eq(plan_build(d, obs, &po, &p, &e), 0);
+	ck_assert_int_eq(apply_plan(p, d, &h->ops, &ao, &res, &e), 0);
+	ck_assert_uint_eq(res.n_failed, 0);
+	ck_assert_str_eq(synced_entries,
+			 "/etc/hosts /etc/hosts 0000 []\n"
+			 "- " PLAN_KEYS_GUEST_PATH " 0600 [ssh-ed25519 AAAAbanger banger@host\n"
+			 "ssh-ed25519 AAAAuser user@x\nssh-rsa AAAAother other@y\n]\n");
+	ck_assert_int_eq(access(old, F_OK), -1);
+	apply_result_done(&res);
+	free(synced_entries);
+	synced_entries = NULL;
+}
+END_TEST
+
 START_TEST(test_crash_everywhere)
 {
 	const struct scenario *sc = &scenarios[_i];
@@ -702,6 +768,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_guest_dies_before_ready);
 	tcase_add_test(tc, test_delete_retains_work_disk);
 	tcase_add_test(tc, test_jobs);
+	tcase_add_test(tc, test_keys_synced_from_memory);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(crash, setup, teardown);
 	tcase_add_loop_test(crash, test_crash_everywhere, 0, (int)ELEMENTSOF(scenarios));

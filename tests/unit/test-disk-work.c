@@ -434,6 +434,66 @@ START_TEST(test_filesync_tree)
 }
 END_TEST
 
+/* An entry of bytes (the VM's keys): written, made a file again over
+ * another kind, shrunk, given its mode; an empty one is an empty file. */
+START_TEST(test_filesync_content)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *out = NULL, *big = xmalloc(200001);
+	struct filesync_entry e = { .guest = (char *)"/banger/authorized_keys", .mode = 0600,
+				    .content = "ssh-ed25519 AAAAk banger\n", .content_len = 25 };
+	struct filesync_entry tree = { .host = (char *)"kt", .guest = (char *)"/banger",
+				       .mode = -1 };
+	_cleanup_free_ char *p = NULL;
+
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 8 << 20, NULL), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &e, 1, host, NULL), 0);
+	out = guest_cat(work, "/banger/authorized_keys");
+	ck_assert_str_eq(out, "ssh-ed25519 AAAAk banger\n");
+	ck_assert_int_eq(guest_mode(work, "/banger/authorized_keys"), 0600);
+	ck_assert_int_eq(guest_mode(work, "/banger"), 0755);
+
+	/* More than one write's worth (64 KiB), then fewer bytes again. */
+	memset(big, 'k', 200000);
+	big[200000] = '\0';
+	e.content = big;
+	e.content_len = 200000;
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &e, 1, host, NULL), 0);
+	free(out);
+	out = guest_cat(work, "/banger/authorized_keys");
+	ck_assert_uint_eq(strlen(out), 200000);
+	ck_assert_str_eq(out, big);
+	e.content = "k2\n";
+	e.content_len = 3;
+	e.mode = 0640;
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &e, 1, host, NULL), 0);
+	free(out);
+	out = guest_cat(work, "/banger/authorized_keys");
+	ck_assert_str_eq(out, "k2\n");
+	ck_assert_int_eq(guest_mode(work, "/banger/authorized_keys"), 0640);
+
+	/* A symlink at the guest path becomes the file. */
+	p = xasprintf("%s/kt", host);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	free(p);
+	put("kt/x", "x\n", 0644);
+	p = xasprintf("%s/kt/authorized_keys2", host);
+	ck_assert_int_eq(symlink("x", p), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &tree, 1, host, NULL), 0);
+	free(out);
+	out = debugfs(work, "stat /banger/authorized_keys2");
+	ck_assert_ptr_nonnull(strstr(out, "Type: symlink"));
+	e.guest = (char *)"/banger/authorized_keys2";
+	e.content_len = 0;
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &e, 1, host, NULL), 0);
+	free(out);
+	out = debugfs(work, "stat /banger/authorized_keys2");
+	ck_assert_ptr_nonnull(strstr(out, "Type: regular"));
+	ck_assert_ptr_nonnull(strstr(out, "Size: 0"));
+	assert_fsck_clean(work);
+}
+END_TEST
+
 START_TEST(test_filesync_refusals)
 {
 	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
@@ -480,6 +540,7 @@ work_suite(void)
 	tcase_add_test(tc, test_work_from_pristine);
 	tcase_add_test(tc, test_work_template_cache);
 	tcase_add_test(tc, test_filesync_tree);
+	tcase_add_test(tc, test_filesync_content);
 	tcase_add_test(tc, test_filesync_refusals);
 	suite_add_tcase(s, tc);
 	return s;
