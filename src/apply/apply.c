@@ -137,6 +137,30 @@ keys_text(const struct actx *a, const struct vm_spec *vm)
 }
 
 /*
+ * After the change's last step that makes a disk in the VM's folder (root
+ * or work disk: one fsync of the folder for both), the disks' names made
+ * durable: before the record says they are there, and before a VM starts
+ * on them and writes data a power loss must not take with the name.
+ */
+static int
+sync_vm_dir(struct actx *a, const struct plan_change *ch, const struct plan_action *act,
+	    const char *vm_dir, struct error **err)
+{
+	const struct disk_ops *d = a->ops->disk;
+	int r;
+
+	for (size_t j = (size_t)(act - a->p->actions) + 1; j < ch->first + ch->n; j++)
+		if (a->p->actions[j].kind == ACTION_ROOT || a->p->actions[j].kind == ACTION_WORK)
+			return 0;
+	if (!d->vm_dir_sync)
+		return 0;
+	unlocked_begin(a, true);
+	r = d->vm_dir_sync(d->userdata, vm_dir, err);
+	unlocked_end(a, true);
+	return r;
+}
+
+/*
  * The record as far as recovery needs it before a step acts: identities
  * (id, tap, MAC, address, API socket, disk strategy and dm name, paths),
  * phase, generation, what was applied, errors, and an unfinished start
@@ -566,12 +590,16 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		unlocked_end(a, req.strategy != DISK_STRATEGY_DM_SNAPSHOT);
 		if (r >= 0)
 			set_str(&st->root_device, dev);
+		if (r >= 0)
+			r = sync_vm_dir(a, ch, act, vm_dir, err);
 		break;
 	}
 	case ACTION_WORK:
 		unlocked_begin(a, true);
 		r = o->disk->work_create(o->disk->userdata, st->work_path, vm->work_disk, err);
 		unlocked_end(a, true);
+		if (r >= 0)
+			r = sync_vm_dir(a, ch, act, vm_dir, err);
 		break;
 	case ACTION_FILESYNC: {
 		_cleanup_free_ struct filesync_entry *all = NULL;

@@ -22,6 +22,7 @@
 #define COPY_BUF (1U << 20)
 #define COPY_BLOCK 4096U	/* the unit a hole is made of */
 
+/* tmp's data durable, then its name dst; the folder's sync is the caller's. */
 static int
 finish_tmp(int fd, const char *tmp, const char *dst, struct error **err)
 {
@@ -29,7 +30,6 @@ finish_tmp(int fd, const char *tmp, const char *dst, struct error **err)
 		return error_set(err, -errno, "fsync '%s': %s", tmp, strerror(errno));
 	if (rename(tmp, dst) < 0)
 		return error_set(err, -errno, "rename '%s': %s", tmp, strerror(errno));
-	(void)fsync_parent_dir(dst);
 	return 0;
 }
 
@@ -291,6 +291,8 @@ disk_sparse_copy(const char *src, const char *dst, mode_t mode, struct error **e
 
 	r = disk_sparse_copy_map(src, dst, mode, &maps, err);
 	disk_copy_maps_done(&maps);
+	if (r >= 0)
+		(void)fsync_parent_dir(dst);
 	return r;
 }
 

@@ -112,7 +112,8 @@ int loop_backing_file(const char *dev, char **ret, struct error **err);
 int disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		       const struct loop_backend *loop, struct disk_ops **ret, struct error **err);
 
-/* FICLONE src into dst (created 0600, replaced atomically through dst.tmp). */
+/* FICLONE src into dst (created 0600, replaced atomically through dst.tmp;
+ * synced, but not dst's folder: the caller syncs it, see disk_ops.vm_dir_sync). */
 int disk_reflink(const char *src, const char *dst, struct error **err);
 /*
  * Sparse copy src into dst, atomically through dst.tmp: the image's holes
@@ -147,7 +148,8 @@ struct disk_copy_maps {
 #define DISK_COPY_MAPS_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 void disk_copy_maps_done(struct disk_copy_maps *m);
 /* disk_sparse_copy through the map of src in maps: made when there is none,
- * or made again when src changed since. */
+ * or made again when src changed since.  dst's folder is not synced (the
+ * caller syncs it, see disk_ops.vm_dir_sync); disk_sparse_copy syncs it. */
 int disk_sparse_copy_map(const char *src, const char *dst, mode_t mode,
 			 struct disk_copy_maps *maps, struct error **err);
 /* Whether FICLONE works in dir: clones a small temp file there. */
@@ -159,7 +161,8 @@ bool disk_reflink_works(const char *dir);
  * link.  -EEXIST never: an existing path is success and is left alone.
  * Without staging, a pristine image of that size made earlier (by this
  * process, or kept in cache_dir as work-SIZE.ext4; cache_dir NULL: none) is
- * written instead, with a new UUID.
+ * written instead, with a new UUID.  The image is synced before it takes its
+ * name; the name's folder is the caller's to sync (disk_ops.vm_dir_sync).
  */
 int disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
 		   struct error **err);

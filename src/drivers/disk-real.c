@@ -263,16 +263,9 @@ root_create_dm(struct disk_real *d, const struct disk_root_req *req, char **ret_
 		return error_set(err, -errno, "create '%s': %s", cow, strerror(errno));
 	if (fstat(fd, &st) < 0)
 		return error_set(err, -errno, "stat '%s': %s", cow, strerror(errno));
-	if (st.st_size == 0) {
-		/* A new overlay: sized, and its name durable, before the record
-		 * says the root disk is there. */
-		if (ftruncate(fd, (off_t)req->overlay_size) < 0 || fsync(fd) < 0)
-			return error_set(err, -errno, "size '%s': %s", cow, strerror(errno));
-		r = fsync_parent_dir(cow);
-		if (r < 0)
-			return error_set(err, r, "sync the directory of '%s': %s", cow,
-					 strerror(-r));
-	}
+	/* A new overlay, sized and synced (its name: vm_dir_sync). */
+	if (st.st_size == 0 && (ftruncate(fd, (off_t)req->overlay_size) < 0 || fsync(fd) < 0))
+		return error_set(err, -errno, "size '%s': %s", cow, strerror(errno));
 	(void)close(TAKE_FD(fd));
 
 	r = d->loop.attach(d->loop.userdata, req->image_rootfs, true, &base_dev, &base_fd, err);
@@ -383,6 +376,23 @@ real_work_create(void *userdata, const char *path, uint64_t size, struct error *
 
 		return disk_work_mkfs(path, size, NULL, cache, err);
 	}
+}
+
+/* The names root_create and work_create made in vm_dir, durable. */
+static int
+real_vm_dir_sync(void *userdata, const char *vm_dir, struct error **err)
+{
+	struct disk_real *d = userdata;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	r = check_vm_dir(d, vm_dir, err);
+	if (r < 0)
+		return r;
+	fd = open(vm_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		return error_set(err, -errno, "sync '%s': %s", vm_dir, strerror(errno));
+	return 0;
 }
 
 static int
@@ -649,6 +659,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.root_create = real_root_create,
 		.root_remove = real_root_remove,
 		.work_create = real_work_create,
+		.vm_dir_sync = real_vm_dir_sync,
 		.filesync_apply = real_filesync_apply,
 		.workspace_apply = real_workspace_apply,
 		.work_retain = real_work_retain,

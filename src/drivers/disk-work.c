@@ -455,13 +455,6 @@ made:
 			(void)error_set(err, r, "link '%s': %s", path, strerror(-r));
 		goto fail;
 	}
-	/* The new name durable before the record says the disk is there: a
-	 * VM started on it must not lose it, data and all, to a power loss. */
-	r = fsync_parent_dir(path);
-	if (r < 0) {
-		(void)error_set(err, r, "sync the directory of '%s': %s", path, strerror(-r));
-		goto fail;
-	}
 	(void)unlink(tmp);
 	return 0;
 fail:

@@ -630,6 +630,84 @@ static const struct scenario scenarios[] = {
 	  IMG "vm db image=base\nvm api image=base\n" },
 };
 
+/* The disk steps and the folder's sync, in the order apply called them. */
+static char *disk_calls;
+static struct disk_ops real_disk;
+
+static void
+disk_call(const char *what, const char *path)
+{
+	char *t = xasprintf("%s%s %s\n", disk_calls ? disk_calls : "", what, path);
+
+	free(disk_calls);
+	disk_calls = t;
+}
+
+static int
+rec_root_create(void *ud, const struct disk_root_req *req, char **ret, struct error **err)
+{
+	disk_call("root", req->vm_dir);
+	return real_disk.root_create(ud, req, ret, err);
+}
+
+static int
+rec_work_create(void *ud, const char *path, uint64_t size, struct error **err)
+{
+	disk_call("work", path);
+	return real_disk.work_create(ud, path, size, err);
+}
+
+static int
+rec_vm_dir_sync(void *ud, const char *vm_dir, struct error **err)
+{
+	(void)ud;
+	(void)err;
+	disk_call("sync", vm_dir);
+	return 0;
+}
+
+static int
+rec_filesync_apply(void *ud, const char *work_path, const struct filesync_entry *e, size_t n,
+		   const char *state_root, struct error **err)
+{
+	disk_call("files", work_path);
+	return real_disk.filesync_apply(ud, work_path, e, n, state_root, err);
+}
+
+/* One sync of the VM's folder per change, after its last disk step and
+ * before the file syncs (and the start); none when no disk was made. */
+START_TEST(test_vm_dir_synced_once)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *t = NULL;
+	struct cycle c;
+
+	real_disk = h->disk;
+	h->disk.root_create = rec_root_create;
+	h->disk.work_create = rec_work_create;
+	h->disk.vm_dir_sync = rec_vm_dir_sync;
+	h->disk.filesync_apply = rec_filesync_apply;
+	c = run(h, IMG FS "vm web image=base work=64M files=dots\n"
+		"vm db image=base work=0 state=stopped\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	t = harness_replace(disk_calls, status_dir, "$S");
+	ck_assert_str_eq(t, "root $S/vms/db\n"
+			    "sync $S/vms/db\n"
+			    "root $S/vms/web\n"
+			    "work $S/vms/web/work.ext4\n"
+			    "sync $S/vms/web\n"
+			    "files $S/vms/web/work.ext4\n");
+	free(disk_calls);
+	disk_calls = NULL;
+	/* Converged: nothing made, nothing synced. */
+	c = run(h, IMG FS "vm web image=base work=64M files=dots\n"
+		"vm db image=base work=0 state=stopped\n");
+	cycle_done(&c);
+	ck_assert_ptr_null(disk_calls);
+}
+END_TEST
+
 /* What the file-sync step was given, entry by entry. */
 static char *synced_entries;
 
@@ -769,6 +847,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_delete_retains_work_disk);
 	tcase_add_test(tc, test_jobs);
 	tcase_add_test(tc, test_keys_synced_from_memory);
+	tcase_add_test(tc, test_vm_dir_synced_once);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(crash, setup, teardown);
 	tcase_add_loop_test(crash, test_crash_everywhere, 0, (int)ELEMENTSOF(scenarios));

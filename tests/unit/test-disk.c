@@ -287,6 +287,7 @@ START_TEST(test_refuses_foreign_paths_and_names)
 	ck_assert_int_eq(ops->obj_remove(ops->userdata, &o, NULL), -EPERM);
 	ck_assert_int_eq(ops->obj_remove(ops->userdata, &od, NULL), -EPERM);
 	ck_assert_int_eq(ops->vm_dir_remove(ops->userdata, "/tmp", NULL), -EPERM);
+	ck_assert_int_eq(ops->vm_dir_sync(ops->userdata, "/tmp", NULL), -EPERM);
 	ck_assert_int_eq(ops->work_create(ops->userdata, "/tmp/work.ext4", 1 << 20, NULL), -EPERM);
 	ck_assert_int_eq(ops->work_retain(ops->userdata, "/tmp/a", "/tmp/b", NULL), -EPERM);
 	/* Nothing reached the host seams. */
@@ -656,6 +657,7 @@ START_TEST(test_vm_dir_remove_stays_inside)
 	ck_assert_int_eq(stat(vm_dir, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0700);
 	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm_dir, NULL), 0);	/* idempotent */
+	ck_assert_int_eq(ops->vm_dir_sync(ops->userdata, vm_dir, NULL), 0);
 	{
 		/* The VM folders' folder is a top directory where the file
 		 * system has the flag (ext4: the test's /tmp here and in CI). */
