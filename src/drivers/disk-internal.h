@@ -166,6 +166,12 @@ bool disk_reflink_works(const char *dir);
  */
 int disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
 		   struct error **err);
+/* disk_work_mkfs without staging, the file-sync entries e written into a
+ * new image before it is synced and named: 1 when made, 0 when path existed
+ * (left alone, nothing written). */
+int disk_work_mkfs_seeded(const char *path, uint64_t size, const char *cache_dir,
+			  const struct filesync_entry *e, size_t n, const char *state_root,
+			  struct error **err);
 /* mkfs.ext4 processes this process ran: the second work disk of a size (with
  * no staging folder) is written from the first one's pristine image. */
 unsigned disk_work_mkfs_runs(void);

@@ -378,6 +378,22 @@ real_work_create(void *userdata, const char *path, uint64_t size, struct error *
 	}
 }
 
+static int
+real_work_create_seeded(void *userdata, const char *path, uint64_t size,
+			const struct filesync_entry *e, size_t n, const char *state_root,
+			struct error **err)
+{
+	struct disk_real *d = userdata;
+	_cleanup_free_ char *cache = NULL;
+	int r;
+
+	r = disk_path_check(d->status_dir, path, err);
+	if (r < 0)
+		return r;
+	cache = xasprintf("%s/cache", d->status_dir);
+	return disk_work_mkfs_seeded(path, size, cache, e, n, state_root, err);
+}
+
 /* The names root_create and work_create made in vm_dir, durable. */
 static int
 real_vm_dir_sync(void *userdata, const char *vm_dir, struct error **err)
@@ -659,6 +675,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.root_create = real_root_create,
 		.root_remove = real_root_remove,
 		.work_create = real_work_create,
+		.work_create_seeded = real_work_create_seeded,
 		.vm_dir_sync = real_vm_dir_sync,
 		.filesync_apply = real_filesync_apply,
 		.workspace_apply = real_workspace_apply,

@@ -351,9 +351,15 @@ template_save(const char *cache_dir, const struct pristine *p)
 	(void)fsync_parent_dir(path);
 }
 
-int
-disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
-	       struct error **err)
+static int filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
+			  const char *state_root, bool sync, struct error **err);
+
+/* disk_work_mkfs, and disk_work_mkfs_seeded when seed is set: 1 when made,
+ * 0 when path existed. */
+static int
+work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
+	  const struct filesync_entry *seed, size_t n_seed, const char *state_root,
+	  struct error **err)
 {
 	_cleanup_(unlockp) pthread_mutex_t *held = NULL;
 	const struct pristine *p = NULL;
@@ -442,6 +448,12 @@ disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char 
 	if (held)	/* a staging mkfs took no lock */
 		pthread_mutex_unlock(TAKE_PTR(held));
 made:
+	/* The file syncs go in before the one fsync and the name. */
+	if (seed) {
+		r = filesync_apply(tmp, seed, n_seed, state_root, false, err);
+		if (r < 0)
+			goto fail;
+	}
 	if (fsync(fd) < 0) {
 		r = error_set(err, -errno, "fsync '%s': %s", tmp, strerror(errno));
 		goto fail;
@@ -456,10 +468,29 @@ made:
 		goto fail;
 	}
 	(void)unlink(tmp);
-	return 0;
+	return 1;
 fail:
 	(void)unlink(tmp);
 	return r;
+}
+
+int
+disk_work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
+	       struct error **err)
+{
+	int r = work_mkfs(path, size, staging, cache_dir, NULL, 0, NULL, err);
+
+	return r < 0 ? r : 0;
+}
+
+int
+disk_work_mkfs_seeded(const char *path, uint64_t size, const char *cache_dir,
+		      const struct filesync_entry *e, size_t n, const char *state_root,
+		      struct error **err)
+{
+	static const struct filesync_entry none;
+
+	return work_mkfs(path, size, NULL, cache_dir, e ? e : &none, n, state_root, err);
 }
 
 /* libext2fs: system errors are errno values, the rest are com_err codes. */
@@ -491,7 +522,7 @@ struct sync {
  * synced once here.  On error the image is left as far as it got.
  */
 static int
-sync_close(ext2_filsys *fs, const char *path, struct error **err)
+sync_close(ext2_filsys *fs, const char *path, bool sync, struct error **err)
 {
 	_cleanup_close_ int fd = -EBADF;
 	errcode_t ec;
@@ -503,6 +534,8 @@ sync_close(ext2_filsys *fs, const char *path, struct error **err)
 		return ext_error(err, ec, "close", path);
 	}
 	*fs = NULL;
+	if (!sync)
+		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fsync(fd) < 0)
 		return error_set(err, -errno, "fsync '%s': %s", path, strerror(errno));
@@ -987,9 +1020,10 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 	return sync_tree(s, ino, host, "", guest, e->mode >= 0 ? (mode_t)e->mode : 0755, 0, err);
 }
 
-int
-disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
-		    const char *state_root, struct error **err)
+/* disk_filesync_apply; durable only when sync (else the caller syncs). */
+static int
+filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
+	       const char *state_root, bool sync, struct error **err)
 {
 	struct sync s = { .image = work_path, .now = time(NULL), .file_mode = 0600,
 			  .exec_mode = 0700 };
@@ -1013,10 +1047,17 @@ disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_
 	}
 	/* Flush even after an error: the entries done so far leave a consistent fs. */
 	if (r < 0)
-		(void)sync_close(&s.fs, work_path, NULL);
+		(void)sync_close(&s.fs, work_path, sync, NULL);
 	else
-		r = sync_close(&s.fs, work_path, err);
+		r = sync_close(&s.fs, work_path, sync, err);
 	return r < 0 ? r : 0;
+}
+
+int
+disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
+		    const char *state_root, struct error **err)
+{
+	return filesync_apply(work_path, e, n, state_root, true, err);
 }
 
 struct dir_list {
@@ -1160,8 +1201,8 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 		(void)error_prefix(err, "copy '%s' to '%s' in '%s'", host_dir, guest_dir, work_path);
 	/* Flush even after an error: what was done so far leaves a consistent fs. */
 	if (r < 0)
-		(void)sync_close(&s.fs, work_path, NULL);
+		(void)sync_close(&s.fs, work_path, true, NULL);
 	else
-		r = sync_close(&s.fs, work_path, err);
+		r = sync_close(&s.fs, work_path, true, err);
 	return r < 0 ? r : 0;
 }

@@ -62,6 +62,14 @@ struct disk_ops {
 	int (*root_remove)(void *userdata, const struct disk_root_req *req, struct error **err);
 	/* Create an ext4 work disk of size at path unless it exists (never recreated). */
 	int (*work_create)(void *userdata, const char *path, uint64_t size, struct error **err);
+	/* work_create for a disk whose file syncs follow: a new disk gets the
+	 * entries e (host paths relative to state_root) written before it is
+	 * synced and takes its name, and returns 1; an existing one is left as
+	 * it is and returns 0 (the caller applies them with filesync_apply).  A
+	 * failure leaves no disk.  Optional: NULL in backends without it. */
+	int (*work_create_seeded)(void *userdata, const char *path, uint64_t size,
+				  const struct filesync_entry *e, size_t n, const char *state_root,
+				  struct error **err);
 	/* root_create and work_create sync what they write, but leave the new
 	 * names in vm_dir to this (an fsync of the folder): apply calls it once
 	 * after a change's last disk step, before a record says the disks are
@@ -94,7 +102,7 @@ struct disk_ops {
 	 * not counted), for status.  Optional: NULL in backends without it. */
 	int (*usage)(void *userdata, const char *vm_dir, uint64_t *ret_bytes, struct error **err);
 	/* Whether vm_dir_create, vm_dir_remove, root_create and root_remove
-	 * (strategies copy and reflink), work_create, vm_dir_sync, filesync_apply
+	 * (strategies copy and reflink), work_create (and _seeded), vm_dir_sync, filesync_apply
 	 * and work_retain may run in several threads at once, each for another VM
 	 * (apply's jobs).  False: apply calls the ops from one thread. */
 	bool parallel;

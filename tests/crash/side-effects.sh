@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # No host object is created or removed outside apply's step(): every call of
 # an op that changes the host (tap_ensure, vm_add, root_create, spawn, ...)
-# must sit in step() or in the two helpers only step() calls (start_vm,
-# remove_orphan) of src/apply/apply.c, or in finish() (the batched end of
+# must sit in step() or in the helpers only step() calls (start_vm,
+# remove_orphan, make_work_disk, sync_vm_dir) of src/apply/apply.c, or in finish() (the batched end of
 # a run: taps given up, deleted together); hv-dispatch.c may only forward each op
 # to its backend from its own op; the kernel primitives that make objects
 # (TUNSETIFF, LOOP_CTL_GET_FREE, posix_spawn, dm tasks, nft commands, rtnl
@@ -13,7 +13,7 @@
 set -eu
 : "${top_srcdir:?}"
 
-OPS='tap_ensure|tap_delete|tap_flush|flush|bridge_ensure|forwarding_ensure|vm_add|vm_delete|rule_delete|table_ensure|root_create|root_remove|work_create|work_retain|vm_dir_create|vm_dir_remove|filesync_apply|workspace_apply|obj_remove|spawn|boot|stop'
+OPS='tap_ensure|tap_delete|tap_flush|flush|bridge_ensure|forwarding_ensure|vm_add|vm_delete|rule_delete|table_ensure|root_create|root_remove|work_create|work_create_seeded|work_retain|vm_dir_create|vm_dir_remove|vm_dir_sync|filesync_apply|workspace_apply|obj_remove|spawn|boot|stop'
 PRIM='TUNSETIFF|LOOP_CTL_GET_FREE|LOOP_CONFIGURE|LOOP_SET_FD|posix_spawn|execve|fork\(|dm_task_create|nft_run_cmd_from_buffer|rtnl_link_add'
 
 # check SRC: prints each violation as FILE:LINE: why; exits 1 if any.
@@ -33,7 +33,7 @@ check() {
 				gsub(/"([^"\\]|\\.)*"/, "\"\"", line)
 				if (line ~ ("(->|\\.)(" ops ")\\(")) {
 					ok = 0
-					if (f == "apply/apply.c" && (fn == "step" || fn == "start_vm" || fn == "remove_orphan" || fn == "finish"))
+					if (f == "apply/apply.c" && (fn == "step" || fn == "start_vm" || fn == "remove_orphan" || fn == "make_work_disk" || fn == "sync_vm_dir" || fn == "finish"))
 						ok = 1
 					if (f == "drivers/hv-dispatch.c" && (fn == "d_spawn" || fn == "d_boot" || fn == "d_stop"))
 						ok = 1
@@ -42,7 +42,7 @@ check() {
 				if (line ~ ("(" prim ")") && f !~ /^drivers\//) {
 					printf "%s:%d: host primitive outside src/drivers\n", f, NR; bad = 1
 				}
-				if (f == "apply/apply.c" && fn != "step" && line ~ /[^a-z_](start_vm|remove_orphan)\(/ && line !~ /^(start_vm|remove_orphan)\(/) {
+				if (f == "apply/apply.c" && fn != "step" && line ~ /[^a-z_](start_vm|remove_orphan|make_work_disk|sync_vm_dir)\(/ && line !~ /^(start_vm|remove_orphan|make_work_disk|sync_vm_dir)\(/) {
 					printf "%s:%d: step helper called outside step() (in %s)\n", f, NR, fn; bad = 1
 				}
 			}
@@ -85,6 +85,12 @@ helper(struct actx *a, const struct plan_change *ch, struct vm_status *st)
 {
 	return start_vm(a, ch, st, NULL);
 }'
+plant apply/apply.c 'static int
+helper2(struct actx *a, const struct plan_change *ch, const struct plan_action *act,
+	const struct vm_status *st)
+{
+	return make_work_disk(a, ch, act, st, NULL);
+}'
 plant observe/observe.c 'static void
 sneak(const struct disk_ops *d) { (void)d->root_create(d->userdata, NULL, NULL, NULL); }'
 plant cli/run.c 'static int
@@ -99,4 +105,4 @@ if [ -n "${BANGER:-}" ] && [ -f "${top_builddir:-}/config.h" ]; then
 		! grep -q BANGER_FAULT "$BANGER" || { echo "FAIL: the fault switch is in a normal build"; exit 1; }
 	fi
 fi
-echo "ok: host ops only in step(); 6 planted violations caught"
+echo "ok: host ops only in step(); 7 planted violations caught"

@@ -674,6 +674,59 @@ rec_filesync_apply(void *ud, const char *work_path, const struct filesync_entry 
 	return real_disk.filesync_apply(ud, work_path, e, n, state_root, err);
 }
 
+static int seeded_answer;	/* what rec_work_create_seeded returns after making the disk */
+
+static int
+rec_work_create_seeded(void *ud, const char *path, uint64_t size, const struct filesync_entry *e,
+		       size_t n, const char *state_root, struct error **err)
+{
+	(void)e;
+	(void)state_root;
+	disk_call("work+files", path);
+	ck_assert_uint_eq(n, 1);
+	if (seeded_answer < 0)
+		return error_set(err, -EIO, "seeding failed");
+	return seeded_answer > 0 ? real_disk.work_create(ud, path, size, err) >= 0 : 0;
+}
+
+/* A driver that seeds new work disks: the file-sync step is left out when it
+ * did; when it made nothing (0), or failed, the step runs as before. */
+START_TEST(test_work_seeded)
+{
+	static const int answers[] = { 1, -1 };
+
+	for (size_t i = 0; i < ELEMENTSOF(answers); i++) {
+		_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+		_cleanup_free_ char *t = NULL;
+		struct cycle c;
+		struct vm_status st;
+
+		rm_tree(status_dir);
+		ck_assert_int_eq(mkdir(status_dir, 0700), 0);
+		real_disk = h->disk;
+		h->disk.work_create = rec_work_create;
+		h->disk.work_create_seeded = rec_work_create_seeded;
+		h->disk.filesync_apply = rec_filesync_apply;
+		seeded_answer = answers[i];
+		c = run(h, IMG FS "vm web image=base work=64M files=dots state=stopped\n");
+		ck_assert_uint_eq(c.res.n_failed, 0);
+		cycle_done(&c);
+		t = harness_replace(disk_calls, status_dir, "$S");
+		if (answers[i] > 0)
+			ck_assert_str_eq(t, "work+files $S/vms/web/work.ext4\n");
+		else
+			ck_assert_str_eq(t, "work+files $S/vms/web/work.ext4\n"
+					    "work $S/vms/web/work.ext4\n"
+					    "files $S/vms/web/work.ext4\n");
+		free(disk_calls);
+		disk_calls = NULL;
+		ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+		ck_assert(st.work_ready && st.seeded);
+		vm_status_done(&st);
+	}
+}
+END_TEST
+
 /* One sync of the VM's folder per change, after its last disk step and
  * before the file syncs (and the start); none when no disk was made. */
 START_TEST(test_vm_dir_synced_once)
@@ -848,6 +901,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_jobs);
 	tcase_add_test(tc, test_keys_synced_from_memory);
 	tcase_add_test(tc, test_vm_dir_synced_once);
+	tcase_add_test(tc, test_work_seeded);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(crash, setup, teardown);
 	tcase_add_loop_test(crash, test_crash_everywhere, 0, (int)ELEMENTSOF(scenarios));

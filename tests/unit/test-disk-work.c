@@ -434,6 +434,58 @@ START_TEST(test_filesync_tree)
 }
 END_TEST
 
+/* A new disk with its file syncs: written before the name, 1; an existing
+ * one left alone, 0; a sync that fails leaves no disk and no temp file. */
+START_TEST(test_work_create_seeded)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *out = NULL, *tmp = xasprintf("%s.tmp", work);
+	struct filesync_entry e[] = {
+		{ .host = (char *)"a.txt", .guest = (char *)"/etc/a.txt", .mode = 0640 },
+		{ .guest = (char *)"/banger/authorized_keys", .mode = 0600,
+		  .content = "ssh-ed25519 AAAAk banger\n", .content_len = 25 },
+	};
+	struct filesync_entry bad = { .host = (char *)"a.txt", .guest = (char *)"/etc/../x",
+				      .mode = -1 };
+	struct error *err = NULL;
+	struct stat st1, st2;
+
+	put("a.txt", "hello\n", 0644);
+	ck_assert_int_eq(ops->work_create_seeded(ops->userdata, work, 8 << 20, e, ELEMENTSOF(e),
+						 host, NULL), 1);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	out = guest_cat(work, "/etc/a.txt");
+	ck_assert_str_eq(out, "hello\n");
+	ck_assert_int_eq(guest_mode(work, "/etc/a.txt"), 0640);
+	free(out);
+	out = guest_cat(work, "/banger/authorized_keys");
+	ck_assert_str_eq(out, "ssh-ed25519 AAAAk banger\n");
+	assert_fsck_clean(work);
+
+	/* There already: nothing written. */
+	ck_assert_int_eq(stat(work, &st1), 0);
+	put("a.txt", "changed\n", 0644);
+	ck_assert_int_eq(ops->work_create_seeded(ops->userdata, work, 8 << 20, e, 1, host, NULL), 0);
+	ck_assert_int_eq(stat(work, &st2), 0);
+	ck_assert_uint_eq(st1.st_ino, st2.st_ino);
+	free(out);
+	out = guest_cat(work, "/etc/a.txt");
+	ck_assert_str_eq(out, "hello\n");
+
+	/* A refused entry: the error, and no disk. */
+	ck_assert_int_eq(unlink(work), 0);
+	ck_assert_int_eq(ops->work_create_seeded(ops->userdata, work, 8 << 20, &bad, 1, host, &err),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->msg, "must be absolute, without '.' or '..'"));
+	error_free(TAKE_PTR(err));
+	ck_assert_int_eq(access(work, F_OK), -1);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	/* And outside the status folder, refused before anything is made. */
+	ck_assert_int_eq(ops->work_create_seeded(ops->userdata, "/tmp/w.ext4", 8 << 20, e, 1, host,
+						 NULL), -EPERM);
+}
+END_TEST
+
 /* An entry of bytes (the VM's keys): written, made a file again over
  * another kind, shrunk, given its mode; an empty one is an empty file. */
 START_TEST(test_filesync_content)
@@ -541,6 +593,7 @@ work_suite(void)
 	tcase_add_test(tc, test_work_template_cache);
 	tcase_add_test(tc, test_filesync_tree);
 	tcase_add_test(tc, test_filesync_content);
+	tcase_add_test(tc, test_work_create_seeded);
 	tcase_add_test(tc, test_filesync_refusals);
 	suite_add_tcase(s, tc);
 	return s;
