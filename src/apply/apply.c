@@ -265,18 +265,28 @@ save_full(const struct vm_status *st)
 static int
 save(struct actx *a, struct vm_status *st, bool result, struct error **err)
 {
-	_cleanup_free_ char *key = save_key(st), *full = save_full(st);
+	_cleanup_free_ char *key = NULL, *full = NULL;
 	bool need;
 	int r;
 
 	/*
 	 * A record that would differ from the last one written only by what
 	 * save_key leaves out is not written: see there.  Atomic now, durable
-	 * at the end of the run (finish): see status_write_nosync.
+	 * at the end of the run (finish): see status_write_nosync.  Only the
+	 * form compared is made, the other one when the record is written.
 	 */
-	need = result ? !a->last_full || strcmp(a->last_full, full) != 0
-		      : !a->last_key || strcmp(a->last_key, key) != 0;
+	if (result) {
+		full = save_full(st);
+		need = !a->last_full || strcmp(a->last_full, full) != 0;
+	} else {
+		key = save_key(st);
+		need = !a->last_key || strcmp(a->last_key, key) != 0;
+	}
 	if (need) {
+		if (!key)
+			key = save_key(st);
+		if (!full)
+			full = save_full(st);
 		st->updated_ms = a->ops->proc->now_ms(a->ops->proc->userdata);
 		unlocked_begin(a, true);
 		r = status_write_nosync(a->opt->status_dir, st, err);

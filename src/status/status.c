@@ -285,8 +285,18 @@ put_str(FILE *f, const char *key, const char *v)
 	}
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		size_t n = utf8_len(p);
+		size_t n, plain = 0;
 
+		/* A run of printable ASCII in one write (records are formatted
+		 * several times per step: see apply's save). */
+		while (p[plain] >= 0x20 && p[plain] < 0x7f && p[plain] != '"' && p[plain] != '\\')
+			plain++;
+		if (plain) {
+			fwrite(p, 1, plain, f);
+			p += plain - 1;
+			continue;
+		}
+		n = utf8_len(p);
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)

@@ -131,7 +131,7 @@ START_TEST(test_round_trip_line_breaks)
 	 * refuses them raw, so they must be written escaped and read back as
 	 * they were (found by the status fuzzer). */
 	static const char odd[] = "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\xc2\x9e"
-				  "e\xef\xbb\xbf" "f \xc3\xa9";
+				  "e\xef\xbb\xbf" "f \xc3\xa9" " \"q\" \\ \x01\x7f" "end";
 	struct vm_status a, b;
 
 	sample(&a);
