@@ -40,13 +40,17 @@ struct change_log {
  * What the changes of a run share.  Workers (opt->jobs) take changes in
  * plan order and hold lock while they work, but for the slow file system
  * steps of the disk driver, when it says they may run in parallel
- * (disk_ops.parallel), status writes, and waiting for a guest to be ready
- * or to stop (hv_ops.parallel): everything else (netlink, nft, spawning a
- * hypervisor, the progress report) runs one at a time, as in a run of one
- * job.
+ * (disk_ops.parallel), status writes, waiting for a guest to be ready or to
+ * stop (hv_ops.parallel), and the net and nat drivers' calls, made under
+ * net_lock and nat_lock instead (each driver is used by one worker at a
+ * time, but a tap is made while another VM's NAT rule goes in): everything
+ * else (spawning a hypervisor, the bookkeeping, the progress report) runs
+ * one at a time, as in a run of one job.  Lock order: lock is never taken
+ * with net_lock or nat_lock held.
  */
 struct run {
 	pthread_mutex_t lock;
+	pthread_mutex_t net_lock, nat_lock;
 	bool crashed;		/* a hook ended the run: no change is taken after it */
 	char **unsynced;	/* VMs whose status file was written or removed, not synced */
 	/* What every VM of the run asks the same way, made sure of once: the
@@ -87,6 +91,22 @@ unlocked_end(struct actx *a, bool may)
 {
 	if (may)
 		pthread_mutex_lock(&a->run->lock);
+}
+
+/* Around a call of the net or nat driver: the run's lock let go for that
+ * driver's own (m: run.net_lock or run.nat_lock). */
+static void
+driver_begin(struct actx *a, pthread_mutex_t *m)
+{
+	pthread_mutex_unlock(&a->run->lock);
+	pthread_mutex_lock(m);
+}
+
+static void
+driver_end(struct actx *a, pthread_mutex_t *m)
+{
+	pthread_mutex_unlock(m);
+	pthread_mutex_lock(&a->run->lock);
 }
 
 void
@@ -195,6 +215,59 @@ make_work_disk(struct actx *a, const struct plan_change *ch, const struct plan_a
 		}
 	}
 	return d->work_create(d->userdata, st->work_path, ch->vm->work_disk, err);
+}
+
+/*
+ * The VM's NAT rule, and once per run what it needs: IPv4 forwarding, the
+ * uplink's name, banger's table (two workers may both make sure of one:
+ * each is idempotent).
+ */
+static int
+nat_add(struct actx *a, const struct vm_status *st, struct error **err)
+{
+	const struct host_ops *o = a->ops;
+	const struct host_spec *host = &a->d->host;
+	struct run *run = a->run;
+	int r = 0;
+
+	if (!run->forwarding_done) {
+		driver_begin(a, &run->net_lock);
+		r = o->net->forwarding_ensure(o->net->userdata, err);
+		driver_end(a, &run->net_lock);
+		run->forwarding_done = r >= 0;
+	}
+	if (r >= 0 && !run->uplink) {
+		char *uplink = NULL;
+
+		driver_begin(a, &run->net_lock);
+		r = o->net->uplink_resolve(o->net->userdata, host->uplink ? host->uplink : "auto",
+					   &uplink, err);
+		driver_end(a, &run->net_lock);
+		/* The fix is in host.yaml: say so. */
+		if (r < 0) {
+			(void)error_prefix(err, "%s%s", host->path ? host->path : "host.yaml",
+					   host->uplink ? "" : ": no uplink declared");
+			return r;
+		}
+		if (run->uplink)
+			free(uplink);
+		else
+			run->uplink = uplink;
+	}
+	if (r >= 0 && !run->table_done) {
+		driver_begin(a, &run->nat_lock);
+		r = o->nat->table_ensure(o->nat->userdata, err);
+		driver_end(a, &run->nat_lock);
+		run->table_done = r >= 0;
+	}
+	if (r >= 0) {
+		_cleanup_free_ char *uplink = xstrdup(run->uplink);
+
+		driver_begin(a, &run->nat_lock);
+		r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, uplink, err);
+		driver_end(a, &run->nat_lock);
+	}
+	return r;
 }
 
 /*
@@ -594,35 +667,30 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	fault_before(&a->run->fault);
 	switch (act->kind) {
 	case ACTION_BRIDGE:
-		r = a->run->bridge_done ? 0
-				   : o->net->bridge_ensure(o->net->userdata, host->bridge_name,
-							   host->bridge_addr, host->bridge_prefix,
-							   err);
+		/* Made sure of once (two workers may both ask: it is idempotent). */
+		if (a->run->bridge_done) {
+			r = 0;
+			break;
+		}
+		driver_begin(a, &a->run->net_lock);
+		r = o->net->bridge_ensure(o->net->userdata, host->bridge_name, host->bridge_addr,
+					  host->bridge_prefix, err);
+		driver_end(a, &a->run->net_lock);
 		a->run->bridge_done = r >= 0;
 		break;
 	case ACTION_TAP:
+		driver_begin(a, &a->run->net_lock);
 		r = o->net->tap_ensure(o->net->userdata, st->tap, host->bridge_name, st->name, st->id,
 				       err);
+		driver_end(a, &a->run->net_lock);
 		break;
 	case ACTION_NAT:
-		r = a->run->forwarding_done ? 0 : o->net->forwarding_ensure(o->net->userdata, err);
-		a->run->forwarding_done = r >= 0;
-		if (r >= 0 && !a->run->uplink) {
-			r = o->net->uplink_resolve(o->net->userdata, host->uplink ? host->uplink : "auto",
-						   &a->run->uplink, err);
-			/* The fix is in host.yaml: say so. */
-			if (r < 0)
-				error_prefix(err, "%s%s", host->path ? host->path : "host.yaml",
-					     host->uplink ? "" : ": no uplink declared");
-		}
-		if (r >= 0 && !a->run->table_done)
-			r = o->nat->table_ensure(o->nat->userdata, err);
-		a->run->table_done = r >= 0;
-		if (r >= 0)
-			r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, a->run->uplink, err);
+		r = nat_add(a, st, err);
 		break;
 	case ACTION_NAT_DELETE:
+		driver_begin(a, &a->run->nat_lock);
 		r = st->id[0] ? o->nat->vm_delete(o->nat->userdata, st->id, err) : 0;
+		driver_end(a, &a->run->nat_lock);
 		break;
 	case ACTION_STOP:
 		/* A graceful stop waits for the guest: the others go on meanwhile. */
@@ -706,7 +774,9 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		r = start_vm(a, ch, st, err);
 		break;
 	case ACTION_TAP_DELETE:
+		driver_begin(a, &a->run->net_lock);
 		r = o->net->tap_delete(o->net->userdata, st->tap, st->id, err);
+		driver_end(a, &a->run->net_lock);
 		break;
 	case ACTION_WORK_RETAIN: {
 		_cleanup_free_ char *work = st->work_path ? xstrdup(st->work_path)
@@ -886,6 +956,8 @@ run_done(struct run *run, size_t n_changes)
 	strv_free(run->unsynced);
 	free(run->uplink);
 	pthread_mutex_destroy(&run->lock);
+	pthread_mutex_destroy(&run->net_lock);
+	pthread_mutex_destroy(&run->nat_lock);
 }
 
 /*
@@ -1028,7 +1100,9 @@ int
 apply_plan(const struct plan *p, const struct spec *desired, const struct host_ops *ops,
 	   const struct apply_options *opt, struct apply_result *ret, struct error **err)
 {
-	struct run run = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct run run = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .net_lock = PTHREAD_MUTEX_INITIALIZER,
+			   .nat_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct actx a = { .p = p, .d = desired, .ops = ops, .opt = opt, .run = &run };
 	struct apply_result res = { 0 };
 	unsigned jobs = opt->jobs ? opt->jobs : APPLY_JOBS_DEFAULT;

@@ -761,6 +761,132 @@ START_TEST(test_vm_dir_synced_once)
 }
 END_TEST
 
+/* How many tap_ensure and vm_add calls were under way at once. */
+static struct {
+	pthread_mutex_t lock;
+	unsigned taps, nats, max_taps, max_nats, max_both;
+} busy = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+busy_call(unsigned *n, unsigned *max)
+{
+	pthread_mutex_lock(&busy.lock);
+	if (++*n > *max)
+		*max = *n;
+	if (busy.taps + busy.nats > busy.max_both)
+		busy.max_both = busy.taps + busy.nats;
+	pthread_mutex_unlock(&busy.lock);
+	(void)usleep(3000);
+	pthread_mutex_lock(&busy.lock);
+	--*n;
+	pthread_mutex_unlock(&busy.lock);
+}
+
+static int
+busy_tap_ensure(void *ud, const char *tap, const char *bridge, const char *vm_name,
+		const char *vm_id, struct error **err)
+{
+	(void)ud;
+	(void)tap;
+	(void)bridge;
+	(void)vm_name;
+	(void)vm_id;
+	(void)err;
+	busy_call(&busy.taps, &busy.max_taps);
+	return 0;
+}
+
+static int
+busy_vm_add(void *ud, const char *vm_id, const char *tap, uint32_t ip, const char *uplink,
+	    struct error **err)
+{
+	(void)ud;
+	(void)vm_id;
+	(void)tap;
+	(void)ip;
+	(void)uplink;
+	(void)err;
+	busy_call(&busy.nats, &busy.max_nats);
+	return 0;
+}
+
+static int
+ok_bridge_ensure(void *ud, const char *name, uint32_t addr, unsigned prefix, struct error **err)
+{
+	(void)ud;
+	(void)name;
+	(void)addr;
+	(void)prefix;
+	(void)err;
+	return 0;
+}
+
+static int
+ok_ensure(void *ud, struct error **err)
+{
+	(void)ud;
+	(void)err;
+	return 0;
+}
+
+static int
+ok_uplink(void *ud, const char *want, char **ret, struct error **err)
+{
+	(void)ud;
+	(void)want;
+	(void)err;
+	*ret = xstrdup("eth0");
+	return 0;
+}
+
+/* With several jobs, one VM's tap is made while another's NAT rule goes in,
+ * but each driver is called by one worker at a time. */
+START_TEST(test_net_nat_locks)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *text = xstrdup(IMG);
+	_cleanup_(test_spec_freep) struct spec *d = NULL;
+	_cleanup_(observed_freep) struct observed *obs = NULL;
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_strv_free_ char **claimed = NULL;
+	struct plan_options po = { .status_dir = status_dir, .host_name = "testhost" };
+	struct apply_options ao = { .status_dir = status_dir, .jobs = 4 };
+	struct apply_result res = { 0 };
+	struct error *e = NULL;
+
+	for (int i = 0; i < 8; i++) {
+		char *t = xasprintf("%svm v%d image=base work=64M nat=yes state=stopped\n", text, i);
+
+		free(text);
+		text = t;
+	}
+	d = spec_of(text);
+	claimed = harness_claimed(d);
+	fake_host_new_run(h);
+	ck_assert_int_eq(observe_host(status_dir, &h->ops, claimed, &obs, &e), 0);
+	ck_assert_int_eq(plan_build(d, obs, &po, &p, &e), 0);
+	/* Only stand-ins from here: the fake host is one object, not to be
+	 * used by two drivers at once. */
+	h->net.tap_ensure = busy_tap_ensure;
+	h->net.bridge_ensure = ok_bridge_ensure;
+	h->net.forwarding_ensure = ok_ensure;
+	h->net.uplink_resolve = ok_uplink;
+	h->nat.table_ensure = ok_ensure;
+	h->nat.vm_add = busy_vm_add;
+	h->disk.vm_dir_create = slow_vm_dir_create;
+	h->disk.root_create = slow_root_create;
+	h->disk.work_create = slow_work_create;
+	h->disk.filesync_apply = slow_filesync_apply;
+	h->disk.parallel = true;
+	ck_assert_int_eq(apply_plan(p, d, &h->ops, &ao, &res, &e), 0);
+	ck_assert_uint_eq(res.n_ok, 8);
+	ck_assert_uint_eq(busy.max_taps, 1);
+	ck_assert_uint_eq(busy.max_nats, 1);
+	ck_assert_uint_eq(busy.max_both, 2);
+	apply_result_done(&res);
+}
+END_TEST
+
 /* What the file-sync step was given, entry by entry. */
 static char *synced_entries;
 
@@ -902,6 +1028,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_keys_synced_from_memory);
 	tcase_add_test(tc, test_vm_dir_synced_once);
 	tcase_add_test(tc, test_work_seeded);
+	tcase_add_test(tc, test_net_nat_locks);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(crash, setup, teardown);
 	tcase_add_loop_test(crash, test_crash_everywhere, 0, (int)ELEMENTSOF(scenarios));
