@@ -16,14 +16,16 @@
 #include "spec/spec.h"
 #include "util/error.h"
 
-/* Changes worked on at once when apply_options.jobs is 0. */
-#define APPLY_JOBS_DEFAULT 4
+/* Changes worked on at once when apply_options.jobs is 0: more than the
+ * cores of a small host, as most of a change's time is spent waiting for
+ * fsyncs, the kernel's locks and guests. */
+#define APPLY_JOBS_DEFAULT 8
 
 struct apply_options {
 	const char *status_dir;
 	/* Changes worked on at once (0: APPLY_JOBS_DEFAULT).  Only the disk
-	 * driver's file system steps, status writes and waits for guests to be
-	 * ready or to stop overlap (see apply.c);
+	 * driver's file system steps, status writes, waits for guests to be
+	 * ready or to stop, and one net with one nat step overlap (see apply.c);
 	 * the order of the output is that of one job.  1 where the disk driver
 	 * cannot run in parallel, and with the test hooks below. */
 	unsigned jobs;

@@ -57,7 +57,7 @@ help(FILE *f)
 	      "                         then SIGKILL (default 10)\n"
 	      "      --boot-timeout S   a guest not ready after S seconds is an error (default 60)\n"
 	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n"
-	      "      --jobs N           work on up to N VMs at once (1-64, default 4): disk\n"
+	      "      --jobs N           work on up to N VMs at once (1-64, default 8): disk\n"
 	      "                         and status file work, and waiting for guests to\n"
 	      "                         boot or stop, overlap; the output's order is that\n"
 	      "                         of --jobs 1\n",
