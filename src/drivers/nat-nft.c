@@ -2,10 +2,12 @@
 /*
  * The real NAT backend, in-process (no nft process).  Everything it does
  * happens in table inet banger: reads dump that table over nf_tables netlink
- * (nat-nl.c), writes are one libnftables batch (one transaction) of commands
- * rendered from checked values.  No other table is ever named in a command.
- * The libnftables context is made on the first write: a run that changes
- * nothing (the timer's usual run) never pays for it.
+ * (nat-nl.c); a VM's two rules added to chains that exist are nf_tables
+ * messages too (nat_nl_add_vm_rules); every other write is one libnftables
+ * batch (one transaction) of commands rendered from checked values.  No
+ * other table is ever named.  The libnftables context is made on the first
+ * write that needs it: a run that changes nothing (the timer's usual run),
+ * or only adds VMs to a table that is there, never pays for it.
  */
 #include "config.h"
 
@@ -301,12 +303,23 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 		append(&cmds, del);
 		drop[i] = true;
 	}
+	if (!cmds[0]) {
+		/* The usual case: only this VM's two rules to add, to chains that
+		 * exist.  Sent as nf_tables messages: libnftables would parse the
+		 * commands and list the ruleset for its cache, each time. */
+		if (masq_ok && fwd_ok)
+			return 0;
+		r = nat_nl_add_vm_rules(n->nl, vm_id, ip, tap, uplink, !masq_ok, !fwd_ok, err);
+		if (r < 0) {
+			cache_drop(n);
+			return error_prefix(err, "nat vm '%s'", vm_id);
+		}
+		goto added;
+	}
 	if (!masq_ok)
 		append(&cmds, masq);
 	if (!fwd_ok)
 		append(&cmds, fwd);
-	if (!cmds[0])
-		return 0;
 	r = nft_run(n, cmds, err);
 	if (r < 0) {
 		cache_drop(n);
@@ -316,6 +329,7 @@ nft_vm_add(void *userdata, const char *vm_id, const char *tap, uint32_t ip, cons
 	for (size_t i = l->n; i-- > 0;)
 		if (drop[i])
 			cache_remove(l, i);
+added:
 	if (!masq_ok)
 		cache_add(l, NAT_RULE_MASQUERADE, NAT_CHAIN_POSTROUTING, vm_id, NULL, ip, uplink);
 	if (!fwd_ok)

@@ -27,6 +27,11 @@
  *
  * Anything else is NAT_RULE_OTHER, which the reconciler replaces or
  * removes: reading too strictly costs a rewrite, never a wrong keep.
+ *
+ * nat_nl_add_vm_rules writes a VM's masquerade and forward rules in those
+ * same shapes, as one nf_tables batch, for the usual add (chains there,
+ * nothing of the VM's to delete), so that no libnftables command is parsed
+ * and no ruleset cache listed per VM.
  */
 #include "config.h"
 
@@ -39,14 +44,17 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "drivers/nat.h"
+#include "drivers/net.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/name.h"
 
 /* The kernel fills a dump message up to the reader's buffer (at most 32 KiB). */
 #define NL_BUF_SIZE (32u * 1024u)
@@ -754,4 +762,218 @@ nat_nl_list(struct nat_nl *s, struct nat_rule **ret, size_t *ret_n, bool *ret_ha
 	if (ret_chains)
 		*ret_chains = g.chains;
 	return 0;
+}
+
+/* ---- writing a VM's rules ---- */
+
+/* Begin an expression of name in the rule's list; its data nest open. */
+static struct nlattr *
+expr_begin(struct nlmsghdr *nlh, const char *name, struct nlattr **ret_data)
+{
+	struct nlattr *elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, name);
+	*ret_data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	return elem;
+}
+
+static void
+expr_end(struct nlmsghdr *nlh, struct nlattr *elem, struct nlattr *data)
+{
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, elem);
+}
+
+/* meta load KEY => reg 1 */
+static void
+put_meta(struct nlmsghdr *nlh, uint32_t key)
+{
+	struct nlattr *data, *elem = expr_begin(nlh, "meta", &data);
+
+	mnl_attr_put_u32(nlh, NFTA_META_KEY, htonl(key));
+	mnl_attr_put_u32(nlh, NFTA_META_DREG, htonl(NFT_REG_1));
+	expr_end(nlh, elem, data);
+}
+
+/* cmp eq reg 1 VALUE */
+static void
+put_cmp_eq(struct nlmsghdr *nlh, const void *value, size_t len)
+{
+	struct nlattr *data, *elem = expr_begin(nlh, "cmp", &data), *v;
+
+	mnl_attr_put_u32(nlh, NFTA_CMP_SREG, htonl(NFT_REG_1));
+	mnl_attr_put_u32(nlh, NFTA_CMP_OP, htonl(NFT_CMP_EQ));
+	v = mnl_attr_nest_start(nlh, NFTA_CMP_DATA);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, value);
+	mnl_attr_nest_end(nlh, v);
+	expr_end(nlh, elem, data);
+}
+
+/* meta load KEY => reg 1; cmp eq reg 1 NAME (an interface name, as nft
+ * compares one: IFNAMSIZ bytes, zero padded) */
+static void
+put_ifname_is(struct nlmsghdr *nlh, uint32_t key, const char *name)
+{
+	char padded[IFNAMSIZ] = { 0 };
+
+	memcpy(padded, name, strlen(name));
+	put_meta(nlh, key);
+	put_cmp_eq(nlh, padded, sizeof(padded));
+}
+
+/* One NEWRULE appended to chain, with the expressions the caller puts
+ * between, and the comment stored as nft stores it. */
+static struct nlmsghdr *
+rule_begin(struct mnl_nlmsg_batch *b, uint32_t seq, const char *chain)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(b));
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, NAT_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, chain);
+	return nlh;
+}
+
+static void
+rule_end(struct mnl_nlmsg_batch *b, struct nlmsghdr *nlh, struct nlattr *exprs,
+	 const char *comment)
+{
+	uint8_t ud[2 + 64];
+	size_t n = strlen(comment) + 1;
+
+	mnl_attr_nest_end(nlh, exprs);
+	ud[0] = UDATA_RULE_COMMENT;
+	ud[1] = (uint8_t)n;
+	memcpy(ud + 2, comment, n);
+	mnl_attr_put(nlh, NFTA_RULE_USERDATA, 2 + n, ud);
+	mnl_nlmsg_batch_next(b);
+}
+
+static void
+batch_mark(struct mnl_nlmsg_batch *b, uint16_t type, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(b));
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
+	mnl_nlmsg_batch_next(b);
+}
+
+int
+nat_nl_add_vm_rules(struct nat_nl *s, const char *vm_id, uint32_t ip, const char *tap,
+		    const char *uplink, bool masq, bool fwd, struct error **err)
+{
+	char buf[4096], comment[64];
+	struct mnl_nlmsg_batch *b;
+	struct nlmsghdr *nlh;
+	struct nlattr *exprs;
+	uint32_t first, want = 0, got = 0;
+	int r = 0;
+
+	if (!name_is_vm_id(vm_id) || !net_ifname_is_valid(uplink) || ip == 0 ||
+	    !net_tap_name_is_valid(tap))
+		return error_set(err, -EINVAL, "nat: invalid vm id, tap, address or uplink");
+	if (!masq && !fwd)
+		return 0;
+	if (!s->nl && (r = sock_open(s)) < 0)
+		return error_set(err, r, "nf_tables netlink socket: %s", strerror(-r));
+	snprintf(comment, sizeof(comment), NAT_COMMENT_PREFIX "%s", vm_id);
+	b = mnl_nlmsg_batch_start(buf, sizeof(buf));
+	if (!b)
+		abort();
+	first = s->seq + 1;
+	batch_mark(b, NFNL_MSG_BATCH_BEGIN, ++s->seq);
+	if (masq) {
+		const uint8_t proto = NFPROTO_IPV4;
+		const uint8_t addr[4] = { (uint8_t)(ip >> 24), (uint8_t)(ip >> 16),
+					  (uint8_t)(ip >> 8), (uint8_t)ip };
+		struct nlattr *data, *elem;
+
+		nlh = rule_begin(b, ++s->seq, NAT_CHAIN_POSTROUTING);
+		exprs = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+		put_meta(nlh, NFT_META_NFPROTO);
+		put_cmp_eq(nlh, &proto, sizeof(proto));
+		elem = expr_begin(nlh, "payload", &data);
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_DREG, htonl(NFT_REG_1));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_BASE, htonl(NFT_PAYLOAD_NETWORK_HEADER));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_OFFSET, htonl(12));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_LEN, htonl(4));
+		expr_end(nlh, elem, data);
+		put_cmp_eq(nlh, addr, sizeof(addr));
+		put_ifname_is(nlh, NFT_META_OIFNAME, uplink);
+		elem = expr_begin(nlh, "masq", &data);
+		expr_end(nlh, elem, data);
+		rule_end(b, nlh, exprs, comment);
+		want++;
+	}
+	if (fwd) {
+		struct nlattr *data, *elem, *d, *v;
+
+		nlh = rule_begin(b, ++s->seq, NAT_CHAIN_FORWARD);
+		exprs = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+		put_ifname_is(nlh, NFT_META_IIFNAME, tap);
+		put_ifname_is(nlh, NFT_META_OIFNAME, uplink);
+		elem = expr_begin(nlh, "immediate", &data);
+		mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
+		d = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
+		v = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+		mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(NF_ACCEPT));
+		mnl_attr_nest_end(nlh, v);
+		mnl_attr_nest_end(nlh, d);
+		expr_end(nlh, elem, data);
+		rule_end(b, nlh, exprs, comment);
+		want++;
+	}
+	batch_mark(b, NFNL_MSG_BATCH_END, ++s->seq);
+
+	if (mnl_socket_sendto(s->nl, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
+		r = -errno;
+	mnl_nlmsg_batch_stop(b);
+	if (r < 0)
+		goto reset;
+	/* One answer per rule: an ack, or the error that undid the whole batch. */
+	while (got < want) {
+		ssize_t len = mnl_socket_recvfrom(s->nl, s->buf, NL_BUF_SIZE);
+		const struct nlmsghdr *m = (const struct nlmsghdr *)(const void *)s->buf;
+		int left;
+
+		if (len < 0) {
+			r = -errno;
+			goto reset;
+		}
+		if (!msgs_fit(s->buf, (size_t)len)) {
+			r = -EBADMSG;
+			goto reset;
+		}
+		for (left = (int)len; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+
+			if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq < first ||
+			    m->nlmsg_seq > s->seq || m->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+				continue;
+			if (e->error < 0) {
+				r = e->error;
+				goto reset;
+			}
+			got++;
+		}
+	}
+	return 0;
+reset:
+	(void)sock_open(s);
+	return error_set(err, r < 0 ? r : -EIO, "nf_tables: add rules: %s",
+			 strerror(r < 0 ? -r : EIO));
 }

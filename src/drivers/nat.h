@@ -101,6 +101,14 @@ int nat_nl_parse_rules(const void *buf, size_t len, struct nat_rule **ret, size_
 /* Tests only: fn runs in every listing pass between the table and its rules
  * (to change the ruleset under it).  NULL: none. */
 void nat_nl_test_between(void (*fn)(void *userdata), void *userdata);
+/*
+ * Append the VM's masquerade rule (masq) and forward rule (fwd) to banger's
+ * chains, which must exist, in one nf_tables transaction: the expressions
+ * and comment nft makes of nat-common.c's renderers, built as netlink
+ * messages (no command to parse, no cache to list).  Every value is checked.
+ */
+int nat_nl_add_vm_rules(struct nat_nl *s, const char *vm_id, uint32_t ip, const char *tap,
+			const char *uplink, bool masq, bool fwd, struct error **err);
 
 struct nat_ops {
 	/* Create the table and its base chains (and the shared
