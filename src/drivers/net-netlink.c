@@ -23,6 +23,7 @@
 #include <netlink/route/rtnl.h>
 #include <netlink/socket.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -42,6 +43,10 @@ struct net_netlink {
 	 * together by tap_flush. */
 	int *dying;		/* ifindexes */
 	size_t n_dying;
+	/* The bridge tap_ensure last found, and its index: looked up once
+	 * for a run's taps, again after a tap could not be put on it. */
+	char bridge[IFNAMSIZ];
+	int bridge_index;
 };
 
 static void
@@ -239,6 +244,8 @@ nl_bridge_ensure(void *userdata, const char *bridge, uint32_t addr, unsigned pre
 	bool present = false;
 	int r;
 
+	/* What it makes or changes, tap_ensure looks up again. */
+	n->bridge_index = 0;
 	if (!net_ifname_is_valid(bridge))
 		return error_set(err, -EINVAL, "bridge '%s': invalid interface name", bridge);
 	if (strncmp(bridge, TAP_PREFIX, strlen(TAP_PREFIX)) == 0)
@@ -375,14 +382,35 @@ tap_configure(struct nl_sock *sk, struct rtnl_link *l, const char *alias, int ma
  */
 static int nl_tap_flush(void *userdata, struct error **err);
 
+/* Find bridge, check it is one, and keep its index for the next taps. */
+static int
+bridge_lookup(struct net_netlink *n, const char *bridge, struct error **err)
+{
+	_cleanup_link_ struct rtnl_link *br = NULL;
+	int r;
+
+	n->bridge_index = 0;
+	r = link_get(n->sk, bridge, &br, err);
+	if (r < 0)
+		return error_prefix(err, "bridge '%s'", bridge);
+	if (!br)
+		return error_set(err, -ENOENT, "bridge '%s': not found", bridge);
+	if (!link_is_kind(br, "bridge"))
+		return error_set(err, -EINVAL, "bridge '%s': not a bridge", bridge);
+	snprintf(n->bridge, sizeof(n->bridge), "%s", bridge);
+	n->bridge_index = rtnl_link_get_ifindex(br);
+	return 0;
+}
+
 static int
 nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *vm_name,
 	      const char *vm_id, struct error **err)
 {
 	struct net_netlink *n = userdata;
-	_cleanup_link_ struct rtnl_link *br = NULL, *l = NULL;
+	_cleanup_link_ struct rtnl_link *l = NULL;
 	_cleanup_free_ char *alias = NULL;
 	_cleanup_close_ int fd = -EBADF;
+	bool cached;
 	int r;
 
 	if (!net_tap_name_is_valid(tap))
@@ -392,13 +420,12 @@ nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *v
 	if (!net_ifname_is_valid(bridge))
 		return error_set(err, -EINVAL, "bridge '%s': invalid interface name", bridge);
 
-	r = link_get(n->sk, bridge, &br, err);
-	if (r < 0)
-		return error_prefix(err, "bridge '%s'", bridge);
-	if (!br)
-		return error_set(err, -ENOENT, "bridge '%s': not found", bridge);
-	if (!link_is_kind(br, "bridge"))
-		return error_set(err, -EINVAL, "bridge '%s': not a bridge", bridge);
+	cached = n->bridge_index && strcmp(n->bridge, bridge) == 0;
+	if (!cached) {
+		r = bridge_lookup(n, bridge, err);
+		if (r < 0)
+			return r;
+	}
 
 	alias = net_alias_format(vm_name, vm_id);
 	r = link_get(n->sk, tap, &l, err);
@@ -424,17 +451,35 @@ nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *v
 			return error_set(err, -EEXIST, "tap '%s': exists and is not a tap, "
 					 "left alone", tap);
 	} else {
+		struct ifreq ifr = { 0 };
+
 		r = tun_create(tap, &fd, err);
 		if (r < 0)
 			return r;
-		r = link_get(n->sk, tap, &l, err);
-		if (r >= 0 && !l)
-			r = error_set(err, -ENOENT, "tap '%s': vanished after creation", tap);
-		if (r < 0)
+		/* New: down, no alias, master or group; only its index is
+		 * needed (an ioctl, not a dump of the link). */
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+		if (ioctl(nl_socket_get_fd(n->sk), SIOCGIFINDEX, &ifr) < 0) {
+			r = error_set(err, -errno, "tap '%s': index after creation: %s", tap,
+				      strerror(errno));
 			goto rollback;
+		}
+		l = rtnl_link_alloc();
+		if (!l)
+			abort();
+		rtnl_link_set_ifindex(l, ifr.ifr_ifindex);
 	}
-	r = tap_configure(n->sk, l, alias, rtnl_link_get_ifindex(br), err);
+	r = tap_configure(n->sk, l, alias, n->bridge_index, err);
+	if (r < 0 && cached) {
+		/* The bridge may have been made anew since it was looked up. */
+		if (err)
+			*err = error_free(*err);
+		r = bridge_lookup(n, bridge, err);
+		if (r >= 0)
+			r = tap_configure(n->sk, l, alias, n->bridge_index, err);
+	}
 	if (r < 0) {
+		n->bridge_index = 0;
 		(void)error_prefix(err, "tap '%s'", tap);
 		goto rollback;
 	}

@@ -371,6 +371,25 @@ START_TEST(test_tap_lifecycle)
 }
 END_TEST
 
+/* The bridge's index is looked up once for a run's taps: a bridge made anew
+ * meanwhile (by hand) is found again, a missing one is an error. */
+START_TEST(test_tap_bridge_made_anew)
+{
+	struct error *err = NULL;
+
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	check_tap(TAP1, "banger vm=web1 id=" ID1, true);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", BRIDGE), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", BRIDGE, "type", "bridge"), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP2, BRIDGE, "db", ID2, &err), 0);
+	check_tap(TAP2, "banger vm=db id=" ID2, true);
+	ck_assert_ptr_null(err);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", BRIDGE), 0);
+	expect_err(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), -ENOENT, &err);
+}
+END_TEST
+
 START_TEST(test_tap_dying)
 {
 	struct error *err = NULL;
@@ -1012,6 +1031,7 @@ main(void)
 	tcase_add_test(tc, test_tap_lifecycle);
 	tcase_add_test(tc, test_tap_foreign);
 	tcase_add_test(tc, test_tap_dying);
+	tcase_add_test(tc, test_tap_bridge_made_anew);
 	tcase_add_test(tc, test_uplink_and_forwarding);
 	tcase_add_test(tc, test_nat);
 	tcase_add_test(tc, test_nat_add_creates_table);
