@@ -309,6 +309,28 @@ START_TEST(test_lock_busy)
 	e = error_free(e);
 	close(TAKE_FD(fd1));
 	ck_assert_int_eq(status_lock(dir, 0, &fd2, NULL), 0);
+	close(TAKE_FD(fd2));
+	/* The pid is written over the last one in place, the file's block
+	 * kept; a longer file another writer left is cut to it. */
+	{
+		static const char longer[] = "1234567890 1234567890 1234567890\n";
+		_cleanup_free_ char *path = xasprintf("%s/lock", dir), *text = NULL;
+		_cleanup_free_ char *line = xasprintf("%20d\n", (int)getpid());
+		struct stat a, b;
+		size_t len = 0;
+
+		ck_assert_int_eq(stat(path, &a), 0);
+		ck_assert_int_eq(status_lock(dir, 0, &fd1, NULL), 0);
+		close(TAKE_FD(fd1));
+		ck_assert_int_eq(stat(path, &b), 0);
+		ck_assert_uint_eq(a.st_ino, b.st_ino);
+		ck_assert_int_eq(b.st_size, (off_t)strlen(line));
+		ck_assert_int_eq(write_file_atomic(path, longer, strlen(longer), 0600), 0);
+		ck_assert_int_eq(status_lock(dir, 0, &fd1, NULL), 0);
+		ck_assert_int_eq(read_file(path, 4096, &text, &len), 0);
+		ck_assert_uint_eq(len, strlen(line));
+		ck_assert_str_eq(text, line);
+	}
 }
 END_TEST
 
