@@ -184,6 +184,17 @@ filesync_entries(const struct actx *a, const struct vm_spec *vm, size_t *ret_n, 
 	return all;
 }
 
+/* Whether a step of kind k or k2 follows act in its change. */
+static bool
+comes_later(const struct actx *a, const struct plan_change *ch, const struct plan_action *act,
+	    enum action_kind k, enum action_kind k2)
+{
+	for (size_t j = (size_t)(act - a->p->actions) + 1; j < ch->first + ch->n; j++)
+		if (a->p->actions[j].kind == k || a->p->actions[j].kind == k2)
+			return true;
+	return false;
+}
+
 /*
  * The work disk.  When the change's file syncs follow and the driver can, a
  * new disk gets them before it is synced and named (a.seeded: the file-sync
@@ -196,11 +207,8 @@ make_work_disk(struct actx *a, const struct plan_change *ch, const struct plan_a
 	       const struct vm_status *st, struct error **err)
 {
 	const struct disk_ops *d = a->ops->disk;
-	bool seed = false;
 
-	for (size_t j = (size_t)(act - a->p->actions) + 1; j < ch->first + ch->n; j++)
-		seed |= a->p->actions[j].kind == ACTION_FILESYNC;
-	if (seed && d->work_create_seeded) {
+	if (d->work_create_seeded && comes_later(a, ch, act, ACTION_FILESYNC, ACTION_FILESYNC)) {
 		_cleanup_free_ struct filesync_entry *all = NULL;
 		_cleanup_free_ char *keys = NULL;
 		size_t n;
@@ -261,7 +269,8 @@ nat_add(struct actx *a, const struct vm_status *st, struct error **err)
 		run->table_done = r >= 0;
 	}
 	if (r >= 0) {
-		_cleanup_free_ char *uplink = xstrdup(run->uplink);
+		/* Set once and kept to the end of the run: read without the lock. */
+		const char *uplink = run->uplink;
 
 		driver_begin(a, &run->nat_lock);
 		r = o->nat->vm_add(o->nat->userdata, st->id, st->tap, st->ip, uplink, err);
@@ -283,10 +292,7 @@ sync_vm_dir(struct actx *a, const struct plan_change *ch, const struct plan_acti
 	const struct disk_ops *d = a->ops->disk;
 	int r;
 
-	for (size_t j = (size_t)(act - a->p->actions) + 1; j < ch->first + ch->n; j++)
-		if (a->p->actions[j].kind == ACTION_ROOT || a->p->actions[j].kind == ACTION_WORK)
-			return 0;
-	if (!d->vm_dir_sync)
+	if (!d->vm_dir_sync || comes_later(a, ch, act, ACTION_ROOT, ACTION_WORK))
 		return 0;
 	unlocked_begin(a, true);
 	r = d->vm_dir_sync(d->userdata, vm_dir, err);

@@ -354,8 +354,8 @@ template_save(const char *cache_dir, const struct pristine *p)
 static int filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 			  const char *state_root, bool sync, struct error **err);
 
-/* disk_work_mkfs, and disk_work_mkfs_seeded when seed is set: 1 when made,
- * 0 when path existed. */
+/* disk_work_mkfs, the n_seed entries of seed written into a new image: 1
+ * when made, 0 when path existed. */
 static int
 work_mkfs(const char *path, uint64_t size, const char *staging, const char *cache_dir,
 	  const struct filesync_entry *seed, size_t n_seed, const char *state_root,
@@ -449,7 +449,7 @@ work_mkfs(const char *path, uint64_t size, const char *staging, const char *cach
 		pthread_mutex_unlock(TAKE_PTR(held));
 made:
 	/* The file syncs go in before the one fsync and the name. */
-	if (seed) {
+	if (n_seed) {
 		r = filesync_apply(tmp, seed, n_seed, state_root, false, err);
 		if (r < 0)
 			goto fail;
@@ -488,9 +488,7 @@ disk_work_mkfs_seeded(const char *path, uint64_t size, const char *cache_dir,
 		      const struct filesync_entry *e, size_t n, const char *state_root,
 		      struct error **err)
 {
-	static const struct filesync_entry none;
-
-	return work_mkfs(path, size, NULL, cache_dir, e ? e : &none, n, state_root, err);
+	return work_mkfs(path, size, NULL, cache_dir, e, n, state_root, err);
 }
 
 /* libext2fs: system errors are errno values, the rest are com_err codes. */

@@ -167,6 +167,20 @@ msgs_fit(const void *buf, size_t len)
 	return len == 0;
 }
 
+/* Receive into s->buf: its length, or -errno, or -EBADMSG when the buffer
+ * is not whole messages. */
+static ssize_t
+recv_msgs(struct nat_nl *s)
+{
+	ssize_t len = mnl_socket_recvfrom(s->nl, s->buf, NL_BUF_SIZE);
+
+	if (len < 0)
+		return -errno;
+	if (!msgs_fit(s->buf, (size_t)len))
+		return -EBADMSG;
+	return len;
+}
+
 /*
  * Send one request and run cb on every message of its answer.  Returns 0,
  * -EINTR when a dump was interrupted by a ruleset change, or a negative
@@ -189,13 +203,9 @@ talk(struct nat_nl *s, struct nlmsghdr *nlh, mnl_cb_t cb, struct gather *g)
 		goto reset;
 	}
 	while (r > MNL_CB_STOP) {
-		len = mnl_socket_recvfrom(s->nl, s->buf, NL_BUF_SIZE);
+		len = recv_msgs(s);
 		if (len < 0) {
-			r = -errno;
-			goto reset;
-		}
-		if (!msgs_fit(s->buf, (size_t)len)) {
-			r = -EBADMSG;
+			r = (int)len;
 			goto reset;
 		}
 		r = mnl_cb_run(s->buf, (size_t)len, seq, s->portid, cb, g);
@@ -946,16 +956,12 @@ nat_nl_add_vm_rules(struct nat_nl *s, const char *vm_id, uint32_t ip, const char
 		goto reset;
 	/* One answer per rule: an ack, or the error that undid the whole batch. */
 	while (got < want) {
-		ssize_t len = mnl_socket_recvfrom(s->nl, s->buf, NL_BUF_SIZE);
+		ssize_t len = recv_msgs(s);
 		const struct nlmsghdr *m = (const struct nlmsghdr *)(const void *)s->buf;
 		int left;
 
 		if (len < 0) {
-			r = -errno;
-			goto reset;
-		}
-		if (!msgs_fit(s->buf, (size_t)len)) {
-			r = -EBADMSG;
+			r = (int)len;
 			goto reset;
 		}
 		for (left = (int)len; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
