@@ -61,6 +61,7 @@ open_real(const char *status_dir, const struct spec *spec, struct cli_host *h,
 		.disk = h->disk,
 		.hv = &h->hv.ops,
 		.proc = &proc_sys_ops,
+		.concurrent_lists = true,
 	};
 	return 0;
 }

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "drivers/disk.h"
 #include "drivers/hv.h"
 #include "drivers/nat.h"
@@ -17,4 +19,9 @@ struct host_ops {
 	const struct disk_ops *disk;
 	const struct hv_ops *hv;
 	const struct proc_ops *proc;
+	/* Whether observation may make the net, nat, disk and hv listings at
+	 * once, from threads of its own: each real driver lists through a
+	 * socket or files of its own.  The fake host, which counts and logs
+	 * every call in order, says no. */
+	bool concurrent_lists;
 };

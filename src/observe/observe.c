@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +281,104 @@ cmp_vm(const void *a, const void *b)
 	return strcmp(((const struct observed_vm *)a)->name, ((const struct observed_vm *)b)->name);
 }
 
+/* What the listings of one observation gave. */
+struct lists {
+	const struct host_ops *ops;
+	const char *status_dir, *vms_dir;
+	struct net_link *links;
+	struct nat_rule *rules;
+	struct disk_obj *disks;
+	struct hv_proc *procs;
+	size_t n_links, n_rules, n_disks, n_procs;
+	int r_links, r_rules, r_disks, r_procs;
+	struct error *e_links, *e_rules, *e_disks, *e_procs;
+};
+
+static void
+list_links(struct lists *l)
+{
+	l->r_links = l->ops->net->link_list(l->ops->net->userdata, &l->links, &l->n_links,
+					    &l->e_links);
+}
+
+static void
+list_rules(struct lists *l)
+{
+	l->r_rules = l->ops->nat->rule_list(l->ops->nat->userdata, &l->rules, &l->n_rules,
+					    &l->e_rules);
+}
+
+static void
+list_disks_procs(struct lists *l)
+{
+	l->r_disks = l->ops->disk->list(l->ops->disk->userdata, l->status_dir, &l->disks,
+					&l->n_disks, &l->e_disks);
+	if (l->r_disks >= 0)
+		l->r_procs = l->ops->hv->list(l->ops->hv->userdata, l->vms_dir, &l->procs,
+					      &l->n_procs, &l->e_procs);
+}
+
+static void *
+rules_main(void *userdata)
+{
+	list_rules(userdata);
+	return NULL;
+}
+
+static void *
+disks_procs_main(void *userdata)
+{
+	list_disks_procs(userdata);
+	return NULL;
+}
+
+/* The first failure in the order net, nat, disk, hv: moved to *err. */
+static int
+lists_result(struct lists *l, struct error **err)
+{
+	const int rs[] = { l->r_links, l->r_rules, l->r_disks, l->r_procs };
+	struct error **es[] = { &l->e_links, &l->e_rules, &l->e_disks, &l->e_procs };
+	int r = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(rs); i++) {
+		if (rs[i] < 0 && r == 0) {
+			r = rs[i];
+			if (err && !*err)
+				*err = TAKE_PTR(*es[i]);
+		}
+		*es[i] = error_free(*es[i]);
+	}
+	return r;
+}
+
+/*
+ * One pass over each facility: net, nat, disk and hv in turn, or, when the
+ * ops allow it, the nat listing and the disk and hv ones (a directory walk
+ * and a /proc scan) from two threads while this one lists the links.  A
+ * host with a thousand VMs spends most of an observation in these waits.
+ */
+static int
+list_host(struct lists *l, struct error **err)
+{
+	pthread_t t_rules, t_disks;
+	bool rules_threaded = false, disks_threaded = false;
+
+	if (l->ops->concurrent_lists) {
+		rules_threaded = pthread_create(&t_rules, NULL, rules_main, l) == 0;
+		disks_threaded = pthread_create(&t_disks, NULL, disks_procs_main, l) == 0;
+	}
+	list_links(l);
+	if (rules_threaded)
+		(void)pthread_join(t_rules, NULL);
+	else if (l->r_links >= 0)
+		list_rules(l);
+	if (disks_threaded)
+		(void)pthread_join(t_disks, NULL);
+	else if (l->r_links >= 0 && l->r_rules >= 0)
+		list_disks_procs(l);
+	return lists_result(l, err);
+}
+
 int
 observe_host_from(const char *status_dir, const struct host_ops *ops, char *const *claimed,
 		  struct status_snapshot *snap, struct observed **ret, struct error **err)
@@ -287,11 +386,12 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 	_cleanup_(status_snapshot_freep) struct status_snapshot *sn = snap;
 	_cleanup_(observed_freep) struct observed *o = xcalloc(1, sizeof(*o));
 	_cleanup_free_ char *vms_dir = xasprintf("%s/vms", status_dir);
-	struct net_link *links = NULL;
-	struct nat_rule *rules = NULL;
-	struct disk_obj *disks = NULL;
-	struct hv_proc *procs = NULL;
-	size_t n_links = 0, n_rules = 0, n_disks = 0, n_procs = 0;
+	struct lists ls = { .ops = ops, .status_dir = status_dir, .vms_dir = vms_dir };
+	struct net_link *links;
+	struct nat_rule *rules;
+	struct disk_obj *disks;
+	struct hv_proc *procs;
+	size_t n_links, n_rules, n_disks, n_procs;
 	_cleanup_(index_done) struct index ix = { 0 };
 	int r;
 
@@ -325,16 +425,11 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 		qsort(ix.claimed, ix.n_claimed, sizeof(char *), cmp_strp);
 
 	/* 2. one pass over each facility */
-	r = ops->net->link_list(ops->net->userdata, &links, &n_links, err);
-	if (r < 0)
-		goto out;
-	r = ops->nat->rule_list(ops->nat->userdata, &rules, &n_rules, err);
-	if (r < 0)
-		goto out;
-	r = ops->disk->list(ops->disk->userdata, status_dir, &disks, &n_disks, err);
-	if (r < 0)
-		goto out;
-	r = ops->hv->list(ops->hv->userdata, vms_dir, &procs, &n_procs, err);
+	r = list_host(&ls, err);
+	links = ls.links, n_links = ls.n_links;
+	rules = ls.rules, n_rules = ls.n_rules;
+	disks = ls.disks, n_disks = ls.n_disks;
+	procs = ls.procs, n_procs = ls.n_procs;
 	if (r < 0)
 		goto out;
 

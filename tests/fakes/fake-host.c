@@ -1128,7 +1128,7 @@ fake_host_new(void)
 	h->proc = (struct proc_ops){ .now_ms = f_now_ms, .mono_ms = f_mono_ms,
 				     .random_id = f_random_id, .sleep_ms = f_sleep_ms,
 				     .userdata = h };
-	h->ops = (struct host_ops){ &h->net, &h->nat, &h->disk, &h->hv, &h->proc };
+	h->ops = (struct host_ops){ &h->net, &h->nat, &h->disk, &h->hv, &h->proc, false };
 	return h;
 }
 

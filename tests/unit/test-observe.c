@@ -7,6 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,152 @@ START_TEST(test_list_failure)
 }
 END_TEST
 
+/*
+ * Listings that note the thread they ran on, one of them failing when told:
+ * observation on a host whose ops allow concurrent listings.
+ */
+struct stub_lists {
+	pthread_t on[4];	/* net, nat, disk, hv */
+	int fail[4];		/* a negative errno to fail with */
+	int calls[4];
+};
+
+static int
+stub_enter(struct stub_lists *s, int i, struct error **err)
+{
+	s->on[i] = pthread_self();
+	s->calls[i]++;
+	if (s->fail[i] < 0)
+		return error_set(err, s->fail[i], "listing %d failed", i);
+	return 0;
+}
+
+static int
+stub_link_list(void *ud, struct net_link **ret, size_t *ret_n, struct error **err)
+{
+	int r = stub_enter(ud, 0, err);
+
+	if (r < 0)
+		return r;
+	*ret = xcalloc(1, sizeof(**ret));
+	(*ret)->name = xstrdup("eth9");	/* not banger's name: not even a problem */
+	*ret_n = 1;
+	return 0;
+}
+
+static int
+stub_rule_list(void *ud, struct nat_rule **ret, size_t *ret_n, struct error **err)
+{
+	int r = stub_enter(ud, 1, err);
+
+	if (r < 0)
+		return r;
+	*ret = NULL;
+	*ret_n = 0;
+	return 0;
+}
+
+static int
+stub_disk_list(void *ud, const char *status_dir, struct disk_obj **ret, size_t *ret_n,
+	       struct error **err)
+{
+	int r = stub_enter(ud, 2, err);
+
+	(void)status_dir;
+	if (r < 0)
+		return r;
+	*ret = NULL;
+	*ret_n = 0;
+	return 0;
+}
+
+static int
+stub_hv_list(void *ud, const char *sock_dir, struct hv_proc **ret, size_t *ret_n,
+	     struct error **err)
+{
+	int r = stub_enter(ud, 3, err);
+
+	(void)sock_dir;
+	if (r < 0)
+		return r;
+	*ret = NULL;
+	*ret_n = 0;
+	return 0;
+}
+
+static int
+observe_stub(struct stub_lists *s, bool concurrent, struct observed **o, struct error **err)
+{
+	struct net_ops net = { .link_list = stub_link_list, .userdata = s };
+	struct nat_ops nat = { .rule_list = stub_rule_list, .userdata = s };
+	struct disk_ops disk = { .list = stub_disk_list, .userdata = s };
+	struct hv_ops hv = { .list = stub_hv_list, .userdata = s };
+	struct host_ops ops = { &net, &nat, &disk, &hv, NULL, concurrent };
+	char *claimed[] = { NULL };
+
+	return observe_host(dir, &ops, claimed, o, err);
+}
+
+START_TEST(test_concurrent_lists)
+{
+	struct stub_lists s = { 0 };
+	_cleanup_(observed_freep) struct observed *o = NULL;
+	pthread_t self = pthread_self();
+
+	/* Allowed: nat on a thread of its own, disk and hv on another. */
+	ck_assert_int_eq(observe_stub(&s, true, &o, NULL), 0);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_int_eq(s.calls[i], 1);
+	ck_assert(pthread_equal(s.on[0], self));
+	ck_assert(!pthread_equal(s.on[1], self));
+	ck_assert(!pthread_equal(s.on[2], self));
+	ck_assert(!pthread_equal(s.on[2], s.on[1]));
+	ck_assert(pthread_equal(s.on[3], s.on[2]));
+	ck_assert_uint_eq(o->n_orphans, 0);
+	o = observed_free(o);
+
+	/* Not allowed (the fake host): all four in turn, here. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(observe_stub(&s, false, &o, NULL), 0);
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(s.calls[i], 1);
+		ck_assert(pthread_equal(s.on[i], self));
+	}
+}
+END_TEST
+
+START_TEST(test_concurrent_list_failures)
+{
+	struct stub_lists s = { .fail = { 0, -EIO, 0, -EPERM } };
+	struct observed *o = NULL;
+	struct error *e = NULL;
+
+	/* The first failure in the order net, nat, disk, hv is the one
+	 * reported; what the others listed is freed (the sanitizers' leak
+	 * check would say). */
+	ck_assert_int_eq(observe_stub(&s, true, &o, &e), -EIO);
+	ck_assert_ptr_null(o);
+	ck_assert_str_eq(e->msg, "listing 1 failed");
+	e = error_free(e);
+
+	s = (struct stub_lists){ .fail = { -EACCES, -EIO, 0, 0 } };
+	ck_assert_int_eq(observe_stub(&s, true, &o, &e), -EACCES);
+	ck_assert_str_eq(e->msg, "listing 0 failed");
+	e = error_free(e);
+
+	/* In turn, a failure ends the pass: nothing after it is asked. */
+	s = (struct stub_lists){ .fail = { 0, -EIO, 0, 0 } };
+	ck_assert_int_eq(observe_stub(&s, false, &o, &e), -EIO);
+	ck_assert_int_eq(s.calls[2] + s.calls[3], 0);
+	e = error_free(e);
+
+	/* No error wanted: the failure is still returned. */
+	s = (struct stub_lists){ .fail = { 0, 0, -ENOSPC, 0 } };
+	ck_assert_int_eq(observe_stub(&s, true, &o, NULL), -ENOSPC);
+	ck_assert_int_eq(s.calls[3], 0);
+}
+END_TEST
+
 static Suite *
 observe_suite(void)
 {
@@ -192,6 +339,8 @@ observe_suite(void)
 	tcase_add_test(tc, test_orphans_when_undeclared);
 	tcase_add_test(tc, test_old_incarnation_is_orphan);
 	tcase_add_test(tc, test_list_failure);
+	tcase_add_test(tc, test_concurrent_lists);
+	tcase_add_test(tc, test_concurrent_list_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }
