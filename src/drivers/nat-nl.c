@@ -851,6 +851,20 @@ rule_begin(struct mnl_nlmsg_batch *b, uint32_t seq, const char *chain)
 	return nlh;
 }
 
+/*
+ * A VM's batch is a few hundred bytes (names and the comment are bounded):
+ * past NAT_BATCH_LIMIT is a bug.  libmnl writes a message before it checks
+ * the limit, so the buffer is twice that.
+ */
+#define NAT_BATCH_LIMIT 4096
+
+static void
+batch_next(struct mnl_nlmsg_batch *b)
+{
+	if (!mnl_nlmsg_batch_next(b))
+		abort();
+}
+
 static void
 rule_end(struct mnl_nlmsg_batch *b, struct nlmsghdr *nlh, struct nlattr *exprs,
 	 const char *comment)
@@ -863,7 +877,7 @@ rule_end(struct mnl_nlmsg_batch *b, struct nlmsghdr *nlh, struct nlattr *exprs,
 	ud[1] = (uint8_t)n;
 	memcpy(ud + 2, comment, n);
 	mnl_attr_put(nlh, NFTA_RULE_USERDATA, 2 + n, ud);
-	mnl_nlmsg_batch_next(b);
+	batch_next(b);
 }
 
 static void
@@ -879,14 +893,18 @@ batch_mark(struct mnl_nlmsg_batch *b, uint16_t type, uint32_t seq)
 	nfg->nfgen_family = AF_UNSPEC;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
-	mnl_nlmsg_batch_next(b);
+	batch_next(b);
 }
 
 int
 nat_nl_add_vm_rules(struct nat_nl *s, const char *vm_id, uint32_t ip, const char *tap,
 		    const char *uplink, bool masq, bool fwd, struct error **err)
 {
-	char buf[4096], comment[64];
+	union {
+		struct nlmsghdr align;
+		char bytes[2 * NAT_BATCH_LIMIT];
+	} buf;
+	char comment[64];
 	struct mnl_nlmsg_batch *b;
 	struct nlmsghdr *nlh;
 	struct nlattr *exprs;
@@ -901,7 +919,7 @@ nat_nl_add_vm_rules(struct nat_nl *s, const char *vm_id, uint32_t ip, const char
 	if (!s->nl && (r = sock_open(s)) < 0)
 		return error_set(err, r, "nf_tables netlink socket: %s", strerror(-r));
 	snprintf(comment, sizeof(comment), NAT_COMMENT_PREFIX "%s", vm_id);
-	b = mnl_nlmsg_batch_start(buf, sizeof(buf));
+	b = mnl_nlmsg_batch_start(buf.bytes, NAT_BATCH_LIMIT);
 	if (!b)
 		abort();
 	first = s->seq + 1;

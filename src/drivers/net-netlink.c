@@ -402,6 +402,39 @@ bridge_lookup(struct net_netlink *n, const char *bridge, struct error **err)
 	return 0;
 }
 
+/*
+ * Whether the index kept from the last lookup still names bridge: one ioctl,
+ * not a netlink request.  A bridge deleted and made again has a new index,
+ * and its old one may since name another device (any device that takes
+ * ports would take the tap): then the bridge is looked up again.
+ */
+static bool
+bridge_index_holds(struct net_netlink *n, const char *bridge)
+{
+	struct ifreq ifr = { .ifr_ifindex = n->bridge_index };
+
+	if (ioctl(nl_socket_get_fd(n->sk), SIOCGIFNAME, &ifr) < 0)
+		return false;
+	return strncmp(ifr.ifr_name, bridge, sizeof(ifr.ifr_name)) == 0;
+}
+
+/* *l read again by name (gone: -ENOENT). */
+static int
+link_refresh(struct nl_sock *sk, const char *name, struct rtnl_link **l, struct error **err)
+{
+	struct rtnl_link *fresh = NULL;
+	int r;
+
+	r = link_get(sk, name, &fresh, err);
+	if (r < 0)
+		return r;
+	if (!fresh)
+		return error_set(err, -ENOENT, "gone meanwhile");
+	rtnl_link_put(*l);
+	*l = fresh;
+	return 0;
+}
+
 static int
 nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *vm_name,
 	      const char *vm_id, struct error **err)
@@ -420,7 +453,8 @@ nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *v
 	if (!net_ifname_is_valid(bridge))
 		return error_set(err, -EINVAL, "bridge '%s': invalid interface name", bridge);
 
-	cached = n->bridge_index && strcmp(n->bridge, bridge) == 0;
+	cached = n->bridge_index && strcmp(n->bridge, bridge) == 0 &&
+		 bridge_index_holds(n, bridge);
 	if (!cached) {
 		r = bridge_lookup(n, bridge, err);
 		if (r < 0)
@@ -471,10 +505,17 @@ nl_tap_ensure(void *userdata, const char *tap, const char *bridge, const char *v
 	}
 	r = tap_configure(n->sk, l, alias, n->bridge_index, err);
 	if (r < 0 && cached) {
-		/* The bridge may have been made anew since it was looked up. */
+		/*
+		 * The bridge may have been made anew since it was looked up.
+		 * The kernel may have applied part of the change (the alias,
+		 * up, and leaving the old master come before the new master
+		 * is looked up): the retry starts from the tap as it is now.
+		 */
 		if (err)
 			*err = error_free(*err);
 		r = bridge_lookup(n, bridge, err);
+		if (r >= 0)
+			r = link_refresh(n->sk, tap, &l, err);
 		if (r >= 0)
 			r = tap_configure(n->sk, l, alias, n->bridge_index, err);
 	}

@@ -390,6 +390,84 @@ START_TEST(test_tap_bridge_made_anew)
 }
 END_TEST
 
+/* A link's index, -1 when absent. */
+static long long
+link_index(const char *name)
+{
+	json_t *l = link_json(name);
+	long long v = -1;
+
+	if (l) {
+		v = json_integer_value(json_object_get(l, "ifindex"));
+		json_decref(l);
+	}
+	return v;
+}
+
+static size_t
+count_ports(const char *master)
+{
+	_cleanup_free_ char *out = NULL;
+	json_t *root;
+	size_t n;
+
+	ck_assert_int_eq(RUN(&out, "ip", "-j", "link", "show", "master", master), 0);
+	root = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	n = json_array_size(root);
+	json_decref(root);
+	return n;
+}
+
+/*
+ * The bridge made anew while another device that takes ports got the old
+ * bridge's index: the kept index no longer names the bridge, so no tap goes
+ * to that device, new or adopted.
+ */
+START_TEST(test_tap_bridge_index_taken)
+{
+	struct error *err = NULL;
+	_cleanup_free_ char *idx = NULL;
+
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	idx = xasprintf("%lld", link_index(BRIDGE));
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", BRIDGE), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", "foreign0", "index", idx, "type", "bridge"),
+			 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", BRIDGE, "type", "bridge"), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP2, BRIDGE, "db", ID2, &err), 0);
+	check_tap(TAP2, "banger vm=db id=" ID2, true);
+	/* TAP1 lost its master with the old bridge: adopted onto the new one. */
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	check_tap(TAP1, "banger vm=web1 id=" ID1, true);
+	ck_assert_uint_eq(count_ports("foreign0"), 0);
+	ck_assert_uint_eq(count_ports(BRIDGE), 2);
+	ck_assert_ptr_null(err);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", "foreign0"), 0);
+}
+END_TEST
+
+/*
+ * The bridge made anew and the tap already put on it by hand: the tap's
+ * repair must leave it there (a change to the old index would take it off
+ * its master before failing).
+ */
+START_TEST(test_tap_on_bridge_made_anew)
+{
+	struct error *err = NULL;
+
+	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "del", BRIDGE), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "add", BRIDGE, "type", "bridge"), 0);
+	ck_assert_int_eq(RUN(NULL, "ip", "link", "set", TAP1, "master", BRIDGE), 0);
+	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP1, BRIDGE, "web1", ID1, &err), 0);
+	check_tap(TAP1, "banger vm=web1 id=" ID1, true);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
 START_TEST(test_tap_dying)
 {
 	struct error *err = NULL;
@@ -1032,6 +1110,8 @@ main(void)
 	tcase_add_test(tc, test_tap_foreign);
 	tcase_add_test(tc, test_tap_dying);
 	tcase_add_test(tc, test_tap_bridge_made_anew);
+	tcase_add_test(tc, test_tap_bridge_index_taken);
+	tcase_add_test(tc, test_tap_on_bridge_made_anew);
 	tcase_add_test(tc, test_uplink_and_forwarding);
 	tcase_add_test(tc, test_nat);
 	tcase_add_test(tc, test_nat_add_creates_table);
