@@ -50,6 +50,7 @@
 struct hv_qemu {
 	struct hv_ops ops;
 	struct hv_qemu_host host;
+	bool host_unprobed;	/* hv_qemu_new: probed at the first spawn */
 };
 
 static uint64_t
@@ -734,6 +735,11 @@ qemu_spawn(void *userdata, const struct hv_config *cfg, pid_t *ret_pid, struct e
 	struct stat st;
 	int r;
 
+	/* Spawns come one at a time (hv.h): no lock for this. */
+	if (q->host_unprobed) {
+		hv_qemu_host_probe(&q->host);
+		q->host_unprobed = false;
+	}
 	if (hv_qemu_accel_needs_probe(cfg->accel, &q->host))
 		hv_qemu_host_probe_kvm(&q->host);
 	accel = hv_qemu_accel_resolve(cfg->accel, &q->host);
@@ -961,13 +967,18 @@ hv_qemu_new_with_host(const struct hv_qemu_host *host, struct hv_ops **ret, stru
 	return 0;
 }
 
+/* The host (/dev/kvm, /proc/cpuinfo: a read that grows with the CPUs) is
+ * probed when a VM first starts, not by every run that only looks. */
 int
 hv_qemu_new(struct hv_ops **ret, struct error **err)
 {
-	struct hv_qemu_host host;
+	static const struct hv_qemu_host unknown;
+	int r;
 
-	hv_qemu_host_probe(&host);
-	return hv_qemu_new_with_host(&host, ret, err);
+	r = hv_qemu_new_with_host(&unknown, ret, err);
+	if (r >= 0)
+		((struct hv_qemu *)(*ret)->userdata)->host_unprobed = true;
+	return r;
 }
 
 struct hv_ops *
