@@ -74,6 +74,7 @@ struct actx {
 	char *last_key;		/* save_key of the change's last record written */
 	char *last_full;	/* and its save_full */
 	bool seeded;		/* the change's new work disk got its file syncs */
+	bool dir_unsynced;	/* a disk made, the folder's sync left to a later step */
 };
 
 /* Around a step that may run beside others' (when may is true): a disk
@@ -195,6 +196,19 @@ comes_later(const struct actx *a, const struct plan_change *ch, const struct pla
 	return false;
 }
 
+/* Earlier builds kept a copy of the VM's keys in its folder (written
+ * through a temp file): stale once the keys go to the disk from memory. */
+static void
+forget_keys_copy(const struct actx *a, const struct vm_status *st)
+{
+	_cleanup_free_ char *vm_dir = status_vm_dir(a->opt->status_dir, st->name);
+	_cleanup_free_ char *keys = xasprintf("%s/authorized_keys", vm_dir);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", keys);
+
+	(void)unlink(keys);
+	(void)unlink(tmp);
+}
+
 /*
  * The work disk.  When the change's file syncs follow and the driver can, a
  * new disk gets them before it is synced and named (a.seeded: the file-sync
@@ -219,6 +233,8 @@ make_work_disk(struct actx *a, const struct plan_change *ch, const struct plan_a
 					  a->d->root, NULL);
 		if (r >= 0) {
 			a->seeded = r > 0;
+			if (a->seeded)
+				forget_keys_copy(a, st);
 			return 0;
 		}
 	}
@@ -292,12 +308,43 @@ sync_vm_dir(struct actx *a, const struct plan_change *ch, const struct plan_acti
 	const struct disk_ops *d = a->ops->disk;
 	int r;
 
-	if (!d->vm_dir_sync || comes_later(a, ch, act, ACTION_ROOT, ACTION_WORK))
+	if (!d->vm_dir_sync)
 		return 0;
+	if (comes_later(a, ch, act, ACTION_ROOT, ACTION_WORK)) {
+		a->dir_unsynced = true;
+		return 0;
+	}
 	unlocked_begin(a, true);
 	r = d->vm_dir_sync(d->userdata, vm_dir, err);
 	unlocked_end(a, true);
+	if (r >= 0)
+		a->dir_unsynced = false;
 	return r;
+}
+
+/*
+ * A step that fails after a disk step whose folder sync was left to a
+ * later one: the sync now, before the failure record (which keeps the disk
+ * as made) is written and synced.  Should it fail too, the record no longer
+ * says the disks are there: the next run makes sure of them again (an
+ * existing disk is adopted) and syncs the folder then.
+ */
+static void
+sync_vm_dir_on_failure(struct actx *a, struct vm_status *st)
+{
+	const struct disk_ops *d = a->ops->disk;
+	_cleanup_free_ char *vm_dir = NULL;
+	int r;
+
+	if (!a->dir_unsynced || !st->name)
+		return;
+	a->dir_unsynced = false;
+	vm_dir = status_vm_dir(a->opt->status_dir, st->name);
+	unlocked_begin(a, true);
+	r = d->vm_dir_sync(d->userdata, vm_dir, NULL);
+	unlocked_end(a, true);
+	if (r < 0)
+		st->root_ready = st->work_ready = st->seeded = false;
 }
 
 /*
@@ -665,6 +712,8 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	set_str(&st->intent, action_kind_to_string(act->kind));
 	if (act->kind != ACTION_FORGET) {
 		r = save(a, st, false, err);
+		if (r < 0)
+			sync_vm_dir_on_failure(a, st);
 		if (r != 0)
 			return r;
 	}
@@ -739,7 +788,7 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		break;
 	case ACTION_FILESYNC: {
 		_cleanup_free_ struct filesync_entry *all = NULL;
-		_cleanup_free_ char *keys = NULL, *keys_old = NULL;
+		_cleanup_free_ char *keys = NULL;
 		size_t n = 0;
 
 		if (a->seeded) {	/* written with the new disk */
@@ -747,10 +796,8 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 			break;
 		}
 		all = filesync_entries(a, vm, &n, &keys);
-		/* Earlier builds kept a copy of the keys there, stale from now on. */
-		keys_old = xasprintf("%s/authorized_keys", vm_dir);
 		unlocked_begin(a, true);
-		(void)unlink(keys_old);
+		forget_keys_copy(a, st);
 		r = o->disk->filesync_apply(o->disk->userdata, st->work_path, all, n,
 					    a->d->root, err);
 		unlocked_end(a, true);
@@ -822,8 +869,10 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	fault_after(&a->run->fault);
 	if (r == CRASHED)
 		return r;
-	if (r < 0)
+	if (r < 0) {
+		sync_vm_dir_on_failure(a, st);
 		return r;
+	}
 
 	/* 3. result */
 	switch (act->kind) {
@@ -1030,6 +1079,7 @@ run_change(struct actx *a, size_t i)
 
 	vm_status_copy(&st, &ch->status);
 	a->seeded = false;
+	a->dir_unsynced = false;
 	free(a->last_key);
 	free(a->last_full);
 	a->last_key = NULL;

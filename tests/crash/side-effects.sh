@@ -3,7 +3,8 @@
 # No host object is created or removed outside apply's step(): every call of
 # an op that changes the host (tap_ensure, vm_add, root_create, spawn, ...)
 # must sit in step() or in the helpers only step() calls (start_vm,
-# remove_orphan, make_work_disk, sync_vm_dir, nat_add) of src/apply/apply.c,
+# remove_orphan, make_work_disk, sync_vm_dir, sync_vm_dir_on_failure, nat_add)
+# of src/apply/apply.c,
 # or in finish() (the batched end of a run: taps given up, deleted together);
 # hv-dispatch.c may only forward each op to its backend from its own op; the
 # kernel primitives that make objects (TUNSETIFF, LOOP_CTL_GET_FREE,
@@ -34,7 +35,7 @@ check() {
 				gsub(/"([^"\\]|\\.)*"/, "\"\"", line)
 				if (line ~ ("(->|\\.)(" ops ")\\(")) {
 					ok = 0
-					if (f == "apply/apply.c" && (fn == "step" || fn == "start_vm" || fn == "remove_orphan" || fn == "make_work_disk" || fn == "sync_vm_dir" || fn == "nat_add" || fn == "finish"))
+					if (f == "apply/apply.c" && (fn == "step" || fn == "start_vm" || fn == "remove_orphan" || fn == "make_work_disk" || fn == "sync_vm_dir" || fn == "sync_vm_dir_on_failure" || fn == "nat_add" || fn == "finish"))
 						ok = 1
 					if (f == "drivers/hv-dispatch.c" && (fn == "d_spawn" || fn == "d_boot" || fn == "d_stop"))
 						ok = 1
@@ -43,7 +44,7 @@ check() {
 				if (line ~ ("(" prim ")") && f !~ /^drivers\//) {
 					printf "%s:%d: host primitive outside src/drivers\n", f, NR; bad = 1
 				}
-				if (f == "apply/apply.c" && fn != "step" && line ~ /[^a-z_](start_vm|remove_orphan|make_work_disk|sync_vm_dir|nat_add)\(/ && line !~ /^(start_vm|remove_orphan|make_work_disk|sync_vm_dir|nat_add)\(/) {
+				if (f == "apply/apply.c" && fn != "step" && line ~ /[^a-z_](start_vm|remove_orphan|make_work_disk|sync_vm_dir|sync_vm_dir_on_failure|nat_add)\(/ && line !~ /^(start_vm|remove_orphan|make_work_disk|sync_vm_dir|sync_vm_dir_on_failure|nat_add)\(/) {
 					printf "%s:%d: step helper called outside step() (in %s)\n", f, NR, fn; bad = 1
 				}
 			}

@@ -143,7 +143,8 @@ op_reads_only(const char *op)
 {
 	static const char *const readers[] = { "net.link_list", "net.uplink_resolve",
 					       "nat.rule_list", "disk.strategy_probe",
-					       "disk.list", "hv.alive", "hv.list" };
+					       "disk.list", "disk.vm_dir_sync", "hv.alive",
+					       "hv.list" };
 
 	for (size_t i = 0; i < ELEMENTSOF(readers); i++)
 		if (strcmp(op, readers[i]) == 0)
@@ -746,6 +747,27 @@ f_work_create(void *ud, const char *path, uint64_t size, struct error **err)
 	return effect(h, err);
 }
 
+/* The note of a work disk with n file-sync entries: "work+N", and for an
+ * entry of bytes (the VM's keys) their sha256, for the scripts to check what
+ * reached the disk. */
+static char *
+work_note(const struct filesync_entry *e, size_t n)
+{
+	char *note = xasprintf("work+%zu", n);
+
+	for (size_t i = 0; i < n; i++) {
+		char hex[SHA256_HEX_SIZE], *t;
+
+		if (!e[i].content)
+			continue;
+		sha256_hex_buf(e[i].content, e[i].content_len, hex);
+		t = xasprintf("%s:%s=%s", note, e[i].guest, hex);
+		free(note);
+		note = t;
+	}
+	return note;
+}
+
 static int
 f_filesync_apply(void *ud, const char *work_path, const struct filesync_entry *e, size_t n,
 		 const char *state_root, struct error **err)
@@ -765,20 +787,52 @@ f_filesync_apply(void *ud, const char *work_path, const struct filesync_entry *e
 	if (proc_using(h, work_path))
 		return error_set(err, -EBUSY, "'%s' is in use by a running vm", work_path);
 	free(f->note);
-	f->note = xasprintf("work+%zu", n);
-	/* An entry of bytes (the VM's keys) leaves their sha256 in the note,
-	 * for the scripts to check what reached the disk. */
-	for (size_t i = 0; i < n; i++) {
-		char hex[SHA256_HEX_SIZE], *t;
-
-		if (!e[i].content)
-			continue;
-		sha256_hex_buf(e[i].content, e[i].content_len, hex);
-		t = xasprintf("%s:%s=%s", f->note, e[i].guest, hex);
-		free(f->note);
-		f->note = t;
-	}
+	f->note = work_note(e, n);
 	return effect(h, err);
+}
+
+/* A new work disk that gets its file syncs with it, as the real driver's. */
+static int
+f_work_create_seeded(void *ud, const char *path, uint64_t size, const struct filesync_entry *e,
+		     size_t n, const char *state_root, struct error **err)
+{
+	struct fake_host *h = ud;
+	_cleanup_free_ char *dir = xstrdup(path), *note = NULL;
+	char *slash;
+	int r;
+
+	r = enter(h, "disk.work_create_seeded", err);
+	if (r < 0)
+		return r;
+	logf_(h, "disk.work_create_seeded %s %" PRIu64 " %zu", path, size, n);
+	(void)state_root;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (!fake_host_find(h, FAKE_DIR, dir))
+		return error_set(err, -ENOENT, "'%s': No such file or directory", dir);
+	if (fake_host_find(h, FAKE_FILE, path))
+		return 0;	/* existing: left as it is, the file-sync step follows */
+	note = work_note(e, n);
+	fake_host_add(h, &(struct fake_obj){ .kind = FAKE_FILE, .name = UNCONST(path), .size = size,
+					     .note = note });
+	r = effect(h, err);
+	return r < 0 ? r : 1;
+}
+
+static int
+f_vm_dir_sync(void *ud, const char *vm_dir, struct error **err)
+{
+	struct fake_host *h = ud;
+	int r;
+
+	r = enter(h, "disk.vm_dir_sync", err);
+	if (r < 0)
+		return r;
+	logf_(h, "disk.vm_dir_sync %s", vm_dir);
+	if (!fake_host_find(h, FAKE_DIR, vm_dir))
+		return error_set(err, -ENOENT, "'%s': No such file or directory", vm_dir);
+	return 0;
 }
 
 /* The commit a fake workspace "materialises": sha256 of repo and ref, cut to 40 digits. */
@@ -1119,6 +1173,8 @@ fake_host_new(void)
 				     .vm_dir_create = f_vm_dir_create,
 				     .vm_dir_remove = f_vm_dir_remove, .root_create = f_root_create,
 				     .root_remove = f_root_remove, .work_create = f_work_create,
+				     .work_create_seeded = f_work_create_seeded,
+				     .vm_dir_sync = f_vm_dir_sync,
 				     .filesync_apply = f_filesync_apply,
 				     .workspace_apply = f_workspace_apply,
 				     .work_retain = f_work_retain, .list = f_disk_list,

@@ -109,8 +109,8 @@ START_TEST(test_create_transcript)
 		"disk.vm_dir_create $STATUS/vms/web\n"
 		"disk.strategy_probe 0\n"
 		"disk.root_create dm-snapshot $STATUS/vms/web banger-352c022fc8ea\n"
-		"disk.work_create $STATUS/vms/web/work.ext4 1073741824\n"
-		"disk.filesync_apply $STATUS/vms/web/work.ext4 1\n"
+		"disk.work_create_seeded $STATUS/vms/web/work.ext4 1073741824 1\n"
+		"disk.vm_dir_sync $STATUS/vms/web\n"
 		"hv.spawn vm=web vcpus=1 memory=512M tap=bgr-352c022f "
 		"root=/dev/mapper/banger-352c022fc8ea work=$STATUS/vms/web/work.ext4\n"
 		"hv.boot web 1000\n"
@@ -491,6 +491,9 @@ START_TEST(test_jobs)
 	h->disk.root_create = slow_root_create;
 	h->disk.work_create = slow_work_create;
 	h->disk.filesync_apply = slow_filesync_apply;
+	/* Stand-ins only: the fake host is one object, and makes no folders here. */
+	h->disk.work_create_seeded = NULL;
+	h->disk.vm_dir_sync = NULL;
 	h->disk.parallel = true;
 	slow.fail_path = xasprintf("%s/vms/v3/work.ext4", status_dir);
 	claimed = harness_claimed(d);
@@ -738,6 +741,7 @@ START_TEST(test_vm_dir_synced_once)
 	real_disk = h->disk;
 	h->disk.root_create = rec_root_create;
 	h->disk.work_create = rec_work_create;
+	h->disk.work_create_seeded = NULL;
 	h->disk.vm_dir_sync = rec_vm_dir_sync;
 	h->disk.filesync_apply = rec_filesync_apply;
 	c = run(h, IMG FS "vm web image=base work=64M files=dots\n"
@@ -758,6 +762,92 @@ START_TEST(test_vm_dir_synced_once)
 		"vm db image=base work=0 state=stopped\n");
 	cycle_done(&c);
 	ck_assert_ptr_null(disk_calls);
+}
+END_TEST
+
+static int sync_fails;	/* rec_vm_dir_sync: fail with this (0: no) */
+
+static int
+fail_work_create(void *ud, const char *path, uint64_t size, struct error **err)
+{
+	(void)ud;
+	(void)size;
+	disk_call("work", path);
+	return error_set(err, -ENOSPC, "no space");
+}
+
+static int
+flaky_vm_dir_sync(void *ud, const char *vm_dir, struct error **err)
+{
+	if (sync_fails) {
+		disk_call("sync-failed", vm_dir);
+		return error_set(err, sync_fails, "sync failed");
+	}
+	return rec_vm_dir_sync(ud, vm_dir, err);
+}
+
+/*
+ * The root disk made, its folder's sync left to the work disk's step, which
+ * fails: the folder is synced before the failure record keeps the root disk
+ * as made.  When that sync fails too, the record does not say the root disk
+ * is there, and the next run makes sure of it and syncs.
+ */
+START_TEST(test_vm_dir_synced_on_failure)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *t = NULL;
+	struct cycle c;
+	struct vm_status st;
+
+	real_disk = h->disk;
+	h->disk.root_create = rec_root_create;
+	h->disk.work_create = fail_work_create;
+	h->disk.work_create_seeded = NULL;
+	h->disk.vm_dir_sync = flaky_vm_dir_sync;
+	sync_fails = 0;
+	c = run(h, IMG "vm web image=base work=64M state=stopped\n");
+	ck_assert_uint_eq(c.res.n_failed, 1);
+	cycle_done(&c);
+	t = harness_replace(disk_calls, status_dir, "$S");
+	ck_assert_str_eq(t, "root $S/vms/web\n"
+			    "work $S/vms/web/work.ext4\n"
+			    "sync $S/vms/web\n");
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+	ck_assert(st.root_ready);
+	ck_assert(!st.work_ready);
+	vm_status_done(&st);
+	free(disk_calls);
+	disk_calls = NULL;
+	free(t);
+
+	/* Again, the sync failing too: the root disk is not recorded as made. */
+	c = run(h, IMG "vm db image=base work=64M state=stopped\n");
+	cycle_done(&c);
+	free(disk_calls);
+	disk_calls = NULL;
+	sync_fails = -EIO;
+	c = run(h, IMG "vm db image=base work=64M state=stopped\n"
+		"vm app image=base work=64M state=stopped\n");
+	ck_assert_uint_eq(c.res.n_failed, 2);
+	cycle_done(&c);
+	ck_assert_int_eq(status_read(status_dir, "app", &st, NULL), 0);
+	ck_assert(!st.root_ready);
+	vm_status_done(&st);
+	free(disk_calls);
+	disk_calls = NULL;
+
+	/* The disks come back: root made sure of again, then the folder synced. */
+	sync_fails = 0;
+	h->disk.work_create = rec_work_create;
+	c = run(h, IMG "vm app image=base work=64M state=stopped\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	t = harness_replace(disk_calls, status_dir, "$S");
+	ck_assert_str_eq(t, "root $S/vms/app\n"
+			    "work $S/vms/app/work.ext4\n"
+			    "sync $S/vms/app\n");
+	free(disk_calls);
+	disk_calls = NULL;
 }
 END_TEST
 
@@ -868,6 +958,8 @@ START_TEST(test_net_nat_locks)
 	/* Only stand-ins from here: the fake host is one object, not to be
 	 * used by two drivers at once. */
 	h->net.tap_ensure = busy_tap_ensure;
+	h->disk.work_create_seeded = NULL;
+	h->disk.vm_dir_sync = NULL;
 	h->net.bridge_ensure = ok_bridge_ensure;
 	h->net.forwarding_ensure = ok_ensure;
 	h->net.uplink_resolve = ok_uplink;
@@ -877,6 +969,9 @@ START_TEST(test_net_nat_locks)
 	h->disk.root_create = slow_root_create;
 	h->disk.work_create = slow_work_create;
 	h->disk.filesync_apply = slow_filesync_apply;
+	/* Stand-ins only: the fake host is one object, and makes no folders here. */
+	h->disk.work_create_seeded = NULL;
+	h->disk.vm_dir_sync = NULL;
 	h->disk.parallel = true;
 	ck_assert_int_eq(apply_plan(p, d, &h->ops, &ao, &res, &e), 0);
 	ck_assert_uint_eq(res.n_ok, 8);
@@ -911,8 +1006,21 @@ record_filesync_apply(void *userdata, const char *work_path, const struct filesy
 	return 0;
 }
 
+static struct disk_ops fake_disk;	/* the fake host's own, under the recorders */
+
+static int
+record_work_create_seeded(void *userdata, const char *path, uint64_t size,
+			  const struct filesync_entry *e, size_t n, const char *state_root,
+			  struct error **err)
+{
+	int r = record_filesync_apply(userdata, path, e, n, state_root, err);
+
+	return r < 0 ? r : fake_disk.work_create_seeded(userdata, path, size, e, n, state_root, err);
+}
+
 /* The keys reach the work disk as bytes of the entry, banger's first, and
- * the VM's folder holds no copy (an old one is removed). */
+ * the VM's folder holds no copy (an old one, or its temp file, is removed):
+ * by the file-sync step (_i 0) or with a new disk that gets them (_i 1). */
 START_TEST(test_keys_synced_from_memory)
 {
 	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
@@ -923,6 +1031,7 @@ START_TEST(test_keys_synced_from_memory)
 	_cleanup_strv_free_ char **claimed = NULL;
 	_cleanup_free_ char *vm_dir = xasprintf("%s/vms/web", status_dir);
 	_cleanup_free_ char *old = xasprintf("%s/authorized_keys", vm_dir);
+	_cleanup_free_ char *old_tmp = xasprintf("%s.tmp", old);
 	struct plan_options po = { .status_dir = status_dir, .host_name = "testhost" };
 	struct apply_options ao = { .status_dir = status_dir,
 				    .ssh_pubkey = "ssh-ed25519 AAAAbanger banger@host" };
@@ -932,9 +1041,12 @@ START_TEST(test_keys_synced_from_memory)
 	d->vms[0].ssh_authorized_keys = strv_append(NULL, "ssh-ed25519 AAAAuser user@x");
 	d->vms[0].ssh_authorized_keys = strv_append(d->vms[0].ssh_authorized_keys,
 						    "ssh-rsa AAAAother other@y");
+	fake_disk = h->disk;
 	h->disk.filesync_apply = record_filesync_apply;
+	h->disk.work_create_seeded = _i ? record_work_create_seeded : NULL;
 	ck_assert_int_eq(mkdir_p(vm_dir, 0700), 0);
 	ck_assert_int_eq(write_file_atomic(old, "stale\n", 6, 0600), 0);
+	ck_assert_int_eq(write_file_atomic(old_tmp, "stale\n", 6, 0600), 0);
 	claimed = harness_claimed(d);
 	fake_host_new_run(h);
 	ck_assert_int_eq(observe_host(status_dir, &h->ops, claimed, &obs, &e), 0);
@@ -946,6 +1058,7 @@ START_TEST(test_keys_synced_from_memory)
 			 "- " PLAN_KEYS_GUEST_PATH " 0600 [ssh-ed25519 AAAAbanger banger@host\n"
 			 "ssh-ed25519 AAAAuser user@x\nssh-rsa AAAAother other@y\n]\n");
 	ck_assert_int_eq(access(old, F_OK), -1);
+	ck_assert_int_eq(access(old_tmp, F_OK), -1);
 	apply_result_done(&res);
 	free(synced_entries);
 	synced_entries = NULL;
@@ -1025,8 +1138,9 @@ apply_suite(void)
 	tcase_add_test(tc, test_guest_dies_before_ready);
 	tcase_add_test(tc, test_delete_retains_work_disk);
 	tcase_add_test(tc, test_jobs);
-	tcase_add_test(tc, test_keys_synced_from_memory);
+	tcase_add_loop_test(tc, test_keys_synced_from_memory, 0, 2);
 	tcase_add_test(tc, test_vm_dir_synced_once);
+	tcase_add_test(tc, test_vm_dir_synced_on_failure);
 	tcase_add_test(tc, test_work_seeded);
 	tcase_add_test(tc, test_net_nat_locks);
 	suite_add_tcase(s, tc);
