@@ -216,6 +216,8 @@ cli_reconcile(int argc, char **argv)
 					   .allow_mass_delete = allow_mass };
 
 		r = plan_build(run.spec, run.obs, &po, &p, &err);
+		if (r >= 0)
+			cli_plan_note_uplink(&run, p);
 	}
 	if (r < 0) {
 		cli_report(err);

@@ -92,5 +92,8 @@ void cli_source_print(const struct cli_run *r, FILE *f);
 bool cli_source_warn(const struct cli_run *r);
 
 json_t *cli_plan_json(const struct plan *p);
+/* When p adds NAT rules and the uplink does not resolve now (no default
+ * route, no such interface), a note of p says so before the steps fail. */
+void cli_plan_note_uplink(struct cli_run *r, struct plan *p);
 /* Parse "--lock-timeout" seconds (decimal, 0..86400). */
 int cli_parse_seconds(const char *s, int *ret_ms);

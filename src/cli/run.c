@@ -523,6 +523,29 @@ cli_plan_json(const struct plan *p)
 	return o;
 }
 
+void
+cli_plan_note_uplink(struct cli_run *r, struct plan *p)
+{
+	const struct net_ops *net = r->host->ops.net;
+	const struct host_spec *host = &r->spec->host;
+	_cleanup_free_ char *name = NULL, *msg = NULL;
+	struct error *e = NULL;
+	bool nat = false;
+
+	for (size_t i = 0; i < p->n_actions && !nat; i++)
+		nat = p->actions[i].kind == ACTION_NAT;
+	if (!nat || !net->uplink_resolve)
+		return;
+	if (net->uplink_resolve(net->userdata, host->uplink ? host->uplink : "auto", &name, &e) >= 0)
+		return;
+	msg = error_format(e);
+	error_free(e);
+	p->notes = strv_append_take(p->notes,
+				    xasprintf("%s: %s: the nat steps will fail until that is "
+					      "fixed (see banger doctor)",
+					      host->path ? host->path : "host.yaml", msg));
+}
+
 json_t *
 cli_source_json(const struct cli_run *r)
 {

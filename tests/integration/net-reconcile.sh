@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Reconcile-level network test on the real drivers, inside a network
 # namespace this test creates (unshare --net): three VMs with NAT on the fake
-# Firecracker; then by hand one tap deleted, one NAT rule deleted, a foreign
+# Firecracker (its plan, made before the namespace has a default route, says
+# the NAT steps will fail); then by hand one tap deleted, one NAT rule deleted, a foreign
 # rule added to banger's table and a foreign 'bgr-' interface without
 # banger's alias.  Reconcile repairs the first two, removes the foreign rule,
 # leaves the foreign interface alone and reports it.  With every VM file
@@ -48,12 +49,22 @@ tap_of() { sed -n 's/^tap: "\{0,1\}\(bgr-[0-9a-f]*\)"\{0,1\}\$/\1/p' $T/status/v
 id_of() { sed -n 's/^id: "\{0,1\}\([0-9a-f]*\)"\{0,1\}\$/\1/p' $T/status/vms/\$1.yaml; }
 rules() { nft -a list table inet banger 2>/dev/null || true; }
 ip link set lo up
+# No default route yet: the plan says the NAT steps will fail, before they do.
+"$BANGER" plan >$T/p0 || { cat $T/p0; fail "plan without a default route"; }
+grep -q "^! host.yaml: uplink 'auto': no IPv4 default route: the nat steps will fail" $T/p0 ||
+	{ cat $T/p0; fail "no uplink note in the plan"; }
+"$BANGER" plan --json | /usr/bin/python3 -c '
+import json, sys
+n = json.load(sys.stdin)["notes"]
+assert any("no IPv4 default route" in x for x in n), n' || fail "no uplink note in plan --json"
 ip link add bgt-up0 type veth peer name bgt-up1
 ip addr add 192.0.2.1/24 dev bgt-up0
 ip link set bgt-up0 up
 ip link set bgt-up1 up
 ip route add default via 192.0.2.2
 
+"$BANGER" plan >$T/p1 || { cat $T/p1; fail "plan"; }
+grep -q "uplink" $T/p1 && { cat $T/p1; fail "uplink note with a default route"; }
 "$BANGER" reconcile >$T/r1 || { cat $T/r1; fail "first reconcile"; }
 grep -q "Reconciled: 3 changed, 0 failed" $T/r1 || { cat $T/r1; fail "first summary"; }
 [ "\$(ip -br link | grep -c '^bgr-')" = 3 ] || fail "not 3 taps"
