@@ -22,6 +22,7 @@ MEMORY_MIN = 128 * M
 MEMORY_MAX = 1024 * G
 DISK_MIN = 1
 DISK_MAX = 128 * G
+WORK_MIN = 1 * M
 VCPUS_MIN, VCPUS_MAX = 1, 32
 FILE_MAX = 1 << 20
 
@@ -189,7 +190,7 @@ def disk(description, default):
 
 
 def work(description, default):
-    return size([(0, 0), (DISK_MIN, DISK_MAX)], description, default)
+    return size([(0, 0), (WORK_MIN, DISK_MAX)], description, default)
 
 
 def vcpus(description):
@@ -261,7 +262,7 @@ def host_schema():
                                               "(copy-on-write over the image), at most 128G.",
                                               "2G"),
                        "work_disk": work("Size of a VM's work disk (ext4, holds the file "
-                                         "syncs), at most 128G; 0 for none.", "1G"),
+                                         "syncs), from 1M to 128G; 0 for none.", "1G"),
                        "nat": prop("boolean", "Whether a VM that does not say gets NAT "
                                    "to the outside through the uplink.", False),
                    }, "Defaults for the keys a VM declaration leaves out.", defaults),
@@ -341,7 +342,7 @@ def vm_schema():
                        "system_overlay": disk("Size of the writable root disk, at most 128G. "
                                               "Default: host.yaml defaults.system_overlay "
                                               "(2G).", "2G"),
-                       "work": work("Size of the work disk, at most 128G; 0 for none. "
+                       "work": work("Size of the work disk, from 1M to 128G; 0 for none. "
                                     "Default: host.yaml defaults.work_disk (1G).", "1G"),
                    }, "Disk sizes.", {"system_overlay": "2G", "work": "1G"}),
                    "network": obj({

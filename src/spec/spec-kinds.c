@@ -334,6 +334,25 @@ want_size(struct vctx *c, const char *key, const struct ynode *n, uint64_t min, 
 	return true;
 }
 
+/* A work disk's size: 0 (none), or from 1M (the smallest ext4 image made). */
+static bool
+want_work_size(struct vctx *c, const char *key, const struct ynode *n, uint64_t *ret)
+{
+	_cleanup_free_ char *hi = spec_format_size(SIZE_MAX_DISK);
+	uint64_t v = 0;
+
+	if (!want_size(c, key, n, 0, SIZE_MAX_DISK, &v))
+		return false;
+	if (v != 0 && v < WORK_DISK_MIN) {
+		_cleanup_free_ char *e = xasprintf("0 (no work disk) or a size from 1M to %s", hi);
+
+		found_value(c, key, n, e);
+		return false;
+	}
+	*ret = v;
+	return true;
+}
+
 static bool
 ifname_ok(const char *s)
 {
@@ -530,7 +549,7 @@ parse_defaults(struct vctx *c, const struct ynode *n, struct host_defaults *d)
 		(void)want_size(c, "defaults.system_overlay", v, 1, SIZE_MAX_DISK,
 				&d->system_overlay);
 	if ((v = ynode_get(n, "work_disk", NULL)))
-		(void)want_size(c, "defaults.work_disk", v, 0, SIZE_MAX_DISK, &d->work_disk);
+		(void)want_work_size(c, "defaults.work_disk", v, &d->work_disk);
 	if ((v = ynode_get(n, "nat", NULL)))
 		(void)want_bool(c, "defaults.nat", v, &d->nat);
 }
@@ -920,7 +939,7 @@ parse_disks(struct vctx *c, const struct ynode *n, struct vm_spec *vm)
 	if ((v = ynode_get(n, "system_overlay", NULL)))
 		(void)want_size(c, "disks.system_overlay", v, 1, SIZE_MAX_DISK, &vm->system_overlay);
 	if ((v = ynode_get(n, "work", NULL)))
-		(void)want_size(c, "disks.work", v, 0, SIZE_MAX_DISK, &vm->work_disk);
+		(void)want_work_size(c, "disks.work", v, &vm->work_disk);
 }
 
 static void

@@ -14,6 +14,7 @@
 #include "util/error.h"
 
 #define SIZE_MAX_DISK (128ULL << 30)
+#define WORK_DISK_MIN (1ULL << 20)	/* a work disk, when there is one, at least */
 #define MEMORY_MIN (128ULL << 20)
 #define MEMORY_MAX (1ULL << 40)
 #define VCPUS_MAX 32

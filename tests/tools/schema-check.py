@@ -231,8 +231,8 @@ def check_sizes(gen, schemas):
         ("host", "/defaults/memory", [(gen.MEMORY_MIN, gen.MEMORY_MAX)]),
         ("vm", "/disks/system_overlay", [(gen.DISK_MIN, gen.DISK_MAX)]),
         ("host", "/defaults/system_overlay", [(gen.DISK_MIN, gen.DISK_MAX)]),
-        ("vm", "/disks/work", [(0, 0), (gen.DISK_MIN, gen.DISK_MAX)]),
-        ("host", "/defaults/work_disk", [(0, 0), (gen.DISK_MIN, gen.DISK_MAX)]),
+        ("vm", "/disks/work", [(0, 0), (gen.WORK_MIN, gen.DISK_MAX)]),
+        ("host", "/defaults/work_disk", [(0, 0), (gen.WORK_MIN, gen.DISK_MAX)]),
     ]
     for kind, ptr, ranges in cases:
         sub = {p: s for p, s, _ in walk_properties(schemas[kind])}[ptr]

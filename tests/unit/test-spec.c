@@ -793,6 +793,15 @@ START_TEST(test_size_bounds_in_strings)
 	ck_vm_diags("image: base\nmemory: 99999999999999999999G\n",
 		    "vms/x.yaml:2:9: memory: found '99999999999999999999G', expected a size from 128M to 1024G\n");
 	ck_vm_diags("image: base\nmemory: 128M\ndisks: {work: 128G}\n", "");
+	/* A work disk is none (0) or at least 1M: smaller fails only when made. */
+	ck_vm_diags("image: base\ndisks: {work: 1K}\n",
+		    "vms/x.yaml:2:15: disks.work: found '1K', expected 0 (no work disk) or a size "
+		    "from 1M to 128G\n");
+	ck_vm_diags("image: base\ndisks: {work: 1048575}\n",
+		    "vms/x.yaml:2:15: disks.work: found '1048575', expected 0 (no work disk) or a "
+		    "size from 1M to 128G\n");
+	ck_vm_diags("image: base\ndisks: {work: 1M}\n", "");
+	ck_vm_diags("image: base\ndisks: {work: 0}\n", "");
 	ck_vm_diags("image: base\nnetwork: {mac: \"00:00:00:00:00:00\"}\n",
 		    "vms/x.yaml:2:16: network.mac: found '00:00:00:00:00:00', expected a MAC address that is not all zero\n");
 }
