@@ -594,6 +594,13 @@ ytree_parse(const char *file, const char *data, size_t len, struct diag_list *d)
 	yaml_event_t ev;
 	bool seen_doc = false;
 
+	/* A UTF-8 byte order mark, as some editors save files, is not text. */
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+		data += 3;
+		len -= 3;
+		c.data = data;
+		c.len = len;
+	}
 	bad = utf8_invalid_at((const unsigned char *)data, len);
 	if (bad < len) {
 		unsigned line, col;

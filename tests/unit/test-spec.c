@@ -696,6 +696,14 @@ START_TEST(test_refused_constructs)
 		    "vms/x.yaml:1:9: found byte 0xc3 that is not valid UTF-8, expected UTF-8 text\n");
 	ck_vm_diags("image: base\nhost: caf\xff\n",
 		    "vms/x.yaml:2:10: found byte 0xff that is not valid UTF-8, expected UTF-8 text\n");
+	/* A byte order mark (some editors write one) is not part of the text:
+	 * columns on the first line count from after it. */
+	ck_vm_diags("\xef\xbb\xbfimage: base\nvcpus: 2\n", "");
+	ck_vm_diags("\xef\xbb\xbfimage: base\nvcpus: x\n",
+		    "vms/x.yaml:2:8: vcpus: found a string 'x', expected an integer from 1 to 32\n");
+	ck_vm_diags("\xef\xbb\xbfvcpus: x\nimage: base\n",
+		    "vms/x.yaml:1:8: vcpus: found a string 'x', expected an integer from 1 to 32\n");
+	ck_vm_diags("\xef\xbb\xbf", "vms/x.yaml:1:1: found an empty file, expected a mapping of keys\n");
 	/* Overlong encoding and a surrogate are not UTF-8 either. */
 	ck_vm_diags("a: \xc0\xaf\n",
 		    "vms/x.yaml:1:4: found byte 0xc0 that is not valid UTF-8, expected UTF-8 text\n");
