@@ -216,30 +216,49 @@ struct ctx {
 	const struct observed *obs;
 	const struct plan_options *opt;
 	struct plan *p;
-	uint32_t *used;
-	size_t n_used;
+	/* Addresses of the bridge's network taken (recorded, declared, or the
+	 * derived MAC of which another VM declares), one bit each from net,
+	 * and the first that may be free: allocation is in address order. */
+	uint8_t *used;
+	uint32_t net, n_addrs, next_free;
 	/* The last image hashed (most VMs share a few images). */
 	const struct image_spec *hashed_img;
 	char hashed_img_hash[65];
 	char hashed_img_root_hash[65];
 };
 
+/* The bridge's network (a /8 at the widest: 2 MiB of bits; validation
+ * refuses wider and narrower than /30, which have no room). */
+static void
+used_init(struct ctx *c)
+{
+	unsigned prefix = c->d->host.bridge_prefix;
+	uint32_t mask;
+
+	if (prefix < 8 || prefix > 30)
+		return;
+	mask = ~0U << (32 - prefix);
+	c->net = c->d->host.bridge_addr & mask;
+	c->n_addrs = ~mask + 1;
+	c->used = xcalloc(c->n_addrs / 8 + 1, 1);
+	c->next_free = 1;
+}
+
 static void
 use_ip(struct ctx *c, uint32_t ip)
 {
-	if (!ip)
-		return;
-	c->used = xappend(c->used, &c->n_used, sizeof(uint32_t), NULL);
-	c->used[c->n_used - 1] = ip;
+	uint32_t off = ip - c->net;
+
+	if (c->used && ip && off < c->n_addrs)
+		c->used[off / 8] |= (uint8_t)(1U << (off % 8));
 }
 
 static bool
 ip_used(const struct ctx *c, uint32_t ip)
 {
-	for (size_t i = 0; i < c->n_used; i++)
-		if (c->used[i] == ip)
-			return true;
-	return false;
+	uint32_t off = ip - c->net;
+
+	return c->used && off < c->n_addrs && (c->used[off / 8] & (1U << (off % 8)));
 }
 
 /* Is ip a host address of the bridge's network (the gateway excluded)? */
@@ -253,21 +272,27 @@ in_range(const struct ctx *c, uint32_t ip)
 	return (ip & mask) == net && ip != net && ip != bcast && ip != c->d->host.bridge_addr;
 }
 
-/* First free address of the bridge's range; 0 when the range is full. */
+/*
+ * First free address of the bridge's range; 0 when the range is full.  The
+ * addresses taken before are all marked before the first allocation, so the
+ * search goes on from where the last one ended.
+ */
 static uint32_t
 alloc_ip(struct ctx *c)
 {
-	unsigned prefix = c->d->host.bridge_prefix;
-	uint32_t mask = prefix ? ~0U << (32 - prefix) : 0;
-	uint32_t net = c->d->host.bridge_addr & mask, bcast = net | ~mask;
-
-	if (prefix > 30)
+	if (!c->used)
 		return 0;
-	for (uint32_t ip = net + 1; ip < bcast; ip++)
+	/* From net + 1 to the one before the broadcast address. */
+	for (uint32_t off = c->next_free; off + 1 < c->n_addrs; off++) {
+		uint32_t ip = c->net + off;
+
 		if (ip != c->d->host.bridge_addr && !ip_used(c, ip)) {
 			use_ip(c, ip);
+			c->next_free = off + 1;
 			return ip;
 		}
+	}
+	c->next_free = c->n_addrs;
 	return 0;
 }
 
@@ -805,14 +830,22 @@ plan_build(const struct spec *desired, const struct observed *obs,
 		p->notes = strv_append(p->notes, obs->problems[i]);
 	plan_held(&c);
 
-	/* Every address already taken, recorded or declared, is skipped. */
+	/* Every address already taken, recorded or declared, is skipped; so
+	 * is one whose MAC (06:00 and the address) a VM declares as its own. */
+	used_init(&c);
 	for (size_t i = 0; i < obs->n_vms; i++)
 		use_ip(&c, obs->vms[i].status.ip);
 	for (size_t i = 0; i < obs->n_nat_ips; i++)
 		use_ip(&c, obs->nat_ips[i]);
-	for (size_t i = 0; i < desired->n_vms; i++)
-		if (desired->vms[i].has_ip)
-			use_ip(&c, desired->vms[i].ip);
+	for (size_t i = 0; i < desired->n_vms; i++) {
+		const struct vm_spec *v = &desired->vms[i];
+
+		if (v->has_ip)
+			use_ip(&c, v->ip);
+		if (v->has_mac && v->mac[0] == 0x06 && v->mac[1] == 0x00)
+			use_ip(&c, (uint32_t)v->mac[2] << 24 | (uint32_t)v->mac[3] << 16 |
+					   (uint32_t)v->mac[4] << 8 | v->mac[5]);
+	}
 
 	/*
 	 * Orphans go first: nothing claims them, and removing them first frees

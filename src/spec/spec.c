@@ -724,6 +724,7 @@ check_unique(struct loader *l)
 	_cleanup_free_ size_t *ip_other = xcalloc(l->n_vms + 1, sizeof(size_t));
 	_cleanup_free_ size_t *mac_other = xcalloc(l->n_vms + 1, sizeof(size_t));
 	size_t n_ips = 0, n_macs = 0;
+	uint8_t derived[6];
 
 	for (size_t i = 0; i < l->n_vms; i++) {
 		const struct vm_spec *v = &l->vms[i].vm;
@@ -731,11 +732,15 @@ check_unique(struct loader *l)
 		ip_other[i] = mac_other[i] = SIZE_MAX;
 		if (v->has_ip)
 			ips[n_ips++] = (struct uniq_key){ .key = v->ip, .ix = i };
-		if (v->has_mac) {
+		/* A VM with an address and no MAC gets 06:00 and the address. */
+		if (v->has_mac || v->has_ip) {
+			const uint8_t *x = v->has_mac ? v->mac : derived;
 			uint64_t m = 0;
 
+			if (!v->has_mac)
+				mac_from_ip(v->ip, derived);
 			for (int b = 0; b < 6; b++)
-				m = m << 8 | v->mac[b];
+				m = m << 8 | x[b];
 			macs[n_macs++] = (struct uniq_key){ .key = m, .ix = i };
 		}
 	}
@@ -758,15 +763,44 @@ check_unique(struct loader *l)
 		}
 		if (mac_other[i] != SIZE_MAX) {
 			const struct vm_work *b = &l->vms[mac_other[i]];
-			const struct spec_mark *m = &a->vm.mac_mark, *o = &b->vm.mac_mark;
-			const uint8_t *x = a->vm.mac;
+			const struct spec_mark *o = b->vm.has_mac ? &b->vm.mac_mark : &b->vm.ip_mark;
+			uint8_t x[6];
+			char ip[16];
 
-			diag_add(&l->d, m->file, m->line, m->col,
-				 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also "
-				 "declared by vm '%s' (%s:%u:%u), expected a mac unique "
-				 "across vms",
-				 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
-				 o->line, o->col);
+			/* Two derived MACs clash only with their addresses: said above. */
+			if (!a->vm.has_mac && !b->vm.has_mac)
+				continue;
+			if (a->vm.has_mac)
+				memcpy(x, a->vm.mac, 6);
+			else
+				mac_from_ip(a->vm.ip, x);
+			if (a->vm.has_mac && b->vm.has_mac)
+				diag_add(&l->d, a->vm.mac_mark.file, a->vm.mac_mark.line,
+					 a->vm.mac_mark.col,
+					 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also "
+					 "declared by vm '%s' (%s:%u:%u), expected a mac unique "
+					 "across vms",
+					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
+					 o->line, o->col);
+			else if (a->vm.has_mac)
+				diag_add(&l->d, a->vm.mac_mark.file, a->vm.mac_mark.line,
+					 a->vm.mac_mark.col,
+					 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also the "
+					 "mac of vm '%s' (06:00 and its address, %s:%u:%u), expected "
+					 "a mac unique across vms",
+					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
+					 o->line, o->col);
+			else {
+				ipv4_format(a->vm.ip, ip);
+				diag_add(&l->d, a->vm.ip_mark.file, a->vm.ip_mark.line,
+					 a->vm.ip_mark.col,
+					 "network.ip: found %s, whose mac "
+					 "%02x:%02x:%02x:%02x:%02x:%02x vm '%s' declares (%s:%u:%u), "
+					 "expected an address whose mac is unique across vms, or a "
+					 "network.mac of its own",
+					 ip, x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
+					 o->line, o->col);
+			}
 			a->held = true;
 		}
 	}

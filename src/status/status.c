@@ -216,17 +216,6 @@ mac_format(const uint8_t mac[6], char out[18])
 }
 
 void
-mac_from_ip(uint32_t ip, uint8_t ret[6])
-{
-	ret[0] = 0x06;
-	ret[1] = 0x00;
-	ret[2] = (uint8_t)(ip >> 24);
-	ret[3] = (uint8_t)(ip >> 16);
-	ret[4] = (uint8_t)(ip >> 8);
-	ret[5] = (uint8_t)ip;
-}
-
-void
 size_format(uint64_t b, char out[32])
 {
 	if (b && b % (1ULL << 40) == 0)

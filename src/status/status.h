@@ -177,8 +177,6 @@ int status_lock(const char *status_dir, unsigned timeout_ms, int *ret_fd, struct
 /* Hex MAC "06:00:0a:4d:00:02" <-> bytes. */
 int mac_parse(const char *s, uint8_t ret[6]);
 void mac_format(const uint8_t mac[6], char out[18]);
-/* The MAC of a guest without a declared one: 06:00 + the IPv4 octets. */
-void mac_from_ip(uint32_t ip, uint8_t ret[6]);
 
 /* Size as people write it: "512M", "2G", or bytes. */
 void size_format(uint64_t bytes, char out[32]);

@@ -122,3 +122,14 @@ ipv4_format(uint32_t a, char out[16])
 {
 	snprintf(out, 16, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 }
+
+void
+mac_from_ip(uint32_t ip, uint8_t ret[6])
+{
+	ret[0] = 0x06;
+	ret[1] = 0x00;
+	ret[2] = (uint8_t)(ip >> 24);
+	ret[3] = (uint8_t)(ip >> 16);
+	ret[4] = (uint8_t)(ip >> 8);
+	ret[5] = (uint8_t)ip;
+}

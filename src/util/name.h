@@ -27,3 +27,5 @@ int ipv4_parse(const char *s, uint32_t *ret);
 int ipv4_cidr_parse(const char *s, uint32_t *ret_addr, unsigned *ret_prefix);
 /* "a.b.c.d" into out (at least 16 bytes). */
 void ipv4_format(uint32_t a, char out[16]);
+/* The MAC of a guest without a declared one: 06:00 + the IPv4 octets. */
+void mac_from_ip(uint32_t ip, uint8_t ret[6]);

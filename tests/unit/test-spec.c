@@ -451,6 +451,8 @@ START_TEST(test_holding_and_cross_file)
 		"vms/dup1.yaml", "image: base\nnetwork:\n  ip: 10.0.5.20\n  mac: \"52:54:00:00:00:01\"\n",
 		"vms/dup2.yaml", "image: base\nnetwork:\n  ip: 10.0.5.20\n",
 		"vms/dup3.yaml", "image: base\nnetwork:\n  mac: \"52:54:00:00:00:01\"\n",
+		"vms/dup4.yaml", "image: base\nnetwork:\n  ip: 10.0.5.30\n",
+		"vms/dup5.yaml", "image: base\nnetwork:\n  mac: \"06:00:0a:00:05:1e\"\n",
 		"vms/gw.yaml", "image: base\nnetwork: {ip: 10.0.5.1}\n",
 		"vms/net.yaml", "image: base\nnetwork: {ip: 10.0.5.0}\n",
 		"vms/bcast.yaml", "image: base\nnetwork: {ip: 10.0.5.255}\n",
@@ -472,6 +474,8 @@ START_TEST(test_holding_and_cross_file)
 		"vms/dup1.yaml:4:8: network.mac: found 52:54:00:00:00:01, also declared by vm 'dup3' (vms/dup3.yaml:3:8), expected a mac unique across vms\n"
 		"vms/dup2.yaml:3:7: network.ip: found 10.0.5.20, also declared by vm 'dup1' (vms/dup1.yaml:3:7), expected an address unique across vms\n"
 		"vms/dup3.yaml:3:8: network.mac: found 52:54:00:00:00:01, also declared by vm 'dup1' (vms/dup1.yaml:4:8), expected a mac unique across vms\n"
+		"vms/dup4.yaml:3:7: network.ip: found 10.0.5.30, whose mac 06:00:0a:00:05:1e vm 'dup5' declares (vms/dup5.yaml:3:8), expected an address whose mac is unique across vms, or a network.mac of its own\n"
+		"vms/dup5.yaml:3:8: network.mac: found 06:00:0a:00:05:1e, also the mac of vm 'dup4' (06:00 and its address, vms/dup4.yaml:3:7), expected a mac unique across vms\n"
 		"vms/gw.yaml:2:15: network.ip: found 10.0.5.1, the bridge's own address (the gateway), expected another address in 10.0.5.0/24\n"
 		"vms/net.yaml:2:15: network.ip: found 10.0.5.0, the network address of 10.0.5.0/24, expected a host address\n"
 		"vms/out.yaml:2:15: network.ip: found 10.0.6.7, expected an address inside the bridge network 10.0.5.0/24\n"
@@ -486,9 +490,9 @@ START_TEST(test_holding_and_cross_file)
 	ck_assert_str_eq(s->vms[0].name, "ok");
 	ck_assert_uint_eq(s->n_images, 1);
 	ck_assert_uint_eq(s->n_filesyncs, 1);
-	ck_assert_uint_eq(strv_length(s->held_vms), 9);
+	ck_assert_uint_eq(strv_length(s->held_vms), 11);
 	{
-		static const char *const held[] = { "bcast", "dup1", "dup2", "dup3", "gw",
+		static const char *const held[] = { "bcast", "dup1", "dup2", "dup3", "dup4", "dup5", "gw",
 						    "net", "out", "uses-broken", "uses-missing" };
 
 		for (size_t i = 0; i < ELEMENTSOF(held); i++)

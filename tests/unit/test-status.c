@@ -14,6 +14,7 @@
 #include "fakes/harness.h"
 #include "status/status.h"
 #include "util/alloc.h"
+#include "util/name.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/strv.h"
