@@ -525,6 +525,12 @@ start_vm(struct actx *a, const struct plan_change *ch, struct vm_status *st, str
 	int r;
 
 	memcpy(cfg.mac, st->mac, 6);
+	/* Never a guest on a work disk a killed run left half changed. */
+	if (cfg.work_disk && a->ops->disk->work_recover) {
+		r = a->ops->disk->work_recover(a->ops->disk->userdata, cfg.work_disk, err);
+		if (r < 0)
+			return r;
+	}
 	r = hv->spawn(hv->userdata, &cfg, &pid, err);
 	if (r < 0)
 		return r;

@@ -176,6 +176,23 @@ int disk_work_mkfs_seeded(const char *path, uint64_t size, const char *cache_dir
  * no staging folder) is written from the first one's pristine image. */
 unsigned disk_work_mkfs_runs(void);
 /* Copy file-sync entries into the ext4 image at work_path through libext2fs. */
+/*
+ * The undo file of a change in place of a work disk image (file syncs, a
+ * workspace): IMAGE DISK_UNDO_SUFFIX, every block the change overwrites
+ * saved there first.  disk_work_recover: when a killed run left one, the
+ * image put back as it was before that change (e2undo) and the file
+ * removed; 0 when there was none.  It must run before the image is used
+ * for anything else (a start, a retain): nothing but banger's change wrote
+ * the image since the file was made.  disk_work_open_in_place: recover,
+ * then open read-write through the undo manager, one image at a time in
+ * the process until its close (tests use it to leave an undo file as a
+ * killed run would).
+ */
+#define DISK_UNDO_SUFFIX ".e2undo"
+int disk_work_recover(const char *image, struct error **err);
+#ifdef EXT2_FLAG_RW
+int disk_work_open_in_place(const char *image, ext2_filsys *ret, struct error **err);
+#endif
 int disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 			const char *state_root, struct error **err);
 

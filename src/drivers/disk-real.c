@@ -449,6 +449,18 @@ real_workspace_apply(void *userdata, const char *work_path, const struct vm_work
 }
 
 static int
+real_work_recover(void *userdata, const char *path, struct error **err)
+{
+	struct disk_real *d = userdata;
+	int r;
+
+	r = disk_path_check(d->status_dir, path, err);
+	if (r < 0)
+		return r;
+	return disk_work_recover(path, err);
+}
+
+static int
 real_work_retain(void *userdata, const char *path, const char *dest, struct error **err)
 {
 	struct disk_real *d = userdata;
@@ -460,6 +472,10 @@ real_work_retain(void *userdata, const char *path, const char *dest, struct erro
 	if (r < 0)
 		return r;
 	r = disk_path_check(d->status_dir, dest, err);
+	if (r < 0)
+		return r;
+	/* Kept as it was before a change a killed run left half made. */
+	r = disk_work_recover(path, err);
 	if (r < 0)
 		return r;
 	if (access(path, F_OK) < 0 && errno == ENOENT && access(dest, F_OK) == 0)
@@ -680,6 +696,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.filesync_apply = real_filesync_apply,
 		.workspace_apply = real_workspace_apply,
 		.work_retain = real_work_retain,
+		.work_recover = real_work_recover,
 		.list = real_list,
 		.obj_remove = real_obj_remove,
 		.usage = real_usage,

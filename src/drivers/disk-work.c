@@ -13,7 +13,10 @@
  * top-level host path that is a symlink is followed.  A missing host path is
  * a warning; a host path that is neither a regular file nor a directory, or a
  * guest path with "..", is an error.  Everything is owned by root in the
- * guest.  disk_work_copy_tree() copies a whole host folder the same way with
+ * guest.  A change to an existing image in place (file syncs, a workspace)
+ * saves every block it overwrites first, in IMAGE.e2undo beside it
+ * (libext2fs's undo manager): a run killed part way leaves what the next
+ * one replays (e2undo, an argv) to put the image back as it was before.  disk_work_copy_tree() copies a whole host folder the same way with
  * modes 0644/0755 and refuses (instead of skipping) escaping links.
  */
 #include <dirent.h>
@@ -52,6 +55,148 @@ find_mkfs(void)
 		if (access(cands[i], X_OK) == 0)
 			return cands[i];
 	return "mkfs.ext4";
+}
+
+/* An e2fsprogs program: /usr/sbin or /sbin (often not in PATH), else PATH. */
+static char *
+find_sbin(const char *name)
+{
+	static const char *const dirs[] = { "/usr/sbin", "/sbin" };
+
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		char *p = xasprintf("%s/%s", dirs[i], name);
+
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return xstrdup(name);
+}
+
+static int ext_error(struct error **err, errcode_t e, const char *what, const char *path);
+
+/*
+ * The undo manager's settings are global to the process, and so is the
+ * list of exit functions its channels join at open and leave at close,
+ * whose removal (libext2fs 1.47) misses an entry placed after a free slot:
+ * with two undo channels open at once, a closed one can stay listed and be
+ * called at exit on freed memory.  So one change in place at a time, held
+ * from disk_work_open_in_place to close_in_place (they are rare: file syncs
+ * and workspaces of existing disks).
+ */
+static pthread_mutex_t undo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The undo file of a change in place of image: beside it, named after it. */
+static char *
+undo_path(const char *image)
+{
+	return xasprintf("%s" DISK_UNDO_SUFFIX, image);
+}
+
+static uint64_t
+le_get(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = n; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int
+disk_work_recover(const char *image, struct error **err)
+{
+	_cleanup_free_ char *u = undo_path(image);
+	_cleanup_close_ int fd = -EBADF;
+	unsigned char hdr[512];
+	bool replay;
+	ssize_t n;
+	int r, checked = 0;
+
+	fd = open(u, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return error_set(err, -errno, "undo file '%s': %s", u, strerror(errno));
+	}
+	/*
+	 * e2undo's header: magic "E2UNDO02", then the number of blocks saved
+	 * (le64 at 8) and the undo file's block size (le32 at 32).  A file
+	 * killed before its first block was saved holds nothing to undo: the
+	 * image was not written yet.
+	 */
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	replay = n == (ssize_t)sizeof(hdr) && memcmp(hdr, "E2UNDO02", 8) == 0 &&
+		 le_get(hdr + 8, 8) != 0 && le_get(hdr + 32, 4) != 0;
+	(void)close(TAKE_FD(fd));
+	if (replay) {
+		/* -f: the header of a killed run's undo file is not final, and
+		 * its copy of the superblock may predate the last one written.
+		 * Nothing else wrote the image since: the undo file goes before
+		 * the image is used for anything else (a start, a retain). */
+		_cleanup_free_ char *prog = find_sbin("e2undo"), *f = xstrdup("-f");
+		_cleanup_free_ char *fsck = find_sbin("e2fsck"), *p = xstrdup("-p");
+		_cleanup_free_ char *img = xstrdup(image);
+		char *argv[] = { prog, f, u, img, NULL };
+		char *fsck_argv[] = { fsck, p, img, NULL };
+		_cleanup_close_ int ifd = -EBADF;
+		int code = 0;
+
+		r = spawn_wait_tied_exit(argv, &code, err);
+		if (r >= 0 && code != 0)
+			r = error_set(err, -EIO, "e2undo exited with status %d", code);
+		if (r < 0)
+			return error_prefix(err, "work disk '%s': undo a change a killed run "
+					    "left half made (%s)", image, u);
+		/* e2undo -f marks the file system unchecked: the check that
+		 * marks it clean again, fixing only what is safe to (-p: exit
+		 * 0, or 1 when it fixed something).  One it cannot pass is left
+		 * as it is for its owner, with the undo file gone. */
+		r = spawn_wait_tied_exit(fsck_argv, &code, err);
+		if (r >= 0 && code > 1)
+			r = error_set(err, -EUCLEAN, "e2fsck -p exited with status %d: run "
+				      "e2fsck on it by hand", code);
+		if (r < 0)
+			(void)error_prefix(err, "work disk '%s': check after undoing a change "
+					   "a killed run left half made", image);
+		checked = r;
+		ifd = open(image, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if ((ifd < 0 || fsync(ifd) < 0) && checked >= 0)
+			return error_set(err, -errno, "fsync '%s': %s", image, strerror(errno));
+	}
+	/* Undone: gone even when the check failed, or replaying it again
+	 * would undo what its owner's own check fixes. */
+	if (unlink(u) < 0 && errno != ENOENT && checked >= 0)
+		return error_set(err, -errno, "remove '%s': %s", u, strerror(errno));
+	(void)fsync_parent_dir(u);
+	if (checked < 0)
+		return checked;
+	if (replay)
+		disk_warn("work disk '%s': a change a killed run left half made was undone", image);
+	return 0;
+}
+
+
+int
+disk_work_open_in_place(const char *image, ext2_filsys *ret, struct error **err)
+{
+	_cleanup_free_ char *u = undo_path(image);
+	errcode_t ec;
+	int r;
+
+	r = disk_work_recover(image, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&undo_lock);
+	set_undo_io_backing_manager(unix_io_manager);
+	set_undo_io_backup_file(u);
+	ec = ext2fs_open2(image, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, undo_io_manager, ret);
+	if (ec) {
+		pthread_mutex_unlock(&undo_lock);
+		(void)unlink(u);
+		return ext_error(err, ec, "open ext4 image", image);
+	}
+	return 0;	/* undo_lock held until close_in_place */
 }
 
 /*
@@ -537,6 +682,25 @@ sync_close(ext2_filsys *fs, const char *path, bool sync, struct error **err)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fsync(fd) < 0)
 		return error_set(err, -errno, "fsync '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* sync_close of an image opened by disk_work_open_in_place: once the image
+ * is closed and synced, its undo file has served (a close that failed
+ * leaves it, for the next run to put the image back). */
+static int
+close_in_place(ext2_filsys *fs, const char *image, struct error **err)
+{
+	_cleanup_free_ char *u = undo_path(image);
+	int r;
+
+	r = sync_close(fs, image, true, err);
+	pthread_mutex_unlock(&undo_lock);	/* taken by disk_work_open_in_place */
+	if (r < 0)
+		return r;
+	if (unlink(u) < 0 && errno != ENOENT)
+		return error_set(err, -errno, "remove '%s': %s", u, strerror(errno));
+	(void)fsync_parent_dir(u);
 	return 0;
 }
 
@@ -1029,13 +1193,25 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 	int r = 0;
 
 	(void)pthread_once(&error_table_once, error_table_init);
-	ec = ext2fs_open(work_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s.fs);
-	if (ec)
-		return ext_error(err, ec, "open ext4 image", work_path);
+	/* A new disk's temp file (not sync) has no before to go back to. */
+	if (sync) {
+		r = disk_work_open_in_place(work_path, &s.fs, err);
+		if (r < 0)
+			return r;
+	} else {
+		ec = ext2fs_open(work_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
+				 &s.fs);
+		if (ec)
+			return ext_error(err, ec, "open ext4 image", work_path);
+	}
 	ec = ext2fs_read_bitmaps(s.fs);
 	if (ec) {
-		(void)ext2fs_close_free(&s.fs);
-		return ext_error(err, ec, "read bitmaps of", work_path);
+		r = ext_error(err, ec, "read bitmaps of", work_path);
+		if (sync)
+			(void)close_in_place(&s.fs, work_path, NULL);
+		else
+			(void)ext2fs_close_free(&s.fs);
+		return r;
 	}
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		r = sync_entry(&s, &e[i], state_root, err);
@@ -1045,9 +1221,11 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 	}
 	/* Flush even after an error: the entries done so far leave a consistent fs. */
 	if (r < 0)
-		(void)sync_close(&s.fs, work_path, sync, NULL);
+		(void)(sync ? close_in_place(&s.fs, work_path, NULL)
+			    : sync_close(&s.fs, work_path, false, NULL));
 	else
-		r = sync_close(&s.fs, work_path, sync, err);
+		r = sync ? close_in_place(&s.fs, work_path, err)
+			 : sync_close(&s.fs, work_path, false, err);
 	return r < 0 ? r : 0;
 }
 
@@ -1180,13 +1358,14 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 		return error_set(err, -ENOTDIR, "'%s' is not a directory", host_dir);
 
 	(void)pthread_once(&error_table_once, error_table_init);
-	ec = ext2fs_open(work_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s.fs);
-	if (ec)
-		return ext_error(err, ec, "open ext4 image", work_path);
+	r = disk_work_open_in_place(work_path, &s.fs, err);
+	if (r < 0)
+		return r;
 	ec = ext2fs_read_bitmaps(s.fs);
 	if (ec) {
-		(void)ext2fs_close_free(&s.fs);
-		return ext_error(err, ec, "read bitmaps of", work_path);
+		r = ext_error(err, ec, "read bitmaps of", work_path);
+		(void)close_in_place(&s.fs, work_path, NULL);
+		return r;
 	}
 	r = guest_parent(&s, guest_dir, &parent, &name, err);
 	if (r >= 0)
@@ -1199,8 +1378,8 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 		(void)error_prefix(err, "copy '%s' to '%s' in '%s'", host_dir, guest_dir, work_path);
 	/* Flush even after an error: what was done so far leaves a consistent fs. */
 	if (r < 0)
-		(void)sync_close(&s.fs, work_path, true, NULL);
+		(void)close_in_place(&s.fs, work_path, NULL);
 	else
-		r = sync_close(&s.fs, work_path, true, err);
+		r = close_in_place(&s.fs, work_path, err);
 	return r < 0 ? r : 0;
 }

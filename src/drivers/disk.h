@@ -76,6 +76,11 @@ struct disk_ops {
 	 * there and before a VM starts on them.  Optional: NULL in backends
 	 * with nothing to make durable. */
 	int (*vm_dir_sync)(void *userdata, const char *vm_dir, struct error **err);
+	/* Put the work disk at path back as it was before a change in place
+	 * (file syncs, a workspace) a killed run left half made, when it
+	 * left one; called before a VM starts on it.  Optional: NULL in
+	 * backends whose changes cannot be cut short. */
+	int (*work_recover)(void *userdata, const char *path, struct error **err);
 	/* Copy the file-sync entries into the work disk image (not mounted by a VM). */
 	int (*filesync_apply)(void *userdata, const char *work_path, const struct filesync_entry *e,
 			      size_t n, const char *state_root, struct error **err);

@@ -47,8 +47,10 @@ resolve(const char *argv0)
 	}
 }
 
-int
-spawn_wait_tied(char *const argv[], bool quiet, struct error **err)
+/* Run argv tied to this thread; *ret_status: its wait status.  stdout (and
+ * stderr when silent) to /dev/null when quiet. */
+static int
+spawn_tied(char *const argv[], bool quiet, bool silent, int *ret_status, struct error **err)
 {
 	_cleanup_free_ char *prog = resolve(argv[0]);
 	pid_t parent = getpid(), pid;
@@ -66,7 +68,9 @@ spawn_wait_tied(char *const argv[], bool quiet, struct error **err)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(127);
 		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (fd < 0 || dup2(fd, STDIN_FILENO) < 0 || (quiet && dup2(fd, STDOUT_FILENO) < 0))
+		if (fd < 0 || dup2(fd, STDIN_FILENO) < 0 ||
+		    ((quiet || silent) && dup2(fd, STDOUT_FILENO) < 0) ||
+		    (silent && dup2(fd, STDERR_FILENO) < 0))
 			_exit(127);
 		(void)close_range(STDERR_FILENO + 1, UINT_MAX, 0);
 		execv(prog, argv);
@@ -75,10 +79,36 @@ spawn_wait_tied(char *const argv[], bool quiet, struct error **err)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return error_set(err, -errno, "wait for '%s': %s", argv[0], strerror(errno));
+	*ret_status = status;
+	return 0;
+}
+
+int
+spawn_wait_tied(char *const argv[], bool quiet, struct error **err)
+{
+	int status = 0, r;
+
+	r = spawn_tied(argv, quiet, false, &status, err);
+	if (r < 0)
+		return r;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
 		return error_set(err, -EIO, "'%s' exited with status %d", argv[0],
 				 WEXITSTATUS(status));
 	return error_set(err, -EIO, "'%s' killed by signal %d", argv[0], WTERMSIG(status));
+}
+
+int
+spawn_wait_tied_exit(char *const argv[], int *ret_code, struct error **err)
+{
+	int status = 0, r;
+
+	r = spawn_tied(argv, true, true, &status, err);
+	if (r < 0)
+		return r;
+	if (!WIFEXITED(status))
+		return error_set(err, -EIO, "'%s' killed by signal %d", argv[0], WTERMSIG(status));
+	*ret_code = WEXITSTATUS(status);
+	return 0;
 }

@@ -17,3 +17,7 @@
  * 0 when it exited 0; -ENOENT when there is no such executable.
  */
 int spawn_wait_tied(char *const argv[], bool quiet, struct error **err);
+/* The same with neither stdout nor stderr (the caller says what went
+ * wrong), for a program whose exit code means more than failed or not:
+ * *ret_code, and 0 when it exited at all. */
+int spawn_wait_tied_exit(char *const argv[], int *ret_code, struct error **err);

@@ -15,7 +15,7 @@
 set -eu
 : "${top_srcdir:?}"
 
-OPS='tap_ensure|tap_delete|tap_flush|flush|bridge_ensure|forwarding_ensure|vm_add|vm_delete|rule_delete|table_ensure|root_create|root_remove|work_create|work_create_seeded|work_retain|vm_dir_create|vm_dir_remove|vm_dir_sync|filesync_apply|workspace_apply|obj_remove|spawn|boot|stop'
+OPS='tap_ensure|tap_delete|tap_flush|flush|bridge_ensure|forwarding_ensure|vm_add|vm_delete|rule_delete|table_ensure|root_create|root_remove|work_create|work_create_seeded|work_retain|work_recover|vm_dir_create|vm_dir_remove|vm_dir_sync|filesync_apply|workspace_apply|obj_remove|spawn|boot|stop'
 PRIM='TUNSETIFF|LOOP_CTL_GET_FREE|LOOP_CONFIGURE|LOOP_SET_FD|posix_spawn|execve|fork\(|dm_task_create|nft_run_cmd_from_buffer|rtnl_link_add'
 
 # check SRC: prints each violation as FILE:LINE: why; exits 1 if any.

@@ -851,6 +851,33 @@ START_TEST(test_vm_dir_synced_on_failure)
 }
 END_TEST
 
+static int
+rec_work_recover(void *ud, const char *path, struct error **err)
+{
+	(void)ud;
+	(void)err;
+	disk_call("recover", path);
+	return 0;
+}
+
+/* A start first puts back a work disk a killed run left half changed. */
+START_TEST(test_start_recovers_work_disk)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *t = NULL;
+	struct cycle c;
+
+	h->disk.work_recover = rec_work_recover;
+	c = run(h, IMG "vm web image=base work=64M\nvm db image=base work=0\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	t = harness_replace(disk_calls, status_dir, "$S");
+	ck_assert_str_eq(t, "recover $S/vms/web/work.ext4\n");
+	free(disk_calls);
+	disk_calls = NULL;
+}
+END_TEST
+
 /* How many tap_ensure and vm_add calls were under way at once. */
 static struct {
 	pthread_mutex_t lock;
@@ -1141,6 +1168,7 @@ apply_suite(void)
 	tcase_add_loop_test(tc, test_keys_synced_from_memory, 0, 2);
 	tcase_add_test(tc, test_vm_dir_synced_once);
 	tcase_add_test(tc, test_vm_dir_synced_on_failure);
+	tcase_add_test(tc, test_start_recovers_work_disk);
 	tcase_add_test(tc, test_work_seeded);
 	tcase_add_test(tc, test_net_nat_locks);
 	suite_add_tcase(s, tc);

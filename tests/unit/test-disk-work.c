@@ -4,10 +4,13 @@
  * mkfs.ext4 once and never again, libext2fs writes read back with debugfs,
  * modes, directories, symlinks inside and outside the synced tree, missing
  * sources, re-sync after an edit, refusals; e2fsck must find the image clean.
- * Skips (77) without mkfs.ext4, debugfs or e2fsck.
+ * A change in place cut short (a child leaves the undo file as a killed run
+ * would) is undone by the next change or a recovery.
+ * Skips (77) without mkfs.ext4, debugfs, e2fsck or e2undo.
  */
 #include <check.h>
 #include <errno.h>
+#include <ext2fs/ext2fs.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -579,6 +582,92 @@ START_TEST(test_filesync_refusals)
 }
 END_TEST
 
+/*
+ * A change in place of work that a killed run left half made: a child opens
+ * it through the undo manager, makes a folder (and writes the superblock and
+ * group descriptors out when flush), and exits without closing.
+ */
+static void
+half_change(bool flush)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ext2_filsys fs = NULL;
+
+		if (disk_work_open_in_place(work, &fs, NULL) < 0 || ext2fs_read_bitmaps(fs) ||
+		    ext2fs_mkdir(fs, EXT2_ROOT_INO, 0, "half"))
+			_exit(1);
+		if (flush && ext2fs_flush(fs))
+			_exit(1);
+		_exit(0);	/* no close: the undo file is left as it is */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+START_TEST(test_in_place_undone)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *undo = xasprintf("%s" DISK_UNDO_SUFFIX, work), *out = NULL;
+	struct filesync_entry a = { .guest = (char *)"/a", .mode = 0600, .content = "a\n",
+				    .content_len = 2 };
+	struct filesync_entry b = { .guest = (char *)"/b", .mode = 0600, .content = "b\n",
+				    .content_len = 2 };
+	_cleanup_close_ int fd = -EBADF;
+
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 8 << 20, NULL), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &a, 1, host, NULL), 0);
+	/* A change that completes leaves no undo file. */
+	ck_assert_int_eq(access(undo, F_OK), -1);
+
+	/* Cut short before the superblock was written again (_i 0), or after
+	 * (_i 1): the next file sync puts the image back first. */
+	half_change(_i);
+	ck_assert_int_eq(access(undo, F_OK), 0);
+	ck_assert(guest_exists(work, "/half"));
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &b, 1, host, NULL), 0);
+	ck_assert_int_eq(access(undo, F_OK), -1);
+	ck_assert(!guest_exists(work, "/half"));
+	out = guest_cat(work, "/a");
+	ck_assert_str_eq(out, "a\n");
+	free(out);
+	out = guest_cat(work, "/b");
+	ck_assert_str_eq(out, "b\n");
+	assert_fsck_clean(work);
+
+	/* Or the recovery a start makes first. */
+	half_change(_i);
+	ck_assert_int_eq(ops->work_recover(ops->userdata, work, NULL), 0);
+	ck_assert_int_eq(access(undo, F_OK), -1);
+	ck_assert(!guest_exists(work, "/half"));
+	assert_fsck_clean(work);
+	/* Nothing to undo: no file, or one killed before it saved a block. */
+	ck_assert_int_eq(ops->work_recover(ops->userdata, work, NULL), 0);
+	fd = open(undo, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ops->work_recover(ops->userdata, work, NULL), 0);
+	ck_assert_int_eq(access(undo, F_OK), -1);
+	free(out);
+	out = guest_cat(work, "/b");
+	ck_assert_str_eq(out, "b\n");
+	assert_fsck_clean(work);
+
+	/* A retained disk is kept as it was before the change, too. */
+	half_change(_i);
+	{
+		_cleanup_free_ char *dest = xasprintf("%s/retained/web1.ext4", status_dir);
+
+		ck_assert_int_eq(ops->work_retain(ops->userdata, work, dest, NULL), 0);
+		ck_assert_int_eq(access(undo, F_OK), -1);
+		ck_assert(!guest_exists(dest, "/half"));
+		assert_fsck_clean(dest);
+	}
+}
+END_TEST
+
 static Suite *
 work_suite(void)
 {
@@ -595,6 +684,7 @@ work_suite(void)
 	tcase_add_test(tc, test_filesync_content);
 	tcase_add_test(tc, test_work_create_seeded);
 	tcase_add_test(tc, test_filesync_refusals);
+	tcase_add_loop_test(tc, test_in_place_undone, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -605,7 +695,7 @@ main(void)
 	SRunner *sr;
 	int failed;
 
-	if (!tool("mkfs.ext4") || !tool("debugfs") || !tool("e2fsck"))
+	if (!tool("mkfs.ext4") || !tool("debugfs") || !tool("e2fsck") || !tool("e2undo"))
 		return 77;
 	sr = srunner_create(work_suite());
 	srunner_run_all(sr, CK_NORMAL);
