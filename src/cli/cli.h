@@ -64,7 +64,8 @@ void cli_report(const struct error *e);
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Help text shared by the subcommands for the common options. */
-void cli_common_help(FILE *f);
+/* The shared options' help; --json only for commands that print data. */
+void cli_common_help(FILE *f, bool json);
 /* p made absolute (against the working directory) and normalised.  Caller frees. */
 char *cli_abs_path(const char *p);
 

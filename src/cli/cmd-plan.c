@@ -36,7 +36,7 @@ help(FILE *f)
 	      "      --allow-mass-delete  plan deleting more than half of the VMs\n",
 	      f);
 	cli_source_help(f);
-	cli_common_help(f);
+	cli_common_help(f, true);
 	fputs("\nExit status: 0 planned, 1 error or refused plan, 2 some VMs held, 64 usage.\n", f);
 }
 

@@ -63,7 +63,7 @@ help(FILE *f)
 	      "                         of --jobs 1\n",
 	      f);
 	cli_source_help(f);
-	cli_common_help(f);
+	cli_common_help(f, true);
 	fputs("\nExit status: 0 converged, 1 failed, 2 partial (held or failed VMs, or a\n"
 	      "refused mass delete), 3 another run holds the lock, 64 usage error.\n",
 	      f);

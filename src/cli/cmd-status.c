@@ -40,7 +40,7 @@ help(FILE *f)
 	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n",
 	      f);
 	cli_source_help(f);
-	cli_common_help(f);
+	cli_common_help(f, true);
 	fputs("\nExit status: 0 shown, 1 error or NAME unknown, 64 usage error.\n", f);
 }
 

@@ -65,14 +65,15 @@ cli_abs_path(const char *p)
 }
 
 void
-cli_common_help(FILE *f)
+cli_common_help(FILE *f, bool json)
 {
 	fputs("      --state DIR        declarations (default $BANGER_STATE or " DEFAULT_STATE_DIR ")\n"
 	      "      --status-dir DIR   banger's own records (default $BANGER_STATUS_DIR,\n"
-	      "                         host.yaml's status_dir, or " DEFAULT_STATUS_DIR ")\n"
-	      "      --json             print data as JSON\n"
-	      "      --help             show this help\n",
+	      "                         host.yaml's status_dir, or " DEFAULT_STATUS_DIR ")\n",
 	      f);
+	if (json)
+		fputs("      --json             print data as JSON\n", f);
+	fputs("      --help             show this help\n", f);
 }
 
 void

@@ -825,7 +825,7 @@ help(FILE *f)
 	      "\n"
 	      "Options:\n",
 	      f);
-	cli_common_help(f);
+	cli_common_help(f, true);
 	fputs("\nExit status: 0 no check is an error (warnings allowed), 1 an error,\n"
 	      "64 usage error.\n",
 	      f);

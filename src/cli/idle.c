@@ -131,7 +131,7 @@ start_help(FILE *f)
 	      "idle for its idle_stop_after), then reconcile that VM alone, which starts it\n"
 	      "when its declaration says state: running.\n",
 	      f);
-	cli_common_help(f);
+	cli_common_help(f, false);
 }
 
 int
@@ -150,7 +150,7 @@ cli_start(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (cli_common_option(&common, c, optarg))
+		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
 		if (c == CLI_OPT_HELP) {
 			start_help(stdout);

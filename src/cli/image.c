@@ -51,7 +51,7 @@ image_help(FILE *f)
 	      "      --initrd FILE      an initial ramdisk\n"
 	      "      --force            replace an existing images/NAME.yaml\n",
 	      f);
-	cli_common_help(f);
+	cli_common_help(f, true);
 }
 
 /* A YAML double-quoted scalar; -EINVAL for control characters. */

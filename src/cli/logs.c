@@ -38,7 +38,7 @@ help(FILE *f)
 	      "  -f, --follow           keep printing what is appended, until interrupted\n"
 	      "  -n, --lines LINES      only the last LINES lines\n",
 	      f);
-	cli_common_help(f);
+	cli_common_help(f, false);
 	fputs("\nExit status: 0 printed, 1 no such log or unreadable, 64 usage.\n", f);
 }
 

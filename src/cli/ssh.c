@@ -255,7 +255,7 @@ ssh_help(FILE *f)
 	      "key is recorded on the first connection and enforced after.  Without a\n"
 	      "command, an interactive shell.  $BANGER_SSH names the ssh program.\n",
 	      f);
-	cli_common_help(f);
+	cli_common_help(f, false);
 }
 
 int
@@ -277,7 +277,7 @@ cli_ssh(int argc, char **argv)
 	opterr = 0;
 	/* "+": options end at NAME; everything after "--" is the command. */
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		if (cli_common_option(&common, c, optarg))
+		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
 		if (c == CLI_OPT_HELP) {
 			ssh_help(stdout);
@@ -366,7 +366,7 @@ config_help(FILE *f)
 	      "between '" MARKBLOCK_BEGIN "' and '" MARKBLOCK_END "' lines of ~/.ssh/config\n"
 	      "(or PATH), atomically, leaving the rest of the file as it is.\n",
 	      f);
-	cli_common_help(f);
+	cli_common_help(f, false);
 }
 
 enum {
@@ -441,7 +441,7 @@ cli_ssh_config(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (cli_common_option(&common, c, optarg))
+		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
 		case CLI_OPT_HELP:

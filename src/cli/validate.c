@@ -34,7 +34,7 @@ help(FILE *f)
 	      "  -q, --quiet            print problems only, no listing\n",
 	      f);
 	cli_source_help(f);
-	cli_common_help(f);
+	cli_common_help(f, true);
 	fputs("\nExit status: 0 valid, 1 invalid or unreadable, 64 usage error.\n", f);
 }
 

@@ -142,6 +142,11 @@ while [ ! -e "$T/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 expect_exit 3 "$BANGER" reconcile --lock-timeout 1
 has_err "(pid $HOLDER)"
 expect_exit 64 "$BANGER" reconcile --lock-timeout soon
+# --json only where the output is data (the man page says which).
+for c in logs ssh ssh-config start; do
+	expect_exit 64 "$BANGER" "$c" --json web
+	has_err "unknown or incomplete option '--json'"
+done
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null || true; HOLDER=
 expect_exit 0 "$BANGER" reconcile --lock-timeout 1
 echo "ok"
