@@ -90,6 +90,8 @@ cli_plan(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = cli_run_prepare(&run, &common, host_name, -1, &err);
+	if (r >= 0)
+		r = cli_only_check(&run, only, &err);
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
 					   .ssh_pubkey = run.ssh_pubkey,

@@ -205,6 +205,8 @@ cli_reconcile(int argc, char **argv)
 	}
 
 	r = cli_run_prepare(&run, &common, host_name, dry_run ? -1 : lock_ms, &err);
+	if (r >= 0)
+		r = cli_only_check(&run, only, &err);
 	/* Samples and idle stops first, so the plan stops an idle VM. */
 	if (r >= 0 && !dry_run && run.host->stats)
 		r = cli_idle_pass(&run, run.host->stats, only, &err);

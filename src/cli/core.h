@@ -92,6 +92,10 @@ void cli_source_print(const struct cli_run *r, FILE *f);
 bool cli_source_warn(const struct cli_run *r);
 
 json_t *cli_plan_json(const struct plan *p);
+/* Every name of --only is a VM declared (held ones too) or with host
+ * objects: else an error naming the first that is not (a typo would make
+ * a run that does nothing). */
+int cli_only_check(const struct cli_run *r, char *const *only, struct error **err);
 /* When p adds NAT rules and the uplink does not resolve now (no default
  * route, no such interface), a note of p says so before the steps fail. */
 void cli_plan_note_uplink(struct cli_run *r, struct plan *p);

@@ -523,6 +523,22 @@ cli_plan_json(const struct plan *p)
 	return o;
 }
 
+int
+cli_only_check(const struct cli_run *r, char *const *only, struct error **err)
+{
+	for (size_t i = 0; only && only[i]; i++) {
+		bool known = strv_contains(r->spec->held_vms, only[i]) ||
+			     observed_find(r->obs, only[i]) != NULL;
+
+		for (size_t j = 0; j < r->spec->n_vms && !known; j++)
+			known = strcmp(r->spec->vms[j].name, only[i]) == 0;
+		if (!known)
+			return error_set(err, -ENOENT, "--only %s: no such vm declared or known "
+					 "to this host", only[i]);
+	}
+	return 0;
+}
+
 void
 cli_plan_note_uplink(struct cli_run *r, struct plan *p)
 {

@@ -149,4 +149,10 @@ for c in logs ssh ssh-config start; do
 done
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null || true; HOLDER=
 expect_exit 0 "$BANGER" reconcile --lock-timeout 1
+# --only names a VM declared or known: a typo is an error, not a no-op.
+expect_exit 1 "$BANGER" plan --only wbe
+has_err "--only wbe: no such vm declared or known to this host"
+expect_exit 1 "$BANGER" reconcile --only web --only wbe
+has_err "--only wbe: no such vm"
+expect_exit 0 "$BANGER" plan --only web
 echo "ok"
