@@ -347,6 +347,10 @@ cli_ssh(int argc, char **argv)
 	args = strv_append(args, o_alias);
 	args = strv_append(args, "-o");
 	args = strv_append(args, "BatchMode=yes");
+	/* A guest that is down or unreachable: an error, not a wait of
+	 * minutes for the kernel's TCP timeout. */
+	args = strv_append(args, "-o");
+	args = strv_append(args, "ConnectTimeout=10");
 	args = strv_append(args, target);
 	for (int i = optind; i < argc; i++)
 		args = strv_append(args, argv[i]);

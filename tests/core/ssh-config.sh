@@ -76,6 +76,7 @@ chmod +x "$T/fake-ssh"
 BANGER_SSH=$T/fake-ssh "$BANGER" ssh web -- uname -a >"$T/argv"
 printf '%s\n' -i "$T/status/ssh/id_ed25519" -o IdentitiesOnly=yes \
 	-o "UserKnownHostsFile=$T/status/ssh/known_hosts" -o StrictHostKeyChecking=accept-new -o HashKnownHosts=no \
-	-o HostKeyAlias=web.lab.test -o BatchMode=yes "root@$webip" uname -a >"$T/want-argv"
+	-o HostKeyAlias=web.lab.test -o BatchMode=yes -o ConnectTimeout=10 "root@$webip" uname -a \
+	>"$T/want-argv"
 cmp "$T/want-argv" "$T/argv" || { cat "$T/argv"; fail "ssh argv"; }
 echo ok
