@@ -46,17 +46,6 @@
 #define WORK_LABEL "banger-work"
 #define SYNC_DEPTH_MAX 64
 
-static const char *
-find_mkfs(void)
-{
-	static const char *const cands[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
-
-	for (size_t i = 0; i < ELEMENTSOF(cands); i++)
-		if (access(cands[i], X_OK) == 0)
-			return cands[i];
-	return "mkfs.ext4";
-}
-
 /* An e2fsprogs program: /usr/sbin or /sbin (often not in PATH), else PATH. */
 static char *
 find_sbin(const char *name)
@@ -93,22 +82,14 @@ undo_path(const char *image)
 	return xasprintf("%s" DISK_UNDO_SUFFIX, image);
 }
 
-static uint64_t
-le_get(const unsigned char *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = n; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int
 disk_work_recover(const char *image, struct error **err)
 {
 	_cleanup_free_ char *u = undo_path(image);
 	_cleanup_close_ int fd = -EBADF;
-	unsigned char hdr[512];
+	unsigned char hdr[512] = { 0 };
+	uint64_t keys;
+	uint32_t block_size;
 	bool replay;
 	ssize_t n;
 	int r, checked = 0;
@@ -126,8 +107,10 @@ disk_work_recover(const char *image, struct error **err)
 	 * image was not written yet.
 	 */
 	n = pread(fd, hdr, sizeof(hdr), 0);
-	replay = n == (ssize_t)sizeof(hdr) && memcmp(hdr, "E2UNDO02", 8) == 0 &&
-		 le_get(hdr + 8, 8) != 0 && le_get(hdr + 32, 4) != 0;
+	memcpy(&keys, hdr + 8, sizeof(keys));	/* zero or not in any byte order */
+	memcpy(&block_size, hdr + 32, sizeof(block_size));
+	replay = n == (ssize_t)sizeof(hdr) && memcmp(hdr, "E2UNDO02", 8) == 0 && keys != 0 &&
+		 block_size != 0;
 	(void)close(TAKE_FD(fd));
 	if (replay) {
 		/* -f: the header of a killed run's undo file is not final, and
@@ -559,7 +542,7 @@ work_mkfs(const char *path, uint64_t size, const char *staging, const char *cach
 		goto made;
 	}
 
-	argv = strv_append(argv, find_mkfs());
+	argv = strv_append_take(argv, find_sbin("mkfs.ext4"));
 	argv = strv_append(argv, "-F");
 	argv = strv_append(argv, "-q");
 	argv = strv_append(argv, "-t");

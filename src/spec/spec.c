@@ -765,7 +765,7 @@ check_unique(struct loader *l)
 			const struct vm_work *b = &l->vms[mac_other[i]];
 			const struct spec_mark *o = b->vm.has_mac ? &b->vm.mac_mark : &b->vm.ip_mark;
 			uint8_t x[6];
-			char ip[16];
+			char m[18], ip[16];
 
 			/* Two derived MACs clash only with their addresses: said above. */
 			if (!a->vm.has_mac && !b->vm.has_mac)
@@ -774,32 +774,23 @@ check_unique(struct loader *l)
 				memcpy(x, a->vm.mac, 6);
 			else
 				mac_from_ip(a->vm.ip, x);
-			if (a->vm.has_mac && b->vm.has_mac)
+			mac_format(x, m);
+			if (a->vm.has_mac) {
 				diag_add(&l->d, a->vm.mac_mark.file, a->vm.mac_mark.line,
 					 a->vm.mac_mark.col,
-					 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also "
-					 "declared by vm '%s' (%s:%u:%u), expected a mac unique "
-					 "across vms",
-					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
+					 "network.mac: found %s, also %s vm '%s' (%s%s:%u:%u), "
+					 "expected a mac unique across vms",
+					 m, b->vm.has_mac ? "declared by" : "the mac of", b->vm.name,
+					 b->vm.has_mac ? "" : "06:00 and its address, ", o->file,
 					 o->line, o->col);
-			else if (a->vm.has_mac)
-				diag_add(&l->d, a->vm.mac_mark.file, a->vm.mac_mark.line,
-					 a->vm.mac_mark.col,
-					 "network.mac: found %02x:%02x:%02x:%02x:%02x:%02x, also the "
-					 "mac of vm '%s' (06:00 and its address, %s:%u:%u), expected "
-					 "a mac unique across vms",
-					 x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
-					 o->line, o->col);
-			else {
+			} else {
 				ipv4_format(a->vm.ip, ip);
 				diag_add(&l->d, a->vm.ip_mark.file, a->vm.ip_mark.line,
 					 a->vm.ip_mark.col,
-					 "network.ip: found %s, whose mac "
-					 "%02x:%02x:%02x:%02x:%02x:%02x vm '%s' declares (%s:%u:%u), "
-					 "expected an address whose mac is unique across vms, or a "
-					 "network.mac of its own",
-					 ip, x[0], x[1], x[2], x[3], x[4], x[5], b->vm.name, o->file,
-					 o->line, o->col);
+					 "network.ip: found %s, whose mac %s vm '%s' declares "
+					 "(%s:%u:%u), expected an address whose mac is unique across "
+					 "vms, or a network.mac of its own",
+					 ip, m, b->vm.name, o->file, o->line, o->col);
 			}
 			a->held = true;
 		}

@@ -208,12 +208,6 @@ mac_parse(const char *s, uint8_t ret[6])
 	return 0;
 }
 
-void
-mac_format(const uint8_t mac[6], char out[18])
-{
-	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-		 mac[5]);
-}
 
 void
 size_format(uint64_t b, char out[32])

@@ -174,9 +174,8 @@ status_snapshot_freep(struct status_snapshot **s)
  */
 int status_lock(const char *status_dir, unsigned timeout_ms, int *ret_fd, struct error **err);
 
-/* Hex MAC "06:00:0a:4d:00:02" <-> bytes. */
+/* Hex MAC "06:00:0a:4d:00:02" -> bytes (mac_format in util/name.h). */
 int mac_parse(const char *s, uint8_t ret[6]);
-void mac_format(const uint8_t mac[6], char out[18]);
 
 /* Size as people write it: "512M", "2G", or bytes. */
 void size_format(uint64_t bytes, char out[32]);

@@ -124,6 +124,13 @@ ipv4_format(uint32_t a, char out[16])
 }
 
 void
+mac_format(const uint8_t mac[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+}
+
+void
 mac_from_ip(uint32_t ip, uint8_t ret[6])
 {
 	ret[0] = 0x06;

@@ -29,3 +29,5 @@ int ipv4_cidr_parse(const char *s, uint32_t *ret_addr, unsigned *ret_prefix);
 void ipv4_format(uint32_t a, char out[16]);
 /* The MAC of a guest without a declared one: 06:00 + the IPv4 octets. */
 void mac_from_ip(uint32_t ip, uint8_t ret[6]);
+/* "06:00:0a:4d:00:02" into out (18 bytes). */
+void mac_format(const uint8_t mac[6], char out[18]);
