@@ -64,8 +64,8 @@ help(FILE *f)
 	      f);
 	cli_source_help(f);
 	cli_common_help(f, true);
-	fputs("\nExit status: 0 converged, 1 failed, 2 partial (held or failed VMs, or a\n"
-	      "refused mass delete), 3 another run holds the lock, 64 usage error.\n",
+	fputs("\nExit status: 0 converged, 1 failed (or a refused mass delete), 2 partial\n"
+	      "(held or failed VMs), 3 another run holds the lock, 64 usage error.\n",
 	      f);
 }
 
@@ -250,8 +250,12 @@ cli_reconcile(int argc, char **argv)
 		if (p->refused)
 			cli_errorf("%s", p->refused);
 		cli_run_done(&run);
-		/* A refused mass delete holds every VM: partial, like a held one. */
-		return p->refused || n_held || partial_source ? EXIT_PARTIAL : EXIT_CONVERGED;
+		/* A refused mass delete changes nothing and needs the operator:
+		 * a failure, as plan says, so that a timer's unit is marked
+		 * failed (exit 2 is not). */
+		return p->refused		   ? EXIT_FAILED
+		       : n_held || partial_source ? EXIT_PARTIAL
+						  : EXIT_CONVERGED;
 	}
 
 	/*

@@ -119,8 +119,10 @@ has "delete far:"
 
 # Deleting most VMs at once is refused without --allow-mass-delete.
 rm "$T/state/vms/api.yaml" "$T/state/vms/cache.yaml" "$T/state/vms/db.yaml"
-expect_exit 2 "$BANGER" reconcile
+expect_exit 1 "$BANGER" reconcile
 has_err "refusing without --allow-mass-delete"
+expect_exit 1 "$BANGER" plan
+has "! refused: this run would delete 3 of the 4 existing vms"
 expect_exit 0 "$BANGER" plan --allow-mass-delete
 has "3 to delete"
 expect_exit 0 "$BANGER" reconcile --allow-mass-delete
