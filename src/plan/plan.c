@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "plan/plan.h"
 #include "util/alloc.h"
@@ -763,6 +764,22 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether file ("vms/web.yml", "vms/old/web.yaml") is an unread file of VM name. */
+static bool
+diag_names_vm_file(const char *file, const char *name)
+{
+	const char *base, *ext;
+	size_t n = strlen(name);
+
+	if (!file || strncmp(file, "vms/", 4) != 0)
+		return false;
+	base = strrchr(file, '/') + 1;
+	if (strncmp(base, name, n) != 0 || base[n] != '.')
+		return false;
+	ext = base + n;
+	return strcasecmp(ext, ".yml") == 0 || strcasecmp(ext, ".yaml") == 0;
+}
+
 static void
 plan_held(struct ctx *c)
 {
@@ -780,6 +797,7 @@ plan_held(struct ctx *c)
 	for (size_t i = 0; names && names[i]; i++) {
 		_cleanup_free_ char *own = xasprintf("vms/%s.yaml", names[i]);
 		const struct spec_diag *dg = NULL;
+		const char *host_file = NULL;
 
 		if (!selected(c, names[i]))
 			continue;
@@ -793,13 +811,27 @@ plan_held(struct ctx *c)
 				used[j] = true;
 			}
 		}
+		if (!dg && !c->d->host_valid)
+			/* What made the host settings invalid: a file at the top. */
+			for (size_t j = 0; j < c->d->n_diags && !host_file; j++)
+				if (c->d->diags[j].file && !strchr(c->d->diags[j].file, '/') &&
+				    strcmp(c->d->diags[j].file, "host.yaml") != 0)
+					host_file = c->d->diags[j].file;
+		/* Held by a file of its name that is not read: vms/web.yml,
+		 * vms/old/web.yaml. */
+		for (size_t j = 0; j < c->d->n_diags && !dg && c->d->host_valid; j++)
+			if (diag_names_vm_file(c->d->diags[j].file, names[i])) {
+				dg = &c->d->diags[j];
+				used[j] = true;
+			}
 		if (dg)
 			c->p->held = strv_append_take(c->p->held,
 						      xasprintf("%s: %s:%u:%u: %s", names[i], dg->file,
 								dg->line, dg->col, dg->msg));
 		else if (!c->d->host_valid)
 			c->p->held = strv_append_take(c->p->held,
-						      xasprintf("%s: host.yaml is invalid", names[i]));
+						      xasprintf("%s: %s is invalid", names[i],
+								host_file ? host_file : "host.yaml"));
 		else
 			c->p->held = strv_append_take(
 				c->p->held,

@@ -40,19 +40,13 @@ source_free(struct source *s)
 		free(s->files[i].data);
 	}
 	free(s->files);
+	strv_free(s->unread);
 	free(s->root);
 	free(s->commit);
 	free(s);
 	return NULL;
 }
 
-static bool
-has_yaml_suffix(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 5 && strcmp(name + n - 5, ".yaml") == 0;
-}
 
 /* Is the canonical path p the root itself or inside it? */
 static bool
@@ -221,6 +215,29 @@ open_subdir(int rootfd, const char *root, const char *real_root, const char *nam
 	return fd;
 }
 
+/* The YAML files of the sub-folder rel (a real folder, never a link), as unread. */
+static int
+list_unread(int dirfd, const char *name, const char *root, const char *rel, struct source *s,
+	    struct error **err)
+{
+	_cleanup_free_ char *shown = xasprintf("%s/%s", root, rel);
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return error_set(err, -errno, "'%s': %s", shown, strerror(errno));
+	r = list_dir(fd, shown, &names, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; names && names[i]; i++)
+		if (source_name_looks_yaml(names[i]))
+			s->unread = strv_append_take(s->unread,
+						     xasprintf("%s/%s", rel, names[i]));
+	return 0;
+}
+
 int
 source_dir_read(const char *root, struct source **ret, struct error **err)
 {
@@ -257,8 +274,12 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 		}
 		if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return error_set(err, -errno, "'%s/%s': %s", root, name, strerror(errno));
-		if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
-			continue; /* other files at the top are not declarations */
+		if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+			/* Other files at the top are not declarations. */
+			if (source_name_looks_yaml(name))
+				s->unread = strv_append(s->unread, name);
+			continue;
+		}
 		r = open_subdir(rootfd, root, real_root, name, err);
 		if (r < 0)
 			return r;
@@ -270,16 +291,26 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 		if (r < 0)
 			return r;
 		for (size_t j = 0; sub && sub[j]; j++) {
-			_cleanup_free_ char *rel = NULL;
+			_cleanup_free_ char *rel = xasprintf("%s/%s", name, sub[j]);
 
-			if (!has_yaml_suffix(sub[j]))
+			if (source_name_is_yaml(sub[j]))
+				add_file(s, rel, fd, sub[j], real_root);
+			else if (!source_folder_is_kind(name))
 				continue;
-			rel = xasprintf("%s/%s", name, sub[j]);
-			add_file(s, rel, fd, sub[j], real_root);
+			else if (source_name_looks_yaml(sub[j]))
+				s->unread = strv_append(s->unread, rel);
+			else if (fstatat(fd, sub[j], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				 S_ISDIR(st.st_mode)) {
+				r = list_unread(fd, sub[j], root, rel, s, err);
+				if (r < 0)
+					return r;
+			}
 		}
 	}
 	if (s->n_files > 1)
 		qsort(s->files, s->n_files, sizeof(*s->files), cmp_file);
+	if (s->unread)
+		qsort(s->unread, strv_length(s->unread), sizeof(char *), cmp_str);
 	*ret = TAKE_PTR(s);
 	return 0;
 }

@@ -200,18 +200,40 @@ read_blob(git_repository *repo, const git_tree_entry *e, const char *path, struc
 	return 0;
 }
 
-static bool
-is_yaml(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 5 && strcmp(name + n - 5, ".yaml") == 0 && name[0] != '.';
-}
-
 static int
 file_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct source_file *)a)->path, ((const struct source_file *)b)->path);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The YAML files of the sub-folder e (at path) of a kind folder, as unread. */
+static int
+tree_unread(git_repository *repo, const git_tree_entry *e, const char *path, size_t *total,
+	    struct source *s, struct error **err)
+{
+	_cleanup_(git_tree_freep) git_tree *t = NULL;
+	size_t m;
+
+	if (sym_git_tree_lookup(&t, repo, sym_git_tree_entry_id(e)) < 0)
+		return error_set(err, -EIO, "tree '%s': %s", path, git_msg());
+	m = sym_git_tree_entrycount(t);
+	*total += m;
+	if (m > SOURCE_DIR_MAX_ENTRIES || *total > SOURCE_DIR_MAX_ENTRIES)
+		return error_set(err, -E2BIG, "'%s': more than %d entries", path,
+				 SOURCE_DIR_MAX_ENTRIES);
+	for (size_t i = 0; i < m; i++) {
+		const char *n = sym_git_tree_entry_name(sym_git_tree_entry_byindex(t, i));
+
+		if (source_name_looks_yaml(n))
+			s->unread = strv_append_take(s->unread, xasprintf("%s/%s", path, n));
+	}
+	return 0;
 }
 
 static int
@@ -231,6 +253,8 @@ read_tree(git_repository *repo, const git_tree *root, struct source *s, struct e
 		if (sym_git_tree_entry_type(e) == GIT_OBJECT_BLOB || sym_git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
 			if (strcmp(name, "host.yaml") == 0)
 				read_blob(repo, e, name, s);
+			else if (source_name_looks_yaml(name))
+				s->unread = strv_append(s->unread, name);
 			continue;
 		}
 		if (sym_git_tree_entry_type(e) != GIT_OBJECT_TREE || name[0] == '.')
@@ -244,18 +268,29 @@ read_tree(git_repository *repo, const git_tree *root, struct source *s, struct e
 					 SOURCE_DIR_MAX_ENTRIES);
 		for (size_t j = 0; j < m; j++) {
 			const git_tree_entry *f = sym_git_tree_entry_byindex(sub, j);
-			_cleanup_free_ char *path = NULL;
+			const char *fname = sym_git_tree_entry_name(f);
+			_cleanup_free_ char *path = xasprintf("%s/%s", name, fname);
 
-			if (!is_yaml(sym_git_tree_entry_name(f)))
+			if (sym_git_tree_entry_type(f) == GIT_OBJECT_TREE) {
+				if (source_folder_is_kind(name) && fname[0] != '.') {
+					int r = tree_unread(repo, f, path, &total, s, err);
+
+					if (r < 0)
+						return r;
+				}
 				continue;
-			if (sym_git_tree_entry_type(f) != GIT_OBJECT_BLOB)
-				continue;
-			path = xasprintf("%s/%s", name, sym_git_tree_entry_name(f));
-			read_blob(repo, f, path, s);
+			}
+			if (source_name_is_yaml(fname)) {
+				if (sym_git_tree_entry_type(f) == GIT_OBJECT_BLOB)
+					read_blob(repo, f, path, s);
+			} else if (source_folder_is_kind(name) && source_name_looks_yaml(fname))
+				s->unread = strv_append(s->unread, path);
 		}
 	}
 	if (s->n_files > 1)
 		qsort(s->files, s->n_files, sizeof(*s->files), file_cmp);
+	if (s->unread)
+		qsort(s->unread, strv_length(s->unread), sizeof(char *), str_cmp);
 	return 0;
 }
 

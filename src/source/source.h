@@ -5,7 +5,10 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+#include <strings.h>
 
 #include "util/error.h"
 
@@ -26,11 +29,47 @@ struct source {
 	char *commit;	/* git commit id the files come from; NULL for a plain directory */
 	struct source_file *files;
 	size_t n_files;	/* sorted by path */
+	/*
+	 * Files that look like declarations but are not read, so that the
+	 * spec layer can say so: at the top, *.yaml and *.yml other than
+	 * host.yaml; in images/, vms/ and filesyncs/, names ending in .yml
+	 * or in .yaml spelled in other case ("vms/web.yml"), and the YAML
+	 * files of their sub-folders ("vms/old/web.yaml").  Sorted.
+	 */
+	char **unread;
 };
+
+/* A name read as a declaration: not hidden, ending in ".yaml". */
+static inline bool
+source_name_is_yaml(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".yaml") == 0;
+}
+
+/* A folder of declarations. */
+static inline bool
+source_folder_is_kind(const char *name)
+{
+	return strcmp(name, "images") == 0 || strcmp(name, "vms") == 0 ||
+	       strcmp(name, "filesyncs") == 0;
+}
+
+/* A name that looks like YAML: not hidden, ending in .yaml or .yml in any case. */
+static inline bool
+source_name_looks_yaml(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && ((n > 5 && strcasecmp(name + n - 5, ".yaml") == 0) ||
+				  (n > 4 && strcasecmp(name + n - 4, ".yml") == 0));
+}
 
 /*
  * Read root/host.yaml and root/{images,vms,filesyncs}/<x>.yaml, plus every
- * *.yaml in any other direct subdirectory (so the spec layer can reject it).
+ * *.yaml in any other direct subdirectory (so the spec layer can reject it),
+ * and list the unread ones that look like declarations (see unread).
  * Missing kind folders are fine; a missing root is -ENOENT.
  */
 int source_dir_read(const char *root, struct source **ret, struct error **err);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,7 @@ struct loader {
 	char **bad_images;
 	char **bad_filesyncs;
 	char **held; /* VMs held before parsing (unreadable files) */
+	char *const *unread; /* the source's (borrowed) */
 };
 
 static void
@@ -579,6 +581,99 @@ load_one(struct loader *l, enum spec_kind kind, const char *name, const char *pa
 	}
 }
 
+/* The stem of a YAML-looking name: "web.yml" -> "web". */
+static char *
+yaml_stem(const char *base)
+{
+	size_t n = strlen(base);
+
+	if (n > 5 && strcasecmp(base + n - 5, ".yaml") == 0)
+		n -= 5;
+	else if (n > 4 && strcasecmp(base + n - 4, ".yml") == 0)
+		n -= 4;
+	return xstrndup(base, n);
+}
+
+/*
+ * Files the source did not read but that look meant as declarations: each
+ * an error, and what it would have declared is held rather than deleted.
+ * At the top, a name close to host.yaml ("hosts.yaml", "host.yml") holds
+ * every VM: the host settings may not be the ones meant.  In a kind folder,
+ * "vms/web.yml" or "vms/old/web.yaml" holds web unless vms/web.yaml
+ * declares it; an image or file sync so named counts as one with errors for
+ * the VMs that use it.
+ */
+static void
+handle_unread(struct loader *l, char *const *unread)
+{
+	for (size_t i = 0; unread && unread[i]; i++) {
+		const char *path = unread[i], *slash = strchr(path, '/'), *base;
+		_cleanup_free_ char *folder = NULL, *stem = NULL, *lower = NULL;
+		bool nested;
+		int k;
+
+		if (!slash) {
+			lower = xstrdup(path);
+			for (char *c = lower; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (edit_distance(lower, "host.yaml") > 2)
+				continue;	/* some other tool's file */
+			diag_add(&l->d, path, 1, 1,
+				 "found '%s', expected host.yaml: host settings are read from "
+				 "host.yaml only; rename or remove this file (holding every vm)",
+				 path);
+			l->s->host_valid = false;
+			continue;
+		}
+		folder = xstrndup(path, (size_t)(slash - path));
+		k = spec_kind_from_string(folder);
+		if (k < 0 || k == SPEC_KIND_HOST)
+			continue;
+		base = strrchr(path, '/') + 1;
+		nested = base != slash + 1;
+		stem = yaml_stem(base);
+		if (nested)
+			diag_add(&l->d, path, 1, 1,
+				 "found a declaration in a sub-folder, expected %s/%s.yaml: "
+				 "sub-folders of %s/ are not read",
+				 folder, stem, folder);
+		else
+			diag_add(&l->d, path, 1, 1,
+				 "found '%s', expected a name ending in .yaml (%s/%s.yaml): "
+				 "this file is not read",
+				 base, folder, stem);
+		if (!name_is_dns_label(stem))
+			continue;
+		if (k == SPEC_KIND_VM) {
+			bool declared = strv_contains(l->held, stem);
+
+			for (size_t j = 0; j < l->n_vms && !declared; j++)
+				declared = strcmp(l->vms[j].vm.name, stem) == 0;
+			if (!declared)
+				l->held = strv_append(l->held, stem);
+		}
+	}
+}
+
+/* The unread file that would have declared name in folder, if any. */
+static const char *
+unread_for(const struct loader *l, const char *folder, const char *name)
+{
+	size_t n = strlen(folder);
+
+	for (size_t i = 0; l->unread && l->unread[i]; i++) {
+		const char *p = l->unread[i];
+		_cleanup_free_ char *stem = NULL;
+
+		if (strncmp(p, folder, n) != 0 || p[n] != '/')
+			continue;
+		stem = yaml_stem(strrchr(p, '/') + 1);
+		if (strcmp(stem, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
 static void
 check_references(struct loader *l, struct vm_work *w)
 {
@@ -592,6 +687,11 @@ check_references(struct loader *l, struct vm_work *w)
 				 "image: found '%s', whose file images/%s.yaml has errors, expected a "
 				 "valid image (holding this vm)",
 				 vm->image, vm->image);
+		else if (unread_for(l, "images", vm->image))
+			diag_add(&l->d, m->file, m->line, m->col,
+				 "image: found '%s', whose file %s is not read, expected "
+				 "images/%s.yaml (holding this vm)",
+				 vm->image, unread_for(l, "images", vm->image), vm->image);
 		else {
 			const char *hint = NULL;
 
@@ -622,6 +722,11 @@ check_references(struct loader *l, struct vm_work *w)
 				 "filesyncs[%zu]: found '%s', whose file filesyncs/%s.yaml has errors, "
 				 "expected a valid file sync (holding this vm)",
 				 i, f, f);
+		else if (unread_for(l, "filesyncs", f))
+			diag_add(&l->d, m->file, m->line, m->col,
+				 "filesyncs[%zu]: found '%s', whose file %s is not read, expected "
+				 "filesyncs/%s.yaml (holding this vm)",
+				 i, f, unread_for(l, "filesyncs", f), f);
 		else {
 			const char *hint = NULL;
 
@@ -952,6 +1057,8 @@ spec_load(const struct source *src, struct spec **ret, struct error **err)
 		handle_file(&l, &src->files[i], SPEC_KIND_FILESYNC);
 	for (size_t i = 0; i < src->n_files; i++)
 		handle_file(&l, &src->files[i], SPEC_KIND_VM);
+	l.unread = src->unread;
+	handle_unread(&l, src->unread);
 
 	for (size_t i = 0; i < l.n_vms; i++) {
 		check_references(&l, &l.vms[i]);

@@ -136,6 +136,11 @@ static const struct tfile v1[] = {
 	{ "vms/notes.txt", "ignored\n", 0 },
 	{ "images/demo.yaml", "kernel: k\nrootfs: r\n", 0 },
 	{ "README.md", "ignored\n", 0 },
+	{ "hosts.yaml", "listed as unread\n", 0 },
+	{ "vms/db.yml", "listed as unread\n", 0 },
+	{ "vms/old/api.yaml", "listed as unread\n", 0 },
+	{ "vms/old/deeper/x.yaml", "one level only\n", 0 },
+	{ "docs/sub/y.yaml", "not a kind folder\n", 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -170,6 +175,11 @@ START_TEST(test_reads_commit_tree)
 	ck_assert_str_eq(s->files[2].path, "vms/web.yaml");
 	ck_assert_str_eq(find(s, "vms/web.yaml")->data, "image: demo\n");
 	ck_assert_uint_eq(find(s, "vms/web.yaml")->len, 12);
+	ck_assert_ptr_nonnull(s->unread);
+	ck_assert_str_eq(s->unread[0], "hosts.yaml");
+	ck_assert_str_eq(s->unread[1], "vms/db.yml");
+	ck_assert_str_eq(s->unread[2], "vms/old/api.yaml");
+	ck_assert_ptr_null(s->unread[3]);
 	source_free(s);
 	source_git_info_done(&info);
 	git_repository_free(repo);

@@ -93,6 +93,46 @@ START_TEST(test_reads_sorted_and_filters)
 	}
 	ck_assert_str_eq(find(s, "vms/a.yaml")->data, "image: base\n");
 	ck_assert_uint_eq(find(s, "vms/a.yaml")->len, 12);
+	/* Not read, but listed for the spec layer to report. */
+	ck_assert_ptr_nonnull(s->unread);
+	ck_assert_str_eq(s->unread[0], "README.yaml");
+	ck_assert_str_eq(s->unread[1], "vms/c.yml");
+	ck_assert_str_eq(s->unread[2], "vms/deep/d.yaml");
+	ck_assert_ptr_null(s->unread[3]);
+}
+END_TEST
+
+START_TEST(test_unread)
+{
+	_cleanup_(source_freep) struct source *s = NULL;
+	struct error *err = NULL;
+	static const char *const want[] = {
+		"Host.YML", "images/base.YAML", "mkdocs.yml", "vms/old/web.yaml",
+		"vms/old/x.yml", "vms/web.yml",
+	};
+	size_t n = 0;
+
+	put("vms/web.yml", "image: base\n");
+	put("vms/web.yaml~", "an editor's backup\n");
+	put("vms/old/web.yaml", "image: base\n");
+	put("vms/old/x.yml", "image: base\n");
+	put("vms/old/notes.txt", "not yaml\n");
+	put("vms/old/.y.yaml", "hidden\n");
+	put("vms/old/deeper/z.yaml", "one level only\n");
+	put("images/base.YAML", "kernel: k\nrootfs: r\n");
+	put("other/sub/y.yaml", "not a kind folder\n");
+	put("other/z.yml", "not a kind folder\n");
+	put("Host.YML", "{}\n");
+	put("mkdocs.yml", "site_name: x\n");
+	put("notes.txt", "not yaml\n");
+	ck_assert_int_eq(source_dir_read(tmp, &s, &err), 0);
+	ck_assert_ptr_null(err);
+	ck_assert_uint_eq(s->n_files, 0);
+	for (; s->unread && s->unread[n]; n++) {
+		ck_assert_uint_lt(n, ELEMENTSOF(want));
+		ck_assert_str_eq(s->unread[n], want[n]);
+	}
+	ck_assert_uint_eq(n, ELEMENTSOF(want));
 }
 END_TEST
 
@@ -260,6 +300,7 @@ source_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_reads_sorted_and_filters);
+	tcase_add_test(tc, test_unread);
 	tcase_add_test(tc, test_missing_root);
 	tcase_add_test(tc, test_empty_root);
 	tcase_add_test(tc, test_size_limit);
