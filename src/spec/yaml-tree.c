@@ -333,10 +333,27 @@ offset_position(const char *data, size_t len, size_t off, unsigned *line, unsign
 	*col = c;
 }
 
+/* Whether line (1-based) of data starts with white space holding a tab:
+ * what libyaml reports as a character that cannot start a token. */
+static bool
+line_indented_with_tab(const char *data, size_t len, unsigned line)
+{
+	size_t i = 0;
+
+	for (unsigned l = 1; l < line && i < len; i++)
+		if (data[i] == '\n')
+			l++;
+	for (; i < len && (data[i] == ' ' || data[i] == '\t'); i++)
+		if (data[i] == '\t')
+			return true;
+	return false;
+}
+
 static bool
 next_event(struct ctx *c, yaml_event_t *ev)
 {
 	unsigned line, col;
+	const char *hint = "";
 
 	if (yaml_parser_parse(&c->parser, ev))
 		return true;
@@ -346,14 +363,18 @@ next_event(struct ctx *c, yaml_event_t *ev)
 		line = (unsigned)c->parser.problem_mark.line + 1;
 		col = (unsigned)c->parser.problem_mark.column + 1;
 	}
+	if (c->parser.error == YAML_SCANNER_ERROR && c->parser.problem &&
+	    !strstr(c->parser.problem, "tab") && line_indented_with_tab(c->data, c->len, line))
+		hint = "; the line is indented with a tab, and YAML indents with spaces only";
 	if (c->parser.context)
-		diag_add(c->d, c->file, line, col, "YAML syntax error: %s (%s at line %u, column %u)",
+		diag_add(c->d, c->file, line, col,
+			 "YAML syntax error: %s (%s at line %u, column %u)%s",
 			 c->parser.problem ? c->parser.problem : "unknown problem",
 			 c->parser.context, (unsigned)c->parser.context_mark.line + 1,
-			 (unsigned)c->parser.context_mark.column + 1);
+			 (unsigned)c->parser.context_mark.column + 1, hint);
 	else
-		diag_add(c->d, c->file, line, col, "YAML syntax error: %s",
-			 c->parser.problem ? c->parser.problem : "unknown problem");
+		diag_add(c->d, c->file, line, col, "YAML syntax error: %s%s",
+			 c->parser.problem ? c->parser.problem : "unknown problem", hint);
 	c->failed = c->fatal = true;
 	return false;
 }
