@@ -901,8 +901,9 @@ parse_network(struct vctx *c, const struct ynode *n, struct vm_work *w)
 		mark_of(&vm->ip_mark, vm->path, v);
 	}
 	if ((v = ynode_get(n, "mac", NULL))) {
-		static const char expected[] =
-			"a MAC address string such as '52:54:00:12:34:56' (quote it)";
+		const char *expected =
+			v->quoted ? "a MAC address string such as '52:54:00:12:34:56'"
+				  : "a MAC address string such as '52:54:00:12:34:56' (quote it)";
 		uint8_t mac[6];
 
 		if (!want_str(c, "network.mac", v, expected))
@@ -1300,7 +1301,9 @@ parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_s
 			guest = xstrdup(v->value);
 	}
 	if ((v = ynode_get(n, "mode", NULL))) {
-		static const char expected[] = "an octal string such as '0644' (quote it)";
+		/* Unquoted, 0644 may read as a number: the hint then says so. */
+		const char *expected = v->quoted ? "an octal string such as '0644'"
+						 : "an octal string such as '0644' (quote it)";
 		_cleanup_free_ char *key = join_key(prefix, "mode");
 
 		if (!want_str(c, key, v, expected))
