@@ -137,7 +137,7 @@ cli_logs(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fn:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fn:", longopts, NULL)) != -1) {
 		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {

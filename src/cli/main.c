@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/alloc.h"
 #include "util/cleanup.h"
 
 static const struct cli_command commands[] = {
@@ -27,7 +28,7 @@ static const struct cli_command commands[] = {
 static void
 usage(FILE *f)
 {
-	fputs("Usage: banger [--help] [--version] COMMAND [OPTIONS]\n"
+	fputs("Usage: banger [--help] [--version] [--state DIR] [--status-dir DIR] COMMAND [OPTIONS]\n"
 	      "\n"
 	      "Keep this host's microVMs in the state that YAML files declare.\n"
 	      "\n"
@@ -39,9 +40,64 @@ usage(FILE *f)
 	fputs("\nRun 'banger COMMAND --help' for a command's options; see banger(8).\n", f);
 }
 
+/*
+ * How many arguments from argv[1] on are --state DIR and --status-dir DIR
+ * (or --state=DIR, --status-dir=DIR) given before the command: those every
+ * command takes.  -1 when one lacks its value.
+ */
+static int
+leading_common_options(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc) {
+		const char *a = argv[i];
+
+		if (strncmp(a, "--state=", 8) == 0 || strncmp(a, "--status-dir=", 13) == 0)
+			i++;
+		else if (strcmp(a, "--state") == 0 || strcmp(a, "--status-dir") == 0) {
+			if (i + 1 >= argc)
+				return -1;
+			i += 2;
+		} else
+			break;
+	}
+	return i - 1;
+}
+
 int
 main(int argc, char **argv)
 {
+	_cleanup_free_ char **moved = NULL;
+	int lead;
+
+	/*
+	 * banger --state DIR plan: the options move after the command (after
+	 * "image import"'s subcommand too), where the command reads them.
+	 */
+	lead = leading_common_options(argc, argv);
+	if (lead < 0) {
+		cli_errorf("option '%s' needs a value; see 'banger --help'", argv[argc - 1]);
+		return EXIT_USAGE;
+	}
+	if (lead > 0 && 1 + lead < argc) {
+		int cmd = 1 + lead, words = 1, k = 0;
+
+		if (strcmp(argv[cmd], "image") == 0 && cmd + 1 < argc && argv[cmd + 1][0] != '-')
+			words = 2;
+		moved = xcalloc((size_t)argc + 1, sizeof(*moved));
+		moved[k++] = argv[0];
+		for (int i = 0; i < words; i++)
+			moved[k++] = argv[cmd + i];
+		for (int i = 1; i <= lead; i++)
+			moved[k++] = argv[i];
+		for (int i = cmd + words; i < argc; i++)
+			moved[k++] = argv[i];
+		argv = moved;
+	} else if (lead > 0) {
+		cli_errorf("no command after '%s'; see 'banger --help'", argv[lead]);
+		return EXIT_USAGE;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

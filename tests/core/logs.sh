@@ -13,6 +13,9 @@ printf 'one\ntwo\nthree\n' >"$T/status/vms/web/console.log"
 
 [ "$("$BANGER" logs web)" = "$(printf 'one\ntwo\nthree')" ] || fail "whole log"
 [ "$("$BANGER" logs -n 2 web)" = "$(printf 'two\nthree')" ] || fail "last 2 lines"
+[ "$("$BANGER" logs web -n 2)" = "$(printf 'two\nthree')" ] || fail "options after the name"
+[ "$(BANGER_STATUS_DIR=$T/none "$BANGER" --status-dir "$T/status" logs web --lines=1)" = "three" ] ||
+	fail "--status-dir before the command"
 [ "$("$BANGER" logs --lines 0 web)" = "" ] || fail "0 lines"
 [ "$("$BANGER" logs -n 9 web)" = "$(printf 'one\ntwo\nthree')" ] || fail "more lines than the log"
 [ "$(cd "$T" && "$BANGER" logs --status-dir ./status/../status -n 1 web)" = "three" ] ||

@@ -55,6 +55,13 @@ expect_exit 0 "$BANGER" reconcile
 has "Nothing to do: 2 vms up to date"
 expect_exit 0 "$BANGER" plan
 has "No changes: 2 vms up to date."
+# The common options may come before the command.
+expect_exit 0 env BANGER_STATE="$T/none" BANGER_STATUS_DIR="$T/none" "$BANGER" \
+	--state "$T/state" --status-dir="$T/status" plan
+has "No changes: 2 vms up to date."
+expect_exit 64 "$BANGER" --state "$T/state"
+has_err "no command after '$T/state'"
+expect_exit 64 "$BANGER" plan --state
 
 expect_exit 0 "$BANGER" status
 has "web                  running    running   10.77.0.3"
