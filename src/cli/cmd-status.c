@@ -345,10 +345,15 @@ cli_status(int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(root);
 	} else {
+		int nw = 20;	/* the name column: as wide as the longest name */
+
+		for (size_t i = 0; i < n_rows; i++)
+			if ((int)strlen(rows[i].name) > nw)
+				nw = (int)strlen(rows[i].name);
 		cli_source_print(&run, stdout);
-		printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-23s %-8s %-12s %-12s "
+		printf("%-*s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-23s %-8s %-12s %-12s "
 		       "%s\n",
-		       "NAME", "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "BOOT", "CPU", "RSS",
+		       nw, "NAME", "DESIRED", "OBSERVED", "IP", "TAP", "PID", "UPTIME", "BOOT", "CPU", "RSS",
 		       "DISK", "DRIFT", "WORKSPACE", "COMMIT", "LAST ERROR");
 		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *w = &rows[i];
@@ -376,9 +381,9 @@ cli_status(int argc, char **argv)
 			} else if (w->strategy) {
 				snprintf(disk, sizeof(disk), "%s", w->strategy);
 			}
-			printf("%-20s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-23s %-8s "
+			printf("%-*s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-23s %-8s "
 			       "%-12.12s %-12.12s %s\n",
-			       w->name, w->desired, w->observed, w->ip, w->tap, pid, up, boot, cpu, rss,
+			       nw, w->name, w->desired, w->observed, w->ip, w->tap, pid, up, boot, cpu, rss,
 			       disk,
 			       w->drift,
 			       w->workspace_commit ? w->workspace_commit : "-",

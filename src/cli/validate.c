@@ -197,28 +197,43 @@ spec_json(const struct spec *s, const char *root)
 	return o;
 }
 
+static int
+name_width(int w, const char *name)
+{
+	int n = (int)strlen(name);
+
+	return n > w ? n : w;
+}
+
 static void
 print_listing(const struct spec *s)
 {
 	char buf[16];
+	int nw = 20;	/* the name column: as wide as the longest name */
 
-	printf("%-9s %-20s %s\n", "KIND", "NAME", "DETAILS");
+	for (size_t i = 0; i < s->n_images; i++)
+		nw = name_width(nw, s->images[i].name);
+	for (size_t i = 0; i < s->n_filesyncs; i++)
+		nw = name_width(nw, s->filesyncs[i].name);
+	for (size_t i = 0; i < s->n_vms; i++)
+		nw = name_width(nw, s->vms[i].name);
+	printf("%-9s %-*s %s\n", "KIND", nw, "NAME", "DETAILS");
 	ipv4_format(s->host.bridge_addr, buf);
-	printf("%-9s %-20s bridge=%s address=%s/%u hypervisor=%s disk_strategy=%s%s\n", "host",
-	       "-", s->host.bridge_name, buf, s->host.bridge_prefix,
+	printf("%-9s %-*s bridge=%s address=%s/%u hypervisor=%s disk_strategy=%s%s\n", "host",
+	       nw, "-", s->host.bridge_name, buf, s->host.bridge_prefix,
 	       hypervisor_kind_to_string(s->host.hypervisor),
 	       disk_strategy_to_string(s->host.disk_strategy),
 	       s->host.path ? "" : " (defaults, no host.yaml)");
 	for (size_t i = 0; i < s->n_images; i++) {
 		const struct image_spec *im = &s->images[i];
 
-		printf("%-9s %-20s kernel=%s rootfs=%s%s%s\n", "image", im->name, im->kernel,
+		printf("%-9s %-*s kernel=%s rootfs=%s%s%s\n", "image", nw, im->name, im->kernel,
 		       im->rootfs, im->initrd ? " initrd=" : "", im->initrd ? im->initrd : "");
 	}
 	for (size_t i = 0; i < s->n_filesyncs; i++) {
 		const struct filesync_spec *f = &s->filesyncs[i];
 
-		printf("%-9s %-20s entries=%zu\n", "filesync", f->name, f->n_entries);
+		printf("%-9s %-*s entries=%zu\n", "filesync", nw, f->name, f->n_entries);
 	}
 	for (size_t i = 0; i < s->n_vms; i++) {
 		const struct vm_spec *vm = &s->vms[i];
@@ -229,8 +244,8 @@ print_listing(const struct spec *s)
 			ipv4_format(vm->ip, buf);
 		else
 			strcpy(buf, "auto");
-		printf("%-9s %-20s image=%s state=%s vcpus=%u memory=%s work=%s ip=%s hypervisor=%s\n",
-		       "vm", vm->name, vm->image, vm_state_to_string(vm->state), vm->vcpus, mem,
+		printf("%-9s %-*s image=%s state=%s vcpus=%u memory=%s work=%s ip=%s hypervisor=%s\n",
+		       "vm", nw, vm->name, vm->image, vm_state_to_string(vm->state), vm->vcpus, mem,
 		       work, buf, hypervisor_kind_to_string(vm->hypervisor));
 	}
 }

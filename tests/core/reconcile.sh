@@ -164,4 +164,17 @@ has_err "--only wbe: no such vm declared or known to this host"
 expect_exit 1 "$BANGER" reconcile --only web --only wbe
 has_err "--only wbe: no such vm"
 expect_exit 0 "$BANGER" plan --only web
+
+# Tables keep their columns with names longer than the usual width.
+long=a-name-of-forty-characters-for-a-vm-abcd
+printf 'image: base\nstate: stopped\n' >"$T/state/vms/$long.yaml"
+for cmd in validate status; do
+	expect_exit 0 "$BANGER" $cmd
+	awk -v cmd=$cmd 'NR == 1 { want = index($0, cmd == "status" ? "DESIRED" : "DETAILS") }
+		$1 ~ /^(NAME|KIND|web|vm|image|host)$/ || index($0, "a-name-of") {
+			col = cmd == "status" ? 2 : 3
+			split($0, f, / +/)
+			if (index($0, f[col]) != want) { print "misaligned: " $0; bad = 1 }
+		} END { exit bad }' "$T/out" || { cat "$T/out" >&2; fail "$cmd: columns"; }
+done
 echo "ok"
