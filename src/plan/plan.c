@@ -562,7 +562,9 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			add_action(c, ACTION_NAT_DELETE, "delete stale nat rules");
 		if (!nat_ok)
 			add_action(c, ACTION_NAT, "nat for %s via %s", ipbuf,
-				   host->uplink ? host->uplink : "auto");
+				   host->uplink && strcmp(host->uplink, "auto") != 0
+					   ? host->uplink
+					   : "the default route's interface");
 	} else if (o && o->n_nat_rules) {
 		add_action(c, ACTION_NAT_DELETE, "delete nat rules");
 	}
@@ -581,9 +583,18 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		size_format(vm->work_disk, a);
 		add_action(c, ACTION_WORK, "work disk %s", a);
 	}
-	if (need_seed)
-		add_action(c, ACTION_FILESYNC, "file syncs: %zu entr%s", n_entries,
-			   n_entries == 1 ? "y" : "ies");
+	if (need_seed) {
+		/* The declared entries, and the authorized ssh keys (banger's and
+		 * the VM's ssh_authorized_keys) that go there too. */
+		size_t n_decl = n_seed_entries(c->d, vm);
+		bool key = plan_has_keys(vm, c->opt->ssh_pubkey);
+
+		if (!n_decl)
+			add_action(c, ACTION_FILESYNC, "file syncs: the ssh keys");
+		else
+			add_action(c, ACTION_FILESYNC, "file syncs: %zu entr%s%s", n_decl,
+				   n_decl == 1 ? "y" : "ies", key ? " and the ssh keys" : "");
+	}
 	/* The workspace is materialised again whenever the work disk is new or
 	 * the VM is about to start (it is stopped then, so nothing has the work
 	 * disk open); a running VM keeps what it has. */

@@ -25,7 +25,7 @@ BANGER_HOSTS_FILE=$T/etc-hosts
 export BANGER_FAKE_HOST BANGER_STATE BANGER_STATUS_DIR BANGER_HOSTS_FILE
 
 "$BANGER" plan >"$T/p0"
-grep -q "file syncs: 1 entry" "$T/p0" || { cat "$T/p0"; fail "declared keys not seeded"; }
+grep -q "file syncs: the ssh keys" "$T/p0" || { cat "$T/p0"; fail "declared keys not seeded"; }
 "$BANGER" reconcile >"$T/r1" 2>&1 || { cat "$T/r1"; fail "reconcile"; }
 [ "$(stat -c %a "$T/status/ssh/id_ed25519")" = 600 ] || fail "key not 0600"
 [ "$(stat -c %a "$T/status/ssh")" = 700 ] || fail "ssh dir not 0700"
