@@ -71,7 +71,8 @@ printf 'image: demo\n---\nimage: demo\n' >"$inv/two-documents.yaml"
 printf 'image: demo\nkernel_args: "\\0"\n' >"$inv/nul.yaml"
 printf 'image: "demo\\n"\n' >"$inv/newline.yaml"
 printf 'image: demo\nkernel_args: "\351t\351"\n' >"$inv/latin1.yaml"
-printf 'image: demo\nkernel_args: "\351t\351"\n' | iconv -f latin1 -t utf-8 >"$scratch/t/x" &&
+printf 'image: demo\nssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests \351t\351"]\n' |
+	iconv -f latin1 -t utf-8 >"$scratch/t/x" &&
 	cp "$scratch/t/x" "$scratch/t/tests/data/spec/valid/vms/utf8.yaml"
 { printf 'image: demo\nkernel_args: '; i=0; while [ $i -lt 70 ]; do printf '['; i=$((i + 1)); done; printf '\n'; } \
 	>"$inv/deep.yaml"

@@ -20,11 +20,13 @@ K, M, G = 1 << 10, 1 << 20, 1 << 30
 # The bounds the C validator applies (src/spec/spec.h).
 MEMORY_MIN = 128 * M
 MEMORY_MAX = 1024 * G
-DISK_MIN = 1
+DISK_MIN = 1 * M  # OVERLAY_MIN
 DISK_MAX = 128 * G
-WORK_MIN = 1 * M
+WORK_MIN = 1 * M  # WORK_DISK_MIN
 VCPUS_MIN, VCPUS_MAX = 1, 32
 FILE_MAX = 1 << 20
+KERNEL_ARGS_MAX = 768  # KERNEL_ARGS_MAX
+KERNEL_ARGS = "^[ -~]*$"  # printable ASCII
 
 DNS_LABEL = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
@@ -259,7 +261,7 @@ def host_schema():
                        "memory": memory("Memory of a VM that does not declare memory: "
                                         "at least 128M."),
                        "system_overlay": disk("Size of a VM's writable root disk "
-                                              "(copy-on-write over the image), at most 128G.",
+                                              "(copy-on-write over the image), from 1M to 128G.",
                                               "2G"),
                        "work_disk": work("Size of a VM's work disk (ext4, holds the file "
                                          "syncs), from 1M to 128G; 0 for none.", "1G"),
@@ -307,8 +309,10 @@ def image_schema():
                    "initrd": prop("string", "Initial ram disk. No default: none.",
                                   minLength=1, pattern=TEXT),
                    "kernel_args": prop("string", "Kernel command line arguments of every "
-                                       "VM of this image. No default: none beyond what "
-                                       "banger adds (console, root, ip=).", pattern=TEXT),
+                                       "VM of this image, printable ASCII, at most 768 "
+                                       "bytes. No default: none beyond what banger adds "
+                                       "(console, root, ip=).",
+                                       maxLength=KERNEL_ARGS_MAX, pattern=KERNEL_ARGS),
                    "sha256": obj({
                        "kernel": dict(sha, description="Expected SHA-256 of kernel "
                                       "(64 hexadecimal digits). No default: not checked."),
@@ -339,7 +343,7 @@ def vm_schema():
                                       "host.yaml hypervisor (qemu).", "qemu",
                                       enum=HYPERVISORS),
                    "disks": obj({
-                       "system_overlay": disk("Size of the writable root disk, at most 128G. "
+                       "system_overlay": disk("Size of the writable root disk, from 1M to 128G. "
                                               "Default: host.yaml defaults.system_overlay "
                                               "(2G).", "2G"),
                        "work": work("Size of the work disk, from 1M to 128G; 0 for none. "
@@ -368,8 +372,9 @@ def vm_schema():
                                                           "minLength": 1,
                                                           "pattern": "^[^\\u0000\\n\\r]*$",
                                                           "description": "One key line."}),
-                   "kernel_args": prop("string", "Kernel arguments appended to the image's. "
-                                       "No default: none.", pattern=TEXT),
+                   "kernel_args": prop("string", "Kernel arguments appended to the image's, "
+                                       "printable ASCII, at most 768 bytes. No default: "
+                                       "none.", maxLength=KERNEL_ARGS_MAX, pattern=KERNEL_ARGS),
                    "on_delete": prop("string", "What happens to the work disk when the "
                                      "declaration is removed: retain (moved aside) or "
                                      "purge (deleted).", "retain",

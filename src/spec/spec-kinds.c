@@ -213,6 +213,35 @@ want_str(struct vctx *c, const char *key, const struct ynode *n, const char *exp
 	return true;
 }
 
+/*
+ * Kernel arguments: printable ASCII, at most KERNEL_ARGS_MAX bytes, so that
+ * an image's and a VM's together with banger's own (about 250 bytes) fit
+ * the kernel's 2048-byte command line.  *ret set when valid.
+ */
+static bool
+want_kernel_args(struct vctx *c, const char *key, const struct ynode *n, char **ret)
+{
+	static const char expected[] = "a string of kernel arguments";
+
+	if (!want_str(c, key, n, expected))
+		return false;
+	for (size_t i = 0; i < n->len; i++)
+		if ((unsigned char)n->value[i] < 0x20 || (unsigned char)n->value[i] > 0x7e) {
+			vdiag(c, n, "%s: found byte 0x%02x at offset %zu, expected printable ASCII "
+			      "(kernel arguments are separated by spaces)",
+			      key, (unsigned char)n->value[i], i);
+			return false;
+		}
+	if (n->len > KERNEL_ARGS_MAX) {
+		vdiag(c, n, "%s: found %zu bytes, expected at most %d (the kernel's command line "
+		      "holds 2048, banger's own arguments included)",
+		      key, n->len, KERNEL_ARGS_MAX);
+		return false;
+	}
+	*ret = xstrdup(n->value);
+	return true;
+}
+
 static bool
 want_nonempty_str(struct vctx *c, const char *key, const struct ynode *n, const char *expected)
 {
@@ -287,12 +316,15 @@ want_enum(struct vctx *c, const char *key, const struct ynode *n, const char *co
 	return -1;
 }
 
+/* A size from min to max; range is what the message expects (NULL: "a size
+ * from MIN to MAX"). */
 static bool
-want_size(struct vctx *c, const char *key, const struct ynode *n, uint64_t min, uint64_t max,
-	  uint64_t *ret)
+want_size_range(struct vctx *c, const char *key, const struct ynode *n, uint64_t min,
+		uint64_t max, const char *range, uint64_t *ret)
 {
 	_cleanup_free_ char *lo = spec_format_size(min), *hi = spec_format_size(max);
-	_cleanup_free_ char *expected = xasprintf("a size from %s to %s", lo, hi);
+	_cleanup_free_ char *expected = range ? xstrdup(range)
+					      : xasprintf("a size from %s to %s", lo, hi);
 	uint64_t v;
 
 	if (n->kind == YNODE_SCALAR && n->type == YS_INT) {
@@ -334,18 +366,24 @@ want_size(struct vctx *c, const char *key, const struct ynode *n, uint64_t min, 
 	return true;
 }
 
+static bool
+want_size(struct vctx *c, const char *key, const struct ynode *n, uint64_t min, uint64_t max,
+	  uint64_t *ret)
+{
+	return want_size_range(c, key, n, min, max, NULL, ret);
+}
+
 /* A work disk's size: 0 (none), or from 1M (the smallest ext4 image made). */
 static bool
 want_work_size(struct vctx *c, const char *key, const struct ynode *n, uint64_t *ret)
 {
 	_cleanup_free_ char *hi = spec_format_size(SIZE_MAX_DISK);
+	_cleanup_free_ char *e = xasprintf("0 (no work disk) or a size from 1M to %s", hi);
 	uint64_t v = 0;
 
-	if (!want_size(c, key, n, 0, SIZE_MAX_DISK, &v))
+	if (!want_size_range(c, key, n, 0, SIZE_MAX_DISK, e, &v))
 		return false;
 	if (v != 0 && v < WORK_DISK_MIN) {
-		_cleanup_free_ char *e = xasprintf("0 (no work disk) or a size from 1M to %s", hi);
-
 		found_value(c, key, n, e);
 		return false;
 	}
@@ -546,7 +584,7 @@ parse_defaults(struct vctx *c, const struct ynode *n, struct host_defaults *d)
 	if ((v = ynode_get(n, "memory", NULL)))
 		(void)want_size(c, "defaults.memory", v, MEMORY_MIN, MEMORY_MAX, &d->memory);
 	if ((v = ynode_get(n, "system_overlay", NULL)))
-		(void)want_size(c, "defaults.system_overlay", v, 1, SIZE_MAX_DISK,
+		(void)want_size(c, "defaults.system_overlay", v, OVERLAY_MIN, SIZE_MAX_DISK,
 				&d->system_overlay);
 	if ((v = ynode_get(n, "work_disk", NULL)))
 		(void)want_work_size(c, "defaults.work_disk", v, &d->work_disk);
@@ -791,9 +829,8 @@ spec_parse_image(struct kind_ctx *k, const char *name, const char *path, const c
 	if ((v = ynode_get(root, "initrd", NULL)) &&
 	    want_nonempty_str(&c, "initrd", v, expected_path))
 		img->initrd = resolve_path(k->root_abs, v->value);
-	if ((v = ynode_get(root, "kernel_args", NULL)) &&
-	    want_str(&c, "kernel_args", v, "a string of kernel arguments"))
-		img->kernel_args = xstrdup(v->value);
+	if ((v = ynode_get(root, "kernel_args", NULL)))
+		(void)want_kernel_args(&c, "kernel_args", v, &img->kernel_args);
 	if ((v = ynode_get(root, "sha256", NULL)) && want_map(&c, "sha256", v)) {
 		static const char *const skeys[] = { "kernel", "rootfs", "initrd", NULL };
 		const struct ynode *s;
@@ -938,7 +975,8 @@ parse_disks(struct vctx *c, const struct ynode *n, struct vm_spec *vm)
 		return;
 	check_keys(c, n, "disks", keys);
 	if ((v = ynode_get(n, "system_overlay", NULL)))
-		(void)want_size(c, "disks.system_overlay", v, 1, SIZE_MAX_DISK, &vm->system_overlay);
+		(void)want_size(c, "disks.system_overlay", v, OVERLAY_MIN, SIZE_MAX_DISK,
+				&vm->system_overlay);
 	if ((v = ynode_get(n, "work", NULL)))
 		(void)want_work_size(c, "disks.work", v, &vm->work_disk);
 }
@@ -1174,9 +1212,8 @@ spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char
 			vm->ssh_authorized_keys = strv_append(vm->ssh_authorized_keys, it->value);
 		}
 	}
-	if ((v = ynode_get(root, "kernel_args", NULL)) &&
-	    want_str(&c, "kernel_args", v, "a string of kernel arguments"))
-		vm->kernel_args = xstrdup(v->value);
+	if ((v = ynode_get(root, "kernel_args", NULL)))
+		(void)want_kernel_args(&c, "kernel_args", v, &vm->kernel_args);
 	if ((v = ynode_get(root, "on_delete", NULL)) &&
 	    (e = want_enum(&c, "on_delete", v, on_delete_names, _ON_DELETE_MAX)) >= 0)
 		vm->on_delete = (enum on_delete)e;

@@ -15,6 +15,8 @@
 
 #define SIZE_MAX_DISK (128ULL << 30)
 #define WORK_DISK_MIN (1ULL << 20)	/* a work disk, when there is one, at least */
+#define OVERLAY_MIN (1ULL << 20)	/* the writable root disk, at least */
+#define KERNEL_ARGS_MAX 768		/* an image's or a VM's kernel_args, bytes */
 #define MEMORY_MIN (128ULL << 20)
 #define MEMORY_MAX (1ULL << 40)
 #define VCPUS_MAX 32

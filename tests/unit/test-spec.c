@@ -800,8 +800,8 @@ START_TEST(test_size_bounds_in_strings)
 {
 	ck_vm_diags("image: base\nmemory: 2048G\ndisks: {work: 129G, system_overlay: 0G}\n",
 		    "vms/x.yaml:2:9: memory: found '2048G', expected a size from 128M to 1024G\n"
-		    "vms/x.yaml:3:15: disks.work: found '129G', expected a size from 0 to 128G\n"
-		    "vms/x.yaml:3:37: disks.system_overlay: found '0G', expected a size from 1 to 128G\n");
+		    "vms/x.yaml:3:15: disks.work: found '129G', expected 0 (no work disk) or a size from 1M to 128G\n"
+		    "vms/x.yaml:3:37: disks.system_overlay: found '0G', expected a size from 1M to 128G\n");
 	ck_vm_diags("image: base\nmemory: 99999999999999999999G\n",
 		    "vms/x.yaml:2:9: memory: found '99999999999999999999G', expected a size from 128M to 1024G\n");
 	ck_vm_diags("image: base\nmemory: 128M\ndisks: {work: 128G}\n", "");
