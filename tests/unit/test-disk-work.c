@@ -489,6 +489,74 @@ START_TEST(test_work_create_seeded)
 }
 END_TEST
 
+/* What stderr received while fn ran, as a string. */
+static char *
+stderr_of(void (*fn)(void *), void *arg)
+{
+	_cleanup_free_ char *path = xasprintf("%s/stderr", host);
+	char *text = NULL;
+	size_t len = 0;
+	int fd, saved;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	fn(arg);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	(void)close(saved);
+	(void)close(fd);
+	ck_assert_int_eq(read_file(path, 1 << 20, &text, &len), 0);
+	return text;
+}
+
+struct seed_try {
+	struct disk_ops *ops;
+	struct filesync_entry *e;
+	size_t n;
+	int r;
+};
+
+static void
+seed_try(void *arg)
+{
+	struct seed_try *t = arg;
+
+	t->r = t->ops->work_create_seeded(t->ops->userdata, work, 8 << 20, t->e, t->n, host, NULL);
+}
+
+/* The seeded attempt's warnings are printed when it is kept, and dropped
+ * when it fails (the file-sync step that follows gives them again). */
+START_TEST(test_work_create_seeded_warnings)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *kept = NULL, *dropped = NULL;
+	struct filesync_entry e[] = {
+		{ .host = (char *)"missing.txt", .guest = (char *)"/etc/m.txt", .mode = -1 },
+		{ .host = (char *)"a.txt", .guest = (char *)"/etc/../x", .mode = -1 },
+	};
+	struct seed_try t = { .ops = ops, .e = e, .n = 1 };
+	const char *w;
+
+	kept = stderr_of(seed_try, &t);
+	ck_assert_int_eq(t.r, 1);
+	w = strstr(kept, "host path");
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_nonnull(strstr(w, "missing.txt' does not exist, ignoring\n"));
+	ck_assert_ptr_null(strstr(w + 1, "host path"));	/* once */
+	ck_assert_int_eq(unlink(work), 0);
+
+	put("a.txt", "hello\n", 0644);
+	t.n = 2;
+	dropped = stderr_of(seed_try, &t);
+	ck_assert_int_eq(t.r, -EINVAL);
+	ck_assert_str_eq(dropped, "");
+	ck_assert_int_eq(access(work, F_OK), -1);
+}
+END_TEST
+
 /* An entry of bytes (the VM's keys): written, made a file again over
  * another kind, shrunk, given its mode; an empty one is an empty file. */
 START_TEST(test_filesync_content)
@@ -683,6 +751,7 @@ work_suite(void)
 	tcase_add_test(tc, test_filesync_tree);
 	tcase_add_test(tc, test_filesync_content);
 	tcase_add_test(tc, test_work_create_seeded);
+	tcase_add_test(tc, test_work_create_seeded_warnings);
 	tcase_add_test(tc, test_filesync_refusals);
 	tcase_add_loop_test(tc, test_in_place_undone, 0, 2);
 	suite_add_tcase(s, tc);
