@@ -147,11 +147,6 @@ disk_host_path_resolve(const char *host, const char *state_root, char **ret,
 	return 0;
 }
 
-/* This thread's warnings while held (disk_warn_hold), in order. */
-static __thread bool warn_holding;
-static __thread char **warn_held;
-static __thread size_t warn_n;
-
 void
 disk_warn(const char *fmt, ...)
 {
@@ -159,35 +154,9 @@ disk_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	/* One write per line: the workers' warnings never interleave. */
 	line = xasprintf("banger: warning: %s\n", msg);
-	if (warn_holding) {
-		warn_held = xrealloc(warn_held, (warn_n + 1) * sizeof(*warn_held));
-		warn_held[warn_n++] = TAKE_PTR(line);
-		return;
-	}
 	fputs(line, stderr);
-}
-
-void
-disk_warn_hold(void)
-{
-	warn_holding = true;
-}
-
-void
-disk_warn_release(bool print)
-{
-	for (size_t i = 0; i < warn_n; i++) {
-		if (print)
-			fputs(warn_held[i], stderr);
-		free(warn_held[i]);
-	}
-	free(warn_held);
-	warn_held = NULL;
-	warn_n = 0;
-	warn_holding = false;
 }

@@ -47,13 +47,6 @@ int disk_host_path_resolve(const char *host, const char *state_root, char **ret,
 
 /* A warning the caller carries on past (stderr, "banger: warning: ..."). */
 void disk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/*
- * Keep this thread's warnings until disk_warn_release, which prints them
- * (print) or drops them: an attempt whose work is done again when it
- * fails warns once, from the attempt that counts.
- */
-void disk_warn_hold(void);
-void disk_warn_release(bool print);
 
 /*
  * Device-mapper seam.  The real backend (disk-dm.c) talks to libdevmapper;

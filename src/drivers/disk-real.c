@@ -391,12 +391,7 @@ real_work_create_seeded(void *userdata, const char *path, uint64_t size,
 	if (r < 0)
 		return r;
 	cache = xasprintf("%s/cache", d->status_dir);
-	/* When this fails the caller makes a bare disk and its file-sync step
-	 * syncs the same entries: their warnings come from that step. */
-	disk_warn_hold();
-	r = disk_work_mkfs_seeded(path, size, cache, e, n, state_root, err);
-	disk_warn_release(r >= 0);
-	return r;
+	return disk_work_mkfs_seeded(path, size, cache, e, n, state_root, err);
 }
 
 /* The names root_create and work_create made in vm_dir, durable. */

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,7 +481,8 @@ template_save(const char *cache_dir, const struct pristine *p)
 }
 
 static int filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
-			  const char *state_root, bool sync, struct error **err);
+			  const char *state_root, bool sync, char ***ret_warnings,
+			  struct error **err);
 
 /* disk_work_mkfs, the n_seed entries of seed written into a new image: 1
  * when made, 0 when path existed. */
@@ -492,7 +494,7 @@ work_mkfs(const char *path, uint64_t size, const char *staging, const char *cach
 	_cleanup_(unlockp) pthread_mutex_t *held = NULL;
 	const struct pristine *p = NULL;
 	_cleanup_free_ char *tmp = NULL;
-	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_strv_free_ char **argv = NULL, **warnings = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
 	int r;
@@ -577,8 +579,10 @@ work_mkfs(const char *path, uint64_t size, const char *staging, const char *cach
 		pthread_mutex_unlock(TAKE_PTR(held));
 made:
 	/* The file syncs go in before the one fsync and the name. */
+	/* Their warnings only once the disk is kept: when it is not, the
+	 * caller makes a bare disk whose file-sync step warns the same. */
 	if (n_seed) {
-		r = filesync_apply(tmp, seed, n_seed, state_root, false, err);
+		r = filesync_apply(tmp, seed, n_seed, state_root, false, &warnings, err);
 		if (r < 0)
 			goto fail;
 	}
@@ -596,6 +600,8 @@ made:
 		goto fail;
 	}
 	(void)unlink(tmp);
+	for (size_t i = 0; warnings && warnings[i]; i++)
+		disk_warn("%s", warnings[i]);
 	return 1;
 fail:
 	(void)unlink(tmp);
@@ -640,7 +646,20 @@ struct sync {
 	mode_t file_mode;	/* tree files: 0600 (file sync) or 0644 (tree copy) */
 	mode_t exec_mode;	/* tree files executable by their owner: 0700 or 0755 */
 	bool strict;		/* tree copy: escaping links and odd files are errors */
+	char **warnings;	/* entries passed over, printed or dropped by the caller */
 };
+
+static void sync_warn(struct sync *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sync_warn(struct sync *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	s->warnings = strv_append_take(s->warnings, xvasprintf(fmt, ap));
+	va_end(ap);
+}
 
 /*
  * Close s->fs, its writes durable: libext2fs's own flush would fsync twice
@@ -1069,7 +1088,7 @@ sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *
 		gp = xasprintf("%s/%s", guest_dir, de->d_name);
 		rp = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		if (lstat(hp, &st) < 0) {
-			disk_warn("file sync: '%s' vanished, ignoring", hp);
+			sync_warn(s, "file sync: '%s' vanished, ignoring", hp);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
@@ -1097,7 +1116,7 @@ sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *
 						      hp, target);
 					break;
 				}
-				disk_warn("file sync: symlink '%s' points outside the synced tree, ignoring",
+				sync_warn(s, "file sync: symlink '%s' points outside the synced tree, ignoring",
 					  hp);
 				continue;
 			}
@@ -1105,7 +1124,7 @@ sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *
 		} else if (s->strict) {
 			r = error_set(err, -EINVAL, "'%s' is not a file, directory or symlink", hp);
 		} else {
-			disk_warn("file sync: '%s' is not a file, directory or symlink, ignoring", hp);
+			sync_warn(s, "file sync: '%s' is not a file, directory or symlink, ignoring", hp);
 		}
 		if (r < 0)
 			break;
@@ -1144,7 +1163,7 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 		return r;
 	if (stat(host, &st) < 0) {
 		if (errno == ENOENT) {
-			disk_warn("file sync: host path '%s' does not exist, ignoring", host);
+			sync_warn(s, "file sync: host path '%s' does not exist, ignoring", host);
 			return 0;
 		}
 		return error_set(err, -errno, "stat '%s': %s", host, strerror(errno));
@@ -1165,10 +1184,11 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 	return sync_tree(s, ino, host, "", guest, e->mode >= 0 ? (mode_t)e->mode : 0755, 0, err);
 }
 
-/* disk_filesync_apply; durable only when sync (else the caller syncs). */
+/* disk_filesync_apply; durable only when sync (else the caller syncs).  The
+ * entries passed over go to *ret_warnings, or are printed without it. */
 static int
 filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
-	       const char *state_root, bool sync, struct error **err)
+	       const char *state_root, bool sync, char ***ret_warnings, struct error **err)
 {
 	struct sync s = { .image = work_path, .now = time(NULL), .file_mode = 0600,
 			  .exec_mode = 0700 };
@@ -1209,6 +1229,11 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 	else
 		r = sync ? close_in_place(&s.fs, work_path, err)
 			 : sync_close(&s.fs, work_path, false, err);
+	if (ret_warnings)
+		*ret_warnings = TAKE_PTR(s.warnings);
+	for (size_t i = 0; s.warnings && s.warnings[i]; i++)
+		disk_warn("%s", s.warnings[i]);
+	strv_free(s.warnings);
 	return r < 0 ? r : 0;
 }
 
@@ -1216,7 +1241,7 @@ int
 disk_filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 		    const char *state_root, struct error **err)
 {
-	return filesync_apply(work_path, e, n, state_root, true, err);
+	return filesync_apply(work_path, e, n, state_root, true, NULL, err);
 }
 
 struct dir_list {
@@ -1364,5 +1389,8 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 		(void)close_in_place(&s.fs, work_path, NULL);
 	else
 		r = close_in_place(&s.fs, work_path, err);
+	for (size_t i = 0; s.warnings && s.warnings[i]; i++)
+		disk_warn("%s", s.warnings[i]);
+	strv_free(s.warnings);
 	return r < 0 ? r : 0;
 }

@@ -47,7 +47,6 @@ source_free(struct source *s)
 	return NULL;
 }
 
-
 /* Is the canonical path p the root itself or inside it? */
 static bool
 path_inside(const char *root, const char *p)
