@@ -118,7 +118,7 @@ fill_stats(struct row *w, const struct cli_run *run, const struct observed_vm *o
 static const char *
 desired_of(const struct spec *s, const char *host_name, const char *name)
 {
-	if (strv_contains(s->held_vms, name) || (!s->host_valid && spec_find_vm(s, name)))
+	if (strv_contains(s->held_vms, name) || (spec_holds_all(s) && spec_find_vm(s, name)))
 		return "held";
 	for (size_t i = 0; i < s->n_vms; i++)
 		if (strcmp(s->vms[i].name, name) == 0) {

@@ -32,7 +32,7 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 	const struct proc_ops *proc = run->host->ops.proc;
 	uint64_t now = proc->now_ms(proc->userdata);
 
-	if (!run->spec->host_valid)
+	if (spec_holds_all(run->spec))
 		return 0;	/* every VM is held */
 	for (size_t i = 0; i < run->obs->n_vms; i++) {
 		struct observed_vm *o = &run->obs->vms[i];

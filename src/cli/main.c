@@ -72,8 +72,9 @@ main(int argc, char **argv)
 	int lead;
 
 	/*
-	 * banger --state DIR plan: the options move after the command (after
-	 * "image import"'s subcommand too), where the command reads them.
+	 * banger --state DIR plan: the options move after the command, where
+	 * the command reads them (to the end for image, whose subcommand
+	 * comes first).
 	 */
 	lead = leading_common_options(argc, argv);
 	if (lead < 0) {
@@ -83,8 +84,8 @@ main(int argc, char **argv)
 	if (lead > 0 && 1 + lead < argc) {
 		int cmd = 1 + lead, words = 1, k = 0;
 
-		if (strcmp(argv[cmd], "image") == 0 && cmd + 1 < argc && argv[cmd + 1][0] != '-')
-			words = 2;
+		if (strcmp(argv[cmd], "image") == 0)
+			words = argc - cmd;
 		moved = xcalloc((size_t)argc + 1, sizeof(*moved));
 		moved[k++] = argv[0];
 		for (int i = 0; i < words; i++)
@@ -95,7 +96,7 @@ main(int argc, char **argv)
 			moved[k++] = argv[i];
 		argv = moved;
 	} else if (lead > 0) {
-		cli_errorf("no command after '%s'; see 'banger --help'", argv[lead]);
+		cli_errorf("no command after the options; see 'banger --help'");
 		return EXIT_USAGE;
 	}
 	if (argc < 2) {

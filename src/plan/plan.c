@@ -797,7 +797,7 @@ plan_held(struct ctx *c)
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ bool *used = xcalloc(c->d->n_diags + 1, sizeof(bool));
 
-	if (!c->d->host_valid)
+	if (spec_holds_all(c->d))
 		for (size_t i = 0; i < c->d->n_vms; i++)
 			names = strv_append(names, c->d->vms[i].name);
 	for (size_t i = 0; c->d->held_vms && c->d->held_vms[i]; i++)
@@ -808,7 +808,6 @@ plan_held(struct ctx *c)
 	for (size_t i = 0; names && names[i]; i++) {
 		_cleanup_free_ char *own = xasprintf("vms/%s.yaml", names[i]);
 		const struct spec_diag *dg = NULL;
-		const char *host_file = NULL;
 
 		if (!selected(c, names[i]))
 			continue;
@@ -822,15 +821,9 @@ plan_held(struct ctx *c)
 				used[j] = true;
 			}
 		}
-		if (!dg && !c->d->host_valid)
-			/* What made the host settings invalid: a file at the top. */
-			for (size_t j = 0; j < c->d->n_diags && !host_file; j++)
-				if (c->d->diags[j].file && !strchr(c->d->diags[j].file, '/') &&
-				    strcmp(c->d->diags[j].file, "host.yaml") != 0)
-					host_file = c->d->diags[j].file;
 		/* Held by a file of its name that is not read: vms/web.yml,
 		 * vms/old/web.yaml. */
-		for (size_t j = 0; j < c->d->n_diags && !dg && c->d->host_valid; j++)
+		for (size_t j = 0; j < c->d->n_diags && !dg && !spec_holds_all(c->d); j++)
 			if (diag_names_vm_file(c->d->diags[j].file, names[i])) {
 				dg = &c->d->diags[j];
 				used[j] = true;
@@ -841,8 +834,11 @@ plan_held(struct ctx *c)
 								dg->line, dg->col, dg->msg));
 		else if (!c->d->host_valid)
 			c->p->held = strv_append_take(c->p->held,
-						      xasprintf("%s: %s is invalid", names[i],
-								host_file ? host_file : "host.yaml"));
+						      xasprintf("%s: host.yaml is invalid", names[i]));
+		else if (c->d->hold_all_by)
+			c->p->held = strv_append_take(
+				c->p->held, xasprintf("%s: %s is not read, and there is no host.yaml",
+						      names[i], c->d->hold_all_by));
 		else
 			c->p->held = strv_append_take(
 				c->p->held,
@@ -895,7 +891,7 @@ plan_build(const struct spec *desired, const struct observed *obs,
 	 * what a VM's own steps might otherwise trip over (a dm target over a
 	 * loop device of a VM being deleted whose id is unknown).
 	 */
-	if (desired->host_valid && !opt->only)
+	if (!spec_holds_all(desired) && !opt->only)
 		for (int k = 0; k < _ORPHAN_KIND_MAX; k++)
 			for (size_t i = 0; i < obs->n_orphans; i++)
 				if ((int)obs->orphans[i].kind == k)
@@ -904,7 +900,7 @@ plan_build(const struct spec *desired, const struct observed *obs,
 	for (size_t i = 0; i < desired->n_vms; i++)
 		order[i] = &desired->vms[i];
 	qsort(order, desired->n_vms, sizeof(*order), cmp_vm_ptr);
-	for (size_t i = 0; desired->host_valid && i < desired->n_vms; i++) {
+	for (size_t i = 0; !spec_holds_all(desired) && i < desired->n_vms; i++) {
 		const struct vm_spec *vm = order[i];
 
 		if (strv_contains(desired->held_vms, vm->name) || !selected(&c, vm->name))
@@ -921,7 +917,7 @@ plan_build(const struct spec *desired, const struct observed *obs,
 		}
 		plan_declared(&c, vm, observed_find(obs, vm->name));
 	}
-	for (size_t i = 0; desired->host_valid && i < obs->n_vms; i++) {
+	for (size_t i = 0; !spec_holds_all(desired) && i < obs->n_vms; i++) {
 		const struct observed_vm *o = &obs->vms[i];
 
 		if (declared_anywhere(desired, order, o->name) || !selected(&c, o->name))

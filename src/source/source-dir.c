@@ -214,27 +214,45 @@ open_subdir(int rootfd, const char *root, const char *real_root, const char *nam
 	return fd;
 }
 
-/* The YAML files of the sub-folder rel (a real folder, never a link), as unread. */
-static int
-list_unread(int dirfd, const char *name, const char *root, const char *rel, struct source *s,
-	    struct error **err)
+/*
+ * The YAML-looking entries under the sub-folder rel of a kind folder (a real
+ * folder, never a link), as unread, SOURCE_UNREAD_DEPTH folders deep at most.
+ * A best-effort list: a folder that cannot be read, and what lies past
+ * *budget entries in all, are passed over.
+ */
+static void
+list_unread(int parent, const char *name, const char *rel, unsigned depth, size_t *budget,
+	    struct source *s)
 {
-	_cleanup_free_ char *shown = xasprintf("%s/%s", root, rel);
-	_cleanup_strv_free_ char **names = NULL;
-	_cleanup_close_ int fd = -EBADF;
-	int r;
+	_cleanup_(closedirp) DIR *d = NULL;
+	struct dirent *de;
+	int fd;
 
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return error_set(err, -errno, "'%s': %s", shown, strerror(errno));
-	r = list_dir(fd, shown, &names, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; names && names[i]; i++)
-		if (source_name_looks_yaml(names[i]))
-			s->unread = strv_append_take(s->unread,
-						     xasprintf("%s/%s", rel, names[i]));
-	return 0;
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		(void)close(fd);
+		return;
+	}
+	while (*budget && (de = readdir(d))) {
+		_cleanup_free_ char *child = NULL;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		(*budget)--;
+		child = xasprintf("%s/%s", rel, de->d_name);
+		if (source_name_looks_yaml(de->d_name))
+			s->unread = strv_append(s->unread, child);
+		else if (depth < SOURCE_UNREAD_DEPTH &&
+			 (de->d_type == DT_DIR ||
+			  (de->d_type == DT_UNKNOWN &&
+			   fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			   S_ISDIR(st.st_mode))))
+			list_unread(dirfd(d), de->d_name, child, depth + 1, budget, s);
+	}
 }
 
 int
@@ -244,6 +262,7 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ char *real_root = NULL;
 	_cleanup_close_ int rootfd = -EBADF;
+	size_t budget = SOURCE_DIR_MAX_ENTRIES;	/* of the unread listing */
 	struct stat st;
 	int r;
 
@@ -273,12 +292,13 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 		}
 		if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return error_set(err, -errno, "'%s/%s': %s", root, name, strerror(errno));
-		if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		if (!S_ISDIR(st.st_mode) && source_name_looks_yaml(name)) {
 			/* Other files at the top are not declarations. */
-			if (source_name_looks_yaml(name))
-				s->unread = strv_append(s->unread, name);
+			s->unread = strv_append(s->unread, name);
 			continue;
 		}
+		if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+			continue;
 		r = open_subdir(rootfd, root, real_root, name, err);
 		if (r < 0)
 			return r;
@@ -299,11 +319,8 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 			else if (source_name_looks_yaml(sub[j]))
 				s->unread = strv_append(s->unread, rel);
 			else if (fstatat(fd, sub[j], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-				 S_ISDIR(st.st_mode)) {
-				r = list_unread(fd, sub[j], root, rel, s, err);
-				if (r < 0)
-					return r;
-			}
+				 S_ISDIR(st.st_mode))
+				list_unread(fd, sub[j], rel, 1, &budget, s);
 		}
 	}
 	if (s->n_files > 1)

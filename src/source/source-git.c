@@ -212,34 +212,55 @@ str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The YAML files of the sub-folder e (at path) of a kind folder, as unread. */
-static int
-tree_unread(git_repository *repo, const git_tree_entry *e, const char *path, size_t *total,
-	    struct source *s, struct error **err)
+/* A declaration's name on something that is no file (a tree, a submodule):
+ * unreadable, as the directory source finds such a folder. */
+static void
+not_a_file(const git_tree_entry *e, const char *path, struct source *s)
+{
+	struct source_file *f;
+
+	s->files = xappend(s->files, &s->n_files, sizeof(*s->files), (void **)&f);
+	f->path = xstrdup(path);
+	f->read_error = sym_git_tree_entry_type(e) == GIT_OBJECT_TREE ? -EISDIR : -EINVAL;
+}
+
+/*
+ * The YAML-looking entries under the sub-folder e (at path) of a kind folder,
+ * as unread, SOURCE_UNREAD_DEPTH folders deep at most.  A best-effort list:
+ * a tree that cannot be read, and what lies past *budget entries in all,
+ * are passed over.
+ */
+static void
+tree_unread(git_repository *repo, const git_tree_entry *e, const char *path, unsigned depth,
+	    size_t *budget, struct source *s)
 {
 	_cleanup_(git_tree_freep) git_tree *t = NULL;
 	size_t m;
 
 	if (sym_git_tree_lookup(&t, repo, sym_git_tree_entry_id(e)) < 0)
-		return error_set(err, -EIO, "tree '%s': %s", path, git_msg());
+		return;
 	m = sym_git_tree_entrycount(t);
-	*total += m;
-	if (m > SOURCE_DIR_MAX_ENTRIES || *total > SOURCE_DIR_MAX_ENTRIES)
-		return error_set(err, -E2BIG, "'%s': more than %d entries", path,
-				 SOURCE_DIR_MAX_ENTRIES);
-	for (size_t i = 0; i < m; i++) {
-		const char *n = sym_git_tree_entry_name(sym_git_tree_entry_byindex(t, i));
+	for (size_t i = 0; i < m && *budget; i++) {
+		const git_tree_entry *c = sym_git_tree_entry_byindex(t, i);
+		const char *n = sym_git_tree_entry_name(c);
+		_cleanup_free_ char *child = NULL;
 
+		if (n[0] == '.')
+			continue;
+		(*budget)--;
+		child = xasprintf("%s/%s", path, n);
 		if (source_name_looks_yaml(n))
-			s->unread = strv_append_take(s->unread, xasprintf("%s/%s", path, n));
+			s->unread = strv_append(s->unread, child);
+		else if (depth < SOURCE_UNREAD_DEPTH && sym_git_tree_entry_type(c) == GIT_OBJECT_TREE)
+			tree_unread(repo, c, child, depth + 1, budget, s);
 	}
-	return 0;
 }
 
 static int
 read_tree(git_repository *repo, const git_tree *root, struct source *s, struct error **err)
 {
 	size_t n = sym_git_tree_entrycount(root), total = 0;
+	size_t budget = SOURCE_DIR_MAX_ENTRIES;	/* of the unread listing */
 
 	if (n > SOURCE_DIR_MAX_ENTRIES)
 		return error_set(err, -E2BIG, "%zu entries at the top of the tree, more than %d",
@@ -248,12 +269,19 @@ read_tree(git_repository *repo, const git_tree *root, struct source *s, struct e
 		const git_tree_entry *e = sym_git_tree_entry_byindex(root, i);
 		const char *name = sym_git_tree_entry_name(e);
 		_cleanup_(git_tree_freep) git_tree *sub = NULL;
+		bool file = sym_git_tree_entry_type(e) == GIT_OBJECT_BLOB;
 		size_t m;
 
-		if (sym_git_tree_entry_type(e) == GIT_OBJECT_BLOB || sym_git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
-			if (strcmp(name, "host.yaml") == 0)
+		if (strcmp(name, "host.yaml") == 0) {
+			if (file)
 				read_blob(repo, e, name, s);
-			else if (source_name_looks_yaml(name))
+			else
+				not_a_file(e, name, s);
+			continue;
+		}
+		if (file) {
+			/* Other files at the top are not declarations. */
+			if (source_name_looks_yaml(name))
 				s->unread = strv_append(s->unread, name);
 			continue;
 		}
@@ -269,22 +297,22 @@ read_tree(git_repository *repo, const git_tree *root, struct source *s, struct e
 		for (size_t j = 0; j < m; j++) {
 			const git_tree_entry *f = sym_git_tree_entry_byindex(sub, j);
 			const char *fname = sym_git_tree_entry_name(f);
-			_cleanup_free_ char *path = xasprintf("%s/%s", name, fname);
+			_cleanup_free_ char *path = NULL;
 
-			if (sym_git_tree_entry_type(f) == GIT_OBJECT_TREE) {
-				if (source_folder_is_kind(name) && fname[0] != '.') {
-					int r = tree_unread(repo, f, path, &total, s, err);
-
-					if (r < 0)
-						return r;
-				}
+			if (fname[0] == '.')
 				continue;
-			}
+			path = xasprintf("%s/%s", name, fname);
 			if (source_name_is_yaml(fname)) {
 				if (sym_git_tree_entry_type(f) == GIT_OBJECT_BLOB)
 					read_blob(repo, f, path, s);
-			} else if (source_folder_is_kind(name) && source_name_looks_yaml(fname))
+				else
+					not_a_file(f, path, s);
+			} else if (!source_folder_is_kind(name))
+				continue;
+			else if (source_name_looks_yaml(fname))
 				s->unread = strv_append(s->unread, path);
+			else if (sym_git_tree_entry_type(f) == GIT_OBJECT_TREE)
+				tree_unread(repo, f, path, 1, &budget, s);
 		}
 	}
 	if (s->n_files > 1)

@@ -16,6 +16,8 @@
 #define SOURCE_FILE_MAX (1024 * 1024)
 /* A directory holding more entries than this is refused. */
 #define SOURCE_DIR_MAX_ENTRIES 10000
+/* How deep below a kind folder unread files are looked for. */
+#define SOURCE_UNREAD_DEPTH 8
 
 struct source_file {
 	char *path;	/* relative to the state root: "vms/web.yaml" */
@@ -34,7 +36,9 @@ struct source {
 	 * spec layer can say so: at the top, *.yaml and *.yml other than
 	 * host.yaml; in images/, vms/ and filesyncs/, names ending in .yml
 	 * or in .yaml spelled in other case ("vms/web.yml"), and the YAML
-	 * files of their sub-folders ("vms/old/web.yaml").  Sorted.
+	 * files of their sub-folders ("vms/old/web.yaml"), SOURCE_UNREAD_DEPTH
+	 * deep and SOURCE_DIR_MAX_ENTRIES entries at most, unreadable
+	 * folders passed over.  Sorted.
 	 */
 	char **unread;
 };

@@ -938,12 +938,12 @@ parse_network(struct vctx *c, const struct ynode *n, struct vm_work *w)
 		mark_of(&vm->ip_mark, vm->path, v);
 	}
 	if ((v = ynode_get(n, "mac", NULL))) {
-		const char *expected =
-			v->quoted ? "a MAC address string such as '52:54:00:12:34:56'"
-				  : "a MAC address string such as '52:54:00:12:34:56' (quote it)";
+		/* Read as a number (YAML 1.1 sexagesimal), the value needs quotes. */
+		static const char expected[] = "a MAC address string such as '52:54:00:12:34:56'";
 		uint8_t mac[6];
 
-		if (!want_str(c, "network.mac", v, expected))
+		if (!want_str(c, "network.mac", v, "a MAC address string such as "
+					       "'52:54:00:12:34:56' (quote it)"))
 			return;
 		if (!parse_mac(v->value, mac)) {
 			found_value(c, "network.mac", v, expected);
@@ -1338,12 +1338,11 @@ parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_s
 			guest = xstrdup(v->value);
 	}
 	if ((v = ynode_get(n, "mode", NULL))) {
-		/* Unquoted, 0644 may read as a number: the hint then says so. */
-		const char *expected = v->quoted ? "an octal string such as '0644'"
-						 : "an octal string such as '0644' (quote it)";
+		/* Read as a number (0644 unquoted), the value needs quotes. */
+		static const char expected[] = "an octal string such as '0644'";
 		_cleanup_free_ char *key = join_key(prefix, "mode");
 
-		if (!want_str(c, key, v, expected))
+		if (!want_str(c, key, v, "an octal string such as '0644' (quote it)"))
 			ok = false;
 		else if ((v->len != 3 && v->len != 4) || strspn(v->value, "01234567") != v->len) {
 			found_value(c, key, v, expected);

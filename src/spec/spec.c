@@ -227,6 +227,7 @@ spec_free(struct spec *s)
 		return NULL;
 	free(s->root);
 	free(s->source_commit);
+	free(s->hold_all_by);
 	host_spec_done(&s->host);
 	for (size_t i = 0; i < s->n_images; i++)
 		image_spec_done(&s->images[i]);
@@ -594,35 +595,51 @@ yaml_stem(const char *base)
 	return xstrndup(base, n);
 }
 
+/* Whether a name at the top ("hosts.yaml", "Host.yml") looks meant as host.yaml. */
+static bool
+looks_like_host_yaml(const char *name)
+{
+	static const char *const stems[] = { "host", "hosts" };
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < ELEMENTSOF(stems); i++) {
+		size_t k = strlen(stems[i]);
+
+		if (n > k && strncasecmp(name, stems[i], k) == 0 &&
+		    (strcasecmp(name + k, ".yaml") == 0 || strcasecmp(name + k, ".yml") == 0))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Files the source did not read but that look meant as declarations: each
  * an error, and what it would have declared is held rather than deleted.
- * At the top, a name close to host.yaml ("hosts.yaml", "host.yml") holds
- * every VM: the host settings may not be the ones meant.  In a kind folder,
- * "vms/web.yml" or "vms/old/web.yaml" holds web unless vms/web.yaml
- * declares it; an image or file sync so named counts as one with errors for
- * the VMs that use it.
+ * At the top, where there is no host.yaml, a name such as hosts.yaml or
+ * host.yml holds every VM: the host settings may not be the ones meant
+ * (other files at the top belong to other tools).  Under a kind folder,
+ * "vms/web.yml" or "vms/old/web.yaml" holds web unless vms/web.yaml declares
+ * it; an image or file sync so named counts as one with errors for the VMs
+ * that use it (see check_references).
  */
 static void
-handle_unread(struct loader *l, char *const *unread)
+handle_unread(struct loader *l, char *const *unread, bool has_host)
 {
 	for (size_t i = 0; unread && unread[i]; i++) {
 		const char *path = unread[i], *slash = strchr(path, '/'), *base;
-		_cleanup_free_ char *folder = NULL, *stem = NULL, *lower = NULL;
+		_cleanup_free_ char *folder = NULL, *stem = NULL;
 		bool nested;
 		int k;
 
 		if (!slash) {
-			lower = xstrdup(path);
-			for (char *c = lower; *c; c++)
-				*c = (char)tolower((unsigned char)*c);
-			if (edit_distance(lower, "host.yaml") > 2)
-				continue;	/* some other tool's file */
+			if (has_host || !looks_like_host_yaml(path))
+				continue;
 			diag_add(&l->d, path, 1, 1,
-				 "found '%s', expected host.yaml: host settings are read from "
-				 "host.yaml only; rename or remove this file (holding every vm)",
+				 "found '%s' and no host.yaml: host settings are read from "
+				 "host.yaml only; rename this file (holding every vm)",
 				 path);
-			l->s->host_valid = false;
+			if (!l->s->hold_all_by)
+				l->s->hold_all_by = xstrdup(path);
 			continue;
 		}
 		folder = xstrndup(path, (size_t)(slash - path));
@@ -924,7 +941,7 @@ finish_vms(struct loader *l)
 	for (size_t i = 0; i < l->n_vms; i++) {
 		struct vm_work *w = &l->vms[i];
 
-		if (w->held || !s->host_valid) {
+		if (w->held || spec_holds_all(s)) {
 			s->held_vms = strv_append(s->held_vms, w->vm.name);
 			continue;
 		}
@@ -1058,7 +1075,13 @@ spec_load(const struct source *src, struct spec **ret, struct error **err)
 	for (size_t i = 0; i < src->n_files; i++)
 		handle_file(&l, &src->files[i], SPEC_KIND_VM);
 	l.unread = src->unread;
-	handle_unread(&l, src->unread);
+	{
+		bool has_host = false;
+
+		for (size_t i = 0; i < src->n_files; i++)
+			has_host |= strcmp(src->files[i].path, "host.yaml") == 0;
+		handle_unread(&l, src->unread, has_host);
+	}
 
 	for (size_t i = 0; i < l.n_vms; i++) {
 		check_references(&l, &l.vms[i]);

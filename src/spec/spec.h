@@ -316,6 +316,9 @@ struct spec {
 	char *source_commit;	/* NULL unless from git */
 	struct host_spec host;
 	bool host_valid;	/* false: host.yaml broken; every VM is held */
+	/* Not NULL: every VM is held for this file at the top, which looks
+	 * meant as host.yaml ("hosts.yaml") where there is none. */
+	char *hold_all_by;
 	struct image_spec *images;
 	size_t n_images;
 	struct vm_spec *vms;	/* sorted by name */
@@ -326,6 +329,13 @@ struct spec {
 	struct spec_diag *diags;
 	size_t n_diags;
 };
+
+/* Whether every VM is held: host.yaml is broken or a file looks meant as it. */
+static inline bool
+spec_holds_all(const struct spec *s)
+{
+	return !s->host_valid || s->hold_all_by;
+}
 
 /*
  * Parse and validate every file of src.  Diagnostics for bad declarations go

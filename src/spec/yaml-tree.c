@@ -333,20 +333,24 @@ offset_position(const char *data, size_t len, size_t off, unsigned *line, unsign
 	*col = c;
 }
 
-/* Whether line (1-based) of data starts with white space holding a tab:
- * what libyaml reports as a character that cannot start a token. */
+/* Whether the character at line and column (1-based, columns in characters)
+ * of data is a tab: what libyaml reports as one that cannot start a token. */
 static bool
-line_indented_with_tab(const char *data, size_t len, unsigned line)
+tab_at(const char *data, size_t len, unsigned line, unsigned col)
 {
 	size_t i = 0;
 
 	for (unsigned l = 1; l < line && i < len; i++)
 		if (data[i] == '\n')
 			l++;
-	for (; i < len && (data[i] == ' ' || data[i] == '\t'); i++)
-		if (data[i] == '\t')
-			return true;
-	return false;
+	for (unsigned c = 1; c < col && i < len; c++) {
+		if (data[i] == '\n')
+			return false;
+		/* One character: its lead byte and continuation bytes. */
+		for (i++; i < len && ((unsigned char)data[i] & 0xc0) == 0x80; i++)
+			;
+	}
+	return i < len && data[i] == '\t';
 }
 
 static bool
@@ -364,8 +368,8 @@ next_event(struct ctx *c, yaml_event_t *ev)
 		col = (unsigned)c->parser.problem_mark.column + 1;
 	}
 	if (c->parser.error == YAML_SCANNER_ERROR && c->parser.problem &&
-	    !strstr(c->parser.problem, "tab") && line_indented_with_tab(c->data, c->len, line))
-		hint = "; the line is indented with a tab, and YAML indents with spaces only";
+	    !strstr(c->parser.problem, "tab") && tab_at(c->data, c->len, line, col))
+		hint = "; that is a tab, and YAML indents with spaces only";
 	if (c->parser.context)
 		diag_add(c->d, c->file, line, col,
 			 "YAML syntax error: %s (%s at line %u, column %u)%s",

@@ -60,7 +60,7 @@ expect_exit 0 env BANGER_STATE="$T/none" BANGER_STATUS_DIR="$T/none" "$BANGER" \
 	--state "$T/state" --status-dir="$T/status" plan
 has "No changes: 2 vms up to date."
 expect_exit 64 "$BANGER" --state "$T/state"
-has_err "no command after '$T/state'"
+has_err "no command after the options"
 expect_exit 64 "$BANGER" plan --state
 
 expect_exit 0 "$BANGER" status

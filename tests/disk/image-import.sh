@@ -12,9 +12,12 @@ printf 'initrd-bytes' >"$t/initrd.img"
 truncate -s 64M "$t/rootfs.ext4"
 printf 'superblock' | dd of="$t/rootfs.ext4" conv=notrunc status=none
 
-"$BANGER" image import demo --kernel "$t/vmlinux" --rootfs "$t/rootfs.ext4" \
-	--initrd "$t/initrd.img" --state "$t/state" --status-dir "$t/status" >"$t/out"
+# The common options may come first, before "image import".
+"$BANGER" --state "$t/state" --status-dir "$t/status" image import demo --kernel "$t/vmlinux" \
+	--rootfs "$t/rootfs.ext4" --initrd "$t/initrd.img" >"$t/out"
 grep -q "imported image 'demo'" "$t/out" || fail "no confirmation"
+"$BANGER" --state "$t/state" image --help | grep -q "^Usage: banger image import" ||
+	fail "image --help after a leading option"
 y="$t/state/images/demo.yaml"
 [ -f "$y" ] || fail "no declaration"
 for f in kernel rootfs initrd; do

@@ -139,7 +139,7 @@ static const struct tfile v1[] = {
 	{ "hosts.yaml", "listed as unread\n", 0 },
 	{ "vms/db.yml", "listed as unread\n", 0 },
 	{ "vms/old/api.yaml", "listed as unread\n", 0 },
-	{ "vms/old/deeper/x.yaml", "one level only\n", 0 },
+	{ "vms/old/deeper/x.yaml", "deeper too\n", 0 },
 	{ "docs/sub/y.yaml", "not a kind folder\n", 0 },
 	{ NULL, NULL, 0 },
 };
@@ -179,7 +179,8 @@ START_TEST(test_reads_commit_tree)
 	ck_assert_str_eq(s->unread[0], "hosts.yaml");
 	ck_assert_str_eq(s->unread[1], "vms/db.yml");
 	ck_assert_str_eq(s->unread[2], "vms/old/api.yaml");
-	ck_assert_ptr_null(s->unread[3]);
+	ck_assert_str_eq(s->unread[3], "vms/old/deeper/x.yaml");
+	ck_assert_ptr_null(s->unread[4]);
 	source_free(s);
 	source_git_info_done(&info);
 	git_repository_free(repo);
@@ -417,6 +418,78 @@ START_TEST(test_in_place_and_dry_run)
 }
 END_TEST
 
+/* The same tree as a commit and as a directory: the same files, read errors
+ * and unread list from both sources. */
+static const struct tfile odd[] = {
+	{ "images/base.yaml", "kernel: k\nrootfs: r\n", 0 },
+	{ "vms/web.yml/README", "a folder named like a declaration\n", 0 },
+	{ "vms/db.yaml/x.yaml", "a folder named as a declaration\n", 0 },
+	{ "vms/old/api.yaml", "image: base\n", 0 },
+	{ "vms/old/2023/cache.yml", "image: base\n", 0 },
+	{ "vms/.hidden/x.yaml", "hidden\n", 0 },
+	{ "vms/ok.yaml", "image: base\n", 0 },
+	{ "hosts.yml", "x", GIT_FILEMODE_LINK },
+	{ "test.yaml", "a: 1\n", 0 },
+	{ "docs/sub/y.yaml", "not under a kind folder\n", 0 },
+	{ NULL, NULL, 0 },
+};
+
+static void
+write_dir(const char *root, const struct tfile *files)
+{
+	for (const struct tfile *f = files; f->path; f++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", root, f->path);
+		_cleanup_free_ char *dir = xstrdup(p);
+
+		*strrchr(dir, '/') = '\0';
+		ck_assert_int_eq(mkdir_p(dir, 0755), 0);
+		if (f->mode == GIT_FILEMODE_LINK)
+			ck_assert_int_eq(symlink(f->data, p), 0);
+		else
+			ck_assert_int_eq(write_file_atomic(p, f->data, strlen(f->data), 0644), 0);
+	}
+}
+
+START_TEST(test_dir_and_git_agree)
+{
+	git_repository *repo = make_bare("odd.git");
+	_cleanup_free_ char *dir = xasprintf("%s/odd-dir", tmpdir);
+	struct source *g = NULL, *d = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+
+	commit_files(repo, "main", odd, false, NULL);
+	read_src("odd.git", NULL, false, &g, &info, &err);
+	ck_assert_msg(err == NULL, "%s", err ? err->msg : "");
+	write_dir(dir, odd);
+	ck_assert_int_eq(source_dir_read(dir, &d, &err), 0);
+	ck_assert_uint_eq(g->n_files, d->n_files);
+	for (size_t i = 0; i < g->n_files; i++) {
+		ck_assert_str_eq(g->files[i].path, d->files[i].path);
+		ck_assert_int_eq(g->files[i].read_error, d->files[i].read_error);
+	}
+	ck_assert_str_eq(d->files[1].path, "vms/db.yaml");
+	ck_assert_int_eq(d->files[1].read_error, -EISDIR);
+	ck_assert_ptr_nonnull(g->unread);
+	ck_assert_ptr_nonnull(d->unread);
+	for (size_t i = 0; g->unread[i] || d->unread[i]; i++) {
+		ck_assert_ptr_nonnull(g->unread[i]);
+		ck_assert_ptr_nonnull(d->unread[i]);
+		ck_assert_str_eq(g->unread[i], d->unread[i]);
+	}
+	ck_assert_str_eq(d->unread[0], "hosts.yml");
+	ck_assert_str_eq(d->unread[1], "test.yaml");
+	ck_assert_str_eq(d->unread[2], "vms/old/2023/cache.yml");
+	ck_assert_str_eq(d->unread[3], "vms/old/api.yaml");
+	ck_assert_str_eq(d->unread[4], "vms/web.yml");
+	ck_assert_ptr_null(d->unread[5]);
+	source_free(g);
+	source_free(d);
+	source_git_info_done(&info);
+	git_repository_free(repo);
+}
+END_TEST
+
 static Suite *
 source_git_suite(void)
 {
@@ -433,6 +506,7 @@ source_git_suite(void)
 	tcase_add_test(tc, test_subdir_and_symlink);
 	tcase_add_test(tc, test_work_tree_dirty_edits_ignored);
 	tcase_add_test(tc, test_in_place_and_dry_run);
+	tcase_add_test(tc, test_dir_and_git_agree);
 	suite_add_tcase(s, tc);
 	return s;
 }

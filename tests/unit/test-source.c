@@ -107,8 +107,9 @@ START_TEST(test_unread)
 	_cleanup_(source_freep) struct source *s = NULL;
 	struct error *err = NULL;
 	static const char *const want[] = {
-		"Host.YML", "images/base.YAML", "mkdocs.yml", "vms/old/web.yaml",
-		"vms/old/x.yml", "vms/web.yml",
+		"Host.YML", "images/base.YAML", "link.yaml", "mkdocs.yml", "vms/a.yml",
+		"vms/old/deeper/z.yaml",
+		"vms/old/web.yaml", "vms/old/x.yml", "vms/web.yml",
 	};
 	size_t n = 0;
 
@@ -118,7 +119,15 @@ START_TEST(test_unread)
 	put("vms/old/x.yml", "image: base\n");
 	put("vms/old/notes.txt", "not yaml\n");
 	put("vms/old/.y.yaml", "hidden\n");
-	put("vms/old/deeper/z.yaml", "one level only\n");
+	put("vms/old/deeper/z.yaml", "deeper too\n");
+	put("vms/a.yml/notes", "a folder named like a declaration\n");
+	put("vms/b/c/d/e/f/g/h/i/k/l/j.yaml", "past SOURCE_UNREAD_DEPTH\n");
+	{
+		_cleanup_free_ char *l = xasprintf("%s/link.yaml", tmp);
+
+		/* At the top, a link is listed by its name, whatever it points at. */
+		ck_assert_int_eq(symlink("/nonexistent", l), 0);
+	}
 	put("images/base.YAML", "kernel: k\nrootfs: r\n");
 	put("other/sub/y.yaml", "not a kind folder\n");
 	put("other/z.yml", "not a kind folder\n");
