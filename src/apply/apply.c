@@ -1180,25 +1180,32 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 		jobs = 1;
 	run.log = xcalloc(p->n_changes + 1, sizeof(*run.log));
 
-	/* Orphans first, one after another, and all of them before any VM's
-	 * change: they free what a VM's steps might trip over (plan_build). */
-	while (run.limit < p->n_changes && p->changes[run.limit].kind == CHANGE_ORPHAN)
-		run.limit++;
-	(void)worker(&a);
-	run.limit = p->n_changes;
-	if (jobs > 1 && !run.crashed && run.limit - run.next > 1) {
-		size_t want = jobs - 1;
+	/*
+	 * Phase by phase (plan_build): the orphans one after another, as they
+	 * free what a VM's steps might trip over; then the deletions, the VMs
+	 * that move to another address, and the rest, each phase's changes on
+	 * up to jobs workers and all of them done before the next phase: what
+	 * one VM gives up is free before another takes it.
+	 */
+	threads = xcalloc(jobs, sizeof(*threads));
+	while (run.next < p->n_changes && !run.crashed) {
+		enum plan_phase phase = p->changes[run.next].phase;
+		size_t want = 0;
 
-		if (want > run.limit - run.next - 1)
+		while (run.limit < p->n_changes && p->changes[run.limit].phase == phase)
+			run.limit++;
+		if (phase != PLAN_PHASE_ORPHAN && run.limit - run.next > 1)
 			want = run.limit - run.next - 1;
-		threads = xcalloc(want, sizeof(*threads));
+		if (want > jobs - 1)
+			want = jobs - 1;
 		/* Fewer threads than asked (none at all) only make the run slower. */
-		while (n_threads < want && pthread_create(&threads[n_threads], NULL, worker, &a) == 0)
-			n_threads++;
+		for (n_threads = 0; n_threads < want; n_threads++)
+			if (pthread_create(&threads[n_threads], NULL, worker, &a) != 0)
+				break;
+		(void)worker(&a);
+		for (size_t i = 0; i < n_threads; i++)
+			(void)pthread_join(threads[i], NULL);
 	}
-	(void)worker(&a);
-	for (size_t i = 0; i < n_threads; i++)
-		(void)pthread_join(threads[i], NULL);
 	free(threads);
 
 	res.failures = strv_copy(NULL);

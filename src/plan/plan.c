@@ -222,6 +222,11 @@ struct ctx {
 	 * and the first that may be free: allocation is in address order. */
 	uint8_t *used;
 	uint32_t net, n_addrs, next_free;
+	/* Addresses a VM declares (network.ip), and those whose MAC (06:00 and
+	 * the address) a VM declares: a VM that holds one without declaring it
+	 * gives it up for a new one. */
+	uint8_t *ip_claimed, *mac_claimed;
+	enum plan_phase phase;	/* of the changes made now */
 	/* The last image hashed (most VMs share a few images). */
 	const struct image_spec *hashed_img;
 	char hashed_img_hash[65];
@@ -242,24 +247,59 @@ used_init(struct ctx *c)
 	c->net = c->d->host.bridge_addr & mask;
 	c->n_addrs = ~mask + 1;
 	c->used = xcalloc(c->n_addrs / 8 + 1, 1);
+	c->ip_claimed = xcalloc(c->n_addrs / 8 + 1, 1);
+	c->mac_claimed = xcalloc(c->n_addrs / 8 + 1, 1);
 	c->next_free = 1;
+}
+
+static void
+bit_set(const struct ctx *c, uint8_t *bits, uint32_t ip)
+{
+	uint32_t off = ip - c->net;
+
+	if (bits && ip && off < c->n_addrs)
+		bits[off / 8] |= (uint8_t)(1U << (off % 8));
+}
+
+static bool
+bit_get(const struct ctx *c, const uint8_t *bits, uint32_t ip)
+{
+	uint32_t off = ip - c->net;
+
+	return bits && off < c->n_addrs && (bits[off / 8] & (1U << (off % 8)));
 }
 
 static void
 use_ip(struct ctx *c, uint32_t ip)
 {
-	uint32_t off = ip - c->net;
-
-	if (c->used && ip && off < c->n_addrs)
-		c->used[off / 8] |= (uint8_t)(1U << (off % 8));
+	bit_set(c, c->used, ip);
 }
 
 static bool
 ip_used(const struct ctx *c, uint32_t ip)
 {
-	uint32_t off = ip - c->net;
+	return bit_get(c, c->used, ip);
+}
 
-	return c->used && off < c->n_addrs && (c->used[off / 8] & (1U << (off % 8)));
+/* The address a VM declared MAC 06:00:a:b:c:d stands for. */
+static uint32_t
+mac_ip(const uint8_t mac[6])
+{
+	if (mac[0] != 0x06 || mac[1] != 0x00)
+		return 0;
+	return (uint32_t)mac[2] << 24 | (uint32_t)mac[3] << 16 | (uint32_t)mac[4] << 8 | mac[5];
+}
+
+/*
+ * Whether vm, recorded at os_ip without declaring an address, must give it
+ * up: another VM declares that address, or (its MAC being derived from the
+ * address) the MAC that goes with it.
+ */
+static bool
+address_claimed(const struct ctx *c, const struct vm_spec *vm, uint32_t os_ip)
+{
+	return !vm->has_ip && (bit_get(c, c->ip_claimed, os_ip) ||
+			       (!vm->has_mac && bit_get(c, c->mac_claimed, os_ip)));
 }
 
 /* Is ip a host address of the bridge's network (the gateway excluded)? */
@@ -304,6 +344,7 @@ new_change(struct ctx *c, enum change_kind kind, const char *vm_name)
 
 	c->p->changes = xappend(c->p->changes, &c->p->n_changes, sizeof(*ch), (void **)&ch);
 	ch->kind = kind;
+	ch->phase = c->phase;
 	ch->vm_name = vm_name ? xstrdup(vm_name) : NULL;
 	ch->first = c->p->n_actions;
 	return ch;
@@ -338,6 +379,66 @@ static bool
 selected(const struct ctx *c, const char *name)
 {
 	return !c->opt->only || strv_contains(c->opt->only, name);
+}
+
+/*
+ * Whether vm, observed as o, gives its address or MAC up in this run for
+ * another (plan_declared's choice of address, without allocating one).
+ */
+static bool
+moves_address(const struct ctx *c, const struct vm_spec *vm, const struct observed_vm *o)
+{
+	const struct vm_status *os = o ? &o->status : NULL;
+
+	if (!os || !os->ip)
+		return false;
+	if (vm->has_ip ? vm->ip != os->ip
+		       : !in_range(c, os->ip) || address_claimed(c, vm, os->ip))
+		return true;
+	return vm->has_mac && os->has_mac && memcmp(vm->mac, os->mac, 6) != 0;
+}
+
+/* Whether this run leaves observed VM name as it is: held, not among --only,
+ * or declared for another host. */
+static bool
+left_alone(const struct ctx *c, const char *name)
+{
+	const struct vm_spec *vm = spec_find_vm(c->d, name);
+
+	if (strv_contains(c->d->held_vms, name) || !selected(c, name))
+		return true;
+	return vm && !mine(c, vm);
+}
+
+/*
+ * A declared address or MAC that a VM this run leaves alone has (recorded in
+ * its status): vm is held, naming that VM; true then.  (A VM the run changes
+ * or deletes gives the address up first: plan_build orders them.)
+ */
+static bool
+address_left_alone(struct ctx *c, const struct vm_spec *vm, uint32_t ip, const uint8_t mac[6])
+{
+	for (size_t i = 0; i < c->obs->n_vms; i++) {
+		const struct observed_vm *o = &c->obs->vms[i];
+		char what[32];
+
+		if (strcmp(o->name, vm->name) == 0 || !o->status.ip)
+			continue;
+		if (o->status.ip == ip)
+			ipv4_format(ip, what);
+		else if (o->status.has_mac && memcmp(o->status.mac, mac, 6) == 0)
+			mac_format(mac, what);
+		else
+			continue;
+		if (!left_alone(c, o->name))
+			continue;
+		c->p->held = strv_append_take(
+			c->p->held, xasprintf("%s: %s: %s belongs to vm '%s', which this run leaves "
+					      "alone (held, not among --only, or of another host)",
+					      vm->name, vm->path, what, o->name));
+		return true;
+	}
+	return false;
 }
 
 static bool
@@ -412,10 +513,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	fresh = !os || !os->id[0];
 	creating = fresh || !os->generation[0];
 
-	/* Address: declared, else recorded, else the first free one. */
+	/* Address: declared, else recorded (unless another VM declares it),
+	 * else the first free one. */
 	if (vm->has_ip)
 		ip = vm->ip;
-	else if (os && os->ip && in_range(c, os->ip))
+	else if (os && os->ip && in_range(c, os->ip) && !address_claimed(c, vm, os->ip))
 		ip = os->ip;
 	else
 		ip = alloc_ip(c);
@@ -429,6 +531,8 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		memcpy(mac, vm->mac, 6);
 	else
 		mac_from_ip(ip, mac);
+	if ((vm->has_ip || vm->has_mac) && address_left_alone(c, vm, ip, mac))
+		return;
 
 	alive = o && o->proc_alive;
 	tap_ok = o && o->tap_present && o->tap_ok && str_eq(o->tap_master, host->bridge_name);
@@ -879,11 +983,14 @@ plan_build(const struct spec *desired, const struct observed *obs,
 	for (size_t i = 0; i < desired->n_vms; i++) {
 		const struct vm_spec *v = &desired->vms[i];
 
-		if (v->has_ip)
+		if (v->has_ip) {
 			use_ip(&c, v->ip);
-		if (v->has_mac && v->mac[0] == 0x06 && v->mac[1] == 0x00)
-			use_ip(&c, (uint32_t)v->mac[2] << 24 | (uint32_t)v->mac[3] << 16 |
-					   (uint32_t)v->mac[4] << 8 | v->mac[5]);
+			bit_set(&c, c.ip_claimed, v->ip);
+		}
+		if (v->has_mac && mac_ip(v->mac)) {
+			use_ip(&c, mac_ip(v->mac));
+			bit_set(&c, c.mac_claimed, mac_ip(v->mac));
+		}
 	}
 
 	/*
@@ -900,23 +1007,14 @@ plan_build(const struct spec *desired, const struct observed *obs,
 	for (size_t i = 0; i < desired->n_vms; i++)
 		order[i] = &desired->vms[i];
 	qsort(order, desired->n_vms, sizeof(*order), cmp_vm_ptr);
-	for (size_t i = 0; !spec_holds_all(desired) && i < desired->n_vms; i++) {
-		const struct vm_spec *vm = order[i];
-
-		if (strv_contains(desired->held_vms, vm->name) || !selected(&c, vm->name))
-			continue;
-		if (!mine(&c, vm)) {
-			if (observed_find(obs, vm->name))
-				p->notes = strv_append_take(
-					p->notes,
-					xasprintf("%s: declared for host '%s', not this host ('%s'): "
-						  "left alone",
-						  vm->name, vm->host,
-						  opt->host_name ? opt->host_name : "?"));
-			continue;
-		}
-		plan_declared(&c, vm, observed_find(obs, vm->name));
-	}
+	/*
+	 * Deletions next, then the VMs that leave their address or MAC for
+	 * another, then the rest: what one gives up is free before another
+	 * takes it (a renamed VM, an address declared that another VM had
+	 * been given).  apply runs each of these phases to its end before the
+	 * next begins.
+	 */
+	c.phase = PLAN_PHASE_DELETE;
 	for (size_t i = 0; !spec_holds_all(desired) && i < obs->n_vms; i++) {
 		const struct observed_vm *o = &obs->vms[i];
 
@@ -925,11 +1023,33 @@ plan_build(const struct spec *desired, const struct observed *obs,
 		plan_delete(&c, o);
 		n_deletes++;
 	}
+	for (c.phase = PLAN_PHASE_MOVE; c.phase <= PLAN_PHASE_REST; c.phase++)
+		for (size_t i = 0; !spec_holds_all(desired) && i < desired->n_vms; i++) {
+			const struct vm_spec *vm = order[i];
+			const struct observed_vm *o = observed_find(obs, vm->name);
+
+			if (strv_contains(desired->held_vms, vm->name) || !selected(&c, vm->name))
+				continue;
+			if (!mine(&c, vm)) {
+				if (o && c.phase == PLAN_PHASE_REST)
+					p->notes = strv_append_take(
+						p->notes,
+						xasprintf("%s: declared for host '%s', not this host "
+							  "('%s'): left alone",
+							  vm->name, vm->host,
+							  opt->host_name ? opt->host_name : "?"));
+				continue;
+			}
+			if (moves_address(&c, vm, o) == (c.phase == PLAN_PHASE_MOVE))
+				plan_declared(&c, vm, o);
+		}
 	if (n_deletes > 1 && n_deletes * 2 > obs->n_vms && !opt->allow_mass_delete)
 		p->refused = xasprintf("this run would delete %zu of the %zu existing vms; "
 				       "refusing without --allow-mass-delete",
 				       n_deletes, obs->n_vms);
 	free(c.used);
+	free(c.ip_claimed);
+	free(c.mac_claimed);
 	*ret = TAKE_PTR(p);
 	return 0;
 }

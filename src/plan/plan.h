@@ -63,8 +63,17 @@ struct plan_action {
 	struct observed_orphan orphan;	/* ACTION_ORPHAN */
 };
 
+/* The order apply runs changes in: each phase to its end before the next. */
+enum plan_phase {
+	PLAN_PHASE_ORPHAN,	/* one after another */
+	PLAN_PHASE_DELETE,
+	PLAN_PHASE_MOVE,	/* VMs leaving their address or MAC for another */
+	PLAN_PHASE_REST,
+};
+
 struct plan_change {
 	enum change_kind kind;
+	enum plan_phase phase;	/* changes[] are in phase order */
 	char *vm_name;		/* NULL for an orphan */
 	char *detail;		/* "memory 1G -> 2G", NULL when none */
 	const struct vm_spec *vm;	/* borrowed from the spec; NULL for delete and orphans */
