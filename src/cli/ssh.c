@@ -378,10 +378,16 @@ enum {
 	OPT_CONFIG,
 };
 
+/*
+ * Install body in path's marked block.  The folder is made only when
+ * make_dir (~/.ssh, which ssh expects); a symbolic link (a dotfile
+ * manager's) is written through, to the file it names, and stays a link.
+ */
 static int
-write_config(const char *path, const char *body)
+write_config(const char *given, const char *body, bool make_dir)
 {
-	_cleanup_free_ char *old = NULL, *text = NULL, *dir = xstrdup(path);
+	_cleanup_free_ char *old = NULL, *text = NULL, *dir = xstrdup(given), *real = NULL;
+	const char *path = given;
 	struct stat st;
 	mode_t mode = 0600;
 	size_t len = 0;
@@ -391,11 +397,20 @@ write_config(const char *path, const char *body)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		r = mkdir_p(dir, 0700);
+		r = make_dir ? mkdir_p(dir, 0700) : (stat(dir, &st) < 0 ? -errno : 0);
 		if (r < 0) {
-			cli_errorf("ssh-config: create '%s': %s", dir, strerror(-r));
+			cli_errorf("ssh-config: folder '%s': %s", dir, strerror(-r));
 			return EXIT_FAILED;
 		}
+	}
+	if (lstat(given, &st) == 0 && S_ISLNK(st.st_mode)) {
+		real = realpath(given, NULL);
+		if (!real) {
+			cli_errorf("ssh-config: '%s' is a symbolic link to nothing: %s", given,
+				   strerror(errno));
+			return EXIT_FAILED;
+		}
+		path = real;
 	}
 	r = read_file(path, SSH_CONFIG_MAX, &old, &len);
 	if (r == -ENOENT)
@@ -492,5 +507,5 @@ cli_ssh_config(int argc, char **argv)
 		def_path = xasprintf("%s/.ssh/config", home);
 		path = def_path;
 	}
-	return write_config(path, body);
+	return write_config(path, body, path == def_path);
 }

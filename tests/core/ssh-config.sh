@@ -58,6 +58,19 @@ printf 'Host other\n\tUser me\n' >"$T/config"
 { printf 'Host other\n\tUser me\n# BEGIN banger\n'; cat "$T/cfg"; printf '# END banger\n'; } \
 	>"$T/want-cfg"
 cmp "$T/want-cfg" "$T/config" || { cat "$T/config"; fail "ssh config block"; }
+# A link (a dotfile manager's) is written through and stays a link.
+mkdir -p "$T/dotfiles"
+printf 'Host other\n\tUser me\n' >"$T/dotfiles/config"
+ln -s "$T/dotfiles/config" "$T/linked"
+"$BANGER" ssh-config --write --config "$T/linked"
+[ -L "$T/linked" ] || fail "the link was replaced"
+cmp "$T/want-cfg" "$T/dotfiles/config" || { cat "$T/dotfiles/config"; fail "linked config block"; }
+# A --config in a folder that does not exist is refused; nothing is made.
+if "$BANGER" ssh-config --write --config "$T/nope/dir/config" 2>"$T/err"; then
+	fail "a missing folder accepted"
+fi
+grep -q "folder '$T/nope/dir'" "$T/err" || { cat "$T/err"; fail "no folder message"; }
+[ ! -e "$T/nope" ] || fail "a folder was made for --config"
 printf '# BEGIN banger\n' >"$T/broken"
 if "$BANGER" ssh-config --write --config "$T/broken" 2>"$T/err"; then fail "damaged block accepted"; fi
 grep -q "block is damaged" "$T/err" || fail "no damage message"
