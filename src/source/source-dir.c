@@ -60,16 +60,23 @@ path_inside(const char *root, const char *p)
 
 /*
  * Read a regular file without blocking on FIFOs or devices.  -EFBIG when it
- * is over SOURCE_FILE_MAX, -EINVAL when it is not a regular file.
+ * is over SOURCE_FILE_MAX, -EINVAL when it is not a regular file, -EPERM
+ * when, read as root, anyone may change it: as its folder (cli's
+ * state_dir_check), a declaration names what banger runs as root.
  */
 static int
 read_regular(int dirfd, const char *name, int flags, char **ret_data, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
 
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH) && geteuid() == 0)
+		return -EPERM;
 	return read_fd_regular(fd, SOURCE_FILE_MAX, ret_data, ret_len);
 }
 

@@ -428,6 +428,11 @@ read_error_diag(struct diag_list *d, const char *path, int r)
 	case -EISDIR:
 		diag_add(d, path, 1, 1, "found a directory, expected a file");
 		break;
+	case -EPERM:
+		diag_add(d, path, 1, 1,
+			 "found a file anyone can change (world-writable), expected one only its "
+			 "owner or group may write: banger runs as root (chmod o-w)");
+		break;
 	case -EINVAL:
 		diag_add(d, path, 1, 1, "found something that is not a regular file, expected a file");
 		break;

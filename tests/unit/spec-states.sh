@@ -97,6 +97,22 @@ banger: held vms (no action will be taken on them): looks-like-image, secret
 EOT
 check links "$work/links.expected"
 
+# As root, a file anyone can change is refused as its folder would be.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p open/vms open/images
+	printf 'kernel: /k\nrootfs: /r\n' >open/images/base.yaml
+	printf 'image: base\n' >open/vms/web.yaml
+	printf 'image: base\n' >open/vms/db.yaml
+	chmod 0666 open/vms/web.yaml
+	chmod 0664 open/vms/db.yaml
+	cat >"$work/open.expected" <<'EOT'
+open/vms/web.yaml:1:1: found a file anyone can change (world-writable), expected one only its owner or group may write: banger runs as root (chmod o-w)
+banger: 1 problem in 'open'
+banger: held vms (no action will be taken on them): web
+EOT
+	check open "$work/open.expected"
+fi
+
 mkdir -p missing-parent
 cat >"$work/missing.expected" <<'EOT'
 banger: state directory 'missing-parent/none': No such file or directory
