@@ -34,6 +34,10 @@
 #include "util/cleanup.h"
 #include "util/name.h"
 
+/* IFF_LOWER_UP of <linux/if.h>, which clashes with <net/if.h>: a tun
+ * device has it while a process holds the device open. */
+#define TAP_LOWER_UP 0x10000
+
 #define IP_FORWARD_PATH "/proc/sys/net/ipv4/ip_forward"
 
 struct net_netlink {
@@ -790,6 +794,7 @@ nl_link_list(void *userdata, struct net_link **ret, size_t *ret_n, struct error 
 		nl->name = xstrdup(l->name);
 		nl->alias = l->alias ? xstrdup(l->alias) : NULL;
 		nl->up = (l->flags & IFF_UP) != 0;
+		nl->carrier = (l->flags & TAP_LOWER_UP) != 0;
 		if (l->master > 0) {
 			struct dump_link key = { .index = l->master };
 			const struct dump_link *m =

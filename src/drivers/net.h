@@ -24,6 +24,7 @@ struct net_link {
 	char *alias;	/* NULL when the link has none */
 	char *master;	/* enslaving bridge, NULL when none */
 	bool up;
+	bool carrier;	/* a process has the tap open (a running guest's) */
 	bool owned;	/* name has TAP_PREFIX and alias parses as banger's */
 	char *vm_name;	/* from the alias, when owned */
 	char *vm_id;	/* from the alias, when owned */

@@ -518,6 +518,7 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 		if (v && strcmp(v->name, l->vm_name) == 0 && strcmp(v->status.tap, l->name) == 0) {
 			v->tap_present = true;
 			v->tap_ok = l->up && l->master;
+			v->tap_carrier = l->carrier;
 			free(v->tap_master);
 			v->tap_master = l->master ? xstrdup(l->master) : NULL;
 			continue;

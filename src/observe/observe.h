@@ -25,6 +25,7 @@ struct observed_vm {
 	/* host facts */
 	bool tap_present;
 	bool tap_ok;			/* up and enslaved to a bridge */
+	bool tap_carrier;		/* held open by a process (a running guest) */
 	char *tap_master;
 	bool nat_masq, nat_fwd;
 	uint32_t nat_ip;		/* masquerade rule's address */

@@ -476,6 +476,26 @@ strv_join(char *const *l, const char *sep)
 	return s;
 }
 
+/*
+ * A tap of the VM's that a process holds open (its carrier is up) while no
+ * guest of this status directory runs: a guest banger does not know, such
+ * as the one a run with another status directory started, uses it.  A
+ * second guest on the same addresses and disks, or a deletion under it,
+ * would harm that one: the VM is held, naming the tap.  True then.
+ */
+static bool
+tap_in_use_elsewhere(struct ctx *c, const struct observed_vm *o)
+{
+	if (!o || !o->tap_present || !o->tap_carrier || o->proc_alive)
+		return false;
+	c->p->held = strv_append_take(
+		c->p->held,
+		xasprintf("%s: its tap %s is held open by a process that is not a guest of this "
+			  "status directory (another status directory's?); left alone",
+			  o->name, o->status.tap[0] ? o->status.tap : "?"));
+	return true;
+}
+
 static void
 plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm *o)
 {
@@ -510,6 +530,8 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	memcpy(image_hash, c->hashed_img_hash, sizeof(image_hash));
 	memcpy(root_hash, c->hashed_img_root_hash, sizeof(root_hash));
 	plan_seed_hash_keys(c->d, vm, c->opt->ssh_pubkey, seed_hash);
+	if (tap_in_use_elsewhere(c, o))
+		return;
 	fresh = !os || !os->id[0];
 	creating = fresh || !os->generation[0];
 
@@ -785,13 +807,15 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	}
 }
 
-static void
+static bool
 plan_delete(struct ctx *c, const struct observed_vm *o)
 {
 	const struct vm_status *s = &o->status;
 	bool retain = s->applied.on_delete == ON_DELETE_RETAIN;
 	struct plan_change *ch;
 
+	if (tap_in_use_elsewhere(c, o))
+		return false;
 	ch = new_change(c, CHANGE_DELETE, o->name);
 	vm_status_copy(&ch->status, s);
 	ch->status.pid = o->proc_alive ? o->proc_pid : 0;
@@ -817,6 +841,7 @@ plan_delete(struct ctx *c, const struct observed_vm *o)
 		ch->detail = xstrdup("its status file is unusable");
 	else if (s->work_ready)
 		ch->detail = xstrdup(retain ? "work disk kept" : "work disk purged");
+	return true;
 }
 
 static void
@@ -1020,8 +1045,8 @@ plan_build(const struct spec *desired, const struct observed *obs,
 
 		if (declared_anywhere(desired, order, o->name) || !selected(&c, o->name))
 			continue;
-		plan_delete(&c, o);
-		n_deletes++;
+		if (plan_delete(&c, o))
+			n_deletes++;
 	}
 	for (c.phase = PLAN_PHASE_MOVE; c.phase <= PLAN_PHASE_REST; c.phase++)
 		for (size_t i = 0; !spec_holds_all(desired) && i < desired->n_vms; i++) {

@@ -345,6 +345,10 @@ f_link_list(void *ud, struct net_link **ret, size_t *ret_n, struct error **err)
 		l->alias = dupn(o->alias);
 		l->master = dupn(o->master);
 		l->up = o->up;
+		/* Carrier while a process holds the tap, as with a real tun. */
+		for (size_t j = 0; j < h->n_objs && !l->carrier; j++)
+			l->carrier = h->objs[j].kind == FAKE_PROC && h->objs[j].tap &&
+				     strcmp(h->objs[j].tap, o->name) == 0;
 		l->owned = net_alias_parse(o->alias, &l->vm_name, &l->vm_id) == 0;
 	}
 	*ret = links;

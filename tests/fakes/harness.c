@@ -259,6 +259,18 @@ harness_drift(const char *status_dir, struct fake_host *h, const char *cmd)
 		name_tap_from_id(id, tap);
 		return fake_host_remove(h, FAKE_LINK, tap);
 	}
+	if (strcmp(verb, "guest-elsewhere") == 0) {
+		/* A guest on the VM's tap that this status directory does not
+		 * know: another status directory's (its socket lies outside). */
+		char tap[16];
+		_cleanup_free_ char *sock = xasprintf("/elsewhere/vms/%s/api.sock", arg);
+
+		name_tap_from_id(id, tap);
+		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_PROC, .name = sock,
+						     .pid = h->next_pid++, .tap = tap,
+						     .booted = true });
+		return 0;
+	}
 	if (strcmp(verb, "rm-nat") == 0) {
 		bool any = false;
 

@@ -12,10 +12,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +318,7 @@ START_TEST(test_tap_lifecycle)
 	struct error *err = NULL;
 	struct net_link *links = NULL;
 	size_t n = 0;
+	int guest;
 	json_t *l;
 
 	ck_assert_int_eq(net->bridge_ensure(net->userdata, BRIDGE, ip4("10.77.0.1"), 24, &err), 0);
@@ -336,6 +340,15 @@ START_TEST(test_tap_lifecycle)
 	check_tap(TAP1, "banger vm=web2 id=" ID1, true);
 	ck_assert_int_eq(net->tap_ensure(net->userdata, TAP2, BRIDGE, "db", ID2, &err), 0);
 
+	/* A process holding TAP1 open, as a guest does: its carrier is up. */
+	guest = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(guest, 0);
+	{
+		struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", TAP1);
+		ck_assert_int_eq(ioctl(guest, TUNSETIFF, &ifr), 0);
+	}
 	ck_assert_int_eq(net->link_list(net->userdata, &links, &n, &err), 0);
 	ck_assert_uint_eq(n, 2);
 	for (size_t i = 0; i < n; i++) {
@@ -345,11 +358,18 @@ START_TEST(test_tap_lifecycle)
 		if (strcmp(links[i].name, TAP1) == 0) {
 			ck_assert_str_eq(links[i].vm_name, "web2");
 			ck_assert_str_eq(links[i].vm_id, ID1);
+			ck_assert(links[i].carrier);
 		} else {
 			ck_assert_str_eq(links[i].name, TAP2);
 			ck_assert_str_eq(links[i].vm_id, ID2);
+			ck_assert(!links[i].carrier);
 		}
 	}
+	net_links_free(links, n);
+	(void)close(guest);
+	ck_assert_int_eq(net->link_list(net->userdata, &links, &n, &err), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(!links[i].carrier);
 	net_links_free(links, n);
 
 	/* Only the owning VM id deletes. */
