@@ -1120,6 +1120,12 @@ run_change(struct actx *a, size_t i)
 				set_str(&st.last_error, msg);
 				if (st.phase != VM_PHASE_DELETING)
 					st.phase = VM_PHASE_FAILED;
+				/* Not stopped yet: the guest still has the address it
+				 * was started with, which the record must say. */
+				if (st.pid && ch->from_ip && st.ip != ch->from_ip) {
+					st.ip = ch->from_ip;
+					memcpy(st.mac, ch->from_mac, 6);
+				}
 				r = save(a, &st, true, &e2);
 				/* The failure itself is reported; a second one about
 				 * recording it adds nothing the user can act on. */

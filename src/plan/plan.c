@@ -654,9 +654,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	memcpy(ch->image_hash, image_hash, sizeof(image_hash));
 	memcpy(ch->root_hash, root_hash, sizeof(root_hash));
 	memcpy(ch->seed_hash, seed_hash, sizeof(seed_hash));
-	if (os)
+	if (os) {
 		vm_status_copy(&ch->status, os);
-	else
+		ch->from_ip = os->ip;
+		memcpy(ch->from_mac, os->mac, 6);
+	} else
 		ch->status.name = xstrdup(vm->name);
 	ch->status.ip = ip;
 	memcpy(ch->status.mac, mac, 6);
@@ -671,15 +673,20 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 
 	if (fresh)
 		add_action(c, ACTION_IDENTITY, "identity: new id, ip %s, mac %s", ipbuf, macbuf);
-	if (!tap_ok) {
+	/* The bridge is made sure of for a new tap, and for a VM moving to
+	 * another address: bridge.address may have changed, which banger
+	 * does not apply to an existing bridge (the step fails, saying so,
+	 * before the VM is stopped). */
+	if (!tap_ok || (os && os->ip && os->ip != ip)) {
 		char gw[16];
 
 		ipv4_format(host->bridge_addr, gw);
 		add_action(c, ACTION_BRIDGE, "bridge %s %s/%u", host->bridge_name, gw,
 			   host->bridge_prefix);
+	}
+	if (!tap_ok)
 		add_action(c, ACTION_TAP, "tap %s on %s", fresh ? "(new)" : os->tap,
 			   host->bridge_name);
-	}
 	if (vm->nat) {
 		bool nat_ok = o && o->nat_masq && o->nat_fwd && o->nat_ip == ip &&
 			      o->n_nat_rules == 2 && !fresh;

@@ -84,6 +84,10 @@ struct plan_change {
 	char root_hash[65];	/* plan_image_root_hash of the image */
 	char seed_hash[65];
 	bool fresh;		/* no id yet: ACTION_IDENTITY draws it */
+	/* The address and MAC the VM had when observed (0: none): a change
+	 * that fails while its guest still runs puts them back. */
+	uint32_t from_ip;
+	uint8_t from_mac[6];
 	bool idle_held;		/* stopped for idleness at this generation: kept stopped */
 	size_t first, n;	/* its actions: plan->actions[first .. first+n) */
 };

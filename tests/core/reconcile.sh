@@ -165,6 +165,18 @@ expect_exit 1 "$BANGER" reconcile --only web --only wbe
 has_err "--only wbe: no such vm"
 expect_exit 0 "$BANGER" plan --only web
 
+# A new bridge.address is not applied to the existing bridge: the VMs that
+# would move say why and keep running where they are.
+webip_before=$(sed -n 's/^ip: "*\([0-9.]*\)"*$/\1/p' "$T/status/vms/web.yaml")
+printf 'bridge:\n  address: 10.88.0.1/24\n' >"$T/state/host.yaml"
+expect_exit 0 "$BANGER" plan
+has "    bridge banger0 10.88.0.1/24"
+expect_exit 1 "$BANGER" reconcile
+has "has another address"
+grep -q "^ip: \"*$webip_before\"*\$" "$T/status/vms/web.yaml" || fail "web moved"
+rm "$T/state/host.yaml"
+expect_exit 0 "$BANGER" reconcile
+
 # Tables keep their columns with names longer than the usual width.
 long=a-name-of-forty-characters-for-a-vm-abcd
 printf 'image: base\nstate: stopped\n' >"$T/state/vms/$long.yaml"
