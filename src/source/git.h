@@ -4,8 +4,8 @@
  * tree, so a half-finished edit is never applied.  The repository (a local
  * path, file://, https or ssh URL) is fetched into a bare cache repository
  * under the status directory; the commit last accepted is kept there as
- * refs/banger/applied/BRANCH, and a new tip is accepted only when it descends from
- * it (fast-forward) unless rewinding is allowed.
+ * refs/banger/applied/URLHASH/BRANCH, and a new tip is accepted only when it
+ * descends from it (fast-forward) unless rewinding is allowed.
  */
 #pragma once
 
@@ -15,8 +15,16 @@
 #include "util/error.h"
 
 /* The refs, inside the cache repository, of the commit last accepted, one
- * per branch: SOURCE_GIT_APPLIED_REF + BRANCH. */
+ * per repository and branch: source_git_applied_ref(). */
 #define SOURCE_GIT_APPLIED_REF "refs/banger/applied/"
+
+/*
+ * SOURCE_GIT_APPLIED_REF + the first 16 hex digits of the SHA-256 of url (a
+ * local path made absolute first) + "/" + branch: another repository starts
+ * afresh, its first tip accepted, instead of reading as a rewind of the last
+ * one's.  Caller frees.
+ */
+char *source_git_applied_ref(const char *url, const char *branch);
 
 struct source_git_options {
 	const char *url;	/* repository: local path (work tree or bare) or URL */

@@ -9,7 +9,7 @@
  *      refs/remotes/origin/BRANCH;
  *   3. accept the fetched tip when it is the accepted commit, descends from
  *      it, or rewinding is allowed; otherwise keep the accepted commit;
- *   4. move refs/banger/applied/BRANCH to the accepted commit;
+ *   4. move refs/banger/applied/URLHASH/BRANCH to the accepted commit;
  *   5. read host.yaml and the *.yaml of each top folder from its tree.
  * A failed fetch or a refused tip leaves the last accepted commit in force
  * and is returned as a warning; with no accepted commit at all it is an
@@ -28,6 +28,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/sha256.h"
 #include "util/strv.h"
 
 void
@@ -168,6 +169,45 @@ fetch_tip(git_repository *repo, const char *url, const char *branch, git_oid *re
 	if (sym_git_reference_name_to_id(ret_tip, repo, tracking) < 0)
 		return error_set(err, -ENOENT, "fetch '%s': no branch '%s' there", url, branch);
 	return 0;
+}
+
+char *
+source_git_applied_ref(const char *url, const char *branch)
+{
+	_cleanup_free_ char *real = strstr(url, "://") ? NULL : realpath(url, NULL);
+	const char *key = real ? real : url;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	char hex[SHA256_HEX_SIZE];
+	struct sha256_ctx c;
+
+	sha256_init(&c);
+	sha256_update(&c, key, strlen(key));
+	sha256_final(&c, digest);
+	sha256_hex(digest, hex);
+	return xasprintf(SOURCE_GIT_APPLIED_REF "%.16s/%s", hex, branch);
+}
+
+/*
+ * The ref of earlier versions, SOURCE_GIT_APPLIED_REF + branch, taken over
+ * as applied_ref when the cache's remote is still url: an upgrade keeps the
+ * commit accepted, and so the check against a rewind.
+ */
+static void
+applied_ref_take_over(git_repository *repo, const char *url, const char *branch,
+		      const char *applied_ref)
+{
+	_cleanup_(git_remote_freep) git_remote *remote = NULL;
+	_cleanup_free_ char *legacy = xasprintf(SOURCE_GIT_APPLIED_REF "%s", branch);
+	git_reference *ref = NULL;
+	git_oid id;
+
+	if (sym_git_reference_name_to_id(&id, repo, applied_ref) == 0 ||
+	    sym_git_reference_name_to_id(&id, repo, legacy) < 0 ||
+	    sym_git_remote_lookup(&remote, repo, "origin") < 0 || !sym_git_remote_url(remote) ||
+	    strcmp(sym_git_remote_url(remote), url) != 0)
+		return;
+	if (sym_git_reference_create(&ref, repo, applied_ref, &id, 0, "banger: per repository") == 0)
+		sym_git_reference_free(ref);
 }
 
 static int
@@ -440,10 +480,11 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 
 	if (!o->cache_dir)
 		return read_in_place(o, branch, ret, ret_info, err);
-	applied_ref = xasprintf(SOURCE_GIT_APPLIED_REF "%s", branch);
+	applied_ref = source_git_applied_ref(o->url, branch);
 	r = cache_open(o->cache_dir, &repo, err);
 	if (r < 0)
 		return r;
+	applied_ref_take_over(repo, o->url, branch, applied_ref);
 
 	r = fetch_tip(repo, o->url, branch, &tip, &info.warning);
 	if (r >= 0) {

@@ -410,11 +410,76 @@ START_TEST(test_in_place_and_dry_run)
 		git_oid applied;
 
 		ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
-		ck_assert_int_eq(git_reference_name_to_id(&applied, c, SOURCE_GIT_APPLIED_REF "main"), 0);
+		_cleanup_free_ char *ref = source_git_applied_ref(url, "main");
+
+		ck_assert_int_eq(git_reference_name_to_id(&applied, c, ref), 0);
 		ck_assert(git_oid_equal(&applied, &id1));
 		git_repository_free(c);
 	}
 	git_repository_free(repo);
+}
+END_TEST
+
+/*
+ * Another repository for the same branch starts afresh: its tip is accepted
+ * (it is no rewind of the last one's), and when it cannot be fetched, the
+ * last one's commit is not read instead.  An upgrade from the ref of one
+ * branch keeps the accepted commit.
+ */
+START_TEST(test_switch_repository)
+{
+	git_repository *a = make_bare("a.git"), *b = make_bare("b.git");
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+	git_oid ida, idb, ida2;
+	char ha[GIT_OID_HEXSZ + 1], hb[GIT_OID_HEXSZ + 1];
+
+	commit_files(a, "main", v1, false, &ida);
+	commit_files(b, "main", v2, false, &idb);
+	git_oid_tostr(ha, sizeof(ha), &ida);
+	git_oid_tostr(hb, sizeof(hb), &idb);
+	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
+	ck_assert_str_eq(info.commit, ha);
+	s = source_free(s);
+	source_git_info_done(&info);
+	ck_assert_int_eq(read_src("b.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_null(info.warning);
+	ck_assert_str_eq(info.commit, hb);
+	s = source_free(s);
+	source_git_info_done(&info);
+	ck_assert_int_eq(read_src("gone.git", "main", false, &s, &info, &err), -EIO);
+	ck_assert_ptr_null(s);
+	error_free(TAKE_PTR(err));
+	source_git_info_done(&info);
+
+	/* The ref of one branch that earlier versions kept, for a's url: taken
+	 * over, so a rewound a is still refused. */
+	{
+		_cleanup_free_ char *url = xasprintf("%s/a.git", tmpdir);
+		_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
+		_cleanup_free_ char *ref = source_git_applied_ref(url, "main");
+		git_repository *c = NULL;
+		git_reference *r = NULL;
+
+		ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
+		ck_assert_int_eq(git_reference_lookup(&r, c, ref), 0);
+		ck_assert_int_eq(git_reference_delete(r), 0);
+		git_reference_free(r);
+		ck_assert_int_eq(git_reference_create(&r, c, SOURCE_GIT_APPLIED_REF "main", &ida, 1,
+						      "t"), 0);
+		git_reference_free(r);
+		ck_assert_int_eq(git_remote_set_url(c, "origin", url), 0);
+		git_repository_free(c);
+	}
+	commit_files(a, "main", v2, true, &ida2);	/* an orphan: a rewind */
+	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_nonnull(info.warning);
+	ck_assert_str_eq(info.commit, ha);
+	s = source_free(s);
+	source_git_info_done(&info);
+	git_repository_free(a);
+	git_repository_free(b);
 }
 END_TEST
 
@@ -507,6 +572,7 @@ source_git_suite(void)
 	tcase_add_test(tc, test_work_tree_dirty_edits_ignored);
 	tcase_add_test(tc, test_in_place_and_dry_run);
 	tcase_add_test(tc, test_dir_and_git_agree);
+	tcase_add_test(tc, test_switch_repository);
 	suite_add_tcase(s, tc);
 	return s;
 }
