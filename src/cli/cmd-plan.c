@@ -63,10 +63,11 @@ cli_plan(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		if (cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
+		case 'h':
 		case CLI_OPT_HELP:
 			help(stdout);
 			return EXIT_CONVERGED;
@@ -74,6 +75,11 @@ cli_plan(int argc, char **argv)
 			only = strv_append(only, optarg);
 			break;
 		case OPT_HOST_NAME:
+			if (!spec_hostname_ok(optarg)) {
+				cli_errorf("plan: --host-name: '%s' is not a host name (letters, "
+					   "digits, '.' and '-')", optarg);
+				return EXIT_USAGE;
+			}
 			host_name = optarg;
 			break;
 		case OPT_ALLOW_MASS_DELETE:

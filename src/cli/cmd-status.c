@@ -184,14 +184,20 @@ cli_status(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
+		case 'h':
 		case CLI_OPT_HELP:
 			help(stdout);
 			return EXIT_CONVERGED;
 		case OPT_HOST_NAME:
+			if (!spec_hostname_ok(optarg)) {
+				cli_errorf("status: --host-name: '%s' is not a host name (letters, "
+					   "digits, '.' and '-')", optarg);
+				return EXIT_USAGE;
+			}
 			host_name = optarg;
 			break;
 		default:

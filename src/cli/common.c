@@ -73,7 +73,7 @@ cli_common_help(FILE *f, bool json)
 	      f);
 	if (json)
 		fputs("      --json             print data as JSON\n", f);
-	fputs("      --help             show this help\n", f);
+	fputs("  -h, --help             show this help\n", f);
 }
 
 void

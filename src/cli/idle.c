@@ -149,10 +149,10 @@ cli_start(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
-		if (c == CLI_OPT_HELP) {
+		if (c == CLI_OPT_HELP || c == 'h') {
 			start_help(stdout);
 			return EXIT_CONVERGED;
 		}

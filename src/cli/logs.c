@@ -137,10 +137,11 @@ cli_logs(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "fn:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fn:h", longopts, NULL)) != -1) {
 		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
+		case 'h':
 		case CLI_OPT_HELP:
 			help(stdout);
 			return EXIT_CONVERGED;

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
+#include "util/name.h"
 
 static const struct cli_command commands[] = {
 	{ "validate", "check the declarations and list what they declare", cli_validate, false },
@@ -115,6 +116,12 @@ main(int argc, char **argv)
 	for (size_t i = 0; commands[i].name; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; commands[i].name; i++)
+		if (!commands[i].hidden && edit_distance(argv[1], commands[i].name) <= 2) {
+			cli_errorf("unknown command '%s', did you mean '%s'? see 'banger --help'",
+				   argv[1], commands[i].name);
+			return EXIT_USAGE;
+		}
 	cli_errorf("unknown command '%s'; see 'banger --help'", argv[1]);
 	return EXIT_USAGE;
 }

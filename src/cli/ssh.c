@@ -276,10 +276,10 @@ cli_ssh(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	/* "+": options end at NAME; everything after "--" is the command. */
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
-		if (c == CLI_OPT_HELP) {
+		if (c == CLI_OPT_HELP || c == 'h') {
 			ssh_help(stdout);
 			return EXIT_CONVERGED;
 		}
@@ -459,10 +459,11 @@ cli_ssh_config(int argc, char **argv)
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
 			continue;
 		switch (c) {
+		case 'h':
 		case CLI_OPT_HELP:
 			config_help(stdout);
 			return EXIT_CONVERGED;

@@ -9,6 +9,7 @@
 
 #include "spec/spec.h"
 #include "spec/yaml-tree.h"
+#include "util/name.h"
 
 /* A VM while loading: the model plus the positions cross-file checks need. */
 struct vm_work {
@@ -40,6 +41,3 @@ void host_spec_done(struct host_spec *h);
 void image_spec_done(struct image_spec *i);
 void vm_spec_done(struct vm_spec *v);
 void filesync_spec_done(struct filesync_spec *f);
-
-/* Levenshtein distance, capped: for "did you mean". */
-unsigned edit_distance(const char *a, const char *b);

@@ -64,36 +64,6 @@ join_key(const char *prefix, const char *key)
 	return prefix && *prefix ? xasprintf("%s.%s", prefix, key) : xstrdup(key);
 }
 
-unsigned
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	_cleanup_free_ unsigned *row = NULL;
-
-	if (la > 64 || lb > 64)
-		return 64;
-	row = xmalloc((lb + 1) * sizeof(*row));
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned diag = row[0];
-
-		row[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j], best;
-
-			best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			diag = up;
-			row[j] = best;
-		}
-	}
-	return row[lb];
-}
-
 /* The closest allowed key, when it is close enough to be a likely typo. */
 static const char *
 suggest(const char *key, const char *const *allowed)
@@ -876,8 +846,8 @@ mark_of(struct spec_mark *m, const char *file, const struct ynode *n)
 	m->col = n->col;
 }
 
-static bool
-hostname_ok(const char *s)
+bool
+spec_hostname_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -1222,7 +1192,7 @@ spec_parse_vm(struct kind_ctx *k, const char *name, const char *path, const char
 			"a host name (letters, digits, '.' and '-', at most 253 characters)";
 
 		if (want_str(&c, "host", v, expected)) {
-			if (hostname_ok(v->value))
+			if (spec_hostname_ok(v->value))
 				vm->host = xstrdup(v->value);
 			else
 				found_value(&c, "host", v, expected);

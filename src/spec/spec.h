@@ -330,6 +330,10 @@ struct spec {
 	size_t n_diags;
 };
 
+/* A host name as a VM's host: names it: 1 to 253 of letters, digits, '.'
+ * and '-', a letter or digit first and last. */
+bool spec_hostname_ok(const char *s);
+
 /* Whether every VM is held: host.yaml is broken or a file looks meant as it. */
 static inline bool
 spec_holds_all(const struct spec *s)

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "name.h"
+#include "util/alloc.h"
+#include "util/cleanup.h"
 
 bool
 name_is_dns_label(const char *s)
@@ -139,4 +141,35 @@ mac_from_ip(uint32_t ip, uint8_t ret[6])
 	ret[3] = (uint8_t)(ip >> 16);
 	ret[4] = (uint8_t)(ip >> 8);
 	ret[5] = (uint8_t)ip;
+}
+
+/* Levenshtein distance of a and b; 64 when either is longer than 64. */
+unsigned
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	_cleanup_free_ unsigned *row = NULL;
+
+	if (la > 64 || lb > 64)
+		return 64;
+	row = xmalloc((lb + 1) * sizeof(*row));
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j], best;
+
+			best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
 }

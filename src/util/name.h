@@ -31,3 +31,7 @@ void ipv4_format(uint32_t a, char out[16]);
 void mac_from_ip(uint32_t ip, uint8_t ret[6]);
 /* "06:00:0a:4d:00:02" into out (18 bytes). */
 void mac_format(const uint8_t mac[6], char out[18]);
+
+/* The Levenshtein distance of a and b (64 when either is longer than that):
+ * how far a typo is from a name. */
+unsigned edit_distance(const char *a, const char *b);

@@ -132,12 +132,21 @@ expect_rc() { # expect_rc RC ARGS...
 		fail=1
 	fi
 }
+expect_rc 64 valdate
+grep -q "unknown command 'valdate', did you mean 'validate'?" "$work/err" ||
+	{ echo "FAIL: no suggestion for a misspelt command"; fail=1; }
+expect_rc 64 plan --host-name "bad host"
+grep -q "'bad host' is not a host name" "$work/err" || { echo "FAIL: --host-name"; fail=1; }
 expect_rc 64 validate --bogus
 expect_rc 64 validate extra-argument
 expect_rc 64 validate --state
 expect_rc 0 validate -h
 expect_rc 0 validate --help
 grep -q '^Usage: banger validate' "$work/out" || { echo "FAIL: validate --help"; fail=1; }
+for c in plan reconcile status logs image doctor ssh ssh-config start; do
+	expect_rc 0 $c -h
+	grep -q "^Usage: banger $c" "$work/out" || { echo "FAIL: $c -h"; fail=1; }
+done
 expect_rc 0 validate --state valid-complete
 grep -q '^vm  *web  *image=base state=running vcpus=1 memory=256M work=1G ip=10.77.0.10' "$work/out" ||
 	{ echo "FAIL: listing"; cat "$work/out"; fail=1; }
