@@ -15,6 +15,7 @@
 struct vm_work {
 	struct vm_spec vm;
 	struct spec_mark *filesync_marks; /* one per vm.filesyncs entry */
+	size_t *filesync_items;		  /* its index in the file's list */
 	bool held;
 };
 

@@ -961,6 +961,7 @@ parse_vm_filesyncs(struct vctx *c, const struct ynode *n, struct vm_work *w)
 	if (!want_seq(c, "filesyncs", n))
 		return;
 	w->filesync_marks = xcalloc(n->n ? n->n : 1, sizeof(*w->filesync_marks));
+	w->filesync_items = xcalloc(n->n ? n->n : 1, sizeof(*w->filesync_items));
 	for (size_t i = 0; i < n->n; i++) {
 		const struct ynode *it = n->items[i];
 		_cleanup_free_ char *key = xasprintf("filesyncs[%zu]", i);
@@ -976,6 +977,7 @@ parse_vm_filesyncs(struct vctx *c, const struct ynode *n, struct vm_work *w)
 			continue;
 		}
 		vm->filesyncs = strv_append(vm->filesyncs, it->value);
+		w->filesync_items[count] = i;
 		mark_of(&w->filesync_marks[count++], vm->path, it);
 	}
 }

@@ -515,6 +515,7 @@ loader_done(struct loader *l)
 	for (size_t i = 0; i < l->n_vms; i++) {
 		vm_spec_done(&l->vms[i].vm);
 		free(l->vms[i].filesync_marks);
+		free(l->vms[i].filesync_items);
 	}
 	free(l->vms);
 	strv_free(l->bad_images);
@@ -701,6 +702,7 @@ check_references(struct loader *l, struct vm_work *w)
 {
 	struct vm_spec *vm = &w->vm;
 	const struct spec_mark *m;
+	size_t k;
 
 	if (vm->image && !spec_find_image(l->s, vm->image)) {
 		m = &vm->image_mark;
@@ -739,16 +741,17 @@ check_references(struct loader *l, struct vm_work *w)
 		if (spec_find_filesync(l->s, f))
 			continue;
 		m = &w->filesync_marks[i];
+		k = w->filesync_items[i];
 		if (strv_contains(l->bad_filesyncs, f))
 			diag_add(&l->d, m->file, m->line, m->col,
 				 "filesyncs[%zu]: found '%s', whose file filesyncs/%s.yaml has errors, "
 				 "expected a valid file sync (holding this vm)",
-				 i, f, f);
+				 k, f, f);
 		else if (unread_for(l, "filesyncs", f))
 			diag_add(&l->d, m->file, m->line, m->col,
 				 "filesyncs[%zu]: found '%s', whose file %s is not read, expected "
 				 "filesyncs/%s.yaml (holding this vm)",
-				 i, f, unread_for(l, "filesyncs", f), f);
+				 k, f, unread_for(l, "filesyncs", f), f);
 		else {
 			const char *hint = NULL;
 
@@ -759,12 +762,12 @@ check_references(struct loader *l, struct vm_work *w)
 				diag_add(&l->d, m->file, m->line, m->col,
 					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
 					 "is no filesyncs/%s.yaml), did you mean '%s'?",
-					 i, f, f, hint);
+					 k, f, f, hint);
 			else
 				diag_add(&l->d, m->file, m->line, m->col,
 					 "filesyncs[%zu]: found '%s', expected a declared file sync (there "
 					 "is no filesyncs/%s.yaml)",
-					 i, f, f);
+					 k, f, f);
 		}
 		w->held = true;
 	}
