@@ -160,16 +160,28 @@ cli_start(int argc, char **argv)
 			   argv[optind - 1]);
 		return EXIT_USAGE;
 	}
-	if (optind + 1 != argc || !name_is_dns_label(argv[optind])) {
+	if (optind + 1 != argc) {
 		cli_errorf("start: expected one vm name; see 'banger start --help'");
+		return EXIT_USAGE;
+	}
+	if (!name_is_dns_label(argv[optind])) {
+		cli_errorf("start: '%s' is not a vm name (a DNS label: a-z, 0-9, '-')",
+			   argv[optind]);
 		return EXIT_USAGE;
 	}
 	name = argv[optind];
 	/* Under the lock, so no reconcile writes the status file meanwhile. */
 	r = cli_run_prepare(&run, &common, NULL, 30000, &err);
 	if (r >= 0 && !spec_find_vm(run.spec, name)) {
+		bool held = strv_contains(run.spec->held_vms, name);
+
 		cli_run_done(&run);
-		cli_errorf("start: no vm '%s' is declared", name);
+		if (held)
+			cli_errorf("start: vm '%s' is held: its declaration (or one it depends "
+				   "on) is invalid; see 'banger validate'",
+				   name);
+		else
+			cli_errorf("start: no vm '%s' is declared", name);
 		return EXIT_FAILED;
 	}
 	if (r >= 0)
@@ -193,6 +205,8 @@ cli_start(int argc, char **argv)
 	}
 	if (was)
 		printf("vm '%s': idle stop cleared\n", name);
+	else
+		printf("vm '%s': not stopped for idleness; reconciling it as declared\n", name);
 	args = strv_append(args, "--only");
 	args = strv_append(args, name);
 	return cli_reconcile((int)strv_length(args), args);

@@ -320,6 +320,21 @@ cli_ssh(int argc, char **argv)
 		cli_errorf("ssh: vm '%s' has no address yet", name);
 		return EXIT_FAILED;
 	}
+	/* A stopped guest answers nothing: say so rather than wait for ssh. */
+	if (st.phase == VM_PHASE_STOPPED || st.phase == VM_PHASE_DELETING) {
+		bool idle = st.stopped_idle;
+
+		vm_status_done(&st);
+		if (idle)
+			cli_errorf("ssh: vm '%s' was stopped for idleness; 'banger start %s' starts "
+				   "it",
+				   name, name);
+		else
+			cli_errorf("ssh: vm '%s' is not running (declare 'state: running' and "
+				   "reconcile)",
+				   name);
+		return EXIT_FAILED;
+	}
 	ipv4_format(st.ip, ip);
 	vm_status_done(&st);
 	key = ssh_key_path(status_dir);

@@ -177,6 +177,18 @@ grep -q "^ip: \"*$webip_before\"*\$" "$T/status/vms/web.yaml" || fail "web moved
 rm "$T/state/host.yaml"
 expect_exit 0 "$BANGER" reconcile
 
+# banger start: what it says for a name it cannot start, or a VM not idle.
+expect_exit 64 "$BANGER" start ../x
+has_err "'../x' is not a vm name"
+expect_exit 1 "$BANGER" start nope
+has_err "no vm 'nope' is declared"
+printf 'image: base\nvcpu: 2\n' >"$T/state/vms/broken.yaml"
+expect_exit 1 "$BANGER" start broken
+has_err "vm 'broken' is held"
+rm "$T/state/vms/broken.yaml"
+expect_exit 0 "$BANGER" start web
+has "vm 'web': not stopped for idleness"
+
 # Tables keep their columns with names longer than the usual width.
 long=a-name-of-forty-characters-for-a-vm-abcd
 printf 'image: base\nstate: stopped\n' >"$T/state/vms/$long.yaml"

@@ -83,6 +83,9 @@ grep -q "file syncs changed" "$T/p3" || { cat "$T/p3"; fail "key change not plan
 if "$BANGER" ssh nope 2>"$T/err"; then fail "ssh to an unknown vm"; fi
 grep -q "no vm 'nope'" "$T/err" || fail "unknown vm message"
 if "$BANGER" ssh web uname 2>"$T/err"; then fail "command without --"; fi
+# A stopped VM is refused at once (db is declared stopped).
+if BANGER_SSH=/bin/true "$BANGER" ssh db -- true 2>"$T/err"; then fail "ssh to a stopped vm"; fi
+grep -q "vm 'db' is not running" "$T/err" || { cat "$T/err"; fail "stopped vm message"; }
 # The argv banger ssh runs ($BANGER_SSH stands in for ssh here).
 printf '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n' >"$T/fake-ssh"
 chmod +x "$T/fake-ssh"
