@@ -58,6 +58,7 @@ struct row {
 	const char *workspace_commit;
 	const char *source_commit;
 	const char *last_error;
+	const char *held;	/* why the plan holds it, or NULL */
 	int cpu_permille;	/* -1: unknown */
 	uint64_t rss;		/* 0: unknown */
 	bool has_disk;
@@ -270,6 +271,13 @@ cli_status(int argc, char **argv)
 				w->detail = p->changes[j].detail;
 			}
 		w->last_error = o ? o->status.last_error : NULL;
+		/* The plan's held lines read "NAME: why". */
+		for (size_t j = 0; p->held && p->held[j] && !w->held; j++) {
+			size_t nl = strlen(names[i]);
+
+			if (strncmp(p->held[j], names[i], nl) == 0 && p->held[j][nl] == ':')
+				w->held = p->held[j] + nl + (p->held[j][nl + 1] == ' ' ? 2 : 1);
+		}
 		if (o && o->status.disk_strategy != DISK_STRATEGY_AUTO)
 			w->strategy = status_strategy_to_string(o->status.disk_strategy);
 		fill_stats(w, &run, o, now);
@@ -312,6 +320,7 @@ cli_status(int argc, char **argv)
 							     : json_null());
 			json_object_set_new(v, "last_error",
 					    w->last_error ? json_string(w->last_error) : json_null());
+			json_object_set_new(v, "held", w->held ? json_string(w->held) : json_null());
 			json_object_set_new(v, "cpu_percent",
 					    w->cpu_permille >= 0 ? json_real(w->cpu_permille / 10.0)
 								 : json_null());
@@ -396,6 +405,9 @@ cli_status(int argc, char **argv)
 			       w->source_commit ? w->source_commit : "-",
 			       w->last_error ? w->last_error : "-");
 		}
+		for (size_t i = 0; i < n_rows; i++)
+			if (rows[i].held)
+				printf("held %s: %s\n", rows[i].name, rows[i].held);
 		for (size_t i = 0; !only && i < run.obs->n_orphans; i++)
 			printf("orphan %s %s\n", orphan_kind_to_string(run.obs->orphans[i].kind),
 			       run.obs->orphans[i].name);

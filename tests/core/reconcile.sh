@@ -185,6 +185,8 @@ has_err "no vm 'nope' is declared"
 printf 'image: base\nvcpu: 2\n' >"$T/state/vms/broken.yaml"
 expect_exit 1 "$BANGER" start broken
 has_err "vm 'broken' is held"
+expect_exit 0 "$BANGER" status
+has "held broken: vms/broken.yaml:2:1: found unknown key 'vcpu'"
 rm "$T/state/vms/broken.yaml"
 expect_exit 0 "$BANGER" start web
 has "vm 'web': not stopped for idleness"
