@@ -317,6 +317,15 @@ cli_validate(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 
+	/* What was read, when it is not simply the files of the folder. */
+	if (!common.json && !quiet && src->commit)
+		fprintf(stderr, "banger: note: validated commit %.12s of '%s' (uncommitted edits "
+				"are not read; --worktree reads them)\n",
+			src->commit, common.state_dir);
+	if (!common.json && !quiet && s->host.source_git)
+		fprintf(stderr, "banger: note: host.yaml names the git source '%s': plan and "
+				"reconcile read that repository, not these files\n",
+			s->host.source_git);
 	for (size_t i = 0; i < s->n_diags; i++) {
 		_cleanup_free_ char *line = spec_diag_format(&s->diags[i], common.state_dir);
 
@@ -326,6 +335,8 @@ cli_validate(int argc, char **argv)
 	if (common.json) {
 		_cleanup_(json_decref_p) json_t *o = spec_json(s, common.state_dir);
 
+		json_object_set_new(o, "commit", jstr(src->commit));
+		json_object_set_new(o, "git_source", jstr(s->host.source_git));
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 	} else if (s->n_diags) {

@@ -36,6 +36,17 @@ git add -A && git commit -q -m one && git remote add origin "$T/fleet.git" && gi
 c1=$(git rev-parse HEAD)
 
 # 1. Reconcile from the bare repository: this host's share only.
+# validate says which commit it read, and that uncommitted edits are not.
+printf 'image: base\nbogus: 1\n' >"$T/wt/vms/web.yaml"
+run 0 validate --state "$T/wt"
+has_err "validated commit $(echo "$c1" | cut -c1-12) of '$T/wt'"
+run 1 validate --state "$T/wt" --worktree
+git checkout -q vms/web.yaml
+mkdir -p "$T/host-only"
+printf 'source:\n  git: %s\n' "$T/fleet.git" >"$T/host-only/host.yaml"
+run 0 validate --state "$T/host-only"
+has_err "host.yaml names the git source '$T/fleet.git'"
+
 run 0 reconcile --state "$T/fleet.git" --host-name alpha
 has "source: commit $(echo "$c1" | cut -c1-12) (the tip)"
 [ "$(status_commit web)" = "$c1" ] || fail "web's source_commit is not $c1"
