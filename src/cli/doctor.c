@@ -190,7 +190,11 @@ check_dir(struct run *run, const char *name, const char *path, bool is_status)
 				 path),
 			    "'%s' does not exist yet", path);
 		else
-			add(run, name, DOCTOR_WARN,
+			/* The default on a host not set up yet: a warning; a folder
+			 * named (--state, BANGER_STATE) that is missing: an error, as
+			 * for every other command. */
+			add(run, name,
+			    strcmp(path, DEFAULT_STATE_DIR) == 0 ? DOCTOR_WARN : DOCTOR_ERROR,
 			    fixf("create '%s' (mode 0755, owned by root) and declare host.yaml, "
 				 "images/ and vms/ in it",
 				 path),

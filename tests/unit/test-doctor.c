@@ -51,6 +51,7 @@ struct fake {
 	char strat_dir[256];
 	struct doctor_resolved resolved;
 	const char *hosts_file, *dnsmasq_dir;
+	const char *state_dir;	/* NULL: STATE */
 	int head_r;
 	const char *head;
 	char head_path[256];
@@ -122,7 +123,8 @@ f_program(void *u, const char *program, char **ret_path, char **ret_version,
 static int
 f_dir_stat(void *u, const char *path, struct stat *ret)
 {
-	bool state = strcmp(path, STATE) == 0, status = strcmp(path, STATUS) == 0;
+	bool state = strcmp(path, F.state_dir ? F.state_dir : STATE) == 0;
+	bool status = strcmp(path, STATUS) == 0;
 
 	(void)u;
 	memset(ret, 0, sizeof(*ret));
@@ -293,7 +295,7 @@ run_with(struct result *res, const char *host_yaml, bool with_net, bool with_dis
 		.disk = with_disk ? &disk_ops : NULL,
 		.disk_error = with_disk ? NULL : "status directory 'x' is not absolute",
 		.spec_error = spec_error,
-		.state_dir = STATE,
+		.state_dir = F.state_dir ? F.state_dir : STATE,
 		.status_dir = STATUS,
 		.hosts_file = F.hosts_file,
 		.dnsmasq_dir = F.dnsmasq_dir,
@@ -482,7 +484,12 @@ START_TEST(test_state_dir)
 {
 	expect(NULL, "state-dir", DOCTOR_OK, "'/srv/state': mode 0755, owner uid 0", NULL);
 	F.state_r = -ENOENT;
+	/* Missing: an error when named, a warning for the default on a host
+	 * not set up yet. */
+	expect(NULL, "state-dir", DOCTOR_ERROR, "does not exist: nothing is declared", "create");
+	F.state_dir = DEFAULT_STATE_DIR;
 	expect(NULL, "state-dir", DOCTOR_WARN, "does not exist: nothing is declared", "create");
+	F.state_dir = NULL;
 	F.state_r = -EACCES;
 	expect(NULL, "state-dir", DOCTOR_ERROR, "Permission denied", "permissions");
 	F.state_r = 0;
