@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "source/git.h"
 #include "drivers/disk-internal.h"
 #include "drivers/image-pin.h"
 #include "util/alloc.h"
@@ -271,5 +272,10 @@ cli_image(int argc, char **argv)
 		json_decref(o);
 	} else
 		printf("imported image '%s': %s\n", a.name, yaml);
+	/* plan and reconcile read a repository's commits, not its work tree. */
+	if (source_git_is_repository(c.state_dir))
+		fprintf(stderr, "banger: note: '%s' is a git repository: commit images/%s.yaml "
+				"for plan and reconcile to read it\n",
+			c.state_dir, a.name);
 	return 0;
 }

@@ -182,7 +182,12 @@ cli_logs(int argc, char **argv)
 	path = status_console_log(status_dir, argv[optind]);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0) {
-		if (errno == ENOENT)
+		_cleanup_free_ char *record = status_path(status_dir, argv[optind]);
+
+		if (errno == ENOENT && access(record, F_OK) < 0)
+			cli_errorf("logs: no vm '%s' here (no record in '%s')", argv[optind],
+				   status_dir);
+		else if (errno == ENOENT)
 			cli_errorf("logs: vm '%s' has no console log ('%s'): it never started here",
 				   argv[optind], path);
 		else

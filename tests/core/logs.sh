@@ -39,6 +39,12 @@ F=
 set +e
 "$BANGER" logs db >/dev/null 2>"$T/err"; rc=$?
 set -e
+[ $rc = 1 ] || fail "unknown vm exited $rc"
+grep -q "no vm 'db' here" "$T/err" || fail "unknown vm message"
+: >"$T/status/vms/db.yaml"	# a record, no log: never started
+set +e
+"$BANGER" logs db >/dev/null 2>"$T/err"; rc=$?
+set -e
 [ $rc = 1 ] || fail "missing log exited $rc"
 grep -q "vm 'db' has no console log" "$T/err" || fail "missing log message"
 set +e

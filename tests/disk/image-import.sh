@@ -65,4 +65,13 @@ rc=0
 	--state "$t/state" --status-dir "$t/status" 2>/dev/null || rc=$?
 [ "$rc" -eq 1 ] || fail "missing kernel: exit $rc"
 [ ! -e "$t/state/images/demo2.yaml" ] || fail "declared a broken image"
+
+# Into a git work tree: a note that the declaration needs a commit.
+if command -v git >/dev/null; then
+	git init -q "$t/repo"
+	"$BANGER" image import demo --kernel "$t/vmlinux" --rootfs "$t/rootfs.ext4" \
+		--state "$t/repo" --status-dir "$t/status2" >/dev/null 2>"$t/err"
+	grep -q "is a git repository: commit images/demo.yaml" "$t/err" ||
+		{ cat "$t/err"; fail "no note for a git work tree"; }
+fi
 echo "ok"
