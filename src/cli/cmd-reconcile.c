@@ -355,6 +355,7 @@ cli_reconcile(int argc, char **argv)
 		for (size_t i = 0; res.failures && res.failures[i]; i++)
 			json_array_append_new(fails, json_string(res.failures[i]));
 		json_object_set_new(o, "plan", cli_plan_json(p));
+		json_object_set_new(o, "source", cli_source_json(&run));
 		json_object_set_new(o, "steps", pr.steps);
 		pr.steps = NULL;
 		json_object_set_new(sum, "changed", json_integer((json_int_t)res.n_ok));
