@@ -1120,11 +1120,14 @@ run_change(struct actx *a, size_t i)
 				set_str(&st.last_error, msg);
 				if (st.phase != VM_PHASE_DELETING)
 					st.phase = VM_PHASE_FAILED;
-				/* Not stopped yet: the guest still has the address it
-				 * was started with, which the record must say. */
-				if (st.pid && ch->from_ip && st.ip != ch->from_ip) {
+				/* Neither stopped nor started anew (the same guest,
+				 * or none, as when planned): it still has the address
+				 * it had, which the record must say.  Once stopped,
+				 * the new address is the one to try again. */
+				if (ch->from_ip && st.ip != ch->from_ip && st.pid == ch->status.pid) {
 					st.ip = ch->from_ip;
 					memcpy(st.mac, ch->from_mac, 6);
+					st.has_mac = ch->from_has_mac;
 				}
 				r = save(a, &st, true, &e2);
 				/* The failure itself is reported; a second one about

@@ -658,6 +658,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		vm_status_copy(&ch->status, os);
 		ch->from_ip = os->ip;
 		memcpy(ch->from_mac, os->mac, 6);
+		ch->from_has_mac = os->has_mac;
 	} else
 		ch->status.name = xstrdup(vm->name);
 	ch->status.ip = ip;

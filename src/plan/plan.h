@@ -88,6 +88,7 @@ struct plan_change {
 	 * that fails while its guest still runs puts them back. */
 	uint32_t from_ip;
 	uint8_t from_mac[6];
+	bool from_has_mac;
 	bool idle_held;		/* stopped for idleness at this generation: kept stopped */
 	size_t first, n;	/* its actions: plan->actions[first .. first+n) */
 };

@@ -168,14 +168,20 @@ expect_exit 0 "$BANGER" plan --only web
 
 # A new bridge.address is not applied to the existing bridge: the VMs that
 # would move say why and keep running where they are.
+printf 'image: base\nstate: stopped\n' >"$T/state/vms/cold.yaml"
+expect_exit 0 "$BANGER" reconcile
 webip_before=$(sed -n 's/^ip: "*\([0-9.]*\)"*$/\1/p' "$T/status/vms/web.yaml")
+coldip_before=$(sed -n 's/^ip: "*\([0-9.]*\)"*$/\1/p' "$T/status/vms/cold.yaml")
 printf 'bridge:\n  address: 10.88.0.1/24\n' >"$T/state/host.yaml"
 expect_exit 0 "$BANGER" plan
 has "    bridge banger0 10.88.0.1/24"
 expect_exit 1 "$BANGER" reconcile
 has "has another address"
 grep -q "^ip: \"*$webip_before\"*\$" "$T/status/vms/web.yaml" || fail "web moved"
-rm "$T/state/host.yaml"
+grep -q "^ip: \"*$coldip_before\"*\$" "$T/status/vms/cold.yaml" || fail "cold moved"
+expect_exit 0 "$BANGER" plan
+has "    bridge banger0 10.88.0.1/24"
+rm "$T/state/host.yaml" "$T/state/vms/cold.yaml"
 expect_exit 0 "$BANGER" reconcile
 
 # banger start: what it says for a name it cannot start, or a VM not idle.
