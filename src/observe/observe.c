@@ -393,6 +393,7 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 	struct hv_proc *procs;
 	size_t n_links, n_rules, n_disks, n_procs;
 	_cleanup_(index_done) struct index ix = { 0 };
+	_cleanup_strv_free_ char **in_use = NULL;	/* ids of unknown VMs' taps held open */
 	int r;
 
 	o->status_dir = xstrdup(status_dir);
@@ -523,6 +524,18 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 			v->tap_master = l->master ? xstrdup(l->master) : NULL;
 			continue;
 		}
+		if (l->carrier) {
+			/* A guest this status directory does not know has it open
+			 * (another status directory's): neither it nor that VM's
+			 * NAT rules are this run's to remove. */
+			o->problems = strv_append_take(
+				o->problems,
+				xasprintf("tap '%s' of vm '%s' is held open by a process that is not a "
+					  "guest of this status directory: left alone",
+					  l->name, l->vm_name));
+			in_use = strv_append(in_use, l->vm_id);
+			continue;
+		}
 		add_orphan(o, ORPHAN_TAP, l->name, l->vm_name, l->vm_id, NULL, 0, 0);
 	}
 	for (size_t i = 0; i < n_rules; i++) {
@@ -541,7 +554,9 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 		}
 		v = find_vm_by_id(&ix, x->vm_id);
 		if (!v) {
-			add_orphan(o, ORPHAN_NAT_RULE, x->chain, NULL, x->vm_id, NULL, x->handle, 0);
+			if (!strv_contains(in_use, x->vm_id))
+				add_orphan(o, ORPHAN_NAT_RULE, x->chain, NULL, x->vm_id, NULL,
+					   x->handle, 0);
 			continue;
 		}
 		v->n_nat_rules++;

@@ -211,6 +211,23 @@ harness_drift(const char *status_dir, struct fake_host *h, const char *cmd)
 						     .master = (char *)"banger0", .up = true });
 		return 0;
 	}
+	if (strcmp(verb, "orphan-tap-in-use") == 0) {
+		/* orphan-tap-in-use VMNAME: an orphan tap that a guest of another
+		 * status directory holds open */
+		char tap[16];
+		_cleanup_free_ char *alias = NULL;
+		_cleanup_free_ char *sock = xasprintf("/elsewhere/vms/%s/api.sock", arg);
+		const char *oid = "fedcba9876543210fedcba9876543210";
+
+		name_tap_from_id(oid, tap);
+		alias = net_alias_format(arg, oid);
+		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_LINK, .name = tap, .alias = alias,
+						     .master = (char *)"banger0", .up = true });
+		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_PROC, .name = sock,
+						     .pid = h->next_pid++, .tap = tap,
+						     .booted = true });
+		return 0;
+	}
 	if (strcmp(verb, "foreign-tap") == 0) {
 		/* a bgr- link that is not banger's: must never be touched */
 		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_LINK, .name = arg, .up = true });
