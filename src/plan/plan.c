@@ -227,6 +227,9 @@ struct ctx {
 	 * gives it up for a new one. */
 	uint8_t *ip_claimed, *mac_claimed;
 	enum plan_phase phase;	/* of the changes made now */
+	/* VMs whose tap a guest of no status directory here holds (see
+	 * tap_in_use_elsewhere): held, so their addresses stay taken. */
+	char **taps_in_use;
 	/* The last image hashed (most VMs share a few images). */
 	const struct image_spec *hashed_img;
 	char hashed_img_hash[65];
@@ -405,7 +408,8 @@ left_alone(const struct ctx *c, const char *name)
 {
 	const struct vm_spec *vm = spec_find_vm(c->d, name);
 
-	if (strv_contains(c->d->held_vms, name) || !selected(c, name))
+	if (strv_contains(c->d->held_vms, name) || !selected(c, name) ||
+	    strv_contains(c->taps_in_use, name))
 		return true;
 	return vm && !mine(c, vm);
 }
@@ -1009,8 +1013,13 @@ plan_build(const struct spec *desired, const struct observed *obs,
 	/* Every address already taken, recorded or declared, is skipped; so
 	 * is one whose MAC (06:00 and the address) a VM declares as its own. */
 	used_init(&c);
-	for (size_t i = 0; i < obs->n_vms; i++)
-		use_ip(&c, obs->vms[i].status.ip);
+	for (size_t i = 0; i < obs->n_vms; i++) {
+		const struct observed_vm *o = &obs->vms[i];
+
+		use_ip(&c, o->status.ip);
+		if (o->tap_present && o->tap_carrier && !o->proc_alive)
+			c.taps_in_use = strv_append(c.taps_in_use, o->name);
+	}
 	for (size_t i = 0; i < obs->n_nat_ips; i++)
 		use_ip(&c, obs->nat_ips[i]);
 	for (size_t i = 0; i < desired->n_vms; i++) {
@@ -1083,6 +1092,7 @@ plan_build(const struct spec *desired, const struct observed *obs,
 	free(c.used);
 	free(c.ip_claimed);
 	free(c.mac_claimed);
+	strv_free(c.taps_in_use);
 	*ret = TAKE_PTR(p);
 	return 0;
 }
