@@ -62,6 +62,14 @@ struct run {
 	struct change_log *log;	/* by change */
 	size_t emit_change, emit_ev;	/* what on_step was given so far */
 	size_t n_ok, n_failed, n_actions;
+	/* Addresses a failed change left with its guest (not stopped): a
+	 * change of a later phase that would take one fails instead. */
+	struct kept_address {
+		uint32_t ip;
+		uint8_t mac[6];
+		char *vm;
+	} *kept;
+	size_t n_kept;
 };
 
 /* A worker's view: the run, and what the change it works on last wrote. */
@@ -1014,6 +1022,9 @@ run_done(struct run *run, size_t n_changes)
 		free(run->log[i].failure);
 	}
 	free(run->log);
+	for (size_t i = 0; i < run->n_kept; i++)
+		free(run->kept[i].vm);
+	free(run->kept);
 	strv_free(run->unsynced);
 	free(run->uplink);
 	pthread_mutex_destroy(&run->lock);
@@ -1084,6 +1095,27 @@ run_change(struct actx *a, size_t i)
 	struct vm_status st = { 0 };
 
 	vm_status_copy(&st, &ch->status);
+	/* An address or MAC a failed change of an earlier phase left with its
+	 * running guest: not taken beside it. */
+	for (size_t k = 0; ch->vm_name && k < a->run->n_kept; k++) {
+		const struct kept_address *x = &a->run->kept[k];
+		char what[24];
+
+		if (strcmp(x->vm, ch->vm_name) == 0)
+			continue;
+		if (ch->status.ip == x->ip)
+			ipv4_format(x->ip, what);
+		else if (ch->status.has_mac && memcmp(ch->status.mac, x->mac, 6) == 0)
+			mac_format(x->mac, what);
+		else
+			continue;
+		l->failure = xasprintf("%s: %s is still vm '%s''s, whose change failed: not taken",
+				       ch->vm_name, what, x->vm);
+		l->failed = l->done = true;
+		a->run->n_failed++;
+		emit(a);
+		goto out;
+	}
 	a->seeded = false;
 	a->dir_unsynced = false;
 	free(a->last_key);
@@ -1128,6 +1160,17 @@ run_change(struct actx *a, size_t i)
 					st.ip = ch->from_ip;
 					memcpy(st.mac, ch->from_mac, 6);
 					st.has_mac = ch->from_has_mac;
+				}
+				/* Its guest still runs on that address: a later
+				 * phase must not put another one there. */
+				if (st.pid && st.pid == ch->status.pid && st.ip) {
+					struct kept_address *x;
+
+					a->run->kept = xappend(a->run->kept, &a->run->n_kept,
+							       sizeof(*x), (void **)&x);
+					x->ip = st.ip;
+					memcpy(x->mac, st.mac, 6);
+					x->vm = xstrdup(ch->vm_name);
 				}
 				r = save(a, &st, true, &e2);
 				/* The failure itself is reported; a second one about

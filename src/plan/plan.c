@@ -401,6 +401,22 @@ moves_address(const struct ctx *c, const struct vm_spec *vm, const struct observ
 	return vm->has_mac && os->has_mac && memcmp(vm->mac, os->mac, 6) != 0;
 }
 
+/*
+ * The phase of vm's change: a VM moving to the address another VM has now
+ * (which moves off it first) after those moving to free ones.  Two VMs
+ * trading addresses both come in the second, not ordered between them.
+ */
+static enum plan_phase
+phase_of(const struct ctx *c, const struct vm_spec *vm, const struct observed_vm *o)
+{
+	if (!moves_address(c, vm, o))
+		return PLAN_PHASE_REST;
+	for (size_t i = 0; vm->has_ip && i < c->obs->n_vms; i++)
+		if (c->obs->vms[i].status.ip == vm->ip && strcmp(c->obs->vms[i].name, vm->name) != 0)
+			return PLAN_PHASE_MOVE_ONTO;
+	return PLAN_PHASE_MOVE;
+}
+
 /* Whether this run leaves observed VM name as it is: held, not among --only,
  * or declared for another host. */
 static bool
@@ -1082,7 +1098,7 @@ plan_build(const struct spec *desired, const struct observed *obs,
 							  opt->host_name ? opt->host_name : "?"));
 				continue;
 			}
-			if (moves_address(&c, vm, o) == (c.phase == PLAN_PHASE_MOVE))
+			if (phase_of(&c, vm, o) == c.phase)
 				plan_declared(&c, vm, o);
 		}
 	if (n_deletes > 1 && n_deletes * 2 > obs->n_vms && !opt->allow_mass_delete)

@@ -67,7 +67,8 @@ struct plan_action {
 enum plan_phase {
 	PLAN_PHASE_ORPHAN,	/* one after another */
 	PLAN_PHASE_DELETE,
-	PLAN_PHASE_MOVE,	/* VMs leaving their address or MAC for another */
+	PLAN_PHASE_MOVE,	/* VMs leaving their address or MAC for a free one */
+	PLAN_PHASE_MOVE_ONTO,	/* VMs moving to the address a mover leaves */
 	PLAN_PHASE_REST,
 };
 

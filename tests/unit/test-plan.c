@@ -7,7 +7,8 @@
  *             status/NAME.yaml, $STATUS standing for the status directory
  *   drift     (optional) changes made behind banger's back, one per line
  *   options   (optional) host-name H | only NAME | allow-mass-delete |
- *             fail OP NTH ERRNO (the apply of desired fails there)
+ *             fail OP NTH ERRNO (the apply of desired fails there) |
+ *             failures N (the VMs that fail then; default 1)
  *   desired   the declarations planned against that host
  * Declarations are a YAML state directory (read by source_dir_read and
  * spec_load) or a file in the test line format (tests/fakes/test-spec.h).
@@ -170,7 +171,7 @@ START_TEST(test_plan_case)
 	struct cycle_options co = { .apply = true };
 	const char *fail_op = NULL;
 	char fail_buf[64] = "";
-	unsigned fail_nth = 0;
+	unsigned fail_nth = 0, n_fail = 1;
 	int fail_errno = 0;
 	struct cycle c = { 0 }, c2 = { 0 };
 
@@ -183,6 +184,8 @@ START_TEST(test_plan_case)
 			only = strv_append(only, l + 5);
 		else if (strcmp(l, "allow-mass-delete") == 0)
 			co.allow_mass_delete = true;
+		else if (sscanf(l, "failures %u", &n_fail) == 1)
+			;	/* before "fail": its %s would take "ures" */
 		else if (sscanf(l, "fail %63s %u %d", fail_buf, &fail_nth, &fail_errno) == 3)
 			fail_op = fail_buf;
 		else if (strcmp(l, "strategy copy") == 0)
@@ -226,7 +229,8 @@ START_TEST(test_plan_case)
 	}
 	if (fail_op) {
 		/* The injected failure is reported and the next run finishes the job. */
-		ck_assert_msg(c.res.n_failed == 1, "%s: expected one failed vm", name);
+		ck_assert_msg(c.res.n_failed == n_fail, "%s: expected %u failed vms, got %zu", name,
+			      n_fail, (size_t)c.res.n_failed);
 		cycle_done(&c);
 		fake_host_new_run(h);
 		ck_assert_int_eq(harness_cycle(dir, h, d, &co, &c), 0);
