@@ -189,8 +189,11 @@ source_git_applied_ref(const char *url, const char *branch)
 
 /*
  * The ref of earlier versions, SOURCE_GIT_APPLIED_REF + branch, taken over
- * as applied_ref when the cache's remote is still url: an upgrade keeps the
- * commit accepted, and so the check against a rewind.
+ * as applied_ref when it came from url: the cache's remote is still url
+ * and the commit is the branch's last fetched tip or one before it (an
+ * earlier version set the remote to a new url before fetching, so a commit
+ * of the old repository may sit under it).  An upgrade keeps the commit
+ * accepted, and so the check against a rewind.
  */
 static void
 applied_ref_take_over(git_repository *repo, const char *url, const char *branch,
@@ -198,13 +201,17 @@ applied_ref_take_over(git_repository *repo, const char *url, const char *branch,
 {
 	_cleanup_(git_remote_freep) git_remote *remote = NULL;
 	_cleanup_free_ char *legacy = xasprintf(SOURCE_GIT_APPLIED_REF "%s", branch);
+	_cleanup_free_ char *tracking = xasprintf("refs/remotes/origin/%s", branch);
 	git_reference *ref = NULL;
-	git_oid id;
+	git_oid id, tip;
 
 	if (sym_git_reference_name_to_id(&id, repo, applied_ref) == 0 ||
 	    sym_git_reference_name_to_id(&id, repo, legacy) < 0 ||
 	    sym_git_remote_lookup(&remote, repo, "origin") < 0 || !sym_git_remote_url(remote) ||
-	    strcmp(sym_git_remote_url(remote), url) != 0)
+	    strcmp(sym_git_remote_url(remote), url) != 0 ||
+	    sym_git_reference_name_to_id(&tip, repo, tracking) < 0)
+		return;
+	if (!sym_git_oid_equal(&id, &tip) && sym_git_graph_descendant_of(repo, &tip, &id) != 1)
 		return;
 	if (sym_git_reference_create(&ref, repo, applied_ref, &id, 0, "banger: per repository") == 0)
 		sym_git_reference_free(ref);

@@ -469,6 +469,9 @@ START_TEST(test_switch_repository)
 		ck_assert_int_eq(git_reference_create(&r, c, SOURCE_GIT_APPLIED_REF "main", &ida, 1,
 						      "t"), 0);
 		git_reference_free(r);
+		ck_assert_int_eq(git_reference_create(&r, c, "refs/remotes/origin/main", &ida, 1,
+						      "t"), 0);
+		git_reference_free(r);
 		ck_assert_int_eq(git_remote_set_url(c, "origin", url), 0);
 		git_repository_free(c);
 	}
@@ -476,6 +479,32 @@ START_TEST(test_switch_repository)
 	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
 	ck_assert_ptr_nonnull(info.warning);
 	ck_assert_str_eq(info.commit, ha);
+	s = source_free(s);
+	source_git_info_done(&info);
+
+	/* What an earlier version left after a switch to b: its one ref still
+	 * a's commit, the remote b's, b's tip fetched.  Not taken over: b's tip
+	 * is accepted. */
+	{
+		_cleanup_free_ char *url = xasprintf("%s/b.git", tmpdir);
+		_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
+		_cleanup_free_ char *ref = source_git_applied_ref(url, "main");
+		git_repository *c = NULL;
+		git_reference *r = NULL;
+
+		ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
+		ck_assert_int_eq(git_reference_lookup(&r, c, ref), 0);
+		ck_assert_int_eq(git_reference_delete(r), 0);
+		git_reference_free(r);
+		ck_assert_int_eq(git_reference_create(&r, c, "refs/remotes/origin/main", &idb, 1,
+						      "t"), 0);
+		git_reference_free(r);
+		ck_assert_int_eq(git_remote_set_url(c, "origin", url), 0);
+		git_repository_free(c);
+	}
+	ck_assert_int_eq(read_src("b.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_null(info.warning);
+	ck_assert_str_eq(info.commit, hb);
 	s = source_free(s);
 	source_git_info_done(&info);
 	git_repository_free(a);
