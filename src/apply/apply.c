@@ -894,6 +894,10 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		st->pid = 0;
 		st->started_ms = 0;
 		st->spawned_ms = 0;
+		/* The guest is gone: the record takes the planned address now. */
+		st->ip = ch->status.ip;
+		memcpy(st->mac, ch->status.mac, 6);
+		st->has_mac = ch->status.has_mac;
 		if (st->phase != VM_PHASE_DELETING)
 			st->phase = VM_PHASE_STOPPED;
 		break;
@@ -1095,6 +1099,14 @@ run_change(struct actx *a, size_t i)
 	struct vm_status st = { 0 };
 
 	vm_status_copy(&st, &ch->status);
+	/* A running VM moving to another address: until its guest stops, its
+	 * record says the address that guest has (ACTION_STOP's result moves
+	 * it), so a run killed before the stop leaves the truth behind. */
+	if (ch->from_ip && st.pid && st.ip != ch->from_ip) {
+		st.ip = ch->from_ip;
+		memcpy(st.mac, ch->from_mac, 6);
+		st.has_mac = ch->from_has_mac;
+	}
 	/* An address or MAC a failed change of an earlier phase left with its
 	 * running guest: not taken beside it. */
 	for (size_t k = 0; ch->vm_name && k < a->run->n_kept; k++) {

@@ -528,7 +528,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	uint8_t mac[6];
 	uint32_t ip;
 	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
-	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start;
+	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start, moving;
 	/* Stopped for idleness at this generation: stays stopped (plan/idle.h). */
 	bool idle_held = o && o->status.stopped_idle &&
 			 strcmp(o->status.stopped_generation, vm->generation) == 0;
@@ -708,6 +708,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	if (!tap_ok)
 		add_action(c, ACTION_TAP, "tap %s on %s", fresh ? "(new)" : os->tap,
 			   host->bridge_name);
+	/* A running VM moving to another address keeps its rules until it
+	 * stops: the record says the address its guest has until then. */
+	moving = need_stop && os && os->ip && os->ip != ip;
+	if (moving)
+		add_action(c, ACTION_STOP, "stop pid %d", (int)o->proc_pid);
 	if (vm->nat) {
 		bool nat_ok = o && o->nat_masq && o->nat_fwd && o->nat_ip == ip &&
 			      o->n_nat_rules == 2 && !fresh;
@@ -722,7 +727,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	} else if (o && o->n_nat_rules) {
 		add_action(c, ACTION_NAT_DELETE, "delete nat rules");
 	}
-	if (need_stop)
+	if (need_stop && !moving)
 		add_action(c, ACTION_STOP, "stop pid %d", (int)o->proc_pid);
 	if (!dir)
 		add_action(c, ACTION_VM_DIR, "create vm directory");

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -992,8 +993,26 @@ f_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **er
 		if (h->objs[i].kind == FAKE_PROC && strcmp(h->objs[i].name, cfg->api_socket) == 0)
 			return error_set(err, -EADDRINUSE, "'%s' is in use by pid %d", cfg->api_socket,
 					 (int)h->objs[i].pid);
-	fake_host_add(h, &(struct fake_obj){ .kind = FAKE_PROC, .pid = h->next_pid,
-					     .name = UNCONST(cfg->api_socket), .note = note });
+	{
+		/* The guest's address, from its ip= (tests compare it with the record). */
+		const char *ipa = cfg->cmdline ? strstr(cfg->cmdline, "ip=") : NULL;
+		char buf[16] = "";
+		struct in_addr in;
+		uint32_t addr = 0;
+
+		if (ipa) {
+			size_t k = strcspn(ipa + 3, ": ");
+
+			if (k < sizeof(buf)) {
+				memcpy(buf, ipa + 3, k);
+				if (inet_pton(AF_INET, buf, &in) == 1)
+					addr = ntohl(in.s_addr);
+			}
+		}
+		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_PROC, .pid = h->next_pid,
+						     .name = UNCONST(cfg->api_socket), .note = note,
+						     .addr = addr });
+	}
 	*ret_pid = h->next_pid++;
 	return effect(h, err);
 }

@@ -631,7 +631,41 @@ static const struct scenario scenarios[] = {
 	{ "delete-purge",
 	  IMG "vm web image=base work=1G nat=yes on_delete=purge\nvm db image=base\nvm api image=base\n",
 	  IMG "vm db image=base\nvm api image=base\n" },
+	/* A running VM moving to another address, and one taking the address
+	 * another VM had been given (which moves off it first). */
+	{ "move", IMG "vm web image=base nat=yes ip=10.77.0.5\n",
+	  IMG "vm web image=base nat=yes ip=10.77.0.9\n" },
+	{ "claim", IMG "vm a image=base nat=yes\nvm b image=base\n",
+	  IMG "vm a image=base nat=yes\nvm b image=base\nvm clash image=base ip=10.77.0.2\n" },
 };
+
+/* Every guest runs on the address its record gives, and no two share one. */
+static void
+assert_guests_match_records(const struct fake_host *h, const char *ctx)
+{
+	uint32_t seen[16];
+	size_t n_seen = 0;
+
+	for (size_t i = 0; i < h->n_objs; i++) {
+		const struct fake_obj *o = &h->objs[i];
+		_cleanup_free_ char *vms = xasprintf("%s/vms/", status_dir);
+		_cleanup_free_ char *name = NULL;
+		struct vm_status st;
+
+		if (o->kind != FAKE_PROC || !o->addr || strncmp(o->name, vms, strlen(vms)) != 0)
+			continue;
+		name = xstrndup(o->name + strlen(vms), strcspn(o->name + strlen(vms), "/"));
+		ck_assert_msg(status_read(status_dir, name, &st, NULL) == 0, "%s: no record of %s",
+			      ctx, name);
+		ck_assert_msg(st.ip == o->addr, "%s: %s runs on %08x, its record says %08x", ctx,
+			      name, o->addr, st.ip);
+		vm_status_done(&st);
+		for (size_t j = 0; j < n_seen; j++)
+			ck_assert_msg(seen[j] != o->addr, "%s: two guests on %08x", ctx, o->addr);
+		if (n_seen < ELEMENTSOF(seen))
+			seen[n_seen++] = o->addr;
+	}
+}
 
 /* The disk steps and the folder's sync, in the order apply called them. */
 static char *disk_calls;
@@ -1140,8 +1174,10 @@ START_TEST(test_crash_everywhere)
 		c = run(h, sc->desired);
 		ck_assert_msg(c.empty, "%s: not converged:\n%s", ctx, c.text);
 		cycle_done(&c);
-		/* ...and leaves nothing no VM claims. */
+		/* ...and leaves nothing no VM claims, every guest where its
+		 * record says. */
 		assert_all_claimed(h, ctx);
+		assert_guests_match_records(h, ctx);
 		rm_tree(status_dir);
 		ck_assert_int_eq(mkdir(status_dir, 0700), 0);
 	}
