@@ -1020,6 +1020,8 @@ plan_build(const struct spec *desired, const struct observed *obs,
 {
 	_cleanup_(plan_freep) struct plan *p = xcalloc(1, sizeof(*p));
 	_cleanup_free_ const struct vm_spec **order = NULL;
+	_cleanup_free_ const struct observed_vm **found = NULL;
+	_cleanup_free_ int *phases = NULL;
 	struct ctx c = { .d = desired, .obs = obs, .opt = opt, .p = p };
 	size_t n_deletes = 0;
 
@@ -1086,26 +1088,32 @@ plan_build(const struct spec *desired, const struct observed *obs,
 		if (plan_delete(&c, o))
 			n_deletes++;
 	}
-	for (c.phase = PLAN_PHASE_MOVE; c.phase <= PLAN_PHASE_REST; c.phase++)
-		for (size_t i = 0; !spec_holds_all(desired) && i < desired->n_vms; i++) {
-			const struct vm_spec *vm = order[i];
-			const struct observed_vm *o = observed_find(obs, vm->name);
+	/* Each declared VM's phase once (-1: not planned), then phase by phase. */
+	phases = xcalloc(desired->n_vms + 1, sizeof(*phases));
+	found = xcalloc(desired->n_vms + 1, sizeof(*found));
+	for (size_t i = 0; i < desired->n_vms; i++) {
+		const struct vm_spec *vm = order[i];
 
-			if (strv_contains(desired->held_vms, vm->name) || !selected(&c, vm->name))
-				continue;
-			if (!mine(&c, vm)) {
-				if (o && c.phase == PLAN_PHASE_REST)
-					p->notes = strv_append_take(
-						p->notes,
-						xasprintf("%s: declared for host '%s', not this host "
-							  "('%s'): left alone",
-							  vm->name, vm->host,
-							  opt->host_name ? opt->host_name : "?"));
-				continue;
-			}
-			if (phase_of(&c, vm, o) == c.phase)
-				plan_declared(&c, vm, o);
+		phases[i] = -1;
+		found[i] = observed_find(obs, vm->name);
+		if (spec_holds_all(desired) || strv_contains(desired->held_vms, vm->name) ||
+		    !selected(&c, vm->name))
+			continue;
+		if (!mine(&c, vm)) {
+			if (found[i])
+				p->notes = strv_append_take(
+					p->notes, xasprintf("%s: declared for host '%s', not this host "
+							    "('%s'): left alone",
+							    vm->name, vm->host,
+							    opt->host_name ? opt->host_name : "?"));
+			continue;
 		}
+		phases[i] = (int)phase_of(&c, vm, found[i]);
+	}
+	for (c.phase = PLAN_PHASE_MOVE; c.phase <= PLAN_PHASE_REST; c.phase++)
+		for (size_t i = 0; i < desired->n_vms; i++)
+			if (phases[i] == (int)c.phase)
+				plan_declared(&c, order[i], found[i]);
 	if (n_deletes > 1 && n_deletes * 2 > obs->n_vms && !opt->allow_mass_delete)
 		p->refused = xasprintf("this run would delete %zu of the %zu existing vms; "
 				       "refusing without --allow-mass-delete",

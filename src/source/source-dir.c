@@ -65,23 +65,28 @@ path_inside(const char *root, const char *p)
  * state_dir_check), a declaration names what banger runs as root.
  */
 static int
-read_regular(int dirfd, const char *name, int flags, char **ret_data, size_t *ret_len)
+read_regular(int dirfd, const char *name, int flags, bool root, char **ret_data, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;
-	struct stat st;
+	_cleanup_free_ char *data = NULL;
+	mode_t mode = 0;
+	int r;
 
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH) && geteuid() == 0)
+	r = read_fd_regular_mode(fd, SOURCE_FILE_MAX, &data, ret_len, &mode);
+	if (S_ISREG(mode) && (mode & S_IWOTH) && root)
 		return -EPERM;
-	return read_fd_regular(fd, SOURCE_FILE_MAX, ret_data, ret_len);
+	if (r < 0)
+		return r;
+	*ret_data = TAKE_PTR(data);
+	return 0;
 }
 
 static void
-add_file(struct source *s, const char *rel, int dirfd, const char *name, const char *real_root)
+add_file(struct source *s, const char *rel, int dirfd, const char *name, const char *real_root,
+	 bool root)
 {
 	struct source_file *f;
 	struct stat st;
@@ -91,7 +96,7 @@ add_file(struct source *s, const char *rel, int dirfd, const char *name, const c
 	f->path = xstrdup(rel);
 	/* Most entries are regular files: read them straight away; a symlink
 	 * refuses O_NOFOLLOW with ELOOP and is looked at below. */
-	r = read_regular(dirfd, name, O_NOFOLLOW, &f->data, &f->len);
+	r = read_regular(dirfd, name, O_NOFOLLOW, root, &f->data, &f->len);
 	if (r != -ELOOP) {
 		if (r < 0)
 			f->read_error = r;
@@ -114,7 +119,7 @@ add_file(struct source *s, const char *rel, int dirfd, const char *name, const c
 			f->read_error = -EXDEV;
 			return;
 		}
-		r = read_regular(AT_FDCWD, target, 0, &f->data, &f->len);
+		r = read_regular(AT_FDCWD, target, 0, root, &f->data, &f->len);
 	} else
 		r = -ELOOP;
 	if (r < 0)
@@ -270,6 +275,7 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 	_cleanup_free_ char *real_root = NULL;
 	_cleanup_close_ int rootfd = -EBADF;
 	size_t budget = SOURCE_DIR_MAX_ENTRIES;	/* of the unread listing */
+	bool as_root = geteuid() == 0;
 	struct stat st;
 	int r;
 
@@ -294,7 +300,7 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 		_cleanup_free_ char *shown = NULL;
 
 		if (strcmp(name, "host.yaml") == 0) {
-			add_file(s, name, rootfd, name, real_root);
+			add_file(s, name, rootfd, name, real_root, as_root);
 			continue;
 		}
 		if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -320,7 +326,7 @@ source_dir_read(const char *root, struct source **ret, struct error **err)
 			_cleanup_free_ char *rel = xasprintf("%s/%s", name, sub[j]);
 
 			if (source_name_is_yaml(sub[j]))
-				add_file(s, rel, fd, sub[j], real_root);
+				add_file(s, rel, fd, sub[j], real_root, as_root);
 			else if (!source_folder_is_kind(name))
 				continue;
 			else if (source_name_looks_yaml(sub[j]))

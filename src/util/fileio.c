@@ -213,10 +213,18 @@ read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 int
 read_fd_regular(int fd, size_t max, char **ret_data, size_t *ret_len)
 {
+	return read_fd_regular_mode(fd, max, ret_data, ret_len, NULL);
+}
+
+int
+read_fd_regular_mode(int fd, size_t max, char **ret_data, size_t *ret_len, mode_t *ret_mode)
+{
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	if (ret_mode)
+		*ret_mode = st.st_mode;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
 	if (!S_ISREG(st.st_mode))

@@ -50,6 +50,9 @@ int remove_dead_temporaries(const char *dir);
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 /* The same for a file already open at fd (its position at the start). */
 int read_fd_regular(int fd, size_t max, char **ret_data, size_t *ret_len);
+/* read_fd_regular, and the file's mode in *ret_mode (NULL: not wanted) once
+ * it is known, even when the read then fails. */
+int read_fd_regular_mode(int fd, size_t max, char **ret_data, size_t *ret_len, mode_t *ret_mode);
 /*
  * read_file for a procfs file (no size, never a directory or a device):
  * open, reads to the end, close; no fstat, which read_file spends on

@@ -324,17 +324,31 @@ f_tap_delete(void *ud, const char *tap, const char *vm_id, struct error **err)
 }
 
 static int
+cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
 f_link_list(void *ud, struct net_link **ret, size_t *ret_n, struct error **err)
 {
 	struct fake_host *h = ud;
 	struct net_link *links = NULL;
-	size_t n = 0;
+	_cleanup_strv_free_ char **held = NULL;
+	size_t n = 0, n_held = 0;
 	int r;
 
 	r = enter(h, "net.link_list", err);
 	if (r < 0)
 		return r;
 	logf_(h, "net.link_list");
+	/* The taps processes hold (sorted, for a lookup per link): they have
+	 * carrier, as a real tun has while a process has it open. */
+	for (size_t i = 0; i < h->n_objs; i++)
+		if (h->objs[i].kind == FAKE_PROC && h->objs[i].tap)
+			held = strv_push(held, &n_held, h->objs[i].tap);
+	if (n_held > 1)
+		qsort(held, n_held, sizeof(*held), cmp_strp);
 	for (size_t i = 0; i < h->n_objs; i++) {
 		const struct fake_obj *o = &h->objs[i];
 		struct net_link *l;
@@ -346,10 +360,8 @@ f_link_list(void *ud, struct net_link **ret, size_t *ret_n, struct error **err)
 		l->alias = dupn(o->alias);
 		l->master = dupn(o->master);
 		l->up = o->up;
-		/* Carrier while a process holds the tap, as with a real tun. */
-		for (size_t j = 0; j < h->n_objs && !l->carrier; j++)
-			l->carrier = h->objs[j].kind == FAKE_PROC && h->objs[j].tap &&
-				     strcmp(h->objs[j].tap, o->name) == 0;
+		l->carrier = n_held &&
+			     bsearch(&o->name, held, n_held, sizeof(*held), cmp_strp) != NULL;
 		l->owned = net_alias_parse(o->alias, &l->vm_name, &l->vm_id) == 0;
 	}
 	*ret = links;
