@@ -1102,7 +1102,8 @@ run_change(struct actx *a, size_t i)
 	/* A running VM moving to another address: until its guest stops, its
 	 * record says the address that guest has (ACTION_STOP's result moves
 	 * it), so a run killed before the stop leaves the truth behind. */
-	if (ch->from_ip && st.pid && st.ip != ch->from_ip) {
+	if (ch->from_ip && st.pid &&
+	    (st.ip != ch->from_ip || memcmp(st.mac, ch->from_mac, 6) != 0)) {
 		st.ip = ch->from_ip;
 		memcpy(st.mac, ch->from_mac, 6);
 		st.has_mac = ch->from_has_mac;
@@ -1168,7 +1169,8 @@ run_change(struct actx *a, size_t i)
 				 * or none, as when planned): it still has the address
 				 * it had, which the record must say.  Once stopped,
 				 * the new address is the one to try again. */
-				if (ch->from_ip && st.ip != ch->from_ip && st.pid == ch->status.pid) {
+				if (ch->from_ip && st.pid == ch->status.pid &&
+				    (st.ip != ch->from_ip || memcmp(st.mac, ch->from_mac, 6) != 0)) {
 					st.ip = ch->from_ip;
 					memcpy(st.mac, ch->from_mac, 6);
 					st.has_mac = ch->from_has_mac;

@@ -393,12 +393,19 @@ moves_address(const struct ctx *c, const struct vm_spec *vm, const struct observ
 {
 	const struct vm_status *os = o ? &o->status : NULL;
 
+	uint8_t mac[6];
+
 	if (!os || !os->ip)
 		return false;
 	if (vm->has_ip ? vm->ip != os->ip
 		       : !in_range(c, os->ip) || address_claimed(c, vm, os->ip))
 		return true;
-	return vm->has_mac && os->has_mac && memcmp(vm->mac, os->mac, 6) != 0;
+	/* The address stays: the MAC it will have, declared or derived. */
+	if (vm->has_mac)
+		memcpy(mac, vm->mac, 6);
+	else
+		mac_from_ip(os->ip, mac);
+	return os->has_mac && memcmp(mac, os->mac, 6) != 0;
 }
 
 /*

@@ -1021,9 +1021,11 @@ f_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **er
 					addr = ntohl(in.s_addr);
 			}
 		}
-		fake_host_add(h, &(struct fake_obj){ .kind = FAKE_PROC, .pid = h->next_pid,
-						     .name = UNCONST(cfg->api_socket), .note = note,
-						     .addr = addr });
+		struct fake_obj g = { .kind = FAKE_PROC, .pid = h->next_pid,
+				      .name = UNCONST(cfg->api_socket), .note = note, .addr = addr };
+
+		memcpy(g.mac, cfg->mac, 6);
+		fake_host_add(h, &g);
 	}
 	*ret_pid = h->next_pid++;
 	return effect(h, err);

@@ -45,6 +45,7 @@ struct fake_obj {
 	enum nat_rule_kind rule_kind;
 	uint64_t handle;
 	uint32_t addr;
+	uint8_t mac[6];		/* a guest's (hv.spawn), in memory only */
 	unsigned prefix;
 	uint64_t size;
 	pid_t pid;

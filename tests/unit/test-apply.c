@@ -637,6 +637,8 @@ static const struct scenario scenarios[] = {
 	  IMG "vm web image=base nat=yes ip=10.77.0.9\n" },
 	{ "claim", IMG "vm a image=base nat=yes\nvm b image=base\n",
 	  IMG "vm a image=base nat=yes\nvm b image=base\nvm clash image=base ip=10.77.0.2\n" },
+	{ "mac-given-up", IMG "vm a image=base mac=02:aa:bb:cc:dd:ee\n",
+	  IMG "vm a image=base\nvm b image=base mac=02:aa:bb:cc:dd:ee\n" },
 };
 
 /* Every guest runs on the address its record gives, and no two share one. */
@@ -659,6 +661,8 @@ assert_guests_match_records(const struct fake_host *h, const char *ctx)
 			      ctx, name);
 		ck_assert_msg(st.ip == o->addr, "%s: %s runs on %08x, its record says %08x", ctx,
 			      name, o->addr, st.ip);
+		ck_assert_msg(memcmp(st.mac, o->mac, 6) == 0, "%s: %s's guest has another MAC "
+			      "than its record", ctx, name);
 		vm_status_done(&st);
 		for (size_t j = 0; j < n_seen; j++)
 			ck_assert_msg(seen[j] != o->addr, "%s: two guests on %08x", ctx, o->addr);
