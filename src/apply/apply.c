@@ -1090,6 +1090,18 @@ log_step(struct change_log *l, const struct plan_action *act, int r, struct erro
 }
 
 /* Change i, its actions in order up to the first that fails; with the lock held. */
+/* The address and MAC the VM had when observed, put back into st when the
+ * change moves it to others (the guest that runs still has them). */
+static void
+keep_guest_address(struct vm_status *st, const struct plan_change *ch)
+{
+	if (!ch->from_ip || (st->ip == ch->from_ip && memcmp(st->mac, ch->from_mac, 6) == 0))
+		return;
+	st->ip = ch->from_ip;
+	memcpy(st->mac, ch->from_mac, 6);
+	st->has_mac = ch->from_has_mac;
+}
+
 static void
 run_change(struct actx *a, size_t i)
 {
@@ -1102,12 +1114,8 @@ run_change(struct actx *a, size_t i)
 	/* A running VM moving to another address: until its guest stops, its
 	 * record says the address that guest has (ACTION_STOP's result moves
 	 * it), so a run killed before the stop leaves the truth behind. */
-	if (ch->from_ip && st.pid &&
-	    (st.ip != ch->from_ip || memcmp(st.mac, ch->from_mac, 6) != 0)) {
-		st.ip = ch->from_ip;
-		memcpy(st.mac, ch->from_mac, 6);
-		st.has_mac = ch->from_has_mac;
-	}
+	if (st.pid)
+		keep_guest_address(&st, ch);
 	/* An address or MAC a failed change of an earlier phase left with its
 	 * running guest: not taken beside it. */
 	for (size_t k = 0; ch->vm_name && k < a->run->n_kept; k++) {
@@ -1169,12 +1177,8 @@ run_change(struct actx *a, size_t i)
 				 * or none, as when planned): it still has the address
 				 * it had, which the record must say.  Once stopped,
 				 * the new address is the one to try again. */
-				if (ch->from_ip && st.pid == ch->status.pid &&
-				    (st.ip != ch->from_ip || memcmp(st.mac, ch->from_mac, 6) != 0)) {
-					st.ip = ch->from_ip;
-					memcpy(st.mac, ch->from_mac, 6);
-					st.has_mac = ch->from_has_mac;
-				}
+				if (st.pid == ch->status.pid)
+					keep_guest_address(&st, ch);
 				/* Its guest still runs on that address: a later
 				 * phase must not put another one there. */
 				if (st.pid && st.pid == ch->status.pid && st.ip) {

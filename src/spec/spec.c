@@ -702,20 +702,22 @@ check_references(struct loader *l, struct vm_work *w)
 {
 	struct vm_spec *vm = &w->vm;
 	const struct spec_mark *m;
+	const char *unread;
 	size_t k;
 
 	if (vm->image && !spec_find_image(l->s, vm->image)) {
 		m = &vm->image_mark;
+		unread = unread_for(l, "images", vm->image);
 		if (strv_contains(l->bad_images, vm->image))
 			diag_add(&l->d, m->file, m->line, m->col,
 				 "image: found '%s', whose file images/%s.yaml has errors, expected a "
 				 "valid image (holding this vm)",
 				 vm->image, vm->image);
-		else if (unread_for(l, "images", vm->image))
+		else if (unread)
 			diag_add(&l->d, m->file, m->line, m->col,
 				 "image: found '%s', whose file %s is not read, expected "
 				 "images/%s.yaml (holding this vm)",
-				 vm->image, unread_for(l, "images", vm->image), vm->image);
+				 vm->image, unread, vm->image);
 		else {
 			const char *hint = NULL;
 
@@ -742,16 +744,17 @@ check_references(struct loader *l, struct vm_work *w)
 			continue;
 		m = &w->filesync_marks[i];
 		k = w->filesync_items[i];
+		unread = unread_for(l, "filesyncs", f);
 		if (strv_contains(l->bad_filesyncs, f))
 			diag_add(&l->d, m->file, m->line, m->col,
 				 "filesyncs[%zu]: found '%s', whose file filesyncs/%s.yaml has errors, "
 				 "expected a valid file sync (holding this vm)",
 				 k, f, f);
-		else if (unread_for(l, "filesyncs", f))
+		else if (unread)
 			diag_add(&l->d, m->file, m->line, m->col,
 				 "filesyncs[%zu]: found '%s', whose file %s is not read, expected "
 				 "filesyncs/%s.yaml (holding this vm)",
-				 k, f, unread_for(l, "filesyncs", f), f);
+				 k, f, unread, f);
 		else {
 			const char *hint = NULL;
 

@@ -421,6 +421,36 @@ START_TEST(test_in_place_and_dry_run)
 END_TEST
 
 /*
+ * The source cache as an earlier version left it for the branch main of
+ * repo_name: no ref of that repository, the one ref of the branch at
+ * legacy (NULL: as it is), the fetched tip at tip, the remote at the
+ * repository.
+ */
+static void
+cache_as_before(const char *repo_name, const git_oid *legacy, const git_oid *tip)
+{
+	_cleanup_free_ char *url = xasprintf("%s/%s", tmpdir, repo_name);
+	_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
+	_cleanup_free_ char *ref = source_git_applied_ref(url, "main");
+	git_repository *c = NULL;
+	git_reference *r = NULL;
+
+	ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
+	ck_assert_int_eq(git_reference_lookup(&r, c, ref), 0);
+	ck_assert_int_eq(git_reference_delete(r), 0);
+	git_reference_free(r);
+	if (legacy) {
+		ck_assert_int_eq(git_reference_create(&r, c, SOURCE_GIT_APPLIED_REF "main", legacy,
+						      1, "t"), 0);
+		git_reference_free(r);
+	}
+	ck_assert_int_eq(git_reference_create(&r, c, "refs/remotes/origin/main", tip, 1, "t"), 0);
+	git_reference_free(r);
+	ck_assert_int_eq(git_remote_set_url(c, "origin", url), 0);
+	git_repository_free(c);
+}
+
+/*
  * Another repository for the same branch starts afresh: its tip is accepted
  * (it is no rewind of the last one's), and when it cannot be fetched, the
  * last one's commit is not read instead.  An upgrade from the ref of one
@@ -455,26 +485,7 @@ START_TEST(test_switch_repository)
 
 	/* The ref of one branch that earlier versions kept, for a's url: taken
 	 * over, so a rewound a is still refused. */
-	{
-		_cleanup_free_ char *url = xasprintf("%s/a.git", tmpdir);
-		_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
-		_cleanup_free_ char *ref = source_git_applied_ref(url, "main");
-		git_repository *c = NULL;
-		git_reference *r = NULL;
-
-		ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
-		ck_assert_int_eq(git_reference_lookup(&r, c, ref), 0);
-		ck_assert_int_eq(git_reference_delete(r), 0);
-		git_reference_free(r);
-		ck_assert_int_eq(git_reference_create(&r, c, SOURCE_GIT_APPLIED_REF "main", &ida, 1,
-						      "t"), 0);
-		git_reference_free(r);
-		ck_assert_int_eq(git_reference_create(&r, c, "refs/remotes/origin/main", &ida, 1,
-						      "t"), 0);
-		git_reference_free(r);
-		ck_assert_int_eq(git_remote_set_url(c, "origin", url), 0);
-		git_repository_free(c);
-	}
+	cache_as_before("a.git", &ida, &ida);
 	commit_files(a, "main", v2, true, &ida2);	/* an orphan: a rewind */
 	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
 	ck_assert_ptr_nonnull(info.warning);
@@ -485,23 +496,7 @@ START_TEST(test_switch_repository)
 	/* What an earlier version left after a switch to b: its one ref still
 	 * a's commit, the remote b's, b's tip fetched.  Not taken over: b's tip
 	 * is accepted. */
-	{
-		_cleanup_free_ char *url = xasprintf("%s/b.git", tmpdir);
-		_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
-		_cleanup_free_ char *ref = source_git_applied_ref(url, "main");
-		git_repository *c = NULL;
-		git_reference *r = NULL;
-
-		ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
-		ck_assert_int_eq(git_reference_lookup(&r, c, ref), 0);
-		ck_assert_int_eq(git_reference_delete(r), 0);
-		git_reference_free(r);
-		ck_assert_int_eq(git_reference_create(&r, c, "refs/remotes/origin/main", &idb, 1,
-						      "t"), 0);
-		git_reference_free(r);
-		ck_assert_int_eq(git_remote_set_url(c, "origin", url), 0);
-		git_repository_free(c);
-	}
+	cache_as_before("b.git", NULL, &idb);
 	ck_assert_int_eq(read_src("b.git", "main", false, &s, &info, &err), 0);
 	ck_assert_ptr_null(info.warning);
 	ck_assert_str_eq(info.commit, hb);
