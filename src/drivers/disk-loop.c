@@ -20,6 +20,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/name.h"
 
 /* Another process can take the device GET_FREE handed us; try again. */
 #define LOOP_ATTACH_TRIES 16
@@ -126,6 +127,36 @@ loop_backing_file(const char *dev, char **ret, struct error **err)
 	return 0;
 }
 
+/*
+ * Whether backing is the overlay of a VM under dir: exactly
+ * dir/vms/NAME/cow.img, NAME a DNS label (sysfs appends " (deleted)" once the
+ * file is unlinked).  Anything else under dir is not a loop banger made: the
+ * base of an imported image (its autoclear loop goes with the snapshot), or
+ * a file of another banger whose status directory lies below this one.
+ */
+static bool
+is_vm_overlay(const char *dir, const char *backing)
+{
+	static const char deleted[] = " (deleted)";
+	size_t dl = strcmp(dir, "/") == 0 ? 0 : strlen(dir), bl = strlen(backing);
+	const char *name, *slash;
+	_cleanup_free_ char *label = NULL;
+
+	if (bl > sizeof(deleted) - 1 && strcmp(backing + bl - (sizeof(deleted) - 1), deleted) == 0)
+		bl -= sizeof(deleted) - 1;
+	if (strncmp(backing, dir, dl) != 0 || strncmp(backing + dl, "/vms/", 5) != 0)
+		return false;
+	name = backing + dl + 5;
+	slash = memchr(name, '/', bl - (size_t)(name - backing));
+	if (!slash)
+		return false;
+	label = xstrndup(name, (size_t)(slash - name));
+	if (!name_is_dns_label(label))
+		return false;
+	return bl - (size_t)(slash + 1 - backing) == strlen(DISK_COW_FILE) &&
+	       strncmp(slash + 1, DISK_COW_FILE, strlen(DISK_COW_FILE)) == 0;
+}
+
 int
 loop_list(const char *dir, struct disk_obj **ret, size_t *ret_n, struct error **err)
 {
@@ -150,8 +181,7 @@ loop_list(const char *dir, struct disk_obj **ret, size_t *ret_n, struct error **
 		dev = xasprintf("/dev/%s", de->d_name);
 		if (loop_backing_file(dev, &backing, NULL) < 0)
 			continue;
-		if (disk_path_check(dir, backing, NULL) < 0 &&
-		    (!canon || disk_path_check(canon, backing, NULL) < 0))
+		if (!is_vm_overlay(dir, backing) && (!canon || !is_vm_overlay(canon, backing)))
 			continue;
 		objs = xappend(objs, &n, sizeof(*objs), (void **)&o);
 		o->kind = DISK_OBJ_LOOP;

@@ -134,6 +134,56 @@ START_TEST(test_loop_attach_list_autoclear)
 }
 END_TEST
 
+/*
+ * Only a VM's overlay (vms/NAME/cow.img) is a loop banger made: the base of an
+ * imported image under images/, another file in a VM directory, and the disks
+ * of another banger whose status directory lies below this one are not.
+ */
+START_TEST(test_loop_list_only_overlays)
+{
+	static const char *const rel[] = {
+		"status/vms/web1/cow.img",	 /* ours */
+		"status/vms/web2/cow.img",	 /* ours, unlinked below */
+		"status/images/base/rootfs.ext4",
+		"status/vms/web1/work.ext4",
+		"status/vms/web1/x/cow.img",
+		"status/other/vms/web3/cow.img", /* another banger's status dir */
+		"status/vms/Bad_Name/cow.img",
+	};
+	const size_t n_rel = sizeof(rel) / sizeof(rel[0]);
+	char *dev[sizeof(rel) / sizeof(rel[0])] = { NULL };
+	int fd[sizeof(rel) / sizeof(rel[0])];
+	struct disk_obj *objs = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_rel; i++) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", tmp_root, rel[i]);
+		_cleanup_free_ char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+		_cleanup_free_ char *p = NULL;
+
+		ck_assert_int_eq(mkdir_p(dir, 0700), 0);
+		p = make_file(rel[i], 1 << 20);
+		ck_assert_int_eq(loop_attach(p, false, &dev[i], &fd[i], NULL), 0);
+	}
+	{
+		_cleanup_free_ char *p = xasprintf("%s/%s", tmp_root, rel[1]);
+
+		ck_assert_int_eq(unlink(p), 0);
+	}
+	ck_assert_int_eq(loop_list(status_dir, &objs, &n, NULL), 0);
+	ck_assert(listed(objs, n, dev[0], NULL));
+	ck_assert(listed(objs, n, dev[1], NULL));
+	for (size_t i = 2; i < n_rel; i++)
+		ck_assert_msg(!listed(objs, n, dev[i], NULL), "%s listed", rel[i]);
+	disk_objs_free(objs, n);
+	for (size_t i = 0; i < n_rel; i++) {
+		close(fd[i]);
+		ck_assert(wait_cleared(dev[i]));
+		free(dev[i]);
+	}
+}
+END_TEST
+
 START_TEST(test_loop_legacy_ioctls)
 {
 	_cleanup_free_ char *ours = make_file("status/vms/web1/cow.img", 1 << 20);
@@ -359,6 +409,7 @@ host_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_loop_attach_list_autoclear);
+	tcase_add_test(tc, test_loop_list_only_overlays);
 	tcase_add_test(tc, test_loop_legacy_ioctls);
 	tcase_add_test(tc, test_orphan_removal_spares_foreign_loops);
 	tcase_add_test(tc, test_reflink_btrfs);
