@@ -34,6 +34,11 @@ struct change_log {
 	size_t n;
 	char *failure;		/* "NAME: action: error", or NULL */
 	bool done, failed;
+	/* Parked by the stop pass (see apply_plan): the record as its steps
+	 * left it, and the step to go on from. */
+	bool parked;
+	struct vm_status st;
+	size_t resume;
 };
 
 /*
@@ -59,6 +64,7 @@ struct run {
 	char *uplink;
 	struct fault fault;	/* test builds: BANGER_FAULT */
 	size_t next, limit;	/* the next change to take, and the first not to (yet) */
+	bool stop_pass;		/* each change only up to its guest's stop (apply_plan) */
 	struct change_log *log;	/* by change */
 	size_t emit_change, emit_ev;	/* what on_step was given so far */
 	size_t n_ok, n_failed, n_actions;
@@ -1024,6 +1030,8 @@ run_done(struct run *run, size_t n_changes)
 			error_free(run->log[i].ev[k].e);
 		free(run->log[i].ev);
 		free(run->log[i].failure);
+		if (run->log[i].parked)
+			vm_status_done(&run->log[i].st);
 	}
 	free(run->log);
 	for (size_t i = 0; i < run->n_kept; i++)
@@ -1089,7 +1097,6 @@ log_step(struct change_log *l, const struct plan_action *act, int r, struct erro
 	*ev = (struct logged){ .act = act, .r = r, .e = e };
 }
 
-/* Change i, its actions in order up to the first that fails; with the lock held. */
 /* The address and MAC the VM had when observed, put back into st when the
  * change moves it to others (the guest that runs still has them). */
 static void
@@ -1102,6 +1109,11 @@ keep_guest_address(struct vm_status *st, const struct plan_change *ch)
 	st->has_mac = ch->from_has_mac;
 }
 
+/*
+ * Change i, its actions in order up to the first that fails; with the lock
+ * held.  In the stop pass, only up to its guest's stop (none: nothing yet),
+ * and the change is parked until the next pass goes on with it.
+ */
 static void
 run_change(struct actx *a, size_t i)
 {
@@ -1109,13 +1121,32 @@ run_change(struct actx *a, size_t i)
 	const struct plan_change *ch = &p->changes[i];
 	struct change_log *l = &a->run->log[i];
 	struct vm_status st = { 0 };
+	size_t from = ch->first, to = ch->first + ch->n;
 
-	vm_status_copy(&st, &ch->status);
-	/* A running VM moving to another address: until its guest stops, its
-	 * record says the address that guest has (ACTION_STOP's result moves
-	 * it), so a run killed before the stop leaves the truth behind. */
-	if (st.pid)
-		keep_guest_address(&st, ch);
+	if (l->done)
+		return;	/* failed in the stop pass */
+	if (l->parked) {
+		st = l->st;
+		memset(&l->st, 0, sizeof(l->st));
+		from = l->resume;
+		l->parked = false;
+	} else {
+		vm_status_copy(&st, &ch->status);
+		/* A running VM moving to another address: until its guest
+		 * stops, its record says the address that guest has
+		 * (ACTION_STOP's result moves it), so a run killed before the
+		 * stop leaves the truth behind. */
+		if (st.pid)
+			keep_guest_address(&st, ch);
+	}
+	if (a->run->stop_pass) {
+		to = from;
+		for (size_t j = from; j < ch->first + ch->n; j++)
+			if (p->actions[j].kind == ACTION_STOP) {
+				to = j + 1;
+				break;
+			}
+	}
 	/* An address or MAC a failed change of an earlier phase left with its
 	 * running guest: not taken beside it. */
 	for (size_t k = 0; ch->vm_name && k < a->run->n_kept; k++) {
@@ -1132,6 +1163,18 @@ run_change(struct actx *a, size_t i)
 			continue;
 		l->failure = xasprintf("%s: %s is still vm '%s''s, whose change failed: not taken",
 				       ch->vm_name, what, x->vm);
+		/* Stopped by the stop pass: its record says why it stays so. */
+		if (st.pid != ch->status.pid) {
+			struct error *e2 = NULL;
+
+			set_str(&st.last_error, l->failure + strlen(ch->vm_name) + 2);
+			st.phase = VM_PHASE_FAILED;
+			if (save(a, &st, true, &e2) == CRASHED) {
+				error_free(e2);
+				goto out;
+			}
+			error_free(e2);
+		}
 		l->failed = l->done = true;
 		a->run->n_failed++;
 		emit(a);
@@ -1143,7 +1186,7 @@ run_change(struct actx *a, size_t i)
 	free(a->last_full);
 	a->last_key = NULL;
 	a->last_full = NULL;
-	for (size_t j = ch->first; j < ch->first + ch->n; j++) {
+	for (size_t j = from; j < to; j++) {
 		const struct plan_action *act = &p->actions[j];
 		struct error *e = NULL;
 		int r;
@@ -1200,6 +1243,13 @@ run_change(struct actx *a, size_t i)
 		}
 		l->failed = true;
 		break;
+	}
+	if (!l->failed && to < ch->first + ch->n) {
+		l->st = st;
+		memset(&st, 0, sizeof(st));
+		l->resume = to;
+		l->parked = true;
+		goto out;
 	}
 	l->done = true;
 	if (l->failed)
@@ -1260,7 +1310,7 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 	threads = xcalloc(jobs, sizeof(*threads));
 	while (run.next < p->n_changes && !run.crashed) {
 		enum plan_phase phase = p->changes[run.next].phase;
-		size_t want = 0;
+		size_t start = run.next, want = 0;
 
 		while (run.limit < p->n_changes && p->changes[run.limit].phase == phase)
 			run.limit++;
@@ -1268,13 +1318,23 @@ apply_plan(const struct plan *p, const struct spec *desired, const struct host_o
 			want = run.limit - run.next - 1;
 		if (want > jobs - 1)
 			want = jobs - 1;
-		/* Fewer threads than asked (none at all) only make the run slower. */
-		for (n_threads = 0; n_threads < want; n_threads++)
-			if (pthread_create(&threads[n_threads], NULL, worker, &a) != 0)
-				break;
-		(void)worker(&a);
-		for (size_t i = 0; i < n_threads; i++)
-			(void)pthread_join(threads[i], NULL);
+		/*
+		 * The VMs moving onto addresses that others of the phase leave
+		 * (two trading theirs, or a chain): every guest of the phase
+		 * stops, then the changes go on, so no address has two guests.
+		 */
+		for (int pass = phase == PLAN_PHASE_MOVE_ONTO ? 0 : 1; pass < 2 && !run.crashed;
+		     pass++) {
+			run.stop_pass = pass == 0;
+			run.next = start;
+			/* Fewer threads than asked (none at all) only make the run slower. */
+			for (n_threads = 0; n_threads < want; n_threads++)
+				if (pthread_create(&threads[n_threads], NULL, worker, &a) != 0)
+					break;
+			(void)worker(&a);
+			for (size_t i = 0; i < n_threads; i++)
+				(void)pthread_join(threads[i], NULL);
+		}
 	}
 	free(threads);
 

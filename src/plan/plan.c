@@ -411,7 +411,8 @@ moves_address(const struct ctx *c, const struct vm_spec *vm, const struct observ
 /*
  * The phase of vm's change: a VM moving to the address another VM has now
  * (which moves off it first) after those moving to free ones.  Two VMs
- * trading addresses both come in the second, not ordered between them.
+ * trading addresses, or a chain of them, all come in the second, where
+ * apply stops every guest before it starts any.
  */
 static enum plan_phase
 phase_of(const struct ctx *c, const struct vm_spec *vm, const struct observed_vm *o)

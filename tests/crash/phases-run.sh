@@ -12,8 +12,8 @@ decl() { # decl NAME [IP]
 		[ -z "${2:-}" ] || printf 'network:\n  ip: %s\n' "$2"
 	} >"$ST/vms/$1.yaml"
 }
-run() {
-	"$BANGER" reconcile --jobs 8 >"$T/out" 2>&1 || { cat "$T/out"; fail "reconcile $*"; }
+run() { # run WHAT [JOBS]
+	"$BANGER" reconcile --jobs "${2:-8}" >"$T/out" 2>&1 || { cat "$T/out"; fail "reconcile $1"; }
 }
 # before OLD NEW: OLD's guest exited before NEW's started (their api sockets).
 before() {
@@ -45,4 +45,29 @@ run claim
 before a c
 grep -qF 'ip: "10.77.0.2"' "$SD/vms/c.yaml" || fail "c's address"
 grep -qF 'ip: "10.77.0.2"' "$SD/vms/a.yaml" && fail "a kept the address c declares"
+
+# Two VMs trading addresses in one run, one job: both guests stop before
+# either starts.
+decl web2 10.77.0.2
+decl c 10.77.0.10
+: >"$T/events"
+run trade 1
+before web2 c
+before c web2
+grep -qF 'ip: "10.77.0.2"' "$SD/vms/web2.yaml" || fail "web2's address"
+grep -qF 'ip: "10.77.0.10"' "$SD/vms/c.yaml" || fail "c's address"
+
+# A chain: p takes q's address, q takes r's, r a free one.
+decl p 10.77.0.20
+decl q 10.77.0.21
+decl r 10.77.0.22
+run chain-before
+decl p 10.77.0.21
+decl q 10.77.0.22
+decl r 10.77.0.23
+: >"$T/events"
+run chain 1
+before q p
+before r q
+grep -qF 'ip: "10.77.0.21"' "$SD/vms/p.yaml" || fail "p's address"
 echo "ok"

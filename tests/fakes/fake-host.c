@@ -1024,6 +1024,16 @@ f_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **er
 		struct fake_obj g = { .kind = FAKE_PROC, .pid = h->next_pid,
 				      .name = UNCONST(cfg->api_socket), .note = note, .addr = addr };
 
+		for (size_t i = 0; i < h->n_objs; i++) {
+			const struct fake_obj *o = &h->objs[i];
+
+			if (o->kind == FAKE_PROC && ((addr && o->addr == addr) ||
+						     memcmp(o->mac, cfg->mac, 6) == 0)) {
+				logf_(h, "hv.spawn clash: %s beside pid %d", cfg->vm_name, (int)o->pid);
+				h->clashes++;
+			}
+		}
+
 		memcpy(g.mac, cfg->mac, 6);
 		fake_host_add(h, &g);
 	}

@@ -75,6 +75,9 @@ struct fake_host {
 	int fail_errno;
 	unsigned crash_after;		/* crash right after this effect, 0: never */
 	bool guest_dies;		/* every guest dies at boot (a kernel panic) */
+	/* Guests started while another ran with the same address or MAC:
+	 * never right, whatever the run went through. */
+	unsigned clashes;
 	bool crashed;
 	/* Changed since fake_host_load_file (or never loaded): what
 	 * fake_host_save_file writes; an unchanged fake is not formatted. */

@@ -639,6 +639,9 @@ static const struct scenario scenarios[] = {
 	  IMG "vm a image=base nat=yes\nvm b image=base\nvm clash image=base ip=10.77.0.2\n" },
 	{ "mac-given-up", IMG "vm a image=base mac=02:aa:bb:cc:dd:ee\n",
 	  IMG "vm a image=base\nvm b image=base mac=02:aa:bb:cc:dd:ee\n" },
+	/* Two running VMs trading addresses. */
+	{ "trade", IMG "vm a image=base nat=yes ip=10.77.0.5\nvm b image=base ip=10.77.0.6\n",
+	  IMG "vm a image=base nat=yes ip=10.77.0.6\nvm b image=base ip=10.77.0.5\n" },
 };
 
 /* Every guest runs on the address its record gives, and no two share one. */
@@ -1182,6 +1185,8 @@ START_TEST(test_crash_everywhere)
 		 * record says. */
 		assert_all_claimed(h, ctx);
 		assert_guests_match_records(h, ctx);
+		ck_assert_msg(h->clashes == 0, "%s: a guest started beside another with its "
+					       "address or MAC", ctx);
 		rm_tree(status_dir);
 		ck_assert_int_eq(mkdir(status_dir, 0700), 0);
 	}

@@ -237,6 +237,8 @@ START_TEST(test_plan_case)
 	}
 	ck_assert_msg(c.res.n_failed == 0, "%s: %s", name,
 		      c.res.failures && c.res.failures[0] ? c.res.failures[0] : "");
+	ck_assert_msg(h->clashes == 0, "%s: a guest started beside another with its address or MAC",
+		      name);
 	if (!only && d->host_valid && !c.refused)
 		ck_assert_msg(c.n_orphans_after == 0, "%s: %zu orphans left", name, c.n_orphans_after);
 
