@@ -28,6 +28,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/name.h"
 
 extern char **environ;
 
@@ -266,6 +267,34 @@ read_cmdline(pid_t pid, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/*
+ * Whether pid runs as banger's own user: real, effective and saved uid all
+ * geteuid()'s (from /proc/PID/status; the owner of /proc/PID says root for
+ * any process that made itself undumpable).  Another user's process that
+ * names a VM's socket on its command line is not that VM's hypervisor: it is
+ * neither listed, taken as the guest, nor signalled.
+ */
+static bool
+runs_as_us(pid_t pid)
+{
+	_cleanup_free_ char *data = NULL;
+	char path[64];
+	const char *u;
+	unsigned long id[3];
+	size_t len = 0;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_proc_file(path, 64 * 1024, &data, &len) < 0)
+		return false;
+	u = strstr(data, "\nUid:");
+	if (!u || sscanf(u + 5, "%lu %lu %lu", &id[0], &id[1], &id[2]) != 3)
+		return false;
+	for (size_t i = 0; i < 3; i++)
+		if (id[i] != (unsigned long)geteuid())
+			return false;
+	return true;
+}
+
 static bool
 cmdline_names(const char *data, size_t len, const char *needle)
 {
@@ -295,8 +324,23 @@ hv_process_alive(pid_t pid, const char *needle, bool *ret, struct error **err)
 	}
 	if (r < 0)
 		return error_set(err, r, "process %d: command line: %s", (int)pid, strerror(-r));
-	*ret = cmdline_names(data, len, needle);
+	*ret = cmdline_names(data, len, needle) && runs_as_us(pid);
 	return 0;
+}
+
+/* Whether rel (a path below the socket directory) is NAME/FILE: NAME a DNS
+ * label, FILE one plain name (no "..", no deeper folder). */
+static bool
+vm_file_path(const char *rel)
+{
+	const char *slash = strchr(rel, '/');
+	_cleanup_free_ char *name = NULL;
+
+	if (!slash || !slash[1] || strchr(slash + 1, '/') || strcmp(slash + 1, ".") == 0 ||
+	    strcmp(slash + 1, "..") == 0)
+		return false;
+	name = xstrndup(rel, (size_t)(slash - rel));
+	return name_is_dns_label(name);
 }
 
 /*
@@ -327,6 +371,8 @@ cmdline_socket_under(const char *data, size_t len, const char *dir, size_t dl)
 			if (n <= dl + 1)
 				continue;
 			path = xstrndup(p, n);
+			if (!vm_file_path(path + dl + 1))
+				continue;
 			if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 				return TAKE_PTR(path);
 			if (!dotsock && n > 5 && strcmp(path + n - 5, ".sock") == 0)
@@ -380,6 +426,10 @@ hv_process_list(const char *sock_dir, struct hv_proc **ret, size_t *ret_n,
 		sock = cmdline_socket_under(data, len, dir, dl);
 		if (!sock)
 			continue;
+		if (!runs_as_us((pid_t)v)) {
+			free(sock);
+			continue;
+		}
 		procs = xappend(procs, &n, sizeof(*procs), (void **)&e);
 		e->pid = (pid_t)v;
 		e->api_socket = sock;
@@ -466,7 +516,7 @@ hv_signal_wait(pid_t pid, const char *needle, int sig, unsigned timeout_ms,
 	}
 	if (r < 0)
 		return error_set(err, r, "process %d: command line: %s", (int)pid, strerror(-r));
-	if (!cmdline_names(data, len, needle))
+	if (!cmdline_names(data, len, needle) || !runs_as_us(pid))
 		return 0;	/* not the VM's process: the VM is gone */
 
 	if (pidfd >= 0)

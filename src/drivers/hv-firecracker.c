@@ -229,6 +229,8 @@ remove_stale_socket(const char *path, struct error **err)
 	}
 	if (!S_ISSOCK(st.st_mode))
 		return error_set(err, -EEXIST, "'%s' exists and is not a socket", path);
+	if (st.st_uid != geteuid())
+		return error_set(err, -EPERM, "'%s' is another user's socket: left alone", path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return error_set(err, -errno, "remove stale socket '%s': %s", path,
 				 strerror(errno));

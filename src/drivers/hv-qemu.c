@@ -923,8 +923,9 @@ qemu_stop(void *userdata, enum hypervisor_kind kind, pid_t pid, const char *api_
 				return r;
 		}
 	}
-	if (lstat(api_socket, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(api_socket) < 0 &&
-	    errno != ENOENT) {
+	/* QEMU's own socket, that is: another user's is left alone. */
+	if (lstat(api_socket, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == geteuid() &&
+	    unlink(api_socket) < 0 && errno != ENOENT) {
 		r = -errno;
 		return error_set(err, r, "qmp socket '%s': remove: %s", api_socket, strerror(-r));
 	}

@@ -608,18 +608,30 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 			break;
 		}
 	}
-	for (size_t i = 0; i < n_procs; i++) {
-		_cleanup_free_ char *name = vm_name_from_path(vms_dir, procs[i].api_socket);
-		struct observed_vm *v = name ? find_vm_ix(o, &ix, name) : NULL;
+	/* A VM's guest: the process on its socket, the one its record names
+	 * first; any other on that socket is an orphan. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n_procs; i++) {
+			_cleanup_free_ char *name = NULL;
+			struct observed_vm *v;
 
-		if (v && v->status.api_socket && strcmp(v->status.api_socket, procs[i].api_socket) == 0 &&
-		    !v->proc_alive) {
-			v->proc_alive = true;
-			v->proc_pid = procs[i].pid;
-			continue;
+			if (procs[i].pid == 0)
+				continue;	/* taken */
+			name = vm_name_from_path(vms_dir, procs[i].api_socket);
+			v = name ? find_vm_ix(o, &ix, name) : NULL;
+			if (v && v->status.api_socket &&
+			    strcmp(v->status.api_socket, procs[i].api_socket) == 0 &&
+			    !v->proc_alive && (pass > 0 || v->status.pid == procs[i].pid)) {
+				v->proc_alive = true;
+				v->proc_pid = procs[i].pid;
+				procs[i].pid = 0;
+				continue;
+			}
+			if (pass == 0)
+				continue;
+			add_orphan(o, ORPHAN_PROC, procs[i].api_socket, name, NULL, NULL, 0,
+				   procs[i].pid);
 		}
-		add_orphan(o, ORPHAN_PROC, procs[i].api_socket, name, NULL, NULL, 0, procs[i].pid);
-	}
 	*ret = TAKE_PTR(o);
 	r = 0;
 out:

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "drivers/hv-common.h"
@@ -358,6 +359,95 @@ START_TEST(test_list_picks_the_socket)
 }
 END_TEST
 
+/* "/bin/sh -c 'read x' sh ARG" as uid/gid 65534, blocked in the read (no
+ * child of its own) until end_child. */
+static pid_t
+spawn_other_user(const char *arg, int *ret_hold)
+{
+	int p[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		_cleanup_free_ char *a = xstrdup(arg);
+		char *const argv[] = { "/bin/sh", "-c", "read x", "sh", a, NULL };
+
+		if (dup2(p[0], 0) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	(void)close(p[0]);
+	*ret_hold = p[1];
+	return pid;
+}
+
+static void
+end_child(pid_t pid, int hold)
+{
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	(void)close(hold);
+}
+
+/*
+ * Only a process of banger's own user, naming DIR/NAME/FILE, is a VM's
+ * hypervisor: another user's process that names a VM's socket (to be killed
+ * in its place, or to pass for it) is neither listed, alive nor signalled,
+ * and neither is one naming a path that climbs out or goes deeper.
+ */
+START_TEST(test_only_our_processes)
+{
+	_cleanup_free_ char *vms = xasprintf("%s/vms", dir);
+	_cleanup_free_ char *s_other = xasprintf("%s/vms/a/api.sock", dir);
+	_cleanup_free_ char *s_up = xasprintf("%s/vms/../../x/api.sock", dir);
+	_cleanup_free_ char *s_deep = xasprintf("%s/vms/b/c/api.sock", dir);
+	_cleanup_free_ char *s_label = xasprintf("%s/vms/Not_A_Label/api.sock", dir);
+	_cleanup_free_ char *s_ok = xasprintf("%s/vms/d/api.sock", dir);
+	struct hv_proc *procs = NULL;
+	struct error *err = NULL;
+	size_t n = 0;
+	pid_t other, up, deep, label, ok;
+	int hold;
+
+	if (geteuid() != 0)
+		return;	/* no other user to be */
+	other = spawn_other_user(s_other, &hold);
+	up = spawn_sh("", s_up);
+	deep = spawn_sh("", s_deep);
+	label = spawn_sh("", s_label);
+	ok = spawn_sh("", s_ok);
+	for (int i = 0;; i++) {
+		_cleanup_free_ char *data = NULL, *path = xasprintf("/proc/%d/cmdline", (int)other);
+
+		if (read_file(path, 4096, &data, NULL) == 0 && strcmp(data, "/bin/sh") == 0)
+			break;
+		ck_assert_msg(i < 500, "the other user's process never ran");
+		usleep(10000);
+	}
+	for (int i = 0; i < 500 && !alive(ok, s_ok); i++)
+		usleep(10000);
+
+	ck_assert_int_eq(hv_process_list(vms, &procs, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(procs[0].pid, ok);
+	hv_procs_free(procs, n);
+
+	ck_assert(!alive(other, s_other));
+	ck_assert_int_eq(hv_signal_wait(other, s_other, SIGKILL, 200, &err), 0);
+	ck_assert_int_eq(kill(other, 0), 0);	/* spared */
+
+	end_child(other, hold);
+	kill_wait(up, s_up);
+	kill_wait(deep, s_deep);
+	kill_wait(label, s_label);
+	kill_wait(ok, s_ok);
+}
+END_TEST
+
 static void
 write_log(const char *path, const char *text)
 {
@@ -430,6 +520,7 @@ hv_common_suite(void)
 	tcase_add_test(tc, test_signal_timeout_then_kill);
 	tcase_add_test(tc, test_list_by_socket_dir);
 	tcase_add_test(tc, test_list_picks_the_socket);
+	tcase_add_test(tc, test_only_our_processes);
 	tcase_add_test(tc, test_console_ready);
 	suite_add_tcase(s, tc);
 	return s;

@@ -60,7 +60,13 @@ setup(void)
 	initrd = touch("initrd.img");
 	rootfs = touch("root.img");
 	work = touch("work.img");
-	sock = xasprintf("%s/fc.sock", dir);
+	/* As banger lays it out: DIR/NAME/SOCKET (the lists take DIR). */
+	sock = xasprintf("%s/web1/fc.sock", dir);
+	{
+		_cleanup_free_ char *vm = xasprintf("%s/web1", dir);
+
+		ck_assert_int_eq(mkdir(vm, 0700), 0);
+	}
 	console = xasprintf("%s/console.log", dir);
 	record = xasprintf("%s.json", sock);
 	binary = xasprintf("%s/tests/fakes/fake-firecracker", src ? src : ".");

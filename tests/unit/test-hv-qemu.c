@@ -490,7 +490,9 @@ new_ops(void)
 
 START_TEST(test_ops_boot_ready_stop)
 {
-	_cleanup_free_ char *sock = xasprintf("%s/qmp.sock", dir);
+	/* As banger lays it out: DIR/NAME/SOCKET (the list takes DIR). */
+	_cleanup_free_ char *vm = xasprintf("%s/web1", dir);
+	_cleanup_free_ char *sock = xasprintf("%s/web1/qmp.sock", dir);
 	_cleanup_free_ char *log = xasprintf("%s/console.log", dir);
 	struct hv_config cfg = base_config();
 	struct hv_ops *ops = new_ops();
@@ -503,6 +505,7 @@ START_TEST(test_ops_boot_ready_stop)
 	size_t n = 0;
 	pid_t pid;
 
+	ck_assert_int_eq(mkdir(vm, 0700), 0);
 	cfg.api_socket = sock;
 	cfg.console_log = log;
 	fake_qmp_start(&f, sock, "running");

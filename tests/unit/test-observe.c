@@ -162,6 +162,36 @@ START_TEST(test_old_incarnation_is_orphan)
 }
 END_TEST
 
+/* Two processes on web's socket: the guest is the one its record names,
+ * whichever the list gives first; the other is an orphan. */
+START_TEST(test_recorded_guest_first)
+{
+	char id[33];
+	_cleanup_(fake_host_freep) struct fake_host *h = host_with_web(id);
+	_cleanup_(observed_freep) struct observed *o = NULL;
+	_cleanup_free_ char *sock = status_api_socket(dir, "web");
+	char *claimed[] = { (char *)"web", NULL };
+	size_t guest = SIZE_MAX;
+	struct fake_obj t;
+
+	for (size_t i = 0; i < h->n_objs; i++)
+		if (h->objs[i].kind == FAKE_PROC && h->objs[i].pid == 1000)
+			guest = i;
+	ck_assert_uint_ne(guest, SIZE_MAX);
+	fake_host_add(h, &(struct fake_obj){ .kind = FAKE_PROC, .name = sock, .pid = 999,
+					     .booted = true });
+	t = h->objs[guest];
+	h->objs[guest] = h->objs[h->n_objs - 1];
+	h->objs[h->n_objs - 1] = t;
+	ck_assert_int_eq(observe_host(dir, &h->ops, claimed, &o, NULL), 0);
+	ck_assert(observed_find(o, "web")->proc_alive);
+	ck_assert_int_eq(observed_find(o, "web")->proc_pid, 1000);
+	ck_assert_uint_eq(o->n_orphans, 1);
+	ck_assert_int_eq(o->orphans[0].kind, ORPHAN_PROC);
+	ck_assert_int_eq(o->orphans[0].pid, 999);
+}
+END_TEST
+
 START_TEST(test_list_failure)
 {
 	char id[33];
@@ -338,6 +368,7 @@ observe_suite(void)
 	tcase_add_test(tc, test_rebuilt_from_marks);
 	tcase_add_test(tc, test_orphans_when_undeclared);
 	tcase_add_test(tc, test_old_incarnation_is_orphan);
+	tcase_add_test(tc, test_recorded_guest_first);
 	tcase_add_test(tc, test_list_failure);
 	tcase_add_test(tc, test_concurrent_lists);
 	tcase_add_test(tc, test_concurrent_list_failures);
