@@ -78,6 +78,42 @@ state_dir_check(const char *dir, struct error **err)
 	return 0;
 }
 
+/*
+ * The status directory, and the folders in it that banger walks and removes
+ * from, are banger's own: owned by its user, writable by no one else, and
+ * (the folders inside) real folders, not symlinks.  Else a local user could
+ * point vms/ elsewhere and have banger remove what is there as orphans.
+ */
+static int
+status_dir_check(const char *dir, struct error **err)
+{
+	static const char *const subs[] = { "", "/vms", "/retained", "/cache", "/ssh",
+					    "/source", "/source-files", "/images" };
+
+	for (size_t i = 0; i < ELEMENTSOF(subs); i++) {
+		_cleanup_free_ char *path = xasprintf("%s%s", dir, subs[i]);
+		struct stat st;
+		int r = i == 0 ? stat(path, &st) : lstat(path, &st);
+
+		if (r < 0) {
+			if (errno == ENOENT)
+				continue;
+			return error_set(err, -errno, "'%s': %s", path, strerror(errno));
+		}
+		if (!S_ISDIR(st.st_mode))
+			return error_set(err, -EPERM, "'%s' is not a folder%s: banger keeps its own "
+						      "files there",
+					 path, S_ISLNK(st.st_mode) ? " (a symlink)" : "");
+		if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return error_set(err, -EPERM,
+					 "'%s' is %s (owner %u, mode %04o): banger does not work in "
+					 "a status directory others can change",
+					 path, st.st_uid != geteuid() ? "another user's" : "writable by others",
+					 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	}
+	return 0;
+}
+
 int
 cli_source_read(const struct cli_common *common, struct source **ret, struct error **err)
 {
@@ -292,6 +328,9 @@ load(struct cli_run *r, const struct cli_common *common, int lock_timeout_ms, st
 		if (ret < 0)
 			return ret;
 	}
+	ret = status_dir_check(r->status_dir, err);
+	if (ret < 0)
+		return ret;
 	preload_start(r);
 	ret = spec_load(local, &local_spec, err);
 	if (ret < 0)

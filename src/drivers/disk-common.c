@@ -5,10 +5,14 @@
  * in banger's namespace.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "drivers/disk-internal.h"
 #include "util/alloc.h"
@@ -144,6 +148,63 @@ disk_host_path_resolve(const char *host, const char *state_root, char **ret,
 		return error_set(err, -EINVAL, "host path '%s' is relative and there is no state root",
 				 host);
 	*ret = xasprintf("%s/%s", state_root, host);
+	return 0;
+}
+
+/* Where openat2(2) is missing: the resolved path must be under the resolved root. */
+static int
+open_beneath_fallback(const char *root, const char *path, int flags)
+{
+	_cleanup_free_ char *rr = realpath(root, NULL), *rp = realpath(path, NULL);
+	size_t n;
+	int fd;
+
+	if (!rr || !rp)
+		return -errno;
+	n = strlen(rr);
+	if (strncmp(rp, rr, n) != 0 || (rp[n] != '/' && rp[n] != '\0'))
+		return -EXDEV;
+	fd = open(rp, flags | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+disk_host_open(const char *host, const char *state_root, char **ret_path, int *ret_fd,
+	       struct error **err)
+{
+	const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	_cleanup_free_ char *path = NULL;
+	int fd, r;
+
+	r = disk_host_path_resolve(host, state_root, &path, err);
+	if (r < 0)
+		return r;
+	if (host[0] == '/' || host[0] == '~') {
+		fd = open(path, flags);
+		r = fd < 0 ? -errno : 0;
+	} else {
+		_cleanup_close_ int root = open(state_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct open_how how = { .flags = (uint64_t)flags,
+					.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+
+		if (root < 0)
+			return error_set(err, -errno, "open '%s': %s", state_root, strerror(errno));
+		fd = (int)syscall(SYS_openat2, root, host, &how, sizeof(how));
+		r = fd < 0 ? -errno : 0;
+		if (r == -ENOSYS) {
+			fd = open_beneath_fallback(state_root, path, flags);
+			r = fd < 0 ? fd : 0;
+		}
+		if (r == -EXDEV)
+			return error_set(err, r, "host path '%s' leads out of '%s' (a symlink?)", host,
+					 state_root);
+	}
+	if (r == -ENOENT)
+		return r;
+	if (r < 0)
+		return error_set(err, r, "open '%s': %s", path, strerror(-r));
+	*ret_path = TAKE_PTR(path);
+	*ret_fd = fd;
 	return 0;
 }
 

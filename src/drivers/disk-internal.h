@@ -44,6 +44,15 @@ int disk_guest_path_check(const char *guest, struct error **err);
  */
 int disk_host_path_resolve(const char *host, const char *state_root, char **ret,
 			   struct error **err);
+/*
+ * Open a file-sync host path for reading, once: the caller looks at what it
+ * opened (fstat), never at the path again.  A relative path is resolved
+ * beneath state_root (a symlink on the way may not lead out of it); an
+ * absolute or "~/" one, the declaration's own, is followed.  Never blocks on
+ * a FIFO.  -ENOENT, with no error set, when there is nothing there.
+ */
+int disk_host_open(const char *host, const char *state_root, char **ret_path, int *ret_fd,
+		   struct error **err);
 
 /* A warning the caller carries on past (stderr, "banger: warning: ..."). */
 void disk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -960,23 +960,17 @@ out:
 	return r;
 }
 
-/* The guest file parent/name made a regular file holding host's bytes, or
- * when host is NULL, the len bytes at data. */
+/* The guest file parent/name made a regular file holding the bytes of fd
+ * (the host file host, opened), or when fd < 0, the len bytes at data. */
 static int
-sync_file(struct sync *s, ext2_ino_t parent, const char *name, const char *host,
+sync_file(struct sync *s, ext2_ino_t parent, const char *name, int fd, const char *host,
 	  const char *data, size_t len, mode_t mode, const char *guest, struct error **err)
 {
-	_cleanup_close_ int fd = -EBADF;
 	struct ext2_inode in;
 	ext2_ino_t ino;
 	errcode_t e;
 	int r;
 
-	if (host) {
-		fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0)
-			return error_set(err, -errno, "open '%s': %s", host, strerror(errno));
-	}
 	r = lookup(s, parent, name, &ino);
 	if (r == 0) {
 		e = ext2fs_read_inode(s->fs, ino, &in);
@@ -1065,44 +1059,105 @@ link_stays_inside(const char *rel, const char *target)
 	return true;
 }
 
+/*
+ * Open entry name of the host folder dfd as what fstatat saw it be (a
+ * folder, or a regular file): never through a symlink, never blocking on a
+ * FIFO, and checked again on the descriptor, so an entry swapped meanwhile
+ * is not read.  -EAGAIN when it changed or went (the caller passes it over).
+ */
 static int
-sync_tree(struct sync *s, ext2_ino_t dir_ino, const char *host_dir, const char *rel,
+open_entry(int dfd, const char *name, bool dir, const char *hp, int *ret_fd, struct stat *st,
+	   struct error **err)
+{
+	int fd = openat(dfd, name,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+				(dir ? O_DIRECTORY : 0));
+
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR || errno == ENXIO)
+			return -EAGAIN;
+		return error_set(err, -errno, "open '%s': %s", hp, strerror(errno));
+	}
+	if (fstat(fd, st) < 0) {
+		int r = -errno;
+
+		(void)close(fd);
+		return error_set(err, r, "stat '%s': %s", hp, strerror(-r));
+	}
+	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) {
+		(void)close(fd);
+		return -EAGAIN;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Copy the host folder dfd (taken, closed here; host_dir its name) into the
+ * guest folder dir_ino, entry by entry through descriptors. */
+static int
+sync_tree(struct sync *s, ext2_ino_t dir_ino, int dfd, const char *host_dir, const char *rel,
 	  const char *guest_dir, mode_t dir_mode, int level, struct error **err)
 {
 	DIR *d;
 	struct dirent *de;
 	int r = 0;
 
-	if (level > SYNC_DEPTH_MAX)
+	if (level > SYNC_DEPTH_MAX) {
+		(void)close(dfd);
 		return error_set(err, -ELOOP, "'%s' is nested too deep", host_dir);
-	d = opendir(host_dir);
-	if (!d)
-		return error_set(err, -errno, "open '%s': %s", host_dir, strerror(errno));
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		r = -errno;
+		(void)close(dfd);
+		return error_set(err, r, "open '%s': %s", host_dir, strerror(-r));
+	}
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *hp = NULL, *gp = NULL, *rp = NULL;
 		struct stat st;
+		int fd = -EBADF;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		hp = xasprintf("%s/%s", host_dir, de->d_name);
 		gp = xasprintf("%s/%s", guest_dir, de->d_name);
 		rp = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
-		if (lstat(hp, &st) < 0) {
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			sync_warn(s, "file sync: '%s' vanished, ignoring", hp);
 			continue;
+		}
+		if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+			r = open_entry(dirfd(d), de->d_name, S_ISDIR(st.st_mode), hp, &fd, &st, err);
+			if (r == -EAGAIN) {
+				r = 0;
+				if (s->strict) {
+					r = error_set(err, -EAGAIN, "'%s' changed while it was copied",
+						      hp);
+					break;
+				}
+				sync_warn(s, "file sync: '%s' changed while it was copied, ignoring",
+					  hp);
+				continue;
+			}
+			if (r < 0)
+				break;
 		}
 		if (S_ISDIR(st.st_mode)) {
 			ext2_ino_t sub;
 
 			r = ensure_dir(s, dir_ino, de->d_name, dir_mode, true, gp, &sub, err);
 			if (r >= 0)
-				r = sync_tree(s, sub, hp, rp, gp, dir_mode, level + 1, err);
+				r = sync_tree(s, sub, TAKE_FD(fd), hp, rp, gp, dir_mode, level + 1,
+					      err);
+			else
+				(void)close(fd);
 		} else if (S_ISREG(st.st_mode)) {
-			r = sync_file(s, dir_ino, de->d_name, hp, NULL, 0,
+			r = sync_file(s, dir_ino, de->d_name, fd, hp, NULL, 0,
 				      (st.st_mode & S_IXUSR) ? s->exec_mode : s->file_mode, gp, err);
+			(void)close(fd);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX];
-			ssize_t n = readlink(hp, target, sizeof(target) - 1);
+			ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
 
 			if (n < 0) {
 				r = error_set(err, -errno, "readlink '%s': %s", hp, strerror(errno));
@@ -1138,6 +1193,7 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 	   struct error **err)
 {
 	_cleanup_free_ char *host = NULL, *guest = NULL, *name = NULL;
+	_cleanup_close_ int fd = -EBADF;
 	ext2_ino_t parent, ino;
 	struct stat st;
 	int r;
@@ -1155,19 +1211,22 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 		r = guest_parent(s, guest, &parent, &name, err);
 		if (r < 0)
 			return r;
-		return sync_file(s, parent, name, NULL, e->content, e->content_len,
+		return sync_file(s, parent, name, -EBADF, NULL, e->content, e->content_len,
 				 e->mode >= 0 ? (mode_t)e->mode : 0600, guest, err);
 	}
-	r = disk_host_path_resolve(e->host, state_root, &host, err);
+	/* Opened once; what is copied is what was opened. */
+	r = disk_host_open(e->host, state_root, &host, &fd, err);
+	if (r == -ENOENT && (!err || !*err)) {
+		_cleanup_free_ char *p = NULL;
+
+		(void)disk_host_path_resolve(e->host, state_root, &p, NULL);
+		sync_warn(s, "file sync: host path '%s' does not exist, ignoring", p ? p : e->host);
+		return 0;
+	}
 	if (r < 0)
 		return r;
-	if (stat(host, &st) < 0) {
-		if (errno == ENOENT) {
-			sync_warn(s, "file sync: host path '%s' does not exist, ignoring", host);
-			return 0;
-		}
+	if (fstat(fd, &st) < 0)
 		return error_set(err, -errno, "stat '%s': %s", host, strerror(errno));
-	}
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return error_set(err, -EINVAL, "host path '%s' is not a regular file or directory",
 				 host);
@@ -1175,13 +1234,14 @@ sync_entry(struct sync *s, const struct filesync_entry *e, const char *state_roo
 	if (r < 0)
 		return r;
 	if (S_ISREG(st.st_mode))
-		return sync_file(s, parent, name, host, NULL, 0,
+		return sync_file(s, parent, name, fd, host, NULL, 0,
 				 e->mode >= 0 ? (mode_t)e->mode : 0600, guest, err);
 	r = ensure_dir(s, parent, name, e->mode >= 0 ? (mode_t)e->mode : 0755, true, guest, &ino,
 		       err);
 	if (r < 0)
 		return r;
-	return sync_tree(s, ino, host, "", guest, e->mode >= 0 ? (mode_t)e->mode : 0755, 0, err);
+	return sync_tree(s, ino, TAKE_FD(fd), host, "", guest,
+			 e->mode >= 0 ? (mode_t)e->mode : 0755, 0, err);
 }
 
 /* disk_filesync_apply; durable only when sync (else the caller syncs).  The
@@ -1380,8 +1440,12 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 		r = remove_tree(&s, parent, name, guest_dir, 0, err);
 	if (r >= 0)
 		r = ensure_dir(&s, parent, name, 0755, true, guest_dir, &ino, err);
-	if (r >= 0)
-		r = sync_tree(&s, ino, host_dir, "", guest_dir, 0755, 0, err);
+	if (r >= 0) {
+		int fd = open(host_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		r = fd < 0 ? error_set(err, -errno, "open '%s': %s", host_dir, strerror(errno))
+			   : sync_tree(&s, ino, fd, host_dir, "", guest_dir, 0755, 0, err);
+	}
 	if (r < 0)
 		(void)error_prefix(err, "copy '%s' to '%s' in '%s'", host_dir, guest_dir, work_path);
 	/* Flush even after an error: what was done so far leaves a consistent fs. */

@@ -86,6 +86,20 @@ if [ "$(id -u)" = 0 ]; then
 	expect_exit 0 "$BANGER" plan
 fi
 
+# The status directory is banger's own: writable by no one else, its
+# folders real folders (else vms/ could lead to files removed as orphans).
+chmod 0777 "$T/status"
+expect_exit 1 "$BANGER" reconcile
+has_err "'$T/status' is writable by others (owner $(id -u), mode 0777)"
+chmod 0700 "$T/status"
+mv "$T/status/vms" "$T/status/vms.real"
+ln -s vms.real "$T/status/vms"
+expect_exit 1 "$BANGER" plan
+has_err "'$T/status/vms' is not a folder (a symlink)"
+rm "$T/status/vms"
+mv "$T/status/vms.real" "$T/status/vms"
+expect_exit 0 "$BANGER" plan
+
 # A restart field changed.
 sed -i 's/512M/1G/' "$T/state/vms/web.yaml"
 expect_exit 0 "$BANGER" plan

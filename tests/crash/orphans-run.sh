@@ -14,9 +14,9 @@ ip link set bgr-01234567 alias "banger vm=ghost id=$ID"
 nft add rule inet banger postrouting ip saddr 10.77.0.99 masquerade comment "\"banger id=$ID\""
 nft add rule inet banger forward iifname bgr-01234567 accept comment "\"banger id=$ID\""
 mkdir -p "$SD/vms/ghost"
-truncate -s 8M "$SD/vms/ghost/root.cow"
+truncate -s 8M "$SD/vms/ghost/cow.img"
 echo precious >"$SD/vms/ghost/work.ext4"
-losetup -f "$SD/vms/ghost/root.cow"
+losetup -f "$SD/vms/ghost/cow.img"
 FAKE_FIRECRACKER_WATCH_PID=$$ /usr/bin/python3 "$top_srcdir/tests/fakes/fake-firecracker" \
 	--api-sock "$SD/vms/ghost/api.sock" >/dev/null 2>&1 &
 fc=$!
@@ -32,6 +32,12 @@ nft add rule inet other postrouting ip saddr 10.77.0.98 masquerade comment "\"ba
 truncate -s 8M "$T/foreign.img"
 losetup -f "$T/foreign.img"
 foreign_loop=$(losetup -n -O NAME -j "$T/foreign.img")
+# Under the status directory but no VM's overlay (another banger's status
+# directory below this one): not banger's either.
+mkdir -p "$SD/other/vms/web"
+truncate -s 8M "$SD/other/vms/web/cow.img"
+losetup -f "$SD/other/vms/web/cow.img"
+nested_loop=$(losetup -n -O NAME -j "$SD/other/vms/web/cow.img")
 
 leaks "$SD" >"$T/planted"
 for k in "tap bgr-01234567" "nat-rule" "loop" "process $fc" "file $SD/vms/ghost"; do
@@ -42,6 +48,9 @@ n=$(grep -c '^- orphan' "$T/plan" || true)
 "$BANGER" reconcile >"$T/out" 2>&1 || { cat "$T/plan" "$T/out"; fail "reconcile"; }
 "$BANGER" plan >"$T/out" 2>&1 && grep -q '^No changes' "$T/out" || { cat "$T/out"; fail "not converged"; }
 ip link show bgr-89abcdef >/dev/null 2>&1 || fail "an unmarked tap was deleted"
+losetup "$nested_loop" >/dev/null 2>&1 || fail "another status directory's loop device was detached"
+losetup -d "$nested_loop"
+rm -r "$SD/other"
 ip link del bgr-89abcdef
 leaks "$SD" | sort >"$T/after"
 cmp -s "$T/baseline" "$T/after" || { cat "$T/plan"; diff "$T/baseline" "$T/after"; fail "orphans left"; }

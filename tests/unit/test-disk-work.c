@@ -651,6 +651,65 @@ START_TEST(test_filesync_refusals)
 END_TEST
 
 /*
+ * A relative host path stays beneath the state directory (or commit) even
+ * through a symlink, and a FIFO, at the top or in a tree, never blocks the
+ * run: the first is refused, the second passed over.
+ */
+START_TEST(test_filesync_host_paths)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *secret = xasprintf("%s/secret", tmp_root);
+	_cleanup_free_ char *p = NULL, *out = NULL, *want = NULL;
+	struct filesync_entry out_link = { .host = (char *)"out", .guest = (char *)"/out",
+					   .mode = -1 };
+	struct filesync_entry in_link = { .host = (char *)"in", .guest = (char *)"/in", .mode = -1 };
+	struct filesync_entry fifo = { .host = (char *)"fifo", .guest = (char *)"/fifo",
+				       .mode = -1 };
+	struct filesync_entry tree = { .host = (char *)"tree", .guest = (char *)"/tree",
+				       .mode = -1 };
+	struct error *err = NULL;
+
+	ck_assert_int_eq(write_file_atomic(secret, "root only\n", 10, 0600), 0);
+	put("a", "a\n", 0644);
+	p = xasprintf("%s/out", host);
+	ck_assert_int_eq(symlink(secret, p), 0);
+	free(p);
+	p = xasprintf("%s/in", host);
+	ck_assert_int_eq(symlink("a", p), 0);
+	free(p);
+	p = xasprintf("%s/fifo", host);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	free(p);
+	p = xasprintf("%s/tree", host);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	free(p);
+	put("tree/b", "b\n", 0644);
+	p = xasprintf("%s/tree/fifo", host);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 8 << 20, NULL), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &out_link, 1, host, &err), -EXDEV);
+	want = xasprintf("file sync 'out' -> '/out': host path 'out' leads out of '%s' (a symlink?)",
+			 host);
+	ck_assert_str_eq(err->msg, want);
+	error_free(TAKE_PTR(err));
+	ck_assert(!guest_exists(work, "/out"));
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &in_link, 1, host, NULL), 0);
+	out = guest_cat(work, "/in");
+	ck_assert_str_eq(out, "a\n");
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &fifo, 1, host, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->msg, "is not a regular file or directory"));
+	error_free(TAKE_PTR(err));
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &tree, 1, host, NULL), 0);
+	free(out);
+	out = guest_cat(work, "/tree/b");
+	ck_assert_str_eq(out, "b\n");
+	ck_assert(!guest_exists(work, "/tree/fifo"));
+	assert_fsck_clean(work);
+}
+END_TEST
+
+/*
  * A change in place of work that a killed run left half made: a child opens
  * it through the undo manager, makes a folder (and writes the superblock and
  * group descriptors out when flush), and exits without closing.
@@ -753,6 +812,7 @@ work_suite(void)
 	tcase_add_test(tc, test_work_create_seeded);
 	tcase_add_test(tc, test_work_create_seeded_warnings);
 	tcase_add_test(tc, test_filesync_refusals);
+	tcase_add_test(tc, test_filesync_host_paths);
 	tcase_add_loop_test(tc, test_in_place_undone, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
