@@ -68,24 +68,67 @@ tail_offset(int fd, off_t size, unsigned long n)
 	return 0;
 }
 
-static int
-copy_from(int fd, off_t *pos)
+/*
+ * A guest's output for a terminal: control characters (but newline and tab)
+ * as '?', carriage returns dropped, and C1 controls in UTF-8 (C2 80 to C2 9F)
+ * as "??", so that what a guest printed cannot move the cursor, retitle the
+ * window or answer back through the terminal.  Other bytes pass, UTF-8 text
+ * included.  *c2: the buffer before ended with C2.
+ */
+static size_t
+for_terminal(char *buf, size_t n, bool *c2)
 {
-	char buf[65536];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (*c2) {
+			*c2 = false;
+			if (c >= 0x80 && c <= 0x9f) {
+				buf[o++] = '?';
+				buf[o++] = '?';
+				continue;
+			}
+			buf[o++] = (char)0xc2;
+		}
+		if (c == 0xc2) {
+			*c2 = true;
+			continue;
+		}
+		if (c == '\r')
+			continue;
+		buf[o++] = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
+	}
+	return o;
+}
+
+static int
+copy_from(int fd, off_t *pos, bool tty)
+{
+	char buf[65536 + 1];
+	bool c2 = false;
 
 	for (;;) {
-		ssize_t r = pread(fd, buf, sizeof(buf), *pos);
+		ssize_t r = pread(fd, buf, sizeof(buf) - 1, *pos);	/* a C2 held back may precede */
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (r == 0)
+		if (r == 0) {
+			if (c2 && fputc(0xc2, stdout) == EOF)
+				return -EIO;
 			return 0;
-		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r)
-			return -EIO;
+		}
 		*pos += r;
+		{
+			size_t n = tty ? for_terminal(buf, (size_t)r, &c2) : (size_t)r;
+
+			if (fwrite(buf, 1, n, stdout) != n)
+				return -EIO;
+		}
 	}
 }
 
@@ -128,7 +171,7 @@ cli_logs(int argc, char **argv)
 	_cleanup_free_ char *status_dir = NULL, *path = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	struct cli_common common;
-	bool follow = false, have_lines = false;
+	bool follow = false, have_lines = false, tty = isatty(STDOUT_FILENO);
 	unsigned long lines = 0;
 	struct stat st;
 	off_t pos;
@@ -200,7 +243,7 @@ cli_logs(int argc, char **argv)
 	}
 	pos = have_lines ? tail_offset(fd, st.st_size, lines) : 0;
 	for (;;) {
-		r = copy_from(fd, &pos);
+		r = copy_from(fd, &pos, tty);
 		if (r < 0) {
 			cli_errorf("logs: '%s': %s", path, strerror(-r));
 			return EXIT_FAILED;

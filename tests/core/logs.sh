@@ -36,6 +36,22 @@ kill "$F"
 wait "$F" 2>/dev/null || true
 F=
 
+# A guest's escape sequences reach a terminal as '?'; a pipe gets the bytes.
+printf 'red \033[31mX\033]0;title\007 c1 \302\233Y\r\nok \303\251\n' >"$T/status/vms/web/console.log"
+cmp -s "$T/status/vms/web/console.log" - <<EOF2 || fail "piped output changed"
+$("$BANGER" logs web)
+EOF2
+if command -v script >/dev/null; then
+	script -qec "\"$BANGER\" logs web" /dev/null >"$T/tty" </dev/null
+	if grep -q "$(printf '\033')" "$T/tty" || grep -q "$(printf '\302\233')" "$T/tty"; then
+		od -c "$T/tty"
+		fail "control characters reached the terminal"
+	fi
+	grep -q 'red ?\[31mX?\]0;title? c1 ??Y' "$T/tty" || { od -c "$T/tty"; fail "terminal text"; }
+	grep -q "ok $(printf '\303\251')" "$T/tty" || fail "UTF-8 text on the terminal"
+fi
+printf 'one\ntwo\nthree\nfour\n' >"$T/status/vms/web/console.log"
+
 set +e
 "$BANGER" logs db >/dev/null 2>"$T/err"; rc=$?
 set -e
