@@ -670,6 +670,7 @@ struct dump_link {
 	int index;
 	int master;
 	unsigned flags;
+	int carrier;	/* IFLA_CARRIER, -1 when the kernel gave none */
 	char name[IFNAMSIZ];
 	char *alias;	/* banger-named links only */
 };
@@ -695,6 +696,9 @@ dump_link_cb(struct nl_msg *msg, void *arg)
 	d->links = xappend(d->links, &d->n, sizeof(*d->links), (void **)&l);
 	l->index = ifi->ifi_index;
 	l->flags = ifi->ifi_flags;
+	l->carrier = tb[IFLA_CARRIER] && nla_len(tb[IFLA_CARRIER]) >= 1
+			     ? nla_get_u8(tb[IFLA_CARRIER]) != 0
+			     : -1;
 	l->master = tb[IFLA_MASTER] && nla_len(tb[IFLA_MASTER]) >= 4 ? (int)nla_get_u32(tb[IFLA_MASTER])
 								      : 0;
 	nla_strlcpy(l->name, tb[IFLA_IFNAME], sizeof(l->name));
@@ -794,7 +798,9 @@ nl_link_list(void *userdata, struct net_link **ret, size_t *ret_n, struct error 
 		nl->name = xstrdup(l->name);
 		nl->alias = l->alias ? xstrdup(l->alias) : NULL;
 		nl->up = (l->flags & IFF_UP) != 0;
-		nl->carrier = (l->flags & TAP_LOWER_UP) != 0;
+		/* A tun has carrier while a process has it open, set down or
+		 * not (IFF_LOWER_UP is only reported for a link that is up). */
+		nl->carrier = l->carrier >= 0 ? l->carrier != 0 : (l->flags & TAP_LOWER_UP) != 0;
 		if (l->master > 0) {
 			struct dump_link key = { .index = l->master };
 			const struct dump_link *m =

@@ -275,6 +275,22 @@ vm_name_from_path(const char *vms_dir, const char *path)
 	return name;
 }
 
+/* Whether a hypervisor process of this status directory runs for VM name. */
+static bool
+guest_of(const char *vms_dir, const struct hv_proc *procs, size_t n, const char *name)
+{
+	size_t dl = strlen(vms_dir), nl = name ? strlen(name) : 0;
+
+	for (size_t i = 0; name && i < n; i++) {
+		const char *s = procs[i].api_socket;
+
+		if (strncmp(s, vms_dir, dl) == 0 && s[dl] == '/' && strncmp(s + dl + 1, name, nl) == 0 &&
+		    s[dl + 1 + nl] == '/')
+			return true;
+	}
+	return false;
+}
+
 static int
 cmp_vm(const void *a, const void *b)
 {
@@ -524,10 +540,11 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 			v->tap_master = l->master ? xstrdup(l->master) : NULL;
 			continue;
 		}
-		if (l->carrier) {
+		if (l->carrier && !guest_of(vms_dir, procs, n_procs, l->vm_name)) {
 			/* A guest this status directory does not know has it open
 			 * (another status directory's): neither it nor that VM's
-			 * NAT rules are this run's to remove. */
+			 * NAT rules are this run's to remove.  (Held by a guest of
+			 * this status directory for that VM, an orphan as any.) */
 			o->problems = strv_append_take(
 				o->problems,
 				xasprintf("tap '%s' of vm '%s' is held open by a process that is not a "

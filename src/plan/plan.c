@@ -537,6 +537,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	uint32_t ip;
 	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
 	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start, moving;
+	bool tap_lost;
 	/* Stopped for idleness at this generation: stays stopped (plan/idle.h). */
 	bool idle_held = o && o->status.stopped_idle &&
 			 strcmp(o->status.stopped_generation, vm->generation) == 0;
@@ -586,6 +587,10 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 
 	alive = o && o->proc_alive;
 	tap_ok = o && o->tap_present && o->tap_ok && str_eq(o->tap_master, host->bridge_name);
+	/* A running guest that holds no tap (its tap was deleted; one made
+	 * again by that name is a new device it is not on) has no network
+	 * until it starts again. */
+	tap_lost = alive && (!o->tap_present || !o->tap_carrier);
 	dir = o && o->dir_present;
 	root_ok = dir && os->root_ready &&
 		  (os->disk_strategy != DISK_STRATEGY_DM_SNAPSHOT || o->dm_present);
@@ -666,7 +671,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		    (!work_ok || !os->seeded || strcmp(os->applied.seed_hash, seed_hash) != 0);
 	intent_start = os && os->intent && strcmp(os->intent, "start") == 0;
 	restart = alive && (creating || restart_diff || root_redo || !root_ok || !work_ok ||
-			    need_seed || intent_start);
+			    need_seed || intent_start || tap_lost);
 	need_stop = alive && (!want_run || restart);
 	need_start = want_run && (!alive || restart);
 	/* The file syncs are copied in again at every start: the VM is
@@ -805,6 +810,9 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			ch->detail = strv_join(diffs, ", ");
 		else if (intent_start)
 			ch->detail = xstrdup("an earlier start did not finish");
+		else if (tap_lost)
+			ch->detail = xstrdup(o->tap_present ? "the guest is not on its tap"
+							    : "tap missing under the running guest");
 		else
 			ch->detail = xstrdup("disks need repair");
 	} else if (need_start) {

@@ -68,6 +68,15 @@ fake_host_add(struct fake_host *h, const struct fake_obj *o)
 static void
 obj_del(struct fake_host *h, size_t i)
 {
+	/* A tap deleted under its guest: the guest holds no device any more
+	 * (one made again by that name is another). */
+	if (h->objs[i].kind == FAKE_LINK)
+		for (size_t k = 0; k < h->n_objs; k++)
+			if (h->objs[k].kind == FAKE_PROC && h->objs[k].tap &&
+			    strcmp(h->objs[k].tap, h->objs[i].name) == 0) {
+				free(h->objs[k].tap);
+				h->objs[k].tap = NULL;
+			}
 	obj_done(&h->objs[i]);
 	memmove(&h->objs[i], &h->objs[i + 1], (h->n_objs - i - 1) * sizeof(*h->objs));
 	h->n_objs--;
@@ -1021,8 +1030,10 @@ f_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **er
 					addr = ntohl(in.s_addr);
 			}
 		}
+		/* The guest holds its tap open, as a hypervisor does. */
 		struct fake_obj g = { .kind = FAKE_PROC, .pid = h->next_pid,
-				      .name = UNCONST(cfg->api_socket), .note = note, .addr = addr };
+				      .name = UNCONST(cfg->api_socket), .note = note, .addr = addr,
+				      .tap = UNCONST(cfg->tap) };
 
 		for (size_t i = 0; i < h->n_objs; i++) {
 			const struct fake_obj *o = &h->objs[i];

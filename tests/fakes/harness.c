@@ -276,6 +276,28 @@ harness_drift(const char *status_dir, struct fake_host *h, const char *cmd)
 		name_tap_from_id(id, tap);
 		return fake_host_remove(h, FAKE_LINK, tap);
 	}
+	if (strcmp(verb, "remake-tap") == 0) {
+		/* Deleted and made again, as it was: a new device its guest is
+		 * not on. */
+		char tap[16];
+		struct fake_obj *l, copy;
+		int r2;
+
+		name_tap_from_id(id, tap);
+		l = fake_host_find(h, FAKE_LINK, tap);
+		if (!l)
+			return -ENOENT;
+		copy = (struct fake_obj){ .kind = FAKE_LINK, .name = xstrdup(l->name),
+					  .alias = l->alias ? xstrdup(l->alias) : NULL,
+					  .master = l->master ? xstrdup(l->master) : NULL, .up = l->up };
+		r2 = fake_host_remove(h, FAKE_LINK, tap);
+		if (r2 >= 0)
+			fake_host_add(h, &copy);
+		free(copy.name);
+		free(copy.alias);
+		free(copy.master);
+		return r2;
+	}
 	if (strcmp(verb, "guest-elsewhere") == 0) {
 		/* A guest on the VM's tap that this status directory does not
 		 * know: another status directory's (its socket lies outside). */

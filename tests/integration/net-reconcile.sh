@@ -96,18 +96,30 @@ nft add rule inet banger forward iifname "bgt-up1" oifname "bgt-up0" accept
 ip link add bgr-deadbeef type veth peer name bgt-peer0
 
 "$BANGER" plan >$T/p2 || { cat $T/p2; fail "plan after damage"; }
-grep -q "~ repair a" $T/p2 || { cat $T/p2; fail "missing tap not planned"; }
+# a's guest is on no tap now: it starts again on the new one.
+grep -q "~ restart a (tap missing under the running guest)" $T/p2 ||
+	{ cat $T/p2; fail "missing tap not planned"; }
 grep -q "~ repair b" $T/p2 || { cat $T/p2; fail "missing rule not planned"; }
 grep -q "not made by banger" $T/p2 || { cat $T/p2; fail "foreign rule not planned"; }
 "$BANGER" reconcile >$T/r2 || { cat $T/r2; fail "repair reconcile"; }
 "$BANGER" reconcile >$T/r3 || { cat $T/r3; fail "third reconcile"; }
 grep -q "Nothing to do: 3 vms up to date" $T/r3 || { cat $T/r3; fail "not converged"; }
 ip link show "\$(tap_of a)" >/dev/null 2>&1 || fail "a's tap not recreated"
+ip link show "\$(tap_of a)" | grep -q LOWER_UP || fail "a's guest is not on its new tap"
 rules | grep -q "masquerade.*banger id=\$idb" || fail "b's rule not recreated"
 rules | grep -q 'iifname "bgt-up1"' && fail "foreign rule in banger's table kept"
 ip link show bgr-deadbeef >/dev/null 2>&1 || fail "the foreign interface was touched"
 "$BANGER" status >$T/s || { cat $T/s; fail "status"; }
 grep -q "bgr-deadbeef" $T/s || { cat $T/s; fail "foreign interface not reported"; }
+
+# A tap set down keeps its guest (carrier, though not LOWER_UP): it is set
+# up again, the guest left running.
+ip link set "\$(tap_of b)" down
+"$BANGER" plan >$T/p3 || { cat $T/p3; fail "plan with a tap down"; }
+grep -q "~ repair b (tap detached)" $T/p3 || { cat $T/p3; fail "a tap set down"; }
+grep -q "stop pid" $T/p3 && { cat $T/p3; fail "a tap set down restarts its guest"; }
+"$BANGER" reconcile >$T/r4 || { cat $T/r4; fail "repair a tap set down"; }
+ip link show "\$(tap_of b)" | grep -q LOWER_UP || fail "b's tap not up with its guest"
 
 # A delete cut short at each of its steps (the last one deletes the taps
 # given up, together): the next run finishes it, nothing of c is left.
