@@ -373,6 +373,8 @@ cli_status(int argc, char **argv)
 		for (size_t i = 0; i < n_rows; i++) {
 			const struct row *w = &rows[i];
 			char pid[16] = "-", up[32] = "-", cpu[16] = "-", rss[32] = "-", disk[72] = "-";
+			const char *le;
+			int le_len;
 			char boot[24] = "-";
 
 			if (w->pid) {
@@ -396,14 +398,18 @@ cli_status(int argc, char **argv)
 			} else if (w->strategy) {
 				snprintf(disk, sizeof(disk), "%s", w->strategy);
 			}
+			/* One row per VM: a last error's first line (a boot
+			 * failure's holds the console's last lines). */
+			le = w->last_error ? w->last_error : "-";
+			le_len = (int)strcspn(le, "\n");
 			printf("%-*s %-10s %-9s %-15s %-12s %-7s %-8s %-7s %-6s %-6s %-23s %-8s "
-			       "%-12.12s %-12.12s %s\n",
+			       "%-12.12s %-12.12s %.*s%s\n",
 			       nw, w->name, w->desired, w->observed, w->ip, w->tap, pid, up, boot, cpu, rss,
 			       disk,
 			       w->drift,
 			       w->workspace_commit ? w->workspace_commit : "-",
 			       w->source_commit ? w->source_commit : "-",
-			       w->last_error ? w->last_error : "-");
+			       le_len, le, le[le_len] ? " (more: --json)" : "");
 		}
 		for (size_t i = 0; i < n_rows; i++)
 			if (rows[i].held)

@@ -3,11 +3,13 @@
  * banger validate: read and check every declaration of the state directory,
  * print every problem, then list what is declared.  Touches nothing.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "source/source.h"
@@ -331,6 +333,19 @@ cli_validate(int argc, char **argv)
 
 		if (!common.json)
 			fprintf(stderr, "%s\n", line);
+	}
+	/* An image's files are the host's, not the declarations': missing
+	 * here (a CI machine, say) is a note, not an error. */
+	for (size_t i = 0; !common.json && !quiet && i < s->n_images; i++) {
+		const struct image_spec *im = &s->images[i];
+		const char *files[] = { im->kernel, im->rootfs, im->initrd };
+		const char *what[] = { "kernel", "rootfs", "initrd" };
+
+		for (size_t k = 0; k < ELEMENTSOF(files); k++)
+			if (files[k] && access(files[k], F_OK) < 0)
+				fprintf(stderr, "banger: note: %s: image '%s': %s '%s': %s here "
+						"(plan holds the VMs that use it where it is missing)\n",
+					im->path, im->name, what[k], files[k], strerror(errno));
 	}
 	if (common.json) {
 		_cleanup_(json_decref_p) json_t *o = spec_json(s, common.state_dir);

@@ -83,8 +83,10 @@ undo_path(const char *image)
 	return xasprintf("%s" DISK_UNDO_SUFFIX, image);
 }
 
-int
-disk_work_recover(const char *image, struct error **err)
+/* Put image back as its undo file says it was, if it says anything; what
+ * was undone (a killed run's change, a failed one's) for the warning. */
+static int
+undo_replay(const char *image, const char *what, struct error **err)
 {
 	_cleanup_free_ char *u = undo_path(image);
 	_cleanup_close_ int fd = -EBADF;
@@ -130,8 +132,7 @@ disk_work_recover(const char *image, struct error **err)
 		if (r >= 0 && code != 0)
 			r = error_set(err, -EIO, "e2undo exited with status %d", code);
 		if (r < 0)
-			return error_prefix(err, "work disk '%s': undo a change a killed run "
-					    "left half made (%s)", image, u);
+			return error_prefix(err, "work disk '%s': undo %s (%s)", image, what, u);
 		/* e2undo -f marks the file system unchecked: the check that
 		 * marks it clean again, fixing only what is safe to (-p: exit
 		 * 0, or 1 when it fixed something).  One it cannot pass is left
@@ -141,8 +142,8 @@ disk_work_recover(const char *image, struct error **err)
 			r = error_set(err, -EUCLEAN, "e2fsck -p exited with status %d: run "
 				      "e2fsck on it by hand", code);
 		if (r < 0)
-			(void)error_prefix(err, "work disk '%s': check after undoing a change "
-					   "a killed run left half made", image);
+			(void)error_prefix(err, "work disk '%s': check after undoing %s", image,
+					   what);
 		checked = r;
 		ifd = open(image, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if ((ifd < 0 || fsync(ifd) < 0) && checked >= 0)
@@ -156,8 +157,14 @@ disk_work_recover(const char *image, struct error **err)
 	if (checked < 0)
 		return checked;
 	if (replay)
-		disk_warn("work disk '%s': a change a killed run left half made was undone", image);
+		disk_warn("work disk '%s': %s was undone", image, what);
 	return 0;
+}
+
+int
+disk_work_recover(const char *image, struct error **err)
+{
+	return undo_replay(image, "a change a killed run left half made", err);
 }
 
 
@@ -1282,10 +1289,28 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 			(void)error_prefix(err, "file sync '%s' -> '%s'", e[i].host ? e[i].host : "",
 					   e[i].guest ? e[i].guest : "");
 	}
-	/* Flush even after an error: the entries done so far leave a consistent fs. */
-	if (r < 0)
-		(void)(sync ? close_in_place(&s.fs, work_path, NULL)
-			    : sync_close(&s.fs, work_path, false, NULL));
+	/*
+	 * After an error, a disk in place is put back as it was before this
+	 * sync (closed, then its undo file replayed): a half-copied entry or a
+	 * full disk is not left to the guest.  A new disk's temp file is its
+	 * caller's to drop.
+	 */
+	if (r < 0 && sync) {
+		struct error *e2 = NULL;
+		int r2 = sync_close(&s.fs, work_path, true, &e2);
+
+		pthread_mutex_unlock(&undo_lock);	/* taken by disk_work_open_in_place */
+		if (r2 >= 0)
+			r2 = undo_replay(work_path, "the failed file sync", &e2);
+		if (r2 < 0) {
+			_cleanup_free_ char *msg = error_format(e2);
+
+			disk_warn("work disk '%s': the failed file sync was not undone: %s "
+				  "(the next run tries again)", work_path, msg);
+		}
+		error_free(e2);
+	} else if (r < 0)
+		(void)sync_close(&s.fs, work_path, false, NULL);
 	else
 		r = sync ? close_in_place(&s.fs, work_path, err)
 			 : sync_close(&s.fs, work_path, false, err);

@@ -537,7 +537,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	uint32_t ip;
 	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
 	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start, moving;
-	bool tap_lost;
+	bool tap_lost, overlay_moot = false;
 	/* Stopped for idleness at this generation: stays stopped (plan/idle.h). */
 	bool idle_held = o && o->status.stopped_idle &&
 			 strcmp(o->status.stopped_generation, vm->generation) == 0;
@@ -625,7 +625,15 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			diff_add(&diffs, "kernel_args '%s' -> '%s'",
 				 ap->kernel_args ? ap->kernel_args : "",
 				 vm->kernel_args ? vm->kernel_args : "");
-		if (ap->system_overlay != vm->system_overlay) {
+		/* The overlay is the room for the guest's changes under
+		 * dm-snapshot; a copied or cloned root disk is the whole image,
+		 * which a new size does not change (recorded, no restart). */
+		if (ap->system_overlay != vm->system_overlay &&
+		    (os->disk_strategy == DISK_STRATEGY_COPY ||
+		     os->disk_strategy == DISK_STRATEGY_REFLINK) &&
+		    root_ok) {
+			overlay_moot = true;
+		} else if (ap->system_overlay != vm->system_overlay) {
 			size_format(ap->system_overlay, a);
 			size_format(vm->system_overlay, b);
 			diff_add(&diffs, "system_overlay %s -> %s", a, b);
@@ -658,9 +666,21 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			diff_add(&diffs, "file syncs changed");
 		/* The generation covers every field that needs a restart: one the
 		 * comparisons above do not name still counts. */
-		if (!diffs && strcmp(os->generation, vm->generation) != 0)
-			diff_add(&diffs, "declaration changed");
+		if (!diffs && strcmp(os->generation, vm->generation) != 0) {
+			char g[65];
+
+			if (overlay_moot)
+				spec_vm_generation_with_overlay(vm, img, ap->system_overlay, g);
+			if (!overlay_moot || strcmp(os->generation, g) != 0)
+				diff_add(&diffs, "declaration changed");
+		}
 		restart_diff = diffs != NULL;
+		if (overlay_moot) {
+			size_format(ap->system_overlay, a);
+			size_format(vm->system_overlay, b);
+			diff_add(&diffs, "system_overlay %s -> %s, of no effect on a %s root disk", a, b,
+				 disk_strategy_to_string(os->disk_strategy));
+		}
 		if (ap->nat != vm->nat)
 			diff_add(&diffs, "nat %s -> %s", ap->nat ? "on" : "off", vm->nat ? "on" : "off");
 		if (ap->on_delete != vm->on_delete)
@@ -749,7 +769,22 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			   os->applied.image ? os->applied.image : "?");
 	if (!root_ok || root_redo) {
 		size_format(vm->system_overlay, a);
-		add_action(c, ACTION_ROOT, "root disk over %s (%s overlay)", img->rootfs, a);
+		switch (host->disk_strategy) {
+		case DISK_STRATEGY_COPY:
+			add_action(c, ACTION_ROOT, "root disk: a copy of %s", img->rootfs);
+			break;
+		case DISK_STRATEGY_REFLINK:
+			add_action(c, ACTION_ROOT, "root disk: a clone of %s", img->rootfs);
+			break;
+		case DISK_STRATEGY_DM_SNAPSHOT:
+			add_action(c, ACTION_ROOT, "root disk over %s (%s overlay)", img->rootfs, a);
+			break;
+		default:
+			add_action(c, ACTION_ROOT,
+				   "root disk from %s (%s overlay under dm-snapshot)",
+				   img->rootfs, a);
+			break;
+		}
 	}
 	if (vm->work_disk && !work_ok) {
 		size_format(vm->work_disk, a);

@@ -332,7 +332,8 @@ gen_u64(struct sha256_ctx *h, const char *key, uint64_t v)
 }
 
 static void
-vm_generation(struct vm_spec *vm, const struct image_spec *img)
+generation_of(const struct vm_spec *vm, const struct image_spec *img, uint64_t system_overlay,
+	      char out[65])
 {
 	static const char head[] = "banger-generation-v1\n";
 	struct sha256_ctx h;
@@ -353,7 +354,7 @@ vm_generation(struct vm_spec *vm, const struct image_spec *img)
 	gen_u64(&h, "vcpus", vm->vcpus);
 	gen_u64(&h, "memory", vm->memory);
 	gen_str(&h, "hypervisor", hypervisor_kind_to_string(vm->hypervisor));
-	gen_u64(&h, "disks.system_overlay", vm->system_overlay);
+	gen_u64(&h, "disks.system_overlay", system_overlay);
 	gen_u64(&h, "disks.work", vm->work_disk);
 	gen_str(&h, "kernel_args", vm->kernel_args);
 	if (vm->has_mac)
@@ -368,7 +369,20 @@ vm_generation(struct vm_spec *vm, const struct image_spec *img)
 	for (size_t i = 0; i < n; i++)
 		gen_str(&h, "filesync", vm->filesyncs[i]);
 	sha256_final(&h, digest);
-	sha256_hex(digest, vm->generation);
+	sha256_hex(digest, out);
+}
+
+static void
+vm_generation(struct vm_spec *vm, const struct image_spec *img)
+{
+	generation_of(vm, img, vm->system_overlay, vm->generation);
+}
+
+void
+spec_vm_generation_with_overlay(const struct vm_spec *vm, const struct image_spec *img,
+				uint64_t system_overlay, char out[65])
+{
+	generation_of(vm, img, system_overlay, out);
 }
 
 /* Diagnostics sorted by file, then position; equal ones keep their order. */

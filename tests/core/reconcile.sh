@@ -224,4 +224,23 @@ for cmd in validate status; do
 			if (index($0, f[col]) != want) { print "misaligned: " $0; bad = 1 }
 		} END { exit bad }' "$T/out" || { cat "$T/out" >&2; fail "$cmd: columns"; }
 done
+rm "$T/state/vms/$long.yaml"
+
+# A last error of several lines (a boot failure's console tail) is one row:
+# its first line, the rest in --json.
+sed -i 's|^last_error: null|last_error: "start: boot failed\\nconsole: panic\\nconsole: end"|' \
+	"$T/status/vms/web.yaml"
+expect_exit 0 "$BANGER" status
+[ "$(grep -c "^web " "$T/out")" = 1 ] || { cat "$T/out" >&2; fail "web has more than one row"; }
+grep -q 'console:' "$T/out" && { cat "$T/out" >&2; fail "console lines in the table"; }
+has "start: boot failed (more: --json)"
+expect_exit 0 "$BANGER" status web --json
+has 'console: panic'
+
+# validate notes an image file missing on this host (not an error there:
+# a CI machine has no image files).
+expect_exit 0 "$BANGER" validate
+has_err "banger: note: images/base.yaml: image 'base': kernel '/img/vmlinux': No such file or directory here"
+expect_exit 0 "$BANGER" validate -q
+[ ! -s "$T/err" ] || { cat "$T/err" >&2; fail "validate -q printed"; }
 echo "ok"

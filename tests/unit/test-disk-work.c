@@ -195,6 +195,52 @@ START_TEST(test_work_created_once)
 }
 END_TEST
 
+/*
+ * A file sync that fails part way (the disk fills up) leaves the disk as it
+ * was before it: the entries before the failing one are undone too, and no
+ * half-copied file or undo file is left.
+ */
+START_TEST(test_failed_sync_undone)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *out = NULL, *big = NULL, *before = NULL, *after = NULL;
+	_cleanup_free_ char *undo = xasprintf("%s.e2undo", work);
+	struct filesync_entry first = { .host = (char *)"old", .guest = (char *)"/etc/motd",
+					.mode = -1 };
+	struct filesync_entry e[] = {
+		{ .host = (char *)"new", .guest = (char *)"/etc/motd", .mode = -1 },
+		{ .host = (char *)"big", .guest = (char *)"/opt/big", .mode = -1 },
+	};
+	struct error *err = NULL;
+
+	put("old", "old motd\n", 0644);
+	put("new", "new motd\n", 0644);
+	big = xmalloc(12 << 20);
+	memset(big, 'b', (12 << 20) - 1);
+	big[(12 << 20) - 1] = '\0';
+	put("big", big, 0644);
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 8 << 20, NULL), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &first, 1, host, NULL), 0);
+	before = debugfs(work, "stats");
+	ck_assert_int_lt(ops->filesync_apply(ops->userdata, work, e, ELEMENTSOF(e), host, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err->msg, "/opt/big"));
+	error_free(TAKE_PTR(err));
+	out = guest_cat(work, "/etc/motd");
+	ck_assert_str_eq(out, "old motd\n");
+	ck_assert(!guest_exists(work, "/opt/big"));
+	ck_assert(!guest_exists(work, "/opt"));
+	ck_assert_int_eq(access(undo, F_OK), -1);
+	after = debugfs(work, "stats");
+	{
+		const char *fb = strstr(before, "Free blocks:"), *fa = strstr(after, "Free blocks:");
+
+		ck_assert(fb && fa);
+		ck_assert_int_eq(strncmp(fb, fa, strcspn(fb, "\n")), 0);
+	}
+	assert_fsck_clean(work);
+}
+END_TEST
+
 /* "Filesystem UUID:" of an image, as debugfs prints it. */
 static char *
 fs_uuid(const char *img)
@@ -813,6 +859,7 @@ work_suite(void)
 	tcase_add_test(tc, test_work_create_seeded_warnings);
 	tcase_add_test(tc, test_filesync_refusals);
 	tcase_add_test(tc, test_filesync_host_paths);
+	tcase_add_test(tc, test_failed_sync_undone);
 	tcase_add_loop_test(tc, test_in_place_undone, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
