@@ -275,6 +275,35 @@ vm_name_from_path(const char *vms_dir, const char *path)
 	return name;
 }
 
+/*
+ * Whether tap still has carrier once a guest that was exiting as the host
+ * was looked at is gone: a process whose command line is already empty (so
+ * no list finds it) holds its tap until the kernel has closed its files,
+ * which takes a grace period or more.  Asked only of a tap with carrier and
+ * no guest of this status directory, so a normal run never waits; at most
+ * 10 looks, 25 ms apart.
+ */
+static bool
+carrier_stays(const struct host_ops *ops, const char *tap)
+{
+	for (int i = 0; i < 10; i++) {
+		struct net_link *links = NULL;
+		size_t n = 0;
+		bool held = false;
+
+		ops->proc->sleep_ms(ops->proc->userdata, 25);
+		if (ops->net->link_list(ops->net->userdata, &links, &n, NULL) < 0)
+			return true;	/* cannot tell: as first seen */
+		for (size_t k = 0; k < n; k++)
+			if (strcmp(links[k].name, tap) == 0)
+				held = links[k].carrier;
+		net_links_free(links, n);
+		if (!held)
+			return false;
+	}
+	return true;
+}
+
 /* Whether a hypervisor process of this status directory runs for VM name. */
 static bool
 guest_of(const char *vms_dir, const struct hv_proc *procs, size_t n, const char *name)
@@ -540,7 +569,8 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 			v->tap_master = l->master ? xstrdup(l->master) : NULL;
 			continue;
 		}
-		if (l->carrier && !guest_of(vms_dir, procs, n_procs, l->vm_name)) {
+		if (l->carrier && !guest_of(vms_dir, procs, n_procs, l->vm_name) &&
+		    carrier_stays(ops, l->name)) {
 			/* A guest this status directory does not know has it open
 			 * (another status directory's): neither it nor that VM's
 			 * NAT rules are this run's to remove.  (Held by a guest of
@@ -649,6 +679,14 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 			add_orphan(o, ORPHAN_PROC, procs[i].api_socket, name, NULL, NULL, 0,
 				   procs[i].pid);
 		}
+	/* A VM's tap held with no guest of its running: unless its holder was
+	 * only on its way out, someone else's guest uses it (plan holds it). */
+	for (size_t i = 0; i < o->n_vms; i++) {
+		struct observed_vm *v = &o->vms[i];
+
+		if (v->tap_present && v->tap_carrier && !v->proc_alive)
+			v->tap_carrier = carrier_stays(ops, v->status.tap);
+	}
 	*ret = TAKE_PTR(o);
 	r = 0;
 out:
