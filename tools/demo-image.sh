@@ -28,6 +28,10 @@
 # port 22 (public keys only, host keys made on first boot by dropbear -R) and
 # prints
 #   banger-ssh started
+# File syncs: when the work disk holds banger/filesyncs (banger writes the
+# guest path of each declared entry there, a line each), rcS copies each
+# /mnt/work/PATH to PATH and prints
+#   banger-filesyncs N in place
 # Workspace: when the work disk holds banger/workspace/path (banger writes the
 # declared guest folder there, one absolute path), rcS bind-mounts the work
 # disk's copy /mnt/work/PATH on PATH and prints
@@ -214,6 +218,30 @@ if [ -f /mnt/work/banger/workspace/path ]; then
 	elif [ -n "$wsp" ]; then
 		echo "banger-init: no workspace folder /mnt/work$wsp, ignoring" >$con
 	fi
+fi
+
+# File syncs: banger copied them into the work disk at their guest paths and
+# lists those paths in banger/filesyncs, a line each; copy each one there
+# (a plain absolute path only, as for the workspace).
+if [ -f /mnt/work/banger/filesyncs ]; then
+	n=0
+	while read -r p; do
+		case "$p/" in
+		/[!/]*) ;;
+		*) continue ;;
+		esac
+		case "$p/" in
+		*/../* | */./* | *//*) continue ;;
+		esac
+		[ -e "/mnt/work$p" ] || continue
+		mkdir -p "${p%/*}/"
+		if [ -d "/mnt/work$p" ]; then
+			mkdir -p "$p" && cp -a "/mnt/work$p/." "$p/"
+		else
+			cp -a "/mnt/work$p" "$p"
+		fi && n=$((n + 1))
+	done </mnt/work/banger/filesyncs
+	echo "banger-filesyncs $n in place" >$con
 fi
 
 # SSH: banger's keys on the work disk, dropbear when the image has it.

@@ -172,28 +172,51 @@ keys_text(const struct actx *a, const struct vm_spec *vm)
 	return text;
 }
 
-/* The file-sync entries of vm, its keys last (*ret_keys holds their bytes). */
+/*
+ * The file-sync entries of vm; then, when it has declared ones, the list of
+ * their guest paths (PLAN_SYNCS_GUEST_PATH, a line each: what a guest's init
+ * puts in place from the work disk); its keys last.  *ret_text holds the
+ * bytes of the last two.
+ */
 static struct filesync_entry *
-filesync_entries(const struct actx *a, const struct vm_spec *vm, size_t *ret_n, char **ret_keys)
+filesync_entries(const struct actx *a, const struct vm_spec *vm, size_t *ret_n, char **ret_text)
 {
+	_cleanup_free_ char *list = xstrdup(""), *keys = NULL;
 	struct filesync_entry *all = NULL;
-	size_t n = 0;
+	size_t n = 0, n_decl, ll, kl = 0;
 
 	for (size_t i = 0; vm->filesyncs && vm->filesyncs[i]; i++) {
 		const struct filesync_spec *f = spec_find_filesync(a->d, vm->filesyncs[i]);
 
 		for (size_t j = 0; f && j < f->n_entries; j++) {
+			char *t = xasprintf("%s%s\n", list, f->entries[j].guest);
+
+			free(list);
+			list = t;
 			all = xrealloc(all, (n + 1) * sizeof(*all));
 			all[n++] = f->entries[j];
 		}
 	}
-	*ret_keys = NULL;
-	if (plan_has_keys(vm, a->opt->ssh_pubkey)) {
-		*ret_keys = keys_text(a, vm);
+	n_decl = n;
+	if (plan_has_keys(vm, a->opt->ssh_pubkey))
+		keys = keys_text(a, vm);
+	ll = strlen(list);
+	kl = keys ? strlen(keys) : 0;
+	*ret_text = xmalloc(ll + 1 + kl + 1);
+	memcpy(*ret_text, list, ll + 1);
+	if (keys)
+		memcpy(*ret_text + ll + 1, keys, kl + 1);
+	if (n_decl) {
+		all = xrealloc(all, (n + 1) * sizeof(*all));
+		all[n++] = (struct filesync_entry){ .guest = (char *)PLAN_SYNCS_GUEST_PATH,
+						    .mode = 0600, .content = *ret_text,
+						    .content_len = ll };
+	}
+	if (keys) {
 		all = xrealloc(all, (n + 1) * sizeof(*all));
 		all[n++] = (struct filesync_entry){ .guest = (char *)PLAN_KEYS_GUEST_PATH,
-						    .mode = 0600, .content = *ret_keys,
-						    .content_len = strlen(*ret_keys) };
+						    .mode = 0600, .content = *ret_text + ll + 1,
+						    .content_len = kl };
 	}
 	*ret_n = n;
 	return all;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/core.h"
+#include "cli/idle.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
@@ -98,6 +99,9 @@ cli_plan(int argc, char **argv)
 	r = cli_run_prepare(&run, &common, host_name, -1, &err);
 	if (r >= 0)
 		r = cli_only_check(&run, only, &err);
+	/* What a run now would decide for idle VMs, recording nothing. */
+	if (r >= 0 && run.host->stats)
+		r = cli_idle_pass(&run, run.host->stats, only, true, &err);
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
 					   .ssh_pubkey = run.ssh_pubkey,

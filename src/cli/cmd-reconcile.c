@@ -99,7 +99,12 @@ on_step(void *userdata, const struct plan_change *ch, const struct plan_action *
 		/* On a terminal, say how far the run is. */
 		if (pr->tty)
 			printf("[%zu/%zu] ", (size_t)(ch - pr->plan->changes) + 1, pr->plan->n_changes);
-		printf("%s %s:\n", change_kind_to_string(ch->kind), ch->vm_name);
+		/* Why, as the plan says it (a create's or delete's is long). */
+		if (ch->detail && ch->kind != CHANGE_CREATE && ch->kind != CHANGE_DELETE)
+			printf("%s %s (%s):\n", change_kind_to_string(ch->kind), ch->vm_name,
+			       ch->detail);
+		else
+			printf("%s %s:\n", change_kind_to_string(ch->kind), ch->vm_name);
 		pr->last_vm = ch->vm_name;
 	}
 	if (r >= 0)
@@ -213,9 +218,10 @@ cli_reconcile(int argc, char **argv)
 	r = cli_run_prepare(&run, &common, host_name, dry_run ? -1 : lock_ms, &err);
 	if (r >= 0)
 		r = cli_only_check(&run, only, &err);
-	/* Samples and idle stops first, so the plan stops an idle VM. */
-	if (r >= 0 && !dry_run && run.host->stats)
-		r = cli_idle_pass(&run, run.host->stats, only, &err);
+	/* Samples and idle stops first, so the plan stops an idle VM (a dry
+	 * run decides the same, and records nothing). */
+	if (r >= 0 && run.host->stats)
+		r = cli_idle_pass(&run, run.host->stats, only, dry_run, &err);
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
 					   .ssh_pubkey = run.ssh_pubkey,

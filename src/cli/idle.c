@@ -26,7 +26,7 @@
 #include "util/strv.h"
 
 int
-cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *only,
+cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *only, bool dry,
 	      struct error **err)
 {
 	const struct proc_ops *proc = run->host->ops.proc;
@@ -90,6 +90,10 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 			st->stopped_ms = now;
 			memcpy(st->stopped_generation, vm->generation, sizeof(st->stopped_generation));
 		}
+		/* Dry (plan, --dry-run): what the run would decide now, in the
+		 * observation only; the samples stay as recorded. */
+		if (dry)
+			continue;
 		r = status_write(run->status_dir, st, err);
 		if (r < 0)
 			return error_prefix(err, "vm '%s'", o->name);

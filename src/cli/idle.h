@@ -16,7 +16,7 @@
  * a VM idle for its idle_stop_after, the idle stop into its status file
  * and into run->obs (so the plan sees it).  Errors only for status writes.
  */
-int cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *only,
+int cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *only, bool dry,
 		  struct error **err);
 
 /* Clear NAME's idle stop in its status file; *ret_was: whether it had one.

@@ -152,3 +152,6 @@ void plan_seed_hash_keys(const struct spec *s, const struct vm_spec *vm, const c
 bool plan_has_keys(const struct vm_spec *vm, const char *ssh_pubkey);
 /* Where that file lies in the work disk (the guest sees it under /mnt/work). */
 #define PLAN_KEYS_GUEST_PATH "/banger/authorized_keys"
+/* Where in the work disk the guest paths of a VM's declared file syncs are
+ * listed, a line each, for its init to put them in place. */
+#define PLAN_SYNCS_GUEST_PATH "/banger/filesyncs"

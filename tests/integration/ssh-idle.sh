@@ -42,7 +42,14 @@ git init -q -b main "$T/repo"
 echo "first" >"$T/repo/README"
 $G add README
 $G commit -q -m "first commit"
-printf 'image: demo\nmemory: 256M\ndisks:\n  work: 64M\nidle_stop_after: 20s\n' >"$T/state/vms/web.yaml"
+# File syncs: a file and a folder, put in place by the demo image's init.
+mkdir -p "$T/state/filesyncs" "$T/state/files/app"
+echo "synced motd" >"$T/state/files/motd"
+echo "synced conf" >"$T/state/files/app/conf"
+printf 'entries:\n  - {host: files/motd, guest: /etc/motd}\n  - {host: files/app, guest: ~/.config/app}\n' \
+	>"$T/state/filesyncs/dots.yaml"
+printf 'image: demo\nmemory: 256M\ndisks:\n  work: 64M\nidle_stop_after: 20s\nfilesyncs: [dots]\n' \
+	>"$T/state/vms/web.yaml"
 printf 'workspace:\n  repo: %s\n  path: /root/app\n' "$T/repo" >>"$T/state/vms/web.yaml"
 printf '127.0.0.1 localhost\n' >"$T/etc-hosts"
 
@@ -76,6 +83,9 @@ printf 'first\nref: refs/heads/main\n' | cmp - $T/ws || { cat $T/ws; fail "works
 	fail "ssh cat workspace ref"
 grep -q "\$c1" $T/ws-ref || { cat $T/ws-ref; fail "workspace branch not at \$c1"; }
 cmp $T/keys $T/status/ssh/id_ed25519.pub || fail "authorized_keys in the guest: banger's key alone"
+grep -q "banger-filesyncs 2 in place" $T/status/vms/web/console.log || fail "file syncs not put in place"
+"$BANGER" ssh web -- cat /etc/motd /root/.config/app/conf >$T/synced || fail "ssh cat synced files"
+printf 'synced motd\nsynced conf\n' | cmp - $T/synced || { cat $T/synced; fail "synced files in the guest"; }
 [ ! -e $T/status/vms/web/authorized_keys ] || fail "a copy of the keys in the vm folder"
 # A changed host key is refused (StrictHostKeyChecking enforces the record).
 cp $T/status/ssh/known_hosts $T/kh.good
@@ -90,14 +100,22 @@ cmp $T/want-hosts $T/status/hosts || fail "hosts fragment"
 grep -qx "\$ip	web.vm" $T/etc-hosts || fail "hosts block"
 # Idle: sampled each run; 20 s without CPU or ssh use stops it.
 pid=\$(sed -n 's/^pid: //p' $T/status/vms/web.yaml)
+# plan (and reconcile --dry-run) say it before a run does it; they record
+# nothing, so the run after them stops the VM.  A run samples first.
+"$BANGER" reconcile >$T/ri 2>&1 || { cat $T/ri; fail "sampling reconcile"; }
 i=0
-until grep -q '^stopped_reason: "*idle' $T/status/vms/web.yaml; do
+until "$BANGER" plan >$T/pi 2>&1 && grep -q "^~ stop web (idle: stopped for idleness)" $T/pi; do
 	i=\$((i + 1))
-	[ \$i -lt 30 ] || { cat $T/status/vms/web.yaml; fail "never stopped for idleness"; }
+	[ \$i -lt 30 ] || { cat $T/pi $T/status/vms/web.yaml; fail "plan never showed the idle stop"; }
 	sleep 3
-	"$BANGER" reconcile >$T/ri 2>&1 || { cat $T/ri; fail "idle reconcile"; }
 done
-grep -q "^stop web:" $T/ri || { cat $T/ri; fail "stop not reported"; }
+"$BANGER" reconcile --dry-run >$T/rd 2>&1 || { cat $T/rd; fail "idle dry run"; }
+grep -q "^~ stop web (idle: stopped for idleness)" $T/rd || { cat $T/rd; fail "dry run: no idle stop"; }
+grep -q '^stopped_reason: "*idle' $T/status/vms/web.yaml && fail "plan recorded the idle stop"
+"$BANGER" reconcile >$T/ri 2>&1 || { cat $T/ri; fail "idle reconcile"; }
+grep -q '^stopped_reason: "*idle' $T/status/vms/web.yaml ||
+	{ cat $T/ri $T/status/vms/web.yaml; fail "not stopped for idleness after the plan said so"; }
+grep -q "^stop web (idle: stopped for idleness):" $T/ri || { cat $T/ri; fail "stop not reported"; }
 # Gone, or a zombie nobody has reaped yet.
 if [ -e /proc/\$pid/stat ] && ! grep -q ') Z ' /proc/\$pid/stat; then
 	cat /proc/\$pid/stat >&2

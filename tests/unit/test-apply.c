@@ -109,7 +109,7 @@ START_TEST(test_create_transcript)
 		"disk.vm_dir_create $STATUS/vms/web\n"
 		"disk.strategy_probe 0\n"
 		"disk.root_create dm-snapshot $STATUS/vms/web banger-352c022fc8ea\n"
-		"disk.work_create_seeded $STATUS/vms/web/work.ext4 1073741824 1\n"
+		"disk.work_create_seeded $STATUS/vms/web/work.ext4 1073741824 2\n"
 		"disk.vm_dir_sync $STATUS/vms/web\n"
 		"hv.spawn vm=web vcpus=1 memory=512M tap=bgr-352c022f "
 		"root=/dev/mapper/banger-352c022fc8ea work=$STATUS/vms/web/work.ext4\n"
@@ -724,10 +724,11 @@ static int
 rec_work_create_seeded(void *ud, const char *path, uint64_t size, const struct filesync_entry *e,
 		       size_t n, const char *state_root, struct error **err)
 {
-	(void)e;
 	(void)state_root;
 	disk_call("work+files", path);
-	ck_assert_uint_eq(n, 1);
+	/* The declared entry and the list of guest paths. */
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(e[1].guest, PLAN_SYNCS_GUEST_PATH);
 	if (seeded_answer < 0)
 		return error_set(err, -EIO, "seeding failed");
 	return seeded_answer > 0 ? real_disk.work_create(ud, path, size, err) >= 0 : 0;
@@ -1121,8 +1122,10 @@ START_TEST(test_keys_synced_from_memory)
 	ck_assert_int_eq(plan_build(d, obs, &po, &p, &e), 0);
 	ck_assert_int_eq(apply_plan(p, d, &h->ops, &ao, &res, &e), 0);
 	ck_assert_uint_eq(res.n_failed, 0);
+	/* The declared entries, the list of their guest paths, the keys. */
 	ck_assert_str_eq(synced_entries,
 			 "/etc/hosts /etc/hosts 0000 []\n"
+			 "- " PLAN_SYNCS_GUEST_PATH " 0600 [/etc/hosts\n]\n"
 			 "- " PLAN_KEYS_GUEST_PATH " 0600 [ssh-ed25519 AAAAbanger banger@host\n"
 			 "ssh-ed25519 AAAAuser user@x\nssh-rsa AAAAother other@y\n]\n");
 	ck_assert_int_eq(access(old, F_OK), -1);
