@@ -615,6 +615,23 @@ real_obj_remove(void *userdata, const struct disk_obj *o, struct error **err)
 }
 
 static int
+real_file_present(void *userdata, const char *path, bool *ret, struct error **err)
+{
+	struct stat st;
+
+	(void)userdata;
+	if (lstat(path, &st) == 0) {
+		*ret = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+		return 0;
+	}
+	if (errno == ENOENT || errno == ENOTDIR) {
+		*ret = false;
+		return 0;
+	}
+	return error_set(err, -errno, "stat '%s': %s", path, strerror(errno));
+}
+
+static int
 usage_at(int dfd, const char *name, const char *path, int level, uint64_t *sum,
 	 struct error **err)
 {
@@ -700,6 +717,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.list = real_list,
 		.obj_remove = real_obj_remove,
 		.usage = real_usage,
+		.file_present = real_file_present,
 		.parallel = true,
 		.userdata = d,
 	};

@@ -106,6 +106,10 @@ struct disk_ops {
 	/* Bytes the VM's directory really uses on the host (allocated blocks, holes
 	 * not counted), for status.  Optional: NULL in backends without it. */
 	int (*usage)(void *userdata, const char *vm_dir, uint64_t *ret_bytes, struct error **err);
+	/* Whether the root disk file (copy, reflink) or work disk at path, one
+	 * of a VM's under status_dir/vms/, is there.  Optional: NULL in
+	 * backends without it (then taken as there). */
+	int (*file_present)(void *userdata, const char *path, bool *ret, struct error **err);
 	/* Whether vm_dir_create, vm_dir_remove, root_create and root_remove
 	 * (strategies copy and reflink), work_create (and _seeded), vm_dir_sync, filesync_apply
 	 * and work_retain may run in several threads at once, each for another VM

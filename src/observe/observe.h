@@ -33,6 +33,9 @@ struct observed_vm {
 	bool dm_present;
 	size_t n_loops;
 	bool dir_present;
+	/* A guest that does not run, whose record says its root disk file
+	 * (copy, reflink) or work disk is made: the file is gone. */
+	bool root_file_missing, work_missing;
 	bool proc_alive;
 	pid_t proc_pid;
 };

@@ -592,9 +592,16 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	 * until it starts again. */
 	tap_lost = alive && (!o->tap_present || !o->tap_carrier);
 	dir = o && o->dir_present;
-	root_ok = dir && os->root_ready &&
+	root_ok = dir && os->root_ready && !o->root_file_missing &&
 		  (os->disk_strategy != DISK_STRATEGY_DM_SNAPSHOT || o->dm_present);
-	work_ok = vm->work_disk == 0 || (dir && os->work_ready);
+	work_ok = vm->work_disk == 0 || (dir && os->work_ready && !o->work_missing);
+	if (o && o->work_missing && vm->work_disk)
+		c->p->notes = strv_append_take(
+			c->p->notes,
+			xasprintf("%s: its work disk %s is missing (moved or removed by hand): a "
+				  "new, empty one is made; put the old one back before this runs "
+				  "to keep its data",
+				  vm->name, os->work_path));
 
 	if (!creating) {
 		const struct vm_applied *ap = &os->applied;
@@ -879,6 +886,8 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 				what = strv_append(what, "vm directory missing");
 			else if (k == ACTION_ROOT && !strv_contains(what, "vm directory missing"))
 				what = strv_append(what, "root disk missing");
+			else if (k == ACTION_WORK && !strv_contains(what, "vm directory missing"))
+				what = strv_append(what, "work disk missing");
 		}
 		ch->detail = what ? strv_join(what, ", ") : NULL;
 	} else {

@@ -994,6 +994,16 @@ find_proc(struct fake_host *h, pid_t pid)
 }
 
 static int
+f_file_present(void *ud, const char *path, bool *ret, struct error **err)
+{
+	struct fake_host *h = ud;
+
+	(void)err;	/* a look, not an op: not in the transcript, never failed */
+	*ret = fake_host_find(h, FAKE_FILE, path) != NULL;
+	return 0;
+}
+
+static int
 f_spawn(void *ud, const struct hv_config *cfg, pid_t *ret_pid, struct error **err)
 {
 	struct fake_host *h = ud;
@@ -1236,7 +1246,8 @@ fake_host_new(void)
 				     .filesync_apply = f_filesync_apply,
 				     .workspace_apply = f_workspace_apply,
 				     .work_retain = f_work_retain, .list = f_disk_list,
-				     .obj_remove = f_obj_remove, .userdata = h };
+				     .obj_remove = f_obj_remove, .file_present = f_file_present,
+				     .userdata = h };
 	h->hv = (struct hv_ops){ .spawn = f_spawn, .boot = f_boot, .ready = f_ready, .stop = f_stop,
 				 .alive = f_alive, .list = f_hv_list, .userdata = h };
 	h->proc = (struct proc_ops){ .now_ms = f_now_ms, .mono_ms = f_mono_ms,

@@ -327,6 +327,15 @@ harness_drift(const char *status_dir, struct fake_host *h, const char *cmd)
 		name_dm_from_id(id, dm);
 		return fake_host_remove(h, FAKE_DM, dm);
 	}
+	if (strcmp(verb, "rm-work") == 0 || strcmp(verb, "rm-root-file") == 0) {
+		/* A disk file moved away by hand. */
+		_cleanup_free_ char *dir = status_vm_dir(status_dir, arg);
+		_cleanup_free_ char *path = strcmp(verb, "rm-work") == 0
+						    ? status_work_path(status_dir, arg)
+						    : xasprintf("%s/root.img", dir);
+
+		return fake_host_remove(h, FAKE_FILE, path);
+	}
 	if (strcmp(verb, "rm-dir") == 0) {
 		/* Someone wiped the VM's directory: its files and loop devices go too. */
 		_cleanup_free_ char *dir = status_vm_dir(status_dir, arg);
