@@ -829,6 +829,15 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 		if (r >= 0)
 			r = sync_vm_dir(a, ch, act, vm_dir, err);
 		break;
+	case ACTION_WORK_GROW:
+		if (!o->disk->work_grow) {
+			r = error_set(err, -EOPNOTSUPP, "this disk driver cannot grow work disks");
+			break;
+		}
+		unlocked_begin(a, true);
+		r = o->disk->work_grow(o->disk->userdata, st->work_path, vm->work_disk, err);
+		unlocked_end(a, true);
+		break;
 	case ACTION_FILESYNC: {
 		_cleanup_free_ struct filesync_entry *all = NULL;
 		_cleanup_free_ char *keys = NULL;
@@ -944,6 +953,9 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	case ACTION_WORK:
 		st->work_ready = true;
 		st->seeded = false;
+		break;
+	case ACTION_WORK_GROW:
+		st->applied.work_disk = vm->work_disk;
 		break;
 	case ACTION_FILESYNC:
 		st->seeded = true;

@@ -461,6 +461,18 @@ real_work_recover(void *userdata, const char *path, struct error **err)
 }
 
 static int
+real_work_grow(void *userdata, const char *path, uint64_t size, struct error **err)
+{
+	struct disk_real *d = userdata;
+	int r;
+
+	r = disk_path_check(d->status_dir, path, err);
+	if (r < 0)
+		return r;
+	return disk_work_grow(path, size, err);
+}
+
+static int
 real_work_retain(void *userdata, const char *path, const char *dest, struct error **err)
 {
 	struct disk_real *d = userdata;
@@ -713,6 +725,7 @@ disk_real_new_with(const char *status_dir, const struct dm_backend *dm,
 		.filesync_apply = real_filesync_apply,
 		.workspace_apply = real_workspace_apply,
 		.work_retain = real_work_retain,
+		.work_grow = real_work_grow,
 		.work_recover = real_work_recover,
 		.list = real_list,
 		.obj_remove = real_obj_remove,

@@ -161,12 +161,106 @@ undo_replay(const char *image, const char *what, struct error **err)
 	return 0;
 }
 
+static void grow_paths(const char *image, char **ret_grow, char **ret_tmp);
+
 int
 disk_work_recover(const char *image, struct error **err)
 {
+	_cleanup_free_ char *grow = NULL, *tmp = NULL;
+
+	/* A grow a killed run left (a copy: the disk was never touched). */
+	grow_paths(image, &grow, &tmp);
+	(void)unlink(tmp);
+	(void)unlink(grow);
 	return undo_replay(image, "a change a killed run left half made", err);
 }
 
+
+/* Where disk_work_grow makes the grown disk, and the copy's own temp file. */
+static void
+grow_paths(const char *image, char **ret_grow, char **ret_tmp)
+{
+	*ret_grow = xasprintf("%s.grow", image);
+	*ret_tmp = xasprintf("%s.grow.tmp", image);
+}
+
+int
+disk_work_grow(const char *image, uint64_t size, struct error **err)
+{
+	_cleanup_free_ char *grow = NULL, *tmp = NULL;
+	_cleanup_free_ char *fsck = find_sbin("e2fsck"), *resize = find_sbin("resize2fs");
+	_cleanup_free_ char *f = xstrdup("-f"), *p = xstrdup("-p");
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+	int r, code = 0;
+
+	/* A change a killed run left half made first; a grow it left is
+	 * dropped (the disk itself was never touched). */
+	r = disk_work_recover(image, err);
+	if (r < 0)
+		return r;
+	grow_paths(image, &grow, &tmp);
+	(void)unlink(tmp);
+	(void)unlink(grow);
+	if (lstat(image, &st) < 0)
+		return error_set(err, -errno, "stat '%s': %s", image, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, -EINVAL, "'%s' is not a regular file", image);
+	if ((uint64_t)st.st_size > size)
+		return error_set(err, -EINVAL, "work disk '%s' is larger than %llu bytes: never shrunk",
+				 image, (unsigned long long)size);
+	if ((uint64_t)st.st_size == size)
+		return 0;
+	/*
+	 * Grown on a copy (a clone where the file system can), which then
+	 * takes the disk's name: a run killed part way leaves the disk as it
+	 * was.  resize2fs's own undo file is no help: with 1 KiB blocks,
+	 * e2fsprogs 1.47.0 leaves a bad resize inode when it keeps one.
+	 */
+	if (disk_reflink(image, grow, NULL) < 0) {
+		r = disk_sparse_copy(image, grow, 0600, err);
+		if (r < 0)
+			return error_prefix(err, "work disk '%s': copy to grow it", image);
+	}
+	fd = open(grow, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		r = error_set(err, -errno, "grow '%s': %s", grow, strerror(errno));
+		goto fail;
+	}
+	{
+		/* resize2fs wants a file system checked just now (-f); -p fixes
+		 * only what is safe (exit 1 when it did). */
+		char *argv[] = { fsck, f, p, grow, NULL };
+
+		r = spawn_wait_tied_exit(argv, &code, err);
+		if (r >= 0 && code > 1)
+			r = error_set(err, -EUCLEAN, "e2fsck -f -p exited with status %d", code);
+		if (r < 0) {
+			(void)error_prefix(err, "work disk '%s': check before growing it", image);
+			goto fail;
+		}
+	}
+	{
+		char *argv[] = { resize, grow, NULL };
+
+		r = spawn_wait_tied_exit(argv, &code, err);
+		if (r >= 0 && code != 0)
+			r = error_set(err, -EIO, "resize2fs exited with status %d", code);
+		if (r < 0) {
+			(void)error_prefix(err, "work disk '%s': grow its file system", image);
+			goto fail;
+		}
+	}
+	if (fsync(fd) < 0 || rename(grow, image) < 0) {
+		r = error_set(err, -errno, "grow '%s': %s", image, strerror(errno));
+		goto fail;
+	}
+	(void)fsync_parent_dir(image);
+	return 0;
+fail:
+	(void)unlink(grow);
+	return r;
+}
 
 int
 disk_work_open_in_place(const char *image, ext2_filsys *ret, struct error **err)

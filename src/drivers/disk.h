@@ -93,6 +93,10 @@ struct disk_ops {
 	int (*workspace_apply)(void *userdata, const char *work_path, const struct vm_workspace *ws,
 			       const char *vm_dir, char **ret_commit, char ***ret_warnings,
 			       struct error **err);
+	/* Grow the work disk at path (no hypervisor has it open) to size bytes,
+	 * its file system with it, its data kept; a crash part way is undone as
+	 * a change in place is (work_recover).  Optional. */
+	int (*work_grow)(void *userdata, const char *path, uint64_t size, struct error **err);
 	/* Move a work disk aside to keep it after its VM is deleted; dest's
 	 * directory (STATUS_DIR/retained) is created 0700 when missing, a missing
 	 * path is success (already moved), an existing dest is replaced. */

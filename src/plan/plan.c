@@ -28,6 +28,7 @@ static const char *const action_names[_ACTION_KIND_MAX] = {
 	[ACTION_NAT_DELETE] = "nat-delete", [ACTION_STOP] = "stop",
 	[ACTION_VM_DIR] = "vm-dir",	  [ACTION_ROOT_REMOVE] = "root-remove",
 	[ACTION_ROOT] = "root",		  [ACTION_WORK] = "work",
+	[ACTION_WORK_GROW] = "work-grow",
 	[ACTION_FILESYNC] = "filesync",	  [ACTION_WORKSPACE] = "workspace",
 	[ACTION_START] = "start",
 	[ACTION_RECORD] = "record",	  [ACTION_TAP_DELETE] = "tap-delete",
@@ -537,7 +538,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	uint32_t ip;
 	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
 	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start, moving;
-	bool tap_lost, overlay_moot = false;
+	bool tap_lost, overlay_moot = false, work_moot = false, work_grow = false;
 	/* Stopped for idleness at this generation: stays stopped (plan/idle.h). */
 	bool idle_held = o && o->status.stopped_idle &&
 			 strcmp(o->status.stopped_generation, vm->generation) == 0;
@@ -646,14 +647,17 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			diff_add(&diffs, "system_overlay %s -> %s", a, b);
 			root_redo = true;
 		}
-		if (ap->work_disk != vm->work_disk) {
+		/* A work disk is never made anew: its data is the user's.  A
+		 * larger size grows it (the VM stopped); a smaller one is only
+		 * recorded, the disk kept as it is. */
+		if (ap->work_disk != vm->work_disk && ap->work_disk && vm->work_disk && work_ok &&
+		    vm->work_disk < ap->work_disk) {
+			work_moot = true;
+		} else if (ap->work_disk != vm->work_disk) {
 			size_format(ap->work_disk, a);
 			size_format(vm->work_disk, b);
-			/* A work disk is never recreated: its data is the user's. */
-			diff_add(&diffs, "work_disk %s -> %s%s", a, b,
-				 ap->work_disk && vm->work_disk && work_ok
-					 ? " but the existing work disk is kept as it is"
-					 : "");
+			diff_add(&diffs, "work_disk %s -> %s", a, b);
+			work_grow = ap->work_disk && vm->work_disk && work_ok;
 		}
 		if (os->ip != ip) {
 			char old[16];
@@ -676,9 +680,12 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		if (!diffs && strcmp(os->generation, vm->generation) != 0) {
 			char g[65];
 
-			if (overlay_moot)
-				spec_vm_generation_with_overlay(vm, img, ap->system_overlay, g);
-			if (!overlay_moot || strcmp(os->generation, g) != 0)
+			if (overlay_moot || work_moot)
+				spec_vm_generation_with(vm, img,
+							overlay_moot ? ap->system_overlay
+								     : vm->system_overlay,
+							work_moot ? ap->work_disk : vm->work_disk, g);
+			if (!(overlay_moot || work_moot) || strcmp(os->generation, g) != 0)
 				diff_add(&diffs, "declaration changed");
 		}
 		restart_diff = diffs != NULL;
@@ -687,6 +694,12 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			size_format(vm->system_overlay, b);
 			diff_add(&diffs, "system_overlay %s -> %s, of no effect on a %s root disk", a, b,
 				 disk_strategy_to_string(os->disk_strategy));
+		}
+		if (work_moot) {
+			size_format(ap->work_disk, a);
+			size_format(vm->work_disk, b);
+			diff_add(&diffs, "work_disk %s -> %s: the work disk kept as it is, never "
+					 "shrunk", a, b);
 		}
 		if (ap->nat != vm->nat)
 			diff_add(&diffs, "nat %s -> %s", ap->nat ? "on" : "off", vm->nat ? "on" : "off");
@@ -796,6 +809,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	if (vm->work_disk && !work_ok) {
 		size_format(vm->work_disk, a);
 		add_action(c, ACTION_WORK, "work disk %s", a);
+	}
+	if (work_grow) {
+		size_format(os->applied.work_disk, a);
+		size_format(vm->work_disk, b);
+		add_action(c, ACTION_WORK_GROW, "grow the work disk %s -> %s (its data kept)", a, b);
 	}
 	if (need_seed) {
 		/* The declared entries, and the authorized ssh keys (banger's and

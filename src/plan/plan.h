@@ -26,6 +26,7 @@ enum action_kind {
 	ACTION_ROOT_REMOVE,	/* disk.root_remove */
 	ACTION_ROOT,		/* disk.strategy_probe + disk.root_create */
 	ACTION_WORK,		/* disk.work_create */
+	ACTION_WORK_GROW,	/* disk.work_grow: a larger work disk, its data kept */
 	ACTION_FILESYNC,	/* disk.filesync_apply */
 	ACTION_WORKSPACE,	/* disk.workspace_apply: at creation and before each start */
 	ACTION_START,		/* hv.spawn, hv.boot, hv.ready */

@@ -333,7 +333,7 @@ gen_u64(struct sha256_ctx *h, const char *key, uint64_t v)
 
 static void
 generation_of(const struct vm_spec *vm, const struct image_spec *img, uint64_t system_overlay,
-	      char out[65])
+	      uint64_t work_disk, char out[65])
 {
 	static const char head[] = "banger-generation-v1\n";
 	struct sha256_ctx h;
@@ -355,7 +355,7 @@ generation_of(const struct vm_spec *vm, const struct image_spec *img, uint64_t s
 	gen_u64(&h, "memory", vm->memory);
 	gen_str(&h, "hypervisor", hypervisor_kind_to_string(vm->hypervisor));
 	gen_u64(&h, "disks.system_overlay", system_overlay);
-	gen_u64(&h, "disks.work", vm->work_disk);
+	gen_u64(&h, "disks.work", work_disk);
 	gen_str(&h, "kernel_args", vm->kernel_args);
 	if (vm->has_mac)
 		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", vm->mac[0], vm->mac[1],
@@ -375,14 +375,14 @@ generation_of(const struct vm_spec *vm, const struct image_spec *img, uint64_t s
 static void
 vm_generation(struct vm_spec *vm, const struct image_spec *img)
 {
-	generation_of(vm, img, vm->system_overlay, vm->generation);
+	generation_of(vm, img, vm->system_overlay, vm->work_disk, vm->generation);
 }
 
 void
-spec_vm_generation_with_overlay(const struct vm_spec *vm, const struct image_spec *img,
-				uint64_t system_overlay, char out[65])
+spec_vm_generation_with(const struct vm_spec *vm, const struct image_spec *img,
+			uint64_t system_overlay, uint64_t work_disk, char out[65])
 {
-	generation_of(vm, img, system_overlay, out);
+	generation_of(vm, img, system_overlay, work_disk, out);
 }
 
 /* Diagnostics sorted by file, then position; equal ones keep their order. */

@@ -385,10 +385,11 @@ size_t spec_hold_image(struct spec *s, const char *image, const char *msg);
 
 const struct vm_spec *spec_find_vm(const struct spec *s, const char *name);
 const struct image_spec *spec_find_image(const struct spec *s, const char *name);
-/* vm's generation had it declared system_overlay (the rest as it is): a
- * change of that alone, on a root disk it does not apply to, is no restart. */
-void spec_vm_generation_with_overlay(const struct vm_spec *vm, const struct image_spec *img,
-				     uint64_t system_overlay, char out[65]);
+/* vm's generation had it declared system_overlay and work_disk (the rest as
+ * it is): a change of those alone that applies to nothing (an overlay size
+ * of a copied root disk, a smaller work disk) is no restart. */
+void spec_vm_generation_with(const struct vm_spec *vm, const struct image_spec *img,
+			     uint64_t system_overlay, uint64_t work_disk, char out[65]);
 const struct filesync_spec *spec_find_filesync(const struct spec *s, const char *name);
 
 /* "30s"/"30m"/"2h" -> seconds: ^[0-9]+[smh]$; -EINVAL for a bad form (no suffix,

@@ -994,6 +994,29 @@ find_proc(struct fake_host *h, pid_t pid)
 }
 
 static int
+f_work_grow(void *ud, const char *path, uint64_t size, struct error **err)
+{
+	struct fake_host *h = ud;
+	struct fake_obj *f;
+	int r;
+
+	r = enter(h, "disk.work_grow", err);
+	if (r < 0)
+		return r;
+	logf_(h, "disk.work_grow %s %" PRIu64, path, size);
+	f = fake_host_find(h, FAKE_FILE, path);
+	if (!f)
+		return error_set(err, -ENOENT, "'%s': No such file or directory", path);
+	if (f->size > size)
+		return error_set(err, -EINVAL, "work disk '%s' is larger: never shrunk", path);
+	if (f->size == size)
+		return 0;
+	f->size = size;
+	h->dirty = true;
+	return effect(h, err);
+}
+
+static int
 f_file_present(void *ud, const char *path, bool *ret, struct error **err)
 {
 	struct fake_host *h = ud;
@@ -1247,6 +1270,7 @@ fake_host_new(void)
 				     .workspace_apply = f_workspace_apply,
 				     .work_retain = f_work_retain, .list = f_disk_list,
 				     .obj_remove = f_obj_remove, .file_present = f_file_present,
+				     .work_grow = f_work_grow,
 				     .userdata = h };
 	h->hv = (struct hv_ops){ .spawn = f_spawn, .boot = f_boot, .ready = f_ready, .stop = f_stop,
 				 .alive = f_alive, .list = f_hv_list, .userdata = h };

@@ -639,6 +639,9 @@ static const struct scenario scenarios[] = {
 	  IMG "vm a image=base nat=yes\nvm b image=base\nvm clash image=base ip=10.77.0.2\n" },
 	{ "mac-given-up", IMG "vm a image=base mac=02:aa:bb:cc:dd:ee\n",
 	  IMG "vm a image=base\nvm b image=base mac=02:aa:bb:cc:dd:ee\n" },
+	/* A work disk grown under a restart. */
+	{ "grow", IMG FS "vm web image=base work=1G files=dots\n",
+	  IMG FS "vm web image=base work=2G files=dots\n" },
 	/* Two running VMs trading addresses. */
 	{ "trade", IMG "vm a image=base nat=yes ip=10.77.0.5\nvm b image=base ip=10.77.0.6\n",
 	  IMG "vm a image=base nat=yes ip=10.77.0.6\nvm b image=base ip=10.77.0.5\n" },

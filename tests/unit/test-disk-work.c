@@ -241,6 +241,48 @@ START_TEST(test_failed_sync_undone)
 }
 END_TEST
 
+/* "Block count:" of an image's file system, as debugfs prints it. */
+static unsigned long
+block_count(const char *img)
+{
+	_cleanup_free_ char *out = debugfs(img, "stats");
+	const char *b = strstr(out, "Block count:");
+
+	ck_assert_ptr_nonnull(b);
+	return strtoul(b + strlen("Block count:"), NULL, 10);
+}
+
+/* A work disk grows, file and file system, its data kept; it never shrinks. */
+START_TEST(test_work_grow)
+{
+	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
+	_cleanup_free_ char *out = NULL, *undo = xasprintf("%s.e2undo", work);
+	struct filesync_entry e = { .host = (char *)"data", .guest = (char *)"/data", .mode = -1 };
+	struct error *err = NULL;
+	unsigned long before;
+	struct stat st;
+
+	put("data", "precious\n", 0644);
+	ck_assert_int_eq(ops->work_create(ops->userdata, work, 8 << 20, NULL), 0);
+	ck_assert_int_eq(ops->filesync_apply(ops->userdata, work, &e, 1, host, NULL), 0);
+	before = block_count(work);
+	ck_assert_int_eq(ops->work_grow(ops->userdata, work, 24 << 20, NULL), 0);
+	ck_assert_int_eq(stat(work, &st), 0);
+	ck_assert_int_eq(st.st_size, 24 << 20);
+	ck_assert_uint_eq(block_count(work), before * 3);
+	out = guest_cat(work, "/data");
+	ck_assert_str_eq(out, "precious\n");
+	ck_assert_int_eq(access(undo, F_OK), -1);
+	assert_fsck_clean(work);
+	/* The same size again: nothing to do; a smaller one: refused. */
+	ck_assert_int_eq(ops->work_grow(ops->userdata, work, 24 << 20, NULL), 0);
+	ck_assert_int_eq(ops->work_grow(ops->userdata, work, 8 << 20, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->msg, "never shrunk"));
+	error_free(err);
+	ck_assert_uint_eq(block_count(work), before * 3);
+}
+END_TEST
+
 /* "Filesystem UUID:" of an image, as debugfs prints it. */
 static char *
 fs_uuid(const char *img)
@@ -860,6 +902,7 @@ work_suite(void)
 	tcase_add_test(tc, test_filesync_refusals);
 	tcase_add_test(tc, test_filesync_host_paths);
 	tcase_add_test(tc, test_failed_sync_undone);
+	tcase_add_test(tc, test_work_grow);
 	tcase_add_loop_test(tc, test_in_place_undone, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
