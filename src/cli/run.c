@@ -478,10 +478,15 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 			if (!r->claimed)
 				r->claimed = strv_copy(NULL);
 		}
-		if (!snap)
-			return observe_host(r->status_dir, &r->host->ops, r->claimed, &r->obs, err);
-		return observe_host_from(r->status_dir, &r->host->ops, r->claimed, snap, &r->obs,
-					 err);
+		ret = snap ? observe_host_from(r->status_dir, &r->host->ops, r->claimed, snap,
+					       &r->obs, err)
+			   : observe_host(r->status_dir, &r->host->ops, r->claimed, &r->obs, err);
+		if (ret >= 0) {
+			_cleanup_strv_free_ char **start = plan_may_start(r->spec, r->host_name);
+
+			observe_disk_files(r->obs, &r->host->ops, start);
+		}
+		return ret;
 	}
 }
 

@@ -575,8 +575,11 @@ real_list(void *userdata, const char *status_dir, struct disk_obj **ret, size_t 
 
 		if (!name_is_dns_label(de->d_name))
 			continue;
-		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode))
+		/* The entry's type, where the file system gives it (no stat). */
+		if (de->d_type != DT_DIR &&
+		    (de->d_type != DT_UNKNOWN ||
+		     fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		     !S_ISDIR(st.st_mode)))
 			continue;
 		objs = xappend(objs, &n, sizeof(*objs), (void **)&o);
 		o->kind = DISK_OBJ_VM_DIR;

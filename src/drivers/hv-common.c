@@ -161,7 +161,8 @@ hv_spawn_detached(char *const argv[], const char *console_log, pid_t *ret_pid,
 	assert(console_log);
 
 	/* Read-write only so that write_start_line() can look at the last byte. */
-	log_fd = open(console_log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	log_fd = open(console_log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+		      0640);
 	if (log_fd < 0)
 		return errno_error(err, "console log '%s'", console_log);
 	r = write_start_line(log_fd);

@@ -679,26 +679,6 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 			add_orphan(o, ORPHAN_PROC, procs[i].api_socket, name, NULL, NULL, 0,
 				   procs[i].pid);
 		}
-	/* The disk files of a VM whose guest does not run (a running one
-	 * holds them open): a root disk copy is made again, a work disk
-	 * missing is said (plan). */
-	for (size_t i = 0; ops->disk->file_present && i < o->n_vms; i++) {
-		struct observed_vm *v = &o->vms[i];
-		const struct vm_status *st = &v->status;
-		bool there = true;
-
-		if (!v->has_status || v->proc_alive || !v->dir_present)
-			continue;
-		if (st->root_ready && st->root_device &&
-		    (st->disk_strategy == DISK_STRATEGY_COPY ||
-		     st->disk_strategy == DISK_STRATEGY_REFLINK) &&
-		    ops->disk->file_present(ops->disk->userdata, st->root_device, &there, NULL) >= 0)
-			v->root_file_missing = !there;
-		there = true;
-		if (st->work_ready && st->work_path &&
-		    ops->disk->file_present(ops->disk->userdata, st->work_path, &there, NULL) >= 0)
-			v->work_missing = !there;
-	}
 	/* A VM's tap held with no guest of its running: unless its holder was
 	 * only on its way out, someone else's guest uses it (plan holds it). */
 	for (size_t i = 0; i < o->n_vms; i++) {
@@ -715,6 +695,30 @@ out:
 	disk_objs_free(disks, n_disks);
 	hv_procs_free(procs, n_procs);
 	return r;
+}
+
+void
+observe_disk_files(struct observed *o, const struct host_ops *ops, char *const *names)
+{
+	for (size_t i = 0; ops->disk->file_present && names && names[i]; i++) {
+		const struct observed_vm *found = observed_find(o, names[i]);
+		struct observed_vm *v = found ? &o->vms[found - o->vms] : NULL;
+		const struct vm_status *st;
+		bool there = true;
+
+		if (!v || !v->has_status || v->proc_alive || !v->dir_present)
+			continue;
+		st = &v->status;
+		if (st->root_ready && st->root_device &&
+		    (st->disk_strategy == DISK_STRATEGY_COPY ||
+		     st->disk_strategy == DISK_STRATEGY_REFLINK) &&
+		    ops->disk->file_present(ops->disk->userdata, st->root_device, &there, NULL) >= 0)
+			v->root_file_missing = !there;
+		there = true;
+		if (st->work_ready && st->work_path &&
+		    ops->disk->file_present(ops->disk->userdata, st->work_path, &there, NULL) >= 0)
+			v->work_missing = !there;
+	}
 }
 
 int

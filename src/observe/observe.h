@@ -80,6 +80,14 @@ struct observed {
  * their host objects are rebuilt into an identity when the status file is
  * lost instead of being taken for orphans.  Caller owns *ret.
  */
+/*
+ * The disk files of the VMs names (those the plan may start: declared
+ * running, their guest not running), which a guest that runs holds open
+ * and a stopped VM may have lost: sets root_file_missing (a root disk copy
+ * or clone) and work_missing.  Apart from observe_host so that a run never
+ * looks at the disks of VMs that stay stopped.
+ */
+void observe_disk_files(struct observed *o, const struct host_ops *ops, char *const *names);
 int observe_host(const char *status_dir, const struct host_ops *ops, char *const *claimed,
 		 struct observed **ret, struct error **err);
 /* The same from status files read beforehand (status_snapshot_read under the

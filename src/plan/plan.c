@@ -379,6 +379,22 @@ mine(const struct ctx *c, const struct vm_spec *vm)
 	return !vm->host || (c->opt->host_name && strcmp(vm->host, c->opt->host_name) == 0);
 }
 
+char **
+plan_may_start(const struct spec *d, const char *host_name)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; !spec_holds_all(d) && i < d->n_vms; i++) {
+		const struct vm_spec *vm = &d->vms[i];
+
+		if (vm->state == VM_STATE_RUNNING && !strv_contains(d->held_vms, vm->name) &&
+		    (!vm->host || (host_name && strcmp(vm->host, host_name) == 0)))
+			names = strv_push(names, &n, vm->name);
+	}
+	return names;
+}
+
 static bool
 selected(const struct ctx *c, const char *name)
 {

@@ -149,6 +149,9 @@ void plan_seed_hash(const struct spec *s, const struct vm_spec *vm, char out[65]
  * vm->ssh_authorized_keys; equal to plan_seed_hash when there are none. */
 void plan_seed_hash_keys(const struct spec *s, const struct vm_spec *vm, const char *ssh_pubkey,
 			 char out[65]);
+/* The VMs a plan for host_name may start (declared running, not held), for
+ * observe_disk_files; NULL when none. */
+char **plan_may_start(const struct spec *d, const char *host_name);
 /* Whether the VM's work disk gets an authorized_keys file. */
 bool plan_has_keys(const struct vm_spec *vm, const char *ssh_pubkey);
 /* Where that file lies in the work disk (the guest sees it under /mnt/work). */

@@ -52,6 +52,7 @@ fake_host_add(struct fake_host *h, const struct fake_obj *o)
 	struct fake_obj *n;
 
 	h->dirty = true;
+	h->file_index_ok = false;
 	h->objs = xappend(h->objs, &h->n_objs, sizeof(*h->objs), (void **)&n);
 	*n = *o;
 	n->name = dupn(o->name);
@@ -68,6 +69,7 @@ fake_host_add(struct fake_host *h, const struct fake_obj *o)
 static void
 obj_del(struct fake_host *h, size_t i)
 {
+	h->file_index_ok = false;
 	/* A tap deleted under its guest: the guest holds no device any more
 	 * (one made again by that name is another). */
 	if (h->objs[i].kind == FAKE_LINK)
@@ -166,6 +168,7 @@ static int
 enter(struct fake_host *h, const char *op, struct error **err)
 {
 	h->calls++;
+	h->file_index_ok = false;
 	if (!op_reads_only(op))
 		h->dirty = true;
 	if (h->crashed)
@@ -1022,7 +1025,22 @@ f_file_present(void *ud, const char *path, bool *ret, struct error **err)
 	struct fake_host *h = ud;
 
 	(void)err;	/* a look, not an op: not in the transcript, never failed */
-	*ret = fake_host_find(h, FAKE_FILE, path) != NULL;
+	if (!h->file_index_ok) {
+		h->n_file_index = 0;
+		for (size_t i = 0; i < h->n_objs; i++)
+			if (h->objs[i].kind == FAKE_FILE && h->objs[i].name)
+				h->n_file_index++;
+		h->file_index = xrealloc(h->file_index,
+					 (h->n_file_index + 1) * sizeof(*h->file_index));
+		h->n_file_index = 0;
+		for (size_t i = 0; i < h->n_objs; i++)
+			if (h->objs[i].kind == FAKE_FILE && h->objs[i].name)
+				h->file_index[h->n_file_index++] = h->objs[i].name;
+		qsort(h->file_index, h->n_file_index, sizeof(*h->file_index), cmp_strp);
+		h->file_index_ok = true;
+	}
+	*ret = h->n_file_index &&
+	       bsearch(&path, h->file_index, h->n_file_index, sizeof(*h->file_index), cmp_strp);
 	return 0;
 }
 
@@ -1289,6 +1307,7 @@ fake_host_free(struct fake_host *h)
 	for (size_t i = 0; i < h->n_objs; i++)
 		obj_done(&h->objs[i]);
 	free(h->objs);
+	free(h->file_index);
 	free(h->uplink);
 	strv_free(h->transcript);
 	free(h);

@@ -78,6 +78,11 @@ struct fake_host {
 	/* Guests started while another ran with the same address or MAC:
 	 * never right, whatever the run went through. */
 	unsigned clashes;
+	/* The names of the files, sorted, for file_present: made at its first
+	 * look since the last op (every op may change the objects). */
+	char **file_index;
+	size_t n_file_index;
+	bool file_index_ok;
 	bool crashed;
 	/* Changed since fake_host_load_file (or never loaded): what
 	 * fake_host_save_file writes; an unchanged fake is not formatted. */

@@ -80,6 +80,11 @@ harness_cycle(const char *status_dir, struct fake_host *h, const struct spec *d,
 	r = observe_host(status_dir, &h->ops, claimed, &obs, &e);
 	if (r < 0)
 		goto fail;
+	{
+		_cleanup_strv_free_ char **start = plan_may_start(d, po.host_name);
+
+		observe_disk_files(obs, &h->ops, start);
+	}
 	r = plan_build(d, obs, &po, &p, &e);
 	if (r < 0)
 		goto fail;
