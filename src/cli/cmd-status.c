@@ -52,6 +52,7 @@ struct row {
 	const char *tap;
 	long pid;
 	uint64_t uptime_s;
+	bool uptime_known;	/* a record rebuilt from host marks does not know it */
 	uint64_t boot_ms;	/* spawn to guest ready of the current run; 0: unknown */
 	const char *drift;
 	const char *detail;
@@ -259,8 +260,10 @@ cli_status(int argc, char **argv)
 			ipv4_format(o->status.ip, w->ip);
 		w->tap = o && o->status.tap[0] ? o->status.tap : "-";
 		w->pid = o && o->proc_alive ? (long)o->proc_pid : 0;
-		if (o && o->proc_alive && o->status.started_ms && now > o->status.started_ms)
+		if (o && o->proc_alive && o->status.started_ms && now >= o->status.started_ms) {
 			w->uptime_s = (now - o->status.started_ms) / 1000;
+			w->uptime_known = true;
+		}
 		if (o && o->proc_alive && o->status.spawned_ms &&
 		    o->status.started_ms >= o->status.spawned_ms)
 			w->boot_ms = o->status.started_ms - o->status.spawned_ms;
@@ -306,7 +309,8 @@ cli_status(int argc, char **argv)
 			json_object_set_new(v, "pid", w->pid ? json_integer(w->pid) : json_null());
 			json_object_set_new(v, "boot_ms", w->boot_ms ? json_integer((json_int_t)w->boot_ms)
 								       : json_null());
-			json_object_set_new(v, "uptime_s", w->pid ? json_integer((json_int_t)w->uptime_s)
+			json_object_set_new(v, "uptime_s", w->pid && w->uptime_known
+								   ? json_integer((json_int_t)w->uptime_s)
 								  : json_null());
 			json_object_set_new(v, "drift", strcmp(w->drift, "-") ? json_string(w->drift)
 									       : json_null());
@@ -379,7 +383,8 @@ cli_status(int argc, char **argv)
 
 			if (w->pid) {
 				snprintf(pid, sizeof(pid), "%ld", w->pid);
-				format_uptime(w->uptime_s, up);
+				if (w->uptime_known)
+					format_uptime(w->uptime_s, up);
 			}
 			if (w->boot_ms)
 				snprintf(boot, sizeof(boot), "%.1fs", (double)w->boot_ms / 1000.0);

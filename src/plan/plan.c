@@ -824,7 +824,10 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	}
 	if (vm->work_disk && !work_ok) {
 		size_format(vm->work_disk, a);
-		add_action(c, ACTION_WORK, "work disk %s", a);
+		/* A record rebuilt from host marks: the disk there, if any, is
+		 * taken as it is (work_create never makes one anew). */
+		add_action(c, ACTION_WORK, "work disk %s%s", a,
+			   o && o->rebuilt && dir ? " (one already there is kept, data and all)" : "");
 	}
 	if (work_grow) {
 		size_format(os->applied.work_disk, a);

@@ -243,4 +243,14 @@ expect_exit 0 "$BANGER" validate
 has_err "banger: note: images/base.yaml: image 'base': kernel '/img/vmlinux': No such file or directory here"
 expect_exit 0 "$BANGER" validate -q
 [ ! -s "$T/err" ] || { cat "$T/err" >&2; fail "validate -q printed"; }
+
+# A record rebuilt from host marks does not know when its guest started:
+# no uptime, rather than 0s; its existing work disk is said to be kept.
+rm "$T/status/vms/web.yaml"
+expect_exit 0 "$BANGER" status
+[ "$(awk '$1 == "web" { print $7 }' "$T/out")" = "-" ] || { cat "$T/out" >&2; fail "uptime of a rebuilt record"; }
+expect_exit 0 "$BANGER" status web --json
+$PY -c 'import json,sys; v=json.load(open(sys.argv[1]))["vms"][0]; assert v["pid"] and v["uptime_s"] is None, v' "$T/out"
+expect_exit 0 "$BANGER" plan
+has "work disk 1G (one already there is kept, data and all)"
 echo "ok"
