@@ -173,10 +173,9 @@ keys_text(const struct actx *a, const struct vm_spec *vm)
 }
 
 /*
- * The file-sync entries of vm; then, when it has declared ones, the list of
- * their guest paths (PLAN_SYNCS_GUEST_PATH, a line each: what a guest's init
- * puts in place from the work disk); its keys last.  *ret_text holds the
- * bytes of the last two.
+ * The file-sync entries of vm; then the list of their guest paths
+ * (PLAN_SYNCS_GUEST_PATH, a line each: what a guest's init puts in place from
+ * the work disk); its keys last.  *ret_text holds the bytes of the last two.
  */
 static struct filesync_entry *
 filesync_entries(const struct actx *a, const struct vm_spec *vm, size_t *ret_n, char **ret_text)
@@ -206,7 +205,9 @@ filesync_entries(const struct actx *a, const struct vm_spec *vm, size_t *ret_n, 
 	memcpy(*ret_text, list, ll + 1);
 	if (keys)
 		memcpy(*ret_text + ll + 1, keys, kl + 1);
-	if (n_decl) {
+	/* Written whenever the disk gets anything, empty when nothing is
+	 * declared: a list from before does not outlive its entries. */
+	if (n_decl || keys) {
 		all = xrealloc(all, (n + 1) * sizeof(*all));
 		all[n++] = (struct filesync_entry){ .guest = (char *)PLAN_SYNCS_GUEST_PATH,
 						    .mode = 0600, .content = *ret_text,

@@ -69,66 +69,84 @@ tail_offset(int fd, off_t size, unsigned long n)
 }
 
 /*
- * A guest's output for a terminal: control characters (but newline and tab)
- * as '?', carriage returns dropped, and C1 controls in UTF-8 (C2 80 to C2 9F)
- * as "??", so that what a guest printed cannot move the cursor, retitle the
- * window or answer back through the terminal.  Other bytes pass, UTF-8 text
- * included.  *c2: the buffer before ended with C2.
+ * A guest's output for a terminal, byte by byte through a UTF-8 decoder
+ * whose state lasts across reads (and follow polls): control characters
+ * (but newline and tab) as '?', carriage returns dropped, a C1 control as
+ * UTF-8 (C2 80 to C2 9F) as "??", and any byte that is not part of a whole
+ * UTF-8 character (a lone 0x9B is a CSI to some terminals) as '?'.  So what
+ * a guest printed cannot move the cursor, retitle the window or answer back
+ * through the terminal; UTF-8 text passes.
  */
+struct term_filter {
+	unsigned char seq[4];	/* the character under way */
+	size_t have, need;	/* its bytes so far, and all it takes */
+};
+
 static size_t
-for_terminal(char *buf, size_t n, bool *c2)
+term_byte(struct term_filter *t, unsigned char c, char *out)
 {
 	size_t o = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)buf[i];
-
-		if (*c2) {
-			*c2 = false;
-			if (c >= 0x80 && c <= 0x9f) {
-				buf[o++] = '?';
-				buf[o++] = '?';
-				continue;
+	if (t->have) {
+		if (c >= 0x80 && c <= 0xbf) {
+			t->seq[t->have++] = c;
+			if (t->have < t->need)
+				return 0;
+			if (t->seq[0] == 0xc2 && t->seq[1] <= 0x9f) {
+				out[o++] = '?';
+				out[o++] = '?';
+			} else {
+				memcpy(out, t->seq, t->have);
+				o = t->have;
 			}
-			buf[o++] = (char)0xc2;
+			t->have = t->need = 0;
+			return o;
 		}
-		if (c == 0xc2) {
-			*c2 = true;
-			continue;
-		}
-		if (c == '\r')
-			continue;
-		buf[o++] = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
+		/* Cut short: what came of it is no character. */
+		out[o++] = '?';
+		t->have = t->need = 0;
+	}
+	if (c >= 0xc2 && c <= 0xf4) {
+		t->seq[0] = c;
+		t->have = 1;
+		t->need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	} else if (c == '\r') {
+		;
+	} else if (c >= 0x80 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+		out[o++] = '?';
+	} else {
+		out[o++] = (char)c;
 	}
 	return o;
 }
 
+/* Copy what fd holds from *pos on to stdout, through t for a terminal. */
 static int
-copy_from(int fd, off_t *pos, bool tty)
+copy_from(int fd, off_t *pos, struct term_filter *t)
 {
-	char buf[65536 + 1];
-	bool c2 = false;
+	char buf[65536], out[2 * sizeof(buf)];
 
 	for (;;) {
-		ssize_t r = pread(fd, buf, sizeof(buf) - 1, *pos);	/* a C2 held back may precede */
+		ssize_t r = pread(fd, buf, sizeof(buf), *pos);
+		size_t n = (size_t)r;
+		const char *w = buf;
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (r == 0) {
-			if (c2 && fputc(0xc2, stdout) == EOF)
-				return -EIO;
+		if (r == 0)
 			return 0;
-		}
 		*pos += r;
-		{
-			size_t n = tty ? for_terminal(buf, (size_t)r, &c2) : (size_t)r;
-
-			if (fwrite(buf, 1, n, stdout) != n)
-				return -EIO;
+		if (t) {
+			n = 0;
+			for (ssize_t i = 0; i < r; i++)
+				n += term_byte(t, (unsigned char)buf[i], out + n);
+			w = out;
 		}
+		if (fwrite(w, 1, n, stdout) != n)
+			return -EIO;
 	}
 }
 
@@ -172,6 +190,7 @@ cli_logs(int argc, char **argv)
 	_cleanup_close_ int fd = -EBADF;
 	struct cli_common common;
 	bool follow = false, have_lines = false, tty = isatty(STDOUT_FILENO);
+	struct term_filter term = { .have = 0 };
 	unsigned long lines = 0;
 	struct stat st;
 	off_t pos;
@@ -243,13 +262,17 @@ cli_logs(int argc, char **argv)
 	}
 	pos = have_lines ? tail_offset(fd, st.st_size, lines) : 0;
 	for (;;) {
-		r = copy_from(fd, &pos, tty);
+		r = copy_from(fd, &pos, tty ? &term : NULL);
 		if (r < 0) {
 			cli_errorf("logs: '%s': %s", path, strerror(-r));
 			return EXIT_FAILED;
 		}
-		if (!follow)
+		if (!follow) {
+			/* A character the log ends in the middle of. */
+			if (term.have && fputc('?', stdout) == EOF)
+				return EXIT_FAILED;
 			break;
+		}
 		(void)fflush(stdout);
 		/* Truncated (a purge and a new VM of that name): start over. */
 		if (fstat(fd, &st) == 0 && st.st_size < pos)

@@ -199,8 +199,9 @@ unsigned disk_work_mkfs_runs(void);
  */
 #define DISK_UNDO_SUFFIX ".e2undo"
 int disk_work_recover(const char *image, struct error **err);
-/* Grow the work disk image to size bytes, file and file system (e2fsck -f
- * -p, then resize2fs with image's undo file): never shrinks it. */
+/* Grow the work disk image to size bytes, file and file system (on a copy:
+ * e2fsck -f -p, resize2fs, then the copy takes its name); one as large or
+ * larger already is left as it is (never shrunk). */
 int disk_work_grow(const char *image, uint64_t size, struct error **err);
 #ifdef EXT2_FLAG_RW
 int disk_work_open_in_place(const char *image, ext2_filsys *ret, struct error **err);

@@ -206,10 +206,9 @@ disk_work_grow(const char *image, uint64_t size, struct error **err)
 		return error_set(err, -errno, "stat '%s': %s", image, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return error_set(err, -EINVAL, "'%s' is not a regular file", image);
-	if ((uint64_t)st.st_size > size)
-		return error_set(err, -EINVAL, "work disk '%s' is larger than %llu bytes: never shrunk",
-				 image, (unsigned long long)size);
-	if ((uint64_t)st.st_size == size)
+	/* As large already (a smaller size was declared and recorded in
+	 * between, the disk kept): nothing to do, never a shrink. */
+	if ((uint64_t)st.st_size >= size)
 		return 0;
 	/*
 	 * Grown on a copy (a clone where the file system can), which then

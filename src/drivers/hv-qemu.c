@@ -755,6 +755,9 @@ qemu_spawn(void *userdata, const struct hv_config *cfg, pid_t *ret_pid, struct e
 		if (!S_ISSOCK(st.st_mode))
 			return error_set(err, -EEXIST, "qmp socket '%s': exists and is not a socket",
 					 cfg->api_socket);
+		if (st.st_uid != geteuid())
+			return error_set(err, -EPERM, "qmp socket '%s' is another user's: left alone",
+					 cfg->api_socket);
 		if (unlink(cfg->api_socket) < 0 && errno != ENOENT) {
 			r = -errno;
 			return error_set(err, r, "qmp socket '%s': remove: %s", cfg->api_socket,

@@ -276,32 +276,42 @@ vm_name_from_path(const char *vms_dir, const char *path)
 }
 
 /*
- * Whether tap still has carrier once a guest that was exiting as the host
- * was looked at is gone: a process whose command line is already empty (so
- * no list finds it) holds its tap until the kernel has closed its files,
- * which takes a grace period or more.  Asked only of a tap with carrier and
- * no guest of this status directory, so a normal run never waits; at most
- * 10 looks, 25 ms apart.
+ * The VMs whose tap has carrier while no guest of theirs runs (plan holds
+ * them: someone else's guest uses the tap) are looked at again, together,
+ * up to 10 times 25 ms apart, until none is held: a guest on its way out,
+ * whose command line is already empty (so no list finds it), holds its tap
+ * until the kernel has closed its files, a grace period or more.  A run
+ * without such a VM never waits.
  */
-static bool
-carrier_stays(const struct host_ops *ops, const char *tap)
+static void
+carrier_settle(struct observed *o, const struct host_ops *ops)
 {
-	for (int i = 0; i < 10; i++) {
+	size_t held = 0;
+
+	for (size_t i = 0; i < o->n_vms; i++)
+		held += o->vms[i].tap_present && o->vms[i].tap_carrier && !o->vms[i].proc_alive;
+	for (int round = 0; held && round < 10; round++) {
 		struct net_link *links = NULL;
 		size_t n = 0;
-		bool held = false;
 
 		ops->proc->sleep_ms(ops->proc->userdata, 25);
 		if (ops->net->link_list(ops->net->userdata, &links, &n, NULL) < 0)
-			return true;	/* cannot tell: as first seen */
-		for (size_t k = 0; k < n; k++)
-			if (strcmp(links[k].name, tap) == 0)
-				held = links[k].carrier;
+			return;	/* cannot tell: as first seen */
+		held = 0;
+		for (size_t i = 0; i < o->n_vms; i++) {
+			struct observed_vm *v = &o->vms[i];
+			bool still = false;
+
+			if (!v->tap_present || !v->tap_carrier || v->proc_alive)
+				continue;
+			for (size_t k = 0; k < n; k++)
+				if (strcmp(links[k].name, v->status.tap) == 0)
+					still = links[k].carrier;
+			v->tap_carrier = still;
+			held += still;
+		}
 		net_links_free(links, n);
-		if (!held)
-			return false;
 	}
-	return true;
 }
 
 /* Whether a hypervisor process of this status directory runs for VM name. */
@@ -569,8 +579,7 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 			v->tap_master = l->master ? xstrdup(l->master) : NULL;
 			continue;
 		}
-		if (l->carrier && !guest_of(vms_dir, procs, n_procs, l->vm_name) &&
-		    carrier_stays(ops, l->name)) {
+		if (l->carrier && !guest_of(vms_dir, procs, n_procs, l->vm_name)) {
 			/* A guest this status directory does not know has it open
 			 * (another status directory's): neither it nor that VM's
 			 * NAT rules are this run's to remove.  (Held by a guest of
@@ -681,12 +690,7 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 		}
 	/* A VM's tap held with no guest of its running: unless its holder was
 	 * only on its way out, someone else's guest uses it (plan holds it). */
-	for (size_t i = 0; i < o->n_vms; i++) {
-		struct observed_vm *v = &o->vms[i];
-
-		if (v->tap_present && v->tap_carrier && !v->proc_alive)
-			v->tap_carrier = carrier_stays(ops, v->status.tap);
-	}
+	carrier_settle(o, ops);
 	*ret = TAKE_PTR(o);
 	r = 0;
 out:

@@ -49,6 +49,31 @@ if command -v script >/dev/null; then
 	fi
 	grep -q 'red ?\[31mX?\]0;title? c1 ??Y' "$T/tty" || { od -c "$T/tty"; fail "terminal text"; }
 	grep -q "ok $(printf '\303\251')" "$T/tty" || fail "UTF-8 text on the terminal"
+	# A character cut by the 64 KiB read, a lone 8-bit CSI, a UTF-8 C1.
+	{
+		head -c 65535 /dev/zero | tr '\0' x
+		printf '\302abc \233[2J \302\233[2J \303\n'
+	} >"$T/status/vms/web/console.log"
+	script -qec "\"$BANGER\" logs web" /dev/null >"$T/tty" </dev/null
+	tail -c 40 "$T/tty" | grep -q 'x?abc ?\[2J ??\[2J ?' || { tail -c 40 "$T/tty" | od -c; fail "terminal filter"; }
+	# Following: a C2 the log ended in, then a 9B appended later, is still
+	# one C1 control.
+	printf 'hi\302' >"$T/status/vms/web/console.log"
+	script -qec "\"$BANGER\" logs -f web" /dev/null >"$T/tty" </dev/null &
+	F=$!
+	sleep 0.5
+	printf '\233[2Jend\n' >>"$T/status/vms/web/console.log"
+	i=0
+	until grep -q end "$T/tty"; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || fail "follow on a terminal"
+		sleep 0.1
+	done
+	kill "$F"
+	wait "$F" 2>/dev/null || true
+	F=
+	grep -q "$(printf '\233')" "$T/tty" && { od -c "$T/tty"; fail "a C1 control reached the terminal when following"; }
+	grep -q 'hi??\[2Jend' "$T/tty" || { od -c "$T/tty"; fail "following on a terminal"; }
 fi
 printf 'one\ntwo\nthree\nfour\n' >"$T/status/vms/web/console.log"
 

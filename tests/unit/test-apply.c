@@ -87,6 +87,29 @@ run(struct fake_host *h, const char *text)
 	return c;
 }
 
+/* A work disk declared smaller (recorded, kept), then larger again but not
+ * larger than it is: the run converges, the disk as it was, the VM running. */
+START_TEST(test_work_shrink_then_grow)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *work = xasprintf("%s/vms/web/work.ext4", status_dir);
+	struct cycle c;
+	const char *sizes[] = { "2G", "1G", "1536M", "1536M" };
+
+	for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+		_cleanup_free_ char *decl = xasprintf(IMG "vm web image=base work=%s\n", sizes[i]);
+
+		c = run(h, decl);
+		ck_assert_msg(c.res.n_failed == 0, "work=%s: %s", sizes[i], c.res.failures[0]);
+		if (i == ELEMENTSOF(sizes) - 1)
+			ck_assert_msg(c.empty, "not converged:\n%s", c.text);
+		cycle_done(&c);
+	}
+	ck_assert_uint_eq(fake_host_find(h, FAKE_FILE, work)->size, 2ULL << 30);
+	ck_assert_uint_eq(fake_host_count(h, FAKE_PROC), 1);
+}
+END_TEST
+
 START_TEST(test_create_transcript)
 {
 	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
@@ -1136,6 +1159,28 @@ START_TEST(test_keys_synced_from_memory)
 	apply_result_done(&res);
 	free(synced_entries);
 	synced_entries = NULL;
+
+	/* Its file syncs all gone: the list is written again, empty (an old
+	 * one would have the guest put back what is no longer declared). */
+	{
+		_cleanup_(test_spec_freep) struct spec *d2 = spec_of(IMG FS
+			"vm web image=base work=64M state=stopped\n");
+		_cleanup_(observed_freep) struct observed *obs2 = NULL;
+		_cleanup_(plan_freep) struct plan *p2 = NULL;
+		_cleanup_strv_free_ char **claimed2 = harness_claimed(d2);
+
+		d2->vms[0].ssh_authorized_keys = strv_append(NULL, "ssh-ed25519 AAAAuser user@x");
+		fake_host_new_run(h);
+		ck_assert_int_eq(observe_host(status_dir, &h->ops, claimed2, &obs2, &e), 0);
+		ck_assert_int_eq(plan_build(d2, obs2, &po, &p2, &e), 0);
+		ck_assert_int_eq(apply_plan(p2, d2, &h->ops, &ao, &res, &e), 0);
+		ck_assert_uint_eq(res.n_failed, 0);
+		ck_assert_ptr_nonnull(synced_entries);
+		ck_assert_ptr_nonnull(strstr(synced_entries, "- " PLAN_SYNCS_GUEST_PATH " 0600 []\n"));
+		apply_result_done(&res);
+		free(synced_entries);
+		synced_entries = NULL;
+	}
 }
 END_TEST
 
@@ -1208,6 +1253,7 @@ apply_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_create_transcript);
+	tcase_add_test(tc, test_work_shrink_then_grow);
 	tcase_add_test(tc, test_workspace);
 	tcase_add_test(tc, test_write_ahead_identity);
 	tcase_add_test(tc, test_uplink_error_names_host_yaml);

@@ -428,8 +428,27 @@ START_TEST(test_only_our_processes)
 		ck_assert_msg(i < 500, "the other user's process never ran");
 		usleep(10000);
 	}
-	for (int i = 0; i < 500 && !alive(ok, s_ok); i++)
-		usleep(10000);
+	{
+		/* Each one past its exec: its command line names its path. */
+		const pid_t pids[] = { up, deep, label, ok };
+		const char *const socks[] = { s_up, s_deep, s_label, s_ok };
+
+		for (size_t k = 0; k < ELEMENTSOF(pids); k++)
+			for (int i = 0;; i++) {
+				_cleanup_free_ char *data = NULL;
+				_cleanup_free_ char *path = xasprintf("/proc/%d/cmdline", (int)pids[k]);
+				size_t len = 0;
+				bool named = false;
+
+				if (read_file(path, 65536, &data, &len) == 0)
+					for (size_t off = 0; off < len; off += strlen(data + off) + 1)
+						named |= strcmp(data + off, socks[k]) == 0;
+				if (named)
+					break;
+				ck_assert_msg(i < 500, "child %zu never ran", k);
+				usleep(10000);
+			}
+	}
 
 	ck_assert_int_eq(hv_process_list(vms, &procs, &n, &err), 0);
 	ck_assert_uint_eq(n, 1);
