@@ -954,9 +954,12 @@ step(struct actx *a, const struct plan_change *ch, struct vm_status *st,
 	case ACTION_WORK:
 		st->work_ready = true;
 		st->seeded = false;
+		st->work_size = vm->work_disk;
 		break;
 	case ACTION_WORK_GROW:
 		st->applied.work_disk = vm->work_disk;
+		if (st->work_size < vm->work_disk)
+			st->work_size = vm->work_disk;
 		break;
 	case ACTION_FILESYNC:
 		st->seeded = true;

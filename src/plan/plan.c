@@ -555,6 +555,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 	bool fresh, creating, alive, tap_ok, dir, root_ok, work_ok, restart_diff = false;
 	bool root_redo = false, need_seed, intent_start, restart, need_stop, need_start, moving;
 	bool tap_lost, overlay_moot = false, work_moot = false, work_grow = false;
+	uint64_t work_size = 0;
 	/* Stopped for idleness at this generation: stays stopped (plan/idle.h). */
 	bool idle_held = o && o->status.stopped_idle &&
 			 strcmp(o->status.stopped_generation, vm->generation) == 0;
@@ -666,8 +667,11 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		/* A work disk is never made anew: its data is the user's.  A
 		 * larger size grows it (the VM stopped); a smaller one is only
 		 * recorded, the disk kept as it is. */
+		/* The disk's size as made or grown (a record from before it
+		 * was kept: the size last applied). */
+		work_size = os->work_size ? os->work_size : ap->work_disk;
 		if (ap->work_disk != vm->work_disk && ap->work_disk && vm->work_disk && work_ok &&
-		    vm->work_disk < ap->work_disk) {
+		    vm->work_disk <= work_size) {
 			work_moot = true;
 		} else if (ap->work_disk != vm->work_disk) {
 			size_format(ap->work_disk, a);
@@ -714,8 +718,12 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		if (work_moot) {
 			size_format(ap->work_disk, a);
 			size_format(vm->work_disk, b);
-			diff_add(&diffs, "work_disk %s -> %s: the work disk kept as it is, never "
-					 "shrunk", a, b);
+			if (vm->work_disk < work_size)
+				diff_add(&diffs, "work_disk %s -> %s: the work disk kept as it is, "
+						 "never shrunk", a, b);
+			else
+				diff_add(&diffs, "work_disk %s -> %s: the work disk has that size "
+						 "already", a, b);
 		}
 		if (ap->nat != vm->nat)
 			diff_add(&diffs, "nat %s -> %s", ap->nat ? "on" : "off", vm->nat ? "on" : "off");
@@ -830,7 +838,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			   o && o->rebuilt && dir ? " (one already there is kept, data and all)" : "");
 	}
 	if (work_grow) {
-		size_format(os->applied.work_disk, a);
+		size_format(work_size, a);
 		size_format(vm->work_disk, b);
 		add_action(c, ACTION_WORK_GROW, "grow the work disk %s -> %s (its data kept)", a, b);
 	}

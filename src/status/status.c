@@ -385,6 +385,8 @@ status_format(const struct vm_status *s)
 	/* Optional: records written before it was kept lack it. */
 	if (s->applied.root_hash[0])
 		put_str(f, "applied_root_hash", s->applied.root_hash);
+	if (s->work_size)	/* likewise */
+		put_u64(f, "work_size", s->work_size);
 	/* Lets a reader tell a whole file from a truncated one. */
 	fputs("end: true\n", f);
 	if (fclose(f) != 0)
@@ -510,6 +512,7 @@ enum status_field {
 	F_STOPPED_GENERATION,
 	F_SPAWNED_MS,
 	F_APPLIED_ROOT_HASH,
+	F_WORK_SIZE,
 	F_END,
 	_F_MAX,
 };
@@ -561,6 +564,7 @@ static const char *const field_names[_F_MAX] = {
 	[F_STOPPED_GENERATION] = "stopped_generation",
 	[F_SPAWNED_MS] = "spawned_ms",
 	[F_APPLIED_ROOT_HASH] = "applied_root_hash",
+	[F_WORK_SIZE] = "work_size",
 	[F_END] = "end",
 };
 
@@ -749,6 +753,8 @@ set_field(struct vm_status *s, int field, const char *v, unsigned *seen)
 		return parse_u64(v, &s->stopped_ms);
 	case F_STOPPED_GENERATION:
 		return parse_hex(v, s->stopped_generation, 64, true);
+	case F_WORK_SIZE:
+		return parse_u64(v, &s->work_size);
 	case F_SPAWNED_MS:
 		return parse_u64(v, &s->spawned_ms);
 	default:

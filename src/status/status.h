@@ -72,6 +72,7 @@ struct vm_status {
 	bool root_ready;
 	char *work_path;	/* NULL when the VM has no work disk */
 	bool work_ready;
+	uint64_t work_size;	/* bytes of the work disk as made or grown; 0: not known */
 	bool seeded;		/* file syncs applied (seed_hash in applied) */
 	struct vm_applied applied;
 	char *source_commit;

@@ -29,10 +29,13 @@ grep -q "file syncs: the ssh keys" "$T/p0" || { cat "$T/p0"; fail "declared keys
 "$BANGER" reconcile >"$T/r1" 2>&1 || { cat "$T/r1"; fail "reconcile"; }
 [ "$(stat -c %a "$T/status/ssh/id_ed25519")" = 600 ] || fail "key not 0600"
 [ "$(stat -c %a "$T/status/ssh")" = 700 ] || fail "ssh dir not 0700"
-# The keys reached the work disk: banger's first, then the declared one.
+# The keys reached the work disk: banger's first, then the declared one;
+# before them the list of synced paths, empty (no file sync declared).
 want=$({ cat "$T/status/ssh/id_ed25519.pub"
 	echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests user@x"; } | sha256sum | cut -d' ' -f1)
-grep -q "work+1:/banger/authorized_keys=$want" "$T/host" || { cat "$T/host"; fail "keys on the disk"; }
+empty=$(printf '' | sha256sum | cut -d' ' -f1)
+grep -q "work+2:/banger/filesyncs=$empty:/banger/authorized_keys=$want" "$T/host" ||
+	{ cat "$T/host"; fail "keys on the disk"; }
 "$BANGER" reconcile >"$T/r2" || { cat "$T/r2"; fail "second reconcile"; }
 grep -q "Nothing to do" "$T/r2" || { cat "$T/r2"; fail "not converged"; }
 
