@@ -72,7 +72,7 @@ tail_offset(int fd, off_t size, unsigned long n)
  * A guest's output for a terminal, byte by byte through a UTF-8 decoder
  * whose state lasts across reads (and follow polls): control characters
  * (but newline and tab) as '?', carriage returns dropped, a C1 control as
- * UTF-8 (C2 80 to C2 9F) as "??", and any byte that is not part of a whole
+ * UTF-8 (C2 80 to C2 9F) as '?', and any byte that is not part of a whole
  * UTF-8 character (a lone 0x9B is a CSI to some terminals) as '?'.  So what
  * a guest printed cannot move the cursor, retitle the window or answer back
  * through the terminal; UTF-8 text passes.
@@ -93,8 +93,7 @@ term_byte(struct term_filter *t, unsigned char c, char *out)
 			if (t->have < t->need)
 				return 0;
 			if (t->seq[0] == 0xc2 && t->seq[1] <= 0x9f) {
-				out[o++] = '?';
-				out[o++] = '?';
+				out[o++] = '?';	/* a C1 control, one character */
 			} else {
 				memcpy(out, t->seq, t->have);
 				o = t->have;

@@ -661,7 +661,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		} else if (ap->system_overlay != vm->system_overlay) {
 			size_format(ap->system_overlay, a);
 			size_format(vm->system_overlay, b);
-			diff_add(&diffs, "system_overlay %s -> %s", a, b);
+			diff_add(&diffs, "disks.system_overlay %s -> %s", a, b);
 			root_redo = true;
 		}
 		/* A work disk is never made anew: its data is the user's.  A
@@ -676,7 +676,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		} else if (ap->work_disk != vm->work_disk) {
 			size_format(ap->work_disk, a);
 			size_format(vm->work_disk, b);
-			diff_add(&diffs, "work_disk %s -> %s", a, b);
+			diff_add(&diffs, "disks.work %s -> %s", a, b);
 			work_grow = ap->work_disk && vm->work_disk && work_ok;
 		}
 		if (os->ip != ip) {
@@ -712,17 +712,17 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		if (overlay_moot) {
 			size_format(ap->system_overlay, a);
 			size_format(vm->system_overlay, b);
-			diff_add(&diffs, "system_overlay %s -> %s, of no effect on a %s root disk", a, b,
+			diff_add(&diffs, "disks.system_overlay %s -> %s, of no effect on a %s root disk", a, b,
 				 disk_strategy_to_string(os->disk_strategy));
 		}
 		if (work_moot) {
 			size_format(ap->work_disk, a);
 			size_format(vm->work_disk, b);
 			if (vm->work_disk < work_size)
-				diff_add(&diffs, "work_disk %s -> %s: the work disk kept as it is, "
+				diff_add(&diffs, "disks.work %s -> %s: the work disk kept as it is, "
 						 "never shrunk", a, b);
 			else
-				diff_add(&diffs, "work_disk %s -> %s: the work disk has that size "
+				diff_add(&diffs, "disks.work %s -> %s: the work disk has that size "
 						 "already", a, b);
 		}
 		if (ap->nat != vm->nat)
@@ -825,7 +825,8 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			break;
 		default:
 			add_action(c, ACTION_ROOT,
-				   "root disk from %s (%s overlay under dm-snapshot)",
+				   "root disk from %s (strategy auto: a %s overlay under dm-snapshot, "
+				   "else a clone or a copy)",
 				   img->rootfs, a);
 			break;
 		}
