@@ -16,8 +16,9 @@
 # Boot: the initramfs /init mounts proc, sys and devtmpfs, loads the virtio
 # modules in dependency order (Debian's cloud kernel has them as modules and
 # ext4 built in), mounts /dev/vda and switch_roots into it; the root's busybox
-# init runs /etc/init.d/rcS, which applies ip= from /proc/cmdline to eth0
-# (Debian kernels have no CONFIG_IP_PNP and ignore ip=), mounts the work disk
+# init runs /etc/init.d/rcS, which applies ip= from /proc/cmdline to eth0,
+# its name servers to /etc/resolv.conf (Debian kernels have no
+# CONFIG_IP_PNP and ignore ip=), mounts the work disk
 # /dev/vdb on /mnt/work when there is one, prints
 #   banger-guest-ready ip=ADDR
 # on the console, pings every address of banger.ping=IP[,IP...] and prints
@@ -167,7 +168,7 @@ done
 ip link set lo up
 addr=none
 if [ -n "$ipconf" ]; then
-	# ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF
+	# ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:DNS0:DNS1
 	old=$IFS
 	IFS=:
 	set -- $ipconf
@@ -177,6 +178,14 @@ if [ -n "$ipconf" ]; then
 	mask=${4:-255.255.255.0}
 	[ -n "${5:-}" ] && hostname "$5"
 	dev=${6:-eth0}
+	# The name servers (host.yaml dns:), for the resolver of the guest.
+	if [ -n "${8:-}" ]; then
+		: >/etc/resolv.conf.banger
+		for ns in "${8:-}" "${9:-}"; do
+			[ -n "$ns" ] && echo "nameserver $ns" >>/etc/resolv.conf.banger
+		done
+		mv /etc/resolv.conf.banger /etc/resolv.conf
+	fi
 	i=0
 	while [ ! -e "/sys/class/net/$dev" ] && [ $i -lt 50 ]; do
 		usleep 100000

@@ -52,6 +52,9 @@ printf 'image: demo\nmemory: 256M\ndisks:\n  work: 64M\nidle_stop_after: 20s\nfi
 	>"$T/state/vms/web.yaml"
 printf 'workspace:\n  repo: %s\n  path: /root/app\n' "$T/repo" >>"$T/state/vms/web.yaml"
 printf '127.0.0.1 localhost\n' >"$T/etc-hosts"
+# Name servers for the guests: the demo image's init writes them to
+# /etc/resolv.conf from ip=.
+printf 'dns: [192.0.2.53, 192.0.2.54]\n' >"$T/state/host.yaml"
 
 cat >"$T/run.sh" <<EOS
 set -eu
@@ -86,6 +89,9 @@ cmp $T/keys $T/status/ssh/id_ed25519.pub || fail "authorized_keys in the guest: 
 grep -q "banger-filesyncs 2 in place" $T/status/vms/web/console.log || fail "file syncs not put in place"
 "$BANGER" ssh web -- cat /etc/motd /root/.config/app/conf >$T/synced || fail "ssh cat synced files"
 printf 'synced motd\nsynced conf\n' | cmp - $T/synced || { cat $T/synced; fail "synced files in the guest"; }
+"$BANGER" ssh web -- cat /etc/resolv.conf >$T/resolv || fail "ssh cat resolv.conf"
+printf 'nameserver 192.0.2.53\nnameserver 192.0.2.54\n' | cmp - $T/resolv ||
+	{ cat $T/resolv; fail "the guest's name servers"; }
 [ ! -e $T/status/vms/web/authorized_keys ] || fail "a copy of the keys in the vm folder"
 # A changed host key is refused (StrictHostKeyChecking enforces the record).
 cp $T/status/ssh/known_hosts $T/kh.good
