@@ -522,6 +522,57 @@ strv_json(char *const *l)
 	return a;
 }
 
+/*
+ * The held lines ("NAME: FILE:LINE:COLUMN: MESSAGE", or "NAME: MESSAGE")
+ * as objects: vm, file, line and column (null when the line names no
+ * place), message.
+ */
+static json_t *
+held_details(char *const *held)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; held && held[i]; i++) {
+		const char *h = held[i], *colon = strstr(h, ": "), *rest;
+		_cleanup_free_ char *vm = NULL, *file = NULL;
+		json_t *e = json_object();
+		unsigned long line = 0, col = 0;
+		int used = 0;
+
+		if (!colon) {
+			json_object_set_new(e, "vm", json_null());
+			rest = h;
+		} else {
+			vm = xstrndup(h, (size_t)(colon - h));
+			json_object_set_new(e, "vm", json_string(vm));
+			rest = colon + 2;
+		}
+		/* FILE:LINE:COLUMN: — a relative or absolute path, then numbers. */
+		{
+			const char *p = strstr(rest, ": ");
+			const char *c2 = NULL, *c1 = NULL;
+
+			for (const char *q = rest; p && q < p; q++)
+				if (*q == ':') {
+					c1 = c2;
+					c2 = q;
+				}
+			if (c1 && c2 &&
+			    sscanf(c1 + 1, "%lu:%lu:%n", &line, &col, &used) == 2 &&
+			    c1 + 1 + used == p + 1 && line > 0) {
+				file = xstrndup(rest, (size_t)(c1 - rest));
+				rest = p + 2;
+			}
+		}
+		json_object_set_new(e, "file", file ? json_string(file) : json_null());
+		json_object_set_new(e, "line", file ? json_integer((json_int_t)line) : json_null());
+		json_object_set_new(e, "column", file ? json_integer((json_int_t)col) : json_null());
+		json_object_set_new(e, "message", json_string(rest));
+		json_array_append_new(a, e);
+	}
+	return a;
+}
+
 json_t *
 cli_plan_json(const struct plan *p)
 {
@@ -560,6 +611,7 @@ cli_plan_json(const struct plan *p)
 	json_object_set_new(o, "changes", changes);
 	json_object_set_new(o, "orphans", orphans);
 	json_object_set_new(o, "held", strv_json(p->held));
+	json_object_set_new(o, "held_details", held_details(p->held));
 	json_object_set_new(o, "notes", strv_json(p->notes));
 	json_object_set_new(o, "refused", p->refused ? json_string(p->refused) : json_null());
 	json_object_set_new(o, "unchanged", json_integer((json_int_t)p->n_unchanged));

@@ -115,6 +115,9 @@ import json,sys
 r=json.load(open(sys.argv[1]))
 assert r["summary"]["changed"]==1 and r["summary"]["held"]==1 and r["summary"]["exit"]==2, r
 assert r["plan"]["held"][0].startswith("bad: vms/bad.yaml:2:1:"), r["plan"]["held"]
+d=r["plan"]["held_details"][0]
+assert (d["vm"], d["file"], d["line"], d["column"]) == ("bad", "vms/bad.yaml", 2, 1), d
+assert d["message"].startswith("found unknown key"), d
 assert "source" in r, r.keys()
 assert [s["action"] for s in r["steps"]]==["stop","filesync","start","record"], r["steps"]
 ' "$T/out"
