@@ -120,6 +120,11 @@ teardown(void)
 							  console, record, NULL };
 	     *p; p++)
 		(void)unlink(*p);
+	{
+		_cleanup_free_ char *vm = xasprintf("%s/web1", dir);	/* the socket's folder */
+
+		(void)rmdir(vm);
+	}
 	(void)rmdir(dir);
 	free(binary);
 	free(kernel);
