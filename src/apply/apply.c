@@ -390,13 +390,14 @@ sync_vm_dir_on_failure(struct actx *a, struct vm_status *st)
  * (id, tap, MAC, address, API socket, disk strategy and dm name, paths),
  * phase, generation, what was applied, errors, and an unfinished start
  * (plan restarts such a VM).  Left out: which other step is under way and
- * the progress a step reports (root and work disk ready, file syncs and
- * workspace written, the guest ready): a run cut short finds the objects
- * those steps made from the identities, and redoes the steps (each is
- * idempotent: an existing disk is adopted, a seed written again).  They are
- * written with the next record that must be, and always by a step's own
- * result record (save with result true: a change's last step, a failure),
- * which is written whenever anything in it changed.
+ * the progress a step reports (root and work disk ready, the work disk's
+ * size as made, file syncs and workspace written, the guest ready): a run
+ * cut short finds the objects those steps made from the identities, and
+ * redoes the steps (each is idempotent: an existing disk is adopted, a
+ * seed written again).  They are written with the next record that must
+ * be, and always by a step's own result record (save with result true: a
+ * change's last step, a failure), which is written whenever anything in it
+ * changed.
  */
 static char *
 save_key(const struct vm_status *st)
@@ -409,6 +410,7 @@ save_key(const struct vm_status *st)
 	k.root_ready = false;
 	k.root_device = NULL;
 	k.work_ready = false;
+	k.work_size = 0;
 	k.seeded = false;
 	memset(k.applied.seed_hash, 0, sizeof(k.applied.seed_hash));
 	k.workspace_commit = NULL;

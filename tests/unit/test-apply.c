@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -302,6 +303,56 @@ START_TEST(test_write_ahead_identity)
 	ck_assert_int_eq(st.phase, VM_PHASE_FAILED);
 	ck_assert_str_eq(st.last_error, "disk.root_create: Input/output error");
 	ck_assert_ptr_null(fake_host_find(h, FAKE_DM, "banger-352c022fc8ea"));
+	vm_status_done(&st);
+}
+END_TEST
+
+/* The records of web put in place (renamed onto its name) that fd saw. */
+static unsigned
+records_written(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	unsigned n = 0;
+	ssize_t len;
+
+	while ((len = read(fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->len && (ev->mask & IN_MOVED_TO) && strcmp(ev->name, "web.yaml") == 0)
+				n++;
+			p += sizeof(*ev) + ev->len;
+		}
+	return n;
+}
+
+/*
+ * A stopped VM's creation writes its record twice: its identities before
+ * the first object is made, and the result.  What the disk steps report on
+ * the way (disks ready, the work disk's size) waits for the result: a run
+ * cut short redoes those steps (test_crash_everywhere).
+ */
+START_TEST(test_create_writes_record_twice)
+{
+	_cleanup_(fake_host_freep) struct fake_host *h = fake_host_new();
+	_cleanup_free_ char *vms = xasprintf("%s/vms", status_dir);
+	_cleanup_close_ int fd = -EBADF;
+	struct vm_status st;
+	struct cycle c;
+
+	ck_assert_int_eq(mkdir(vms, 0700), 0);
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	/* Each record's temp file made between two renames: inotify does not
+	 * fold them into one event. */
+	ck_assert_int_ge(inotify_add_watch(fd, vms, IN_MOVED_TO | IN_CREATE), 0);
+	c = run(h, IMG "vm web image=base work=64M state=stopped\n");
+	ck_assert_uint_eq(c.res.n_failed, 0);
+	cycle_done(&c);
+	ck_assert_uint_eq(records_written(fd), 2);
+	ck_assert_int_eq(status_read(status_dir, "web", &st, NULL), 0);
+	ck_assert(st.work_ready && st.root_ready);
+	ck_assert_uint_eq(st.work_size, 64ULL << 20);
 	vm_status_done(&st);
 }
 END_TEST
@@ -1264,6 +1315,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_work_shrink_then_grow);
 	tcase_add_test(tc, test_workspace);
 	tcase_add_test(tc, test_write_ahead_identity);
+	tcase_add_test(tc, test_create_writes_record_twice);
 	tcase_add_test(tc, test_uplink_error_names_host_yaml);
 	tcase_add_test(tc, test_cmdline_dns);
 	tcase_add_test(tc, test_failure_isolated);
