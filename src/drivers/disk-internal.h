@@ -186,18 +186,21 @@ int disk_work_mkfs_seeded(const char *path, uint64_t size, const char *cache_dir
 unsigned disk_work_mkfs_runs(void);
 /* Copy file-sync entries into the ext4 image at work_path through libext2fs. */
 /*
- * The undo file of a change in place of a work disk image (file syncs, a
- * workspace): IMAGE DISK_UNDO_SUFFIX, every block the change overwrites
- * saved there first.  disk_work_recover: when a killed run left one, the
- * image put back as it was before that change (e2undo) and the file
- * removed; 0 when there was none.  It must run before the image is used
- * for anything else (a start, a retain): nothing but banger's change wrote
- * the image since the file was made.  disk_work_open_in_place: recover,
- * then open read-write through the undo manager, one image at a time in
- * the process until its close (tests use it to leave an undo file as a
- * killed run would).
+ * A change to an existing work disk image (file syncs, a workspace) is
+ * made on a clone, IMAGE DISK_COW_SUFFIX, that then takes the image's name,
+ * where the file system clones; elsewhere in place, with an undo file,
+ * IMAGE DISK_UNDO_SUFFIX, every block the change overwrites saved there
+ * first.  disk_work_recover: a clone a killed run left is removed, and when
+ * it left an undo file, the image is put back as it was before that change
+ * (e2undo) and the file removed; 0 when there was neither.  It must run
+ * before the image is used for anything else (a start, a retain): nothing
+ * but banger's change wrote the image since the file was made.
+ * disk_work_open_in_place: recover, then open read-write through the undo
+ * manager, one image at a time in the process until its close (tests use
+ * it to leave an undo file as a killed run would).
  */
 #define DISK_UNDO_SUFFIX ".e2undo"
+#define DISK_COW_SUFFIX ".cow"
 int disk_work_recover(const char *image, struct error **err);
 /* Grow the work disk image to size bytes, file and file system (on a copy:
  * e2fsck -f -p, resize2fs, then the copy takes its name); one as large or

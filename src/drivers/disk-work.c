@@ -13,11 +13,16 @@
  * top-level host path that is a symlink is followed.  A missing host path is
  * a warning; a host path that is neither a regular file nor a directory, or a
  * guest path with "..", is an error.  Everything is owned by root in the
- * guest.  A change to an existing image in place (file syncs, a workspace)
- * saves every block it overwrites first, in IMAGE.e2undo beside it
- * (libext2fs's undo manager): a run killed part way leaves what the next
- * one replays (e2undo, an argv) to put the image back as it was before.  disk_work_copy_tree() copies a whole host folder the same way with
- * modes 0644/0755 and refuses (instead of skipping) escaping links.
+ * guest.  A change to an existing image (file syncs, a workspace) is made on
+ * a clone of it, IMAGE.cow, where the file system clones (btrfs, XFS), which
+ * then takes the image's name: the image itself is never written, so
+ * neither a killed run nor a power loss leaves it half changed.  Elsewhere
+ * the change is made in place, every block it overwrites saved first in
+ * IMAGE.e2undo beside it (libext2fs's undo manager): a run killed part way
+ * leaves what the next one replays (e2undo, an argv) to put the image back
+ * as it was before.  disk_work_copy_tree() copies a whole host folder the
+ * same way with modes 0644/0755 and refuses (instead of skipping) escaping
+ * links.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -168,8 +173,15 @@ disk_work_recover(const char *image, struct error **err)
 {
 	_cleanup_free_ char *grow = NULL, *tmp = NULL;
 
-	/* A grow a killed run left (a copy: the disk was never touched). */
+	/* A grow or a change on a clone a killed run left (copies: the disk
+	 * was never touched). */
 	grow_paths(image, &grow, &tmp);
+	(void)unlink(tmp);
+	(void)unlink(grow);
+	free(grow);
+	grow = xasprintf("%s" DISK_COW_SUFFIX, image);
+	free(tmp);
+	tmp = xasprintf("%s" DISK_COW_SUFFIX ".tmp", image);
 	(void)unlink(tmp);
 	(void)unlink(grow);
 	return undo_replay(image, "a change a killed run left half made", err);
@@ -742,6 +754,7 @@ ext_error(struct error **err, errcode_t e, const char *what, const char *path)
 struct sync {
 	ext2_filsys fs;
 	const char *image;
+	char *cow;		/* the clone the change is made on (change_open), or NULL */
 	time_t now;
 	mode_t file_mode;	/* tree files: 0600 (file sync) or 0644 (tree copy) */
 	mode_t exec_mode;	/* tree files executable by their owner: 0700 or 0755 */
@@ -803,6 +816,76 @@ close_in_place(ext2_filsys *fs, const char *image, struct error **err)
 	if (unlink(u) < 0 && errno != ENOENT)
 		return error_set(err, -errno, "remove '%s': %s", u, strerror(errno));
 	(void)fsync_parent_dir(u);
+	return 0;
+}
+
+/*
+ * A change to the existing image s->image: s->fs opened read-write on a
+ * clone of it (s->cow, IMAGE DISK_COW_SUFFIX) where the file system
+ * clones, else in place through the undo manager (s->cow NULL).  Either
+ * way a change a killed run left is dealt with first (disk_work_recover).
+ */
+static int
+change_open(struct sync *s, struct error **err)
+{
+	_cleanup_free_ char *cow = xasprintf("%s" DISK_COW_SUFFIX, s->image);
+	errcode_t ec;
+	int r;
+
+	r = disk_work_recover(s->image, err);
+	if (r < 0)
+		return r;
+	if (disk_reflink(s->image, cow, NULL) < 0)
+		return disk_work_open_in_place(s->image, &s->fs, err);
+	ec = ext2fs_open(cow, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s->fs);
+	if (ec) {
+		(void)unlink(cow);
+		return ext_error(err, ec, "open ext4 image", s->image);
+	}
+	s->cow = TAKE_PTR(cow);
+	return 0;
+}
+
+/*
+ * The end of change_open's change.  keep: the change stands (on a clone,
+ * the clone synced takes the image's name; in place, the image is synced
+ * and its undo file goes).  Not keep: the image as it was before (the
+ * clone dropped; in place, its undo file replayed, what the warning calls
+ * `what`).
+ */
+static int
+change_close(struct sync *s, bool keep, const char *what, struct error **err)
+{
+	_cleanup_free_ char *cow = TAKE_PTR(s->cow);
+	int r;
+
+	if (!cow) {
+		struct error *e2 = NULL;
+
+		if (keep)
+			return close_in_place(&s->fs, s->image, err);
+		r = sync_close(&s->fs, s->image, true, &e2);
+		pthread_mutex_unlock(&undo_lock);	/* taken by disk_work_open_in_place */
+		if (r >= 0)
+			r = undo_replay(s->image, what, &e2);
+		if (r < 0) {
+			_cleanup_free_ char *msg = error_format(e2);
+
+			disk_warn("work disk '%s': %s was not undone: %s (the next run tries "
+				  "again)", s->image, what, msg);
+		}
+		error_free(e2);
+		return 0;
+	}
+	r = sync_close(&s->fs, cow, keep, err);
+	if (r >= 0 && keep && rename(cow, s->image) < 0)
+		r = error_set(err, -errno, "rename '%s' to '%s': %s", cow, s->image,
+			      strerror(errno));
+	if (r < 0 || !keep) {
+		(void)unlink(cow);
+		return r;
+	}
+	(void)fsync_parent_dir(s->image);
 	return 0;
 }
 
@@ -1358,7 +1441,7 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 	(void)pthread_once(&error_table_once, error_table_init);
 	/* A new disk's temp file (not sync) has no before to go back to. */
 	if (sync) {
-		r = disk_work_open_in_place(work_path, &s.fs, err);
+		r = change_open(&s, err);
 		if (r < 0)
 			return r;
 	} else {
@@ -1371,7 +1454,7 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 	if (ec) {
 		r = ext_error(err, ec, "read bitmaps of", work_path);
 		if (sync)
-			(void)close_in_place(&s.fs, work_path, NULL);
+			(void)change_close(&s, false, "the file sync", NULL);
 		else
 			(void)ext2fs_close_free(&s.fs);
 		return r;
@@ -1383,29 +1466,17 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 					   e[i].guest ? e[i].guest : "");
 	}
 	/*
-	 * After an error, a disk in place is put back as it was before this
-	 * sync (closed, then its undo file replayed): a half-copied entry or a
-	 * full disk is not left to the guest.  A new disk's temp file is its
-	 * caller's to drop.
+	 * After an error, an existing disk is left as it was before this sync
+	 * (its clone dropped, or its undo file replayed): a half-copied entry
+	 * or a full disk is not left to the guest.  A new disk's temp file is
+	 * its caller's to drop.
 	 */
-	if (r < 0 && sync) {
-		struct error *e2 = NULL;
-		int r2 = sync_close(&s.fs, work_path, true, &e2);
-
-		pthread_mutex_unlock(&undo_lock);	/* taken by disk_work_open_in_place */
-		if (r2 >= 0)
-			r2 = undo_replay(work_path, "the failed file sync", &e2);
-		if (r2 < 0) {
-			_cleanup_free_ char *msg = error_format(e2);
-
-			disk_warn("work disk '%s': the failed file sync was not undone: %s "
-				  "(the next run tries again)", work_path, msg);
-		}
-		error_free(e2);
-	} else if (r < 0)
+	if (r < 0 && sync)
+		(void)change_close(&s, false, "the failed file sync", NULL);
+	else if (r < 0)
 		(void)sync_close(&s.fs, work_path, false, NULL);
 	else
-		r = sync ? close_in_place(&s.fs, work_path, err)
+		r = sync ? change_close(&s, true, NULL, err)
 			 : sync_close(&s.fs, work_path, false, err);
 	if (ret_warnings)
 		*ret_warnings = TAKE_PTR(s.warnings);
@@ -1544,13 +1615,13 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 		return error_set(err, -ENOTDIR, "'%s' is not a directory", host_dir);
 
 	(void)pthread_once(&error_table_once, error_table_init);
-	r = disk_work_open_in_place(work_path, &s.fs, err);
+	r = change_open(&s, err);
 	if (r < 0)
 		return r;
 	ec = ext2fs_read_bitmaps(s.fs);
 	if (ec) {
 		r = ext_error(err, ec, "read bitmaps of", work_path);
-		(void)close_in_place(&s.fs, work_path, NULL);
+		(void)change_close(&s, false, "the copy", NULL);
 		return r;
 	}
 	r = guest_parent(&s, guest_dir, &parent, &name, err);
@@ -1566,11 +1637,11 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 	}
 	if (r < 0)
 		(void)error_prefix(err, "copy '%s' to '%s' in '%s'", host_dir, guest_dir, work_path);
-	/* Flush even after an error: what was done so far leaves a consistent fs. */
+	/* Kept even after an error: what was done so far leaves a consistent fs. */
 	if (r < 0)
-		(void)close_in_place(&s.fs, work_path, NULL);
+		(void)change_close(&s, true, NULL, NULL);
 	else
-		r = close_in_place(&s.fs, work_path, err);
+		r = change_close(&s, true, NULL, err);
 	for (size_t i = 0; s.warnings && s.warnings[i]; i++)
 		disk_warn("%s", s.warnings[i]);
 	strv_free(s.warnings);

@@ -315,26 +315,21 @@ has_shared_extent(const char *path)
 }
 
 /*
- * Make a filesystem image with mkfs_argv (its last slot is the image path),
- * loop-mount it on tmp_root/mnt and check a reflink root disk there:
- * probe picks reflink, the clone has the image's bytes and shares extents.
+ * Make a file system of fstype (mkfs and its options extra) in an image of
+ * size, and loop-mount it on tmp_root/mnt, returned; *ret_dev and *ret_fd
+ * its loop device, held.  NULL (said on stderr) when this host cannot.
  */
-static void
-check_reflink_on(const char *fstype, const char *mkfs, const char *const extra[], off_t size)
+static char *
+mount_scratch(const char *fstype, const char *mkfs, const char *const extra[], off_t size,
+	      char **ret_dev, int *ret_fd)
 {
 	_cleanup_free_ char *img = make_file("fs.img", size), *mnt = xasprintf("%s/mnt", tmp_root);
-	_cleanup_free_ char *st = NULL, *vm = NULL, *base = NULL, *dev = NULL, *root = NULL;
-	_cleanup_(disk_real_freep) struct disk_ops *ops = NULL;
-	_cleanup_free_ char *a = NULL, *b = NULL;
-	struct dm_backend dm = dm_backend_libdevmapper;
-	enum disk_strategy s = _DISK_STRATEGY_INVALID;
 	char *argv[8];
-	size_t k = 0, la = 0, lb = 0;
-	int fd = -1;
+	size_t k = 0;
 
 	if (!tool(mkfs)) {
-		fprintf(stderr, "no %s: reflink on %s not tested\n", mkfs, fstype);
-		return;
+		fprintf(stderr, "no %s: nothing on %s tested\n", mkfs, fstype);
+		return NULL;
 	}
 	argv[k++] = xstrdup(tool(mkfs));
 	for (size_t i = 0; extra[i]; i++)
@@ -345,14 +340,36 @@ check_reflink_on(const char *fstype, const char *mkfs, const char *const extra[]
 	for (size_t i = 0; i < k; i++)
 		free(argv[i]);
 
-	ck_assert_int_eq(loop_attach(img, false, &dev, &fd, NULL), 0);
+	ck_assert_int_eq(loop_attach(img, false, ret_dev, ret_fd, NULL), 0);
 	ck_assert_int_eq(mkdir(mnt, 0755), 0);
-	if (mount(dev, mnt, fstype, 0, NULL) < 0) {
-		fprintf(stderr, "mount %s: %s: reflink on %s not tested\n", fstype,
-			strerror(errno), fstype);
-		close(fd);
-		return;
+	if (mount(*ret_dev, mnt, fstype, 0, NULL) < 0) {
+		fprintf(stderr, "mount %s: %s: nothing on %s tested\n", fstype, strerror(errno),
+			fstype);
+		close(*ret_fd);
+		return NULL;
 	}
+	return TAKE_PTR(mnt);
+}
+
+/*
+ * On a loop-mounted file system of fstype, check a reflink root disk:
+ * probe picks reflink, the clone has the image's bytes and shares extents.
+ */
+static void
+check_reflink_on(const char *fstype, const char *mkfs, const char *const extra[], off_t size)
+{
+	_cleanup_free_ char *mnt = NULL;
+	_cleanup_free_ char *st = NULL, *vm = NULL, *base = NULL, *dev = NULL, *root = NULL;
+	_cleanup_(disk_real_freep) struct disk_ops *ops = NULL;
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	struct dm_backend dm = dm_backend_libdevmapper;
+	enum disk_strategy s = _DISK_STRATEGY_INVALID;
+	size_t la = 0, lb = 0;
+	int fd = -1;
+
+	mnt = mount_scratch(fstype, mkfs, extra, size, &dev, &fd);
+	if (!mnt)
+		return;
 	st = xasprintf("%s/status", mnt);
 	vm = xasprintf("%s/vms/web1", st);
 	base = xasprintf("%s/base.img", mnt);
@@ -400,6 +417,98 @@ START_TEST(test_reflink_xfs)
 }
 END_TEST
 
+/* The guest file path of the ext4 image img, as debugfs dumps it; NULL
+ * when it has none. */
+static char *
+guest_file(const char *img, const char *path)
+{
+	_cleanup_free_ char *out = xasprintf("%s/dumped", tmp_root);
+	_cleanup_free_ char *prog = xstrdup(tool("debugfs")), *r = xstrdup("-R");
+	_cleanup_free_ char *cmd = xasprintf("dump %s %s", path, out), *i = xstrdup(img);
+	char *argv[] = { prog, r, cmd, i, NULL };
+	char *data = NULL;
+	size_t len = 0;
+
+	(void)unlink(out);
+	ck_assert_int_eq(run(argv), 0);
+	if (read_file(out, 1 << 20, &data, &len) < 0 || len == 0) {
+		free(data);
+		return NULL;
+	}
+	return data;
+}
+
+/*
+ * A file sync into an existing work disk on a file system that clones: made
+ * on a clone that takes the disk's name (a new inode; no undo file, no
+ * clone left).  One that fails leaves the disk as it was, the very file,
+ * byte for byte.
+ */
+START_TEST(test_filesync_on_clone_xfs)
+{
+	static const char *const extra[] = { "-q", "-f", "-m", "reflink=1", NULL };
+	_cleanup_free_ char *mnt = NULL, *dev = NULL, *work = NULL, *cow = NULL, *undo = NULL;
+	_cleanup_free_ char *fifo = xasprintf("%s/fifo", tmp_root), *motd = NULL;
+	_cleanup_free_ char *before = NULL, *after = NULL;
+	struct filesync_entry good = { .guest = (char *)"/etc/motd", .mode = 0644,
+				       .content = "hello\n", .content_len = 6 };
+	/* The second fails after the first was written into the clone. */
+	struct filesync_entry bad[] = {
+		{ .guest = (char *)"/etc/issue", .mode = 0644, .content = "banger\n",
+		  .content_len = 7 },
+		{ .host = fifo, .guest = (char *)"/etc/fifo", .mode = -1 },
+	};
+	struct error *err = NULL;
+	struct stat a, b;
+	size_t la = 0, lb = 0;
+	int fd = -1;
+
+	if (!tool("mkfs.ext4") || !tool("debugfs")) {
+		fprintf(stderr, "no mkfs.ext4 or debugfs: file syncs on a clone not tested\n");
+		return;
+	}
+	mnt = mount_scratch("xfs", "mkfs.xfs", extra, (off_t)512 << 20, &dev, &fd);
+	if (!mnt)
+		return;
+	work = xasprintf("%s/work.ext4", mnt);
+	cow = xasprintf("%s" DISK_COW_SUFFIX, work);
+	undo = xasprintf("%s" DISK_UNDO_SUFFIX, work);
+	ck_assert_int_eq(disk_work_mkfs(work, 64 << 20, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(stat(work, &a), 0);
+
+	ck_assert_int_eq(disk_filesync_apply(work, &good, 1, tmp_root, &err), 0);
+	ck_assert_int_eq(stat(work, &b), 0);
+	ck_assert_uint_ne(a.st_ino, b.st_ino);
+	ck_assert_uint_eq(b.st_mode & 07777, 0600);
+	ck_assert_int_eq(access(cow, F_OK), -1);
+	ck_assert_int_eq(access(undo, F_OK), -1);
+	motd = guest_file(work, "/etc/motd");
+	ck_assert_ptr_nonnull(motd);
+	ck_assert_str_eq(motd, "hello\n");
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(read_file(work, 128 << 20, &before, &la), 0);
+	ck_assert_int_lt(disk_filesync_apply(work, bad, 2, tmp_root, &err), 0);
+	err = error_free(err);
+	ck_assert_int_eq(stat(work, &a), 0);
+	ck_assert_uint_eq(a.st_ino, b.st_ino);
+	ck_assert_int_eq(read_file(work, 128 << 20, &after, &lb), 0);
+	ck_assert_uint_eq(la, lb);
+	ck_assert(memcmp(before, after, la) == 0);
+	ck_assert_int_eq(access(cow, F_OK), -1);
+	ck_assert_int_eq(access(undo, F_OK), -1);
+	ck_assert_ptr_null(guest_file(work, "/etc/issue"));
+
+	/* A clone a killed run left goes before the disk is used again. */
+	ck_assert_int_eq(write_file_atomic(cow, "half", 4, 0600), 0);
+	ck_assert_int_eq(disk_work_recover(work, NULL), 0);
+	ck_assert_int_eq(access(cow, F_OK), -1);
+	ck_assert_int_eq(umount2(mnt, 0), 0);
+	close(fd);
+	ck_assert(wait_cleared(dev));
+}
+END_TEST
+
 static Suite *
 host_suite(void)
 {
@@ -414,6 +523,7 @@ host_suite(void)
 	tcase_add_test(tc, test_orphan_removal_spares_foreign_loops);
 	tcase_add_test(tc, test_reflink_btrfs);
 	tcase_add_test(tc, test_reflink_xfs);
+	tcase_add_test(tc, test_filesync_on_clone_xfs);
 	suite_add_tcase(s, tc);
 	return s;
 }
