@@ -829,14 +829,21 @@ static int
 change_open(struct sync *s, struct error **err)
 {
 	_cleanup_free_ char *cow = xasprintf("%s" DISK_COW_SUFFIX, s->image);
+	struct stat st;
 	errcode_t ec;
 	int r;
 
 	r = disk_work_recover(s->image, err);
 	if (r < 0)
 		return r;
-	if (disk_reflink(s->image, cow, NULL) < 0)
+	if (stat(s->image, &st) < 0 || disk_reflink(s->image, cow, NULL) < 0)
 		return disk_work_open_in_place(s->image, &s->fs, err);
+	/* The disk's mode goes with its name (the clone is made 0600). */
+	if (chmod(cow, st.st_mode & 07777) < 0) {
+		r = -errno;
+		(void)unlink(cow);
+		return error_set(err, r, "chmod '%s': %s", cow, strerror(-r));
+	}
 	ec = ext2fs_open(cow, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &s->fs);
 	if (ec) {
 		(void)unlink(cow);

@@ -474,12 +474,13 @@ START_TEST(test_filesync_on_clone_xfs)
 	cow = xasprintf("%s" DISK_COW_SUFFIX, work);
 	undo = xasprintf("%s" DISK_UNDO_SUFFIX, work);
 	ck_assert_int_eq(disk_work_mkfs(work, 64 << 20, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(chmod(work, 0640), 0);
 	ck_assert_int_eq(stat(work, &a), 0);
 
 	ck_assert_int_eq(disk_filesync_apply(work, &good, 1, tmp_root, &err), 0);
 	ck_assert_int_eq(stat(work, &b), 0);
 	ck_assert_uint_ne(a.st_ino, b.st_ino);
-	ck_assert_uint_eq(b.st_mode & 07777, 0600);
+	ck_assert_uint_eq(b.st_mode & 07777, 0640);
 	ck_assert_int_eq(access(cow, F_OK), -1);
 	ck_assert_int_eq(access(undo, F_OK), -1);
 	motd = guest_file(work, "/etc/motd");
