@@ -836,7 +836,13 @@ change_open(struct sync *s, struct error **err)
 	r = disk_work_recover(s->image, err);
 	if (r < 0)
 		return r;
-	if (stat(s->image, &st) < 0 || disk_reflink(s->image, cow, NULL) < 0)
+	if (lstat(s->image, &st) < 0)
+		return error_set(err, -errno, "stat '%s': %s", s->image, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, -EINVAL, "work disk '%s' is not a regular file", s->image);
+	/* A second name (a retain cut short) would be split from the disk by
+	 * the clone's rename: such a disk is changed in place. */
+	if (st.st_nlink != 1 || disk_reflink(s->image, cow, NULL) < 0)
 		return disk_work_open_in_place(s->image, &s->fs, err);
 	/* The disk's mode goes with its name (the clone is made 0600). */
 	if (chmod(cow, st.st_mode & 07777) < 0) {
@@ -892,7 +898,9 @@ change_close(struct sync *s, bool keep, const char *what, struct error **err)
 		(void)unlink(cow);
 		return r;
 	}
-	(void)fsync_parent_dir(s->image);
+	r = fsync_parent_dir(s->image);
+	if (r < 0)
+		return error_set(err, r, "sync the folder of '%s': %s", s->image, strerror(-r));
 	return 0;
 }
 
@@ -1461,7 +1469,7 @@ filesync_apply(const char *work_path, const struct filesync_entry *e, size_t n,
 	if (ec) {
 		r = ext_error(err, ec, "read bitmaps of", work_path);
 		if (sync)
-			(void)change_close(&s, false, "the file sync", NULL);
+			(void)change_close(&s, true, NULL, NULL);	/* nothing written */
 		else
 			(void)ext2fs_close_free(&s.fs);
 		return r;
@@ -1628,7 +1636,7 @@ disk_work_copy_tree(const char *work_path, const char *host_dir, const char *gue
 	ec = ext2fs_read_bitmaps(s.fs);
 	if (ec) {
 		r = ext_error(err, ec, "read bitmaps of", work_path);
-		(void)change_close(&s, false, "the copy", NULL);
+		(void)change_close(&s, true, NULL, NULL);	/* nothing written */
 		return r;
 	}
 	r = guest_parent(&s, guest_dir, &parent, &name, err);

@@ -440,9 +440,10 @@ guest_file(const char *img, const char *path)
 
 /*
  * A file sync into an existing work disk on a file system that clones: made
- * on a clone that takes the disk's name (a new inode; no undo file, no
- * clone left).  One that fails leaves the disk as it was, the very file,
- * byte for byte.
+ * on a clone that takes the disk's name (a new inode, the disk's mode; no
+ * undo file, no clone left).  One that fails leaves the disk as it was, the
+ * very file, byte for byte.  A disk with a second name is changed in
+ * place; one behind a symlink is refused.
  */
 START_TEST(test_filesync_on_clone_xfs)
 {
@@ -500,10 +501,52 @@ START_TEST(test_filesync_on_clone_xfs)
 	ck_assert_int_eq(access(undo, F_OK), -1);
 	ck_assert_ptr_null(guest_file(work, "/etc/issue"));
 
-	/* A clone a killed run left goes before the disk is used again. */
-	ck_assert_int_eq(write_file_atomic(cow, "half", 4, 0600), 0);
-	ck_assert_int_eq(disk_work_recover(work, NULL), 0);
-	ck_assert_int_eq(access(cow, F_OK), -1);
+	/* A clone a killed run left, or its temp file, goes before the disk is
+	 * used again. */
+	{
+		_cleanup_free_ char *cow_tmp = xasprintf("%s.tmp", cow);
+
+		ck_assert_int_eq(write_file_atomic(cow, "half", 4, 0600), 0);
+		ck_assert_int_eq(write_file_atomic(cow_tmp, "half", 4, 0600), 0);
+		ck_assert_int_eq(disk_work_recover(work, NULL), 0);
+		ck_assert_int_eq(access(cow, F_OK), -1);
+		ck_assert_int_eq(access(cow_tmp, F_OK), -1);
+	}
+
+	/* A disk with a second name (a retain cut short) is changed in place:
+	 * both names keep one disk. */
+	{
+		_cleanup_free_ char *other = xasprintf("%s/retained.ext4", mnt);
+		struct stat c;
+
+		ck_assert_int_eq(link(work, other), 0);
+		ck_assert_int_eq(disk_filesync_apply(work, &good, 1, tmp_root, &err), 0);
+		ck_assert_int_eq(stat(work, &a), 0);
+		ck_assert_int_eq(stat(other, &c), 0);
+		ck_assert_uint_eq(a.st_ino, b.st_ino);
+		ck_assert_uint_eq(c.st_ino, b.st_ino);
+		ck_assert_int_eq(access(undo, F_OK), -1);
+		ck_assert_int_eq(unlink(other), 0);
+	}
+
+	/* A disk behind a symlink is refused before anything is written: the
+	 * link stays one, its target as it was. */
+	{
+		_cleanup_free_ char *real = xasprintf("%s/real.ext4", mnt);
+		struct filesync_entry more = { .guest = (char *)"/etc/more", .mode = 0644,
+					       .content = "more\n", .content_len = 5 };
+		struct stat l;
+
+		ck_assert_int_eq(rename(work, real), 0);
+		ck_assert_int_eq(symlink(real, work), 0);
+		ck_assert_int_eq(disk_filesync_apply(work, &more, 1, tmp_root, &err), -EINVAL);
+		err = error_free(err);
+		ck_assert_int_eq(lstat(work, &l), 0);
+		ck_assert(S_ISLNK(l.st_mode));
+		ck_assert_ptr_null(guest_file(real, "/etc/more"));
+		ck_assert_int_eq(access(cow, F_OK), -1);
+		ck_assert_int_eq(access(undo, F_OK), -1);
+	}
 	ck_assert_int_eq(umount2(mnt, 0), 0);
 	close(fd);
 	ck_assert(wait_cleared(dev));
