@@ -442,8 +442,9 @@ guest_file(const char *img, const char *path)
  * A file sync into an existing work disk on a file system that clones: made
  * on a clone that takes the disk's name (a new inode, the disk's mode; no
  * undo file, no clone left).  One that fails leaves the disk as it was, the
- * very file, byte for byte.  A disk with a second name is changed in
- * place; one behind a symlink is refused.
+ * very file, byte for byte; a workspace's copy is made on a clone too.  A
+ * disk with a second name is changed in place; one behind a symlink is
+ * refused.
  */
 START_TEST(test_filesync_on_clone_xfs)
 {
@@ -500,6 +501,24 @@ START_TEST(test_filesync_on_clone_xfs)
 	ck_assert_int_eq(access(cow, F_OK), -1);
 	ck_assert_int_eq(access(undo, F_OK), -1);
 	ck_assert_ptr_null(guest_file(work, "/etc/issue"));
+
+	/* A workspace's folder copied in: on a clone too. */
+	{
+		_cleanup_free_ char *ws = xasprintf("%s/ws", tmp_root), *f = NULL;
+		_cleanup_free_ char *got = NULL;
+
+		ck_assert_int_eq(mkdir(ws, 0755), 0);
+		f = xasprintf("%s/a", ws);
+		ck_assert_int_eq(write_file_atomic(f, "x\n", 2, 0644), 0);
+		ck_assert_int_eq(disk_work_copy_tree(work, ws, "/opt/ws", &err), 0);
+		ck_assert_int_eq(stat(work, &b), 0);
+		ck_assert_uint_ne(a.st_ino, b.st_ino);
+		ck_assert_int_eq(access(cow, F_OK), -1);
+		ck_assert_int_eq(access(undo, F_OK), -1);
+		got = guest_file(work, "/opt/ws/a");
+		ck_assert_ptr_nonnull(got);
+		ck_assert_str_eq(got, "x\n");
+	}
 
 	/* A clone a killed run left, or its temp file, goes before the disk is
 	 * used again. */
