@@ -505,7 +505,8 @@ root_identity(struct actx *a, const struct plan_change *ch, struct vm_status *st
 	enum disk_strategy s;
 	int r;
 
-	r = d->strategy_probe(d->userdata, a->d->host.disk_strategy, vm_dir, &s, err);
+	r = d->strategy_probe(d->userdata, a->d->host.disk_strategy, vm_dir, ch->image->rootfs,
+			      &s, err);
 	if (r < 0)
 		return r;
 	st->disk_strategy = s;

@@ -415,7 +415,7 @@ check_disk_strategy(struct run *run)
 	}
 	/* Probe where a VM's disks would live: a VM directory name no VM can take. */
 	vm_dir = xasprintf("%s/vms/doctor", strcmp(c->status_dir, "/") == 0 ? "" : c->status_dir);
-	r = c->disk->strategy_probe(c->disk->userdata, want, vm_dir, &got, &err);
+	r = c->disk->strategy_probe(c->disk->userdata, want, vm_dir, NULL, &got, &err);
 	if (r < 0) {
 		_cleanup_free_ char *m = errtext(err);
 

@@ -319,6 +319,26 @@ probe_file(const char *dir, char **ret_name)
 }
 
 bool
+disk_reflink_works_from(const char *src, const char *dir)
+{
+	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int in = -EBADF, out = -EBADF;
+	bool ok;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return false;
+	out = probe_file(dir, &name);
+	if (out < 0)
+		return false;
+	/* The whole file, as root_create will: a clone copies no data. */
+	ok = ioctl(out, FICLONE, in) == 0;
+	if (name)
+		(void)unlink(name);
+	return ok;
+}
+
+bool
 disk_reflink_works(const char *dir)
 {
 	_cleanup_free_ char *a = NULL, *b = NULL;

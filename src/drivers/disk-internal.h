@@ -163,6 +163,9 @@ int disk_sparse_copy_map(const char *src, const char *dst, mode_t mode,
 			 struct disk_copy_maps *maps, struct error **err);
 /* Whether FICLONE works in dir: clones a small temp file there. */
 bool disk_reflink_works(const char *dir);
+/* Whether the file src can be cloned (FICLONE) into a new file in dir: the
+ * same file system, one that clones (btrfs also across its subvolumes). */
+bool disk_reflink_works_from(const char *src, const char *dir);
 
 /*
  * Create an ext4 image of size bytes at path unless path exists: mkfs.ext4

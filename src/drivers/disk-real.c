@@ -42,6 +42,10 @@ struct disk_real {
 	/* reflink_works_cached: the answer for filesystem reflink_dev */
 	bool reflink_known, reflink_ok;
 	dev_t reflink_dev;
+	/* reflink_from_cached: the answer for images on from_dev cloned into
+	 * reflink_dev's file system */
+	bool from_known, from_ok;
+	dev_t from_dev, from_to_dev;
 	/* The data of each image copied (strategy copy): every VM of a run
 	 * that uses one copies the same blocks. */
 	struct disk_copy_maps copy_maps;
@@ -71,9 +75,30 @@ reflink_works_cached(struct disk_real *d, const char *dir)
 	return d->reflink_ok;
 }
 
+/* Whether image clones into dir: asked once per pair of file systems. */
+static bool
+reflink_from_cached(struct disk_real *d, const char *image, const char *dir)
+{
+	struct stat si, sd;
+
+	if (!reflink_works_cached(d, dir))
+		return false;
+	if (!image)
+		return true;
+	if (stat(image, &si) < 0 || stat(dir, &sd) < 0)
+		return false;
+	if (!(d->from_known && d->from_dev == si.st_dev && d->from_to_dev == sd.st_dev)) {
+		d->from_ok = disk_reflink_works_from(image, dir);
+		d->from_dev = si.st_dev;
+		d->from_to_dev = sd.st_dev;
+		d->from_known = true;
+	}
+	return d->from_ok;
+}
+
 static int
 real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
-		    enum disk_strategy *ret, struct error **err)
+		    const char *image_rootfs, enum disk_strategy *ret, struct error **err)
 {
 	struct disk_real *d = userdata;
 	_cleanup_free_ char *vms = NULL;
@@ -97,7 +122,7 @@ real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
 	case DISK_STRATEGY_AUTO:
 		if (d->dm.available(d->dm.userdata))
 			*ret = DISK_STRATEGY_DM_SNAPSHOT;
-		else if (reflink_works_cached(d, probe_dir))
+		else if (reflink_from_cached(d, image_rootfs, probe_dir))
 			*ret = DISK_STRATEGY_REFLINK;
 		else
 			*ret = DISK_STRATEGY_COPY;
@@ -114,6 +139,11 @@ real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
 			return error_set(err, -EOPNOTSUPP,
 					 "reflink: the filesystem of '%s' cannot clone files",
 					 probe_dir);
+		if (!reflink_from_cached(d, image_rootfs, probe_dir))
+			return error_set(err, -EXDEV,
+					 "reflink: image '%s' cannot be cloned into '%s' (a clone "
+					 "needs the image on the same file system)",
+					 image_rootfs, probe_dir);
 		*ret = want;
 		return 0;
 	case DISK_STRATEGY_COPY:

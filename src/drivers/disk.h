@@ -44,9 +44,12 @@ void disk_obj_done(struct disk_obj *o);
 void disk_objs_free(struct disk_obj *o, size_t n);
 
 struct disk_ops {
-	/* Resolve AUTO to the first strategy that works for vm_dir on this host. */
+	/* Resolve AUTO to the first strategy that works for vm_dir on this host,
+	 * for a root disk from image_rootfs (NULL: any image; a clone needs the
+	 * image on a file system that clones into vm_dir's). */
 	int (*strategy_probe)(void *userdata, enum disk_strategy want, const char *vm_dir,
-			      enum disk_strategy *ret, struct error **err);
+			      const char *image_rootfs, enum disk_strategy *ret,
+			      struct error **err);
 	/* Create the VM's directory (0700). */
 	int (*vm_dir_create)(void *userdata, const char *vm_dir, struct error **err);
 	/* Remove the VM's directory and everything in it (a missing directory is

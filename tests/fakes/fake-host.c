@@ -548,10 +548,12 @@ f_rule_list(void *ud, struct nat_rule **ret, size_t *ret_n, struct error **err)
 /* ---- disk ---- */
 
 static int
-f_strategy_probe(void *ud, enum disk_strategy want, const char *vm_dir, enum disk_strategy *ret,
-		 struct error **err)
+f_strategy_probe(void *ud, enum disk_strategy want, const char *vm_dir, const char *image_rootfs,
+		 enum disk_strategy *ret, struct error **err)
 {
 	struct fake_host *h = ud;
+
+	(void)image_rootfs;
 	int r;
 
 	r = enter(h, "disk.strategy_probe", err);

@@ -45,7 +45,7 @@ START_TEST(test_dm_snapshot_root_disk)
 
 	ck_assert_int_eq(disk_real_new(status, &ops, NULL), 0);
 	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm, NULL), 0);
-	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm, &s, NULL), 0);
+	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm, NULL, &s, NULL), 0);
 	ck_assert_int_eq(s, DISK_STRATEGY_DM_SNAPSHOT);
 	struct disk_root_req req = {
 		.strategy = s, .vm_dir = vm, .image_rootfs = image,

@@ -353,7 +353,8 @@ mount_scratch(const char *fstype, const char *mkfs, const char *const extra[], o
 
 /*
  * On a loop-mounted file system of fstype, check a reflink root disk:
- * probe picks reflink, the clone has the image's bytes and shares extents.
+ * probe picks reflink, the clone has the image's bytes and shares extents;
+ * for an image on another file system, probe picks copy.
  */
 static void
 check_reflink_on(const char *fstype, const char *mkfs, const char *const extra[], off_t size)
@@ -383,8 +384,24 @@ check_reflink_on(const char *fstype, const char *mkfs, const char *const extra[]
 	dm.available = no_dm;
 	ck_assert_int_eq(disk_real_new_with(st, &dm, &loop_backend_kernel, &ops, NULL), 0);
 	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm, NULL), 0);
-	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm, &s, NULL), 0);
+	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm, base, &s, NULL),
+			 0);
 	ck_assert_int_eq(s, DISK_STRATEGY_REFLINK);
+	/* An image on another file system (this host's /tmp) cannot be cloned
+	 * in: auto copies it, reflink asked for says why not. */
+	{
+		_cleanup_free_ char *outside = make_file("outside.img", 1 << 20);
+		enum disk_strategy o = _DISK_STRATEGY_INVALID;
+		struct error *e = NULL;
+
+		ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm, outside,
+						     &o, NULL), 0);
+		ck_assert_int_eq(o, DISK_STRATEGY_COPY);
+		ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_REFLINK, vm,
+						     outside, &o, &e), -EXDEV);
+		ck_assert_ptr_nonnull(strstr(e->msg, "same file system"));
+		error_free(e);
+	}
 	struct disk_root_req req = {
 		.strategy = s, .vm_dir = vm, .image_rootfs = base,
 	};

@@ -344,6 +344,14 @@ START_TEST(test_list_and_orphans)
 }
 END_TEST
 
+/* ops' strategy for a root disk in dir from any image. */
+static int
+probe(const struct disk_ops *ops, enum disk_strategy want, const char *dir,
+      enum disk_strategy *ret, struct error **err)
+{
+	return ops->strategy_probe(ops->userdata, want, dir, NULL, ret, err);
+}
+
 START_TEST(test_strategy_probe)
 {
 	_cleanup_(disk_real_freep) struct disk_ops *ops = new_ops();
@@ -352,19 +360,16 @@ START_TEST(test_strategy_probe)
 	struct error *err = NULL;
 
 	fake.dm_available = true;
-	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm_dir, &s, NULL), 0);
+	ck_assert_int_eq(probe(ops, DISK_STRATEGY_AUTO, vm_dir, &s, NULL), 0);
 	ck_assert_int_eq(s, DISK_STRATEGY_DM_SNAPSHOT);
 	fake.dm_available = false;
-	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm_dir, &s, NULL), 0);
+	ck_assert_int_eq(probe(ops, DISK_STRATEGY_AUTO, vm_dir, &s, NULL), 0);
 	ck_assert_int_eq(s, reflink ? DISK_STRATEGY_REFLINK : DISK_STRATEGY_COPY);
-	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_DM_SNAPSHOT, vm_dir, &s,
-					     &err),
-			 -EOPNOTSUPP);
+	ck_assert_int_eq(probe(ops, DISK_STRATEGY_DM_SNAPSHOT, vm_dir, &s, &err), -EOPNOTSUPP);
 	error_free(err);
-	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_COPY, vm_dir, &s, NULL), 0);
+	ck_assert_int_eq(probe(ops, DISK_STRATEGY_COPY, vm_dir, &s, NULL), 0);
 	ck_assert_int_eq(s, DISK_STRATEGY_COPY);
-	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, "/etc", &s, NULL),
-			 -EPERM);
+	ck_assert_int_eq(probe(ops, DISK_STRATEGY_AUTO, "/etc", &s, NULL), -EPERM);
 	/* The probe (run in vms/, vm_dir does not exist yet) leaves no files behind. */
 	{
 		_cleanup_free_ char *vms = xasprintf("%s/vms", status_dir);

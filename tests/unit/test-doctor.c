@@ -184,10 +184,11 @@ f_fwd(void *u, bool *ret, struct error **err)
 }
 
 static int
-f_strategy(void *u, enum disk_strategy want, const char *vm_dir, enum disk_strategy *ret,
-	   struct error **err)
+f_strategy(void *u, enum disk_strategy want, const char *vm_dir, const char *image_rootfs,
+	   enum disk_strategy *ret, struct error **err)
 {
 	(void)u;
+	(void)image_rootfs;
 	F.strat_want = want;
 	snprintf(F.strat_dir, sizeof(F.strat_dir), "%s", vm_dir);
 	if (F.strat_r < 0)
