@@ -5,6 +5,7 @@ TESTS += tests/unit/test-guest
 tests_unit_test_guest_SOURCES = tests/unit/test-guest.c
 tests_unit_test_guest_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_guest_LDADD = $(TEST_LIBS)
-TESTS += tests/integration/ssh-idle.sh tests/core/ssh-config.sh
+TESTS += tests/integration/ssh-idle.sh tests/integration/ssh-idle-xfs.sh tests/core/ssh-config.sh
 endif
-EXTRA_DIST += tests/integration/ssh-idle.sh tests/core/ssh-config.sh
+EXTRA_DIST += tests/integration/ssh-idle.sh tests/integration/ssh-idle-xfs.sh \
+	tests/core/ssh-config.sh
