@@ -21,7 +21,7 @@ done
 . "$top_srcdir/tests/demo-image-lib.sh"
 demo_image_ensure "$IMG" || { echo "skip: cannot build the demo image in $IMG"; exit 77; }
 
-T=$(mktemp -d /tmp/banger-ssh-e2e-XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/banger-ssh-e2e-XXXXXX")
 . "$top_srcdir/tests/procs-lib.sh"
 cleanup() {
 	# End only the guests this test started: their command lines name $T.
