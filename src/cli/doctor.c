@@ -426,6 +426,44 @@ check_disk_strategy(struct run *run)
 		return;
 	}
 	run->strategy = got;
+	if (got == DISK_STRATEGY_REFLINK) {
+		/* Clones need each image on a file system that clones into the
+		 * status directory's: the VMs of one that does not get copies
+		 * (auto), or fail (reflink asked for). */
+		_cleanup_free_ char *names = NULL;
+
+		for (size_t i = 0; i < c->spec->n_images; i++) {
+			const struct image_spec *img = &c->spec->images[i];
+			enum disk_strategy g = DISK_STRATEGY_AUTO;
+			struct error *e = NULL;
+			char *t;
+
+			r = c->disk->strategy_probe(c->disk->userdata, want, vm_dir, img->rootfs,
+						    &g, &e);
+			error_free(e);
+			if (r >= 0 && g == DISK_STRATEGY_REFLINK)
+				continue;
+			t = xasprintf("%s%s%s", names ? names : "", names ? ", " : "", img->name);
+			free(names);
+			names = t;
+		}
+		if (names && want == DISK_STRATEGY_AUTO) {
+			add(run, "disk-strategy", DOCTOR_WARN,
+			    fixf("keep the images on the file system of '%s'", c->status_dir),
+			    "auto picks reflink, but image %s cannot be cloned into the status "
+			    "directory (another file system): its VMs' root disks are copies",
+			    names);
+			return;
+		}
+		if (names) {
+			add(run, "disk-strategy", DOCTOR_ERROR,
+			    fixf("set disk_strategy: auto in host.yaml, or keep the images on the "
+				 "file system of '%s'", c->status_dir),
+			    "disk_strategy reflink: image %s cannot be cloned into the status "
+			    "directory (another file system): its VMs fail", names);
+			return;
+		}
+	}
 	if (want == DISK_STRATEGY_AUTO && got == DISK_STRATEGY_COPY) {
 		add(run, "disk-strategy", DOCTOR_WARN,
 		    fixf("load dm_snapshot, or put the status directory on btrfs or xfs "

@@ -83,9 +83,10 @@ reflink_from_cached(struct disk_real *d, const char *image, const char *dir)
 
 	if (!reflink_works_cached(d, dir))
 		return false;
-	if (!image)
+	/* No image, or none there: root_create reports a missing one. */
+	if (!image || stat(image, &si) < 0)
 		return true;
-	if (stat(image, &si) < 0 || stat(dir, &sd) < 0)
+	if (stat(dir, &sd) < 0)
 		return false;
 	if (!(d->from_known && d->from_dev == si.st_dev && d->from_to_dev == sd.st_dev)) {
 		d->from_ok = disk_reflink_works_from(image, dir);

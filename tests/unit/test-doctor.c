@@ -47,6 +47,8 @@ struct fake {
 	bool fwd;
 	int strat_r;
 	enum disk_strategy strat;
+	const char *image_yaml;		/* images/base.yaml, or none */
+	const char *strat_copies;	/* an image rootfs that cannot be cloned */
 	enum disk_strategy strat_want;
 	char strat_dir[256];
 	struct doctor_resolved resolved;
@@ -188,12 +190,20 @@ f_strategy(void *u, enum disk_strategy want, const char *vm_dir, const char *ima
 	   enum disk_strategy *ret, struct error **err)
 {
 	(void)u;
-	(void)image_rootfs;
 	F.strat_want = want;
 	snprintf(F.strat_dir, sizeof(F.strat_dir), "%s", vm_dir);
 	if (F.strat_r < 0)
 		return error_set(err, F.strat_r,
 				 "dm-snapshot: device-mapper is not available on this host");
+	if (image_rootfs && F.strat_copies && strcmp(image_rootfs, F.strat_copies) == 0) {
+		if (want == DISK_STRATEGY_REFLINK)
+			return error_set(err, -EXDEV, "reflink: image '%s' cannot be cloned",
+					 image_rootfs);
+		if (want == DISK_STRATEGY_AUTO) {
+			*ret = DISK_STRATEGY_COPY;
+			return 0;
+		}
+	}
 	*ret = want == DISK_STRATEGY_AUTO ? F.strat : want;
 	return 0;
 }
@@ -263,17 +273,22 @@ static struct spec *
 load(const char *host_yaml)
 {
 	struct source src = { .root = (char *)STATE };
-	struct source_file f = { 0 };
+	struct source_file f[2] = { 0 };
 	_cleanup_free_ char *data = host_yaml ? xstrdup(host_yaml) : NULL;
+	_cleanup_free_ char *img = F.image_yaml ? xstrdup(F.image_yaml) : NULL;
 	struct spec *s = NULL;
 	struct error *err = NULL;
 
+	src.files = f;
 	if (host_yaml) {
-		f.path = (char *)"host.yaml";
-		f.data = data;
-		f.len = strlen(host_yaml);
-		src.files = &f;
-		src.n_files = 1;
+		f[src.n_files].path = (char *)"host.yaml";
+		f[src.n_files].data = data;
+		f[src.n_files++].len = strlen(host_yaml);
+	}
+	if (img) {
+		f[src.n_files].path = (char *)"images/base.yaml";
+		f[src.n_files].data = img;
+		f[src.n_files++].len = strlen(img);
 	}
 	ck_assert_int_eq(spec_load(&src, &s, &err), 0);
 	ck_assert_ptr_null(err);
@@ -613,6 +628,15 @@ START_TEST(test_device_mapper_and_strategy)
 	ck_assert_int_eq(F.strat_want, DISK_STRATEGY_DM_SNAPSHOT);
 	F.strat_r = 0;
 	expect("disk_strategy: copy\n", "disk-strategy", DOCTOR_OK, "copy", NULL);
+
+	/* An image that cannot be cloned into the status directory. */
+	F.strat = DISK_STRATEGY_REFLINK;
+	F.image_yaml = "kernel: /img/vmlinux\nrootfs: /img/rootfs.ext4\n";
+	expect(NULL, "disk-strategy", DOCTOR_OK, "auto picks reflink", NULL);
+	F.strat_copies = "/img/rootfs.ext4";
+	expect(NULL, "disk-strategy", DOCTOR_WARN, "image base cannot be cloned", STATUS);
+	expect("disk_strategy: reflink\n", "disk-strategy", DOCTOR_ERROR,
+	       "disk_strategy reflink: image base", "disk_strategy: auto");
 }
 END_TEST
 
