@@ -273,16 +273,24 @@ fail:
 	return r;
 }
 
+static int open_undo(const char *image, ext2_filsys *ret, struct error **err);
+
 int
 disk_work_open_in_place(const char *image, ext2_filsys *ret, struct error **err)
 {
+	int r = disk_work_recover(image, err);
+
+	return r < 0 ? r : open_undo(image, ret, err);
+}
+
+/* image opened read-write through the undo manager, once recovered; holds
+ * undo_lock until close_in_place. */
+static int
+open_undo(const char *image, ext2_filsys *ret, struct error **err)
+{
 	_cleanup_free_ char *u = undo_path(image);
 	errcode_t ec;
-	int r;
 
-	r = disk_work_recover(image, err);
-	if (r < 0)
-		return r;
 	pthread_mutex_lock(&undo_lock);
 	set_undo_io_backing_manager(unix_io_manager);
 	set_undo_io_backup_file(u);
@@ -843,7 +851,7 @@ change_open(struct sync *s, struct error **err)
 	/* A second name (a retain cut short) would be split from the disk by
 	 * the clone's rename: such a disk is changed in place. */
 	if (st.st_nlink != 1 || disk_reflink(s->image, cow, NULL) < 0)
-		return disk_work_open_in_place(s->image, &s->fs, err);
+		return open_undo(s->image, &s->fs, err);
 	/* The disk's mode goes with its name (the clone is made 0600). */
 	if (chmod(cow, st.st_mode & 07777) < 0) {
 		r = -errno;
