@@ -21,20 +21,29 @@ printf 'one\ntwo\nthree\n' >"$T/status/vms/web/console.log"
 [ "$(cd "$T" && "$BANGER" logs --status-dir ./status/../status -n 1 web)" = "three" ] ||
 	fail "relative --status-dir"
 
+# Wait (up to 5 s) until file $2 holds $1, else fail with $3.
+wait_for() {
+	i=0
+	until grep -q "$1" "$2"; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || fail "$3"
+		sleep 0.1
+	done
+}
+# End the `banger logs -f` started in the background as $F.
+stop_follow() {
+	kill "$F"
+	wait "$F" 2>/dev/null || true
+	F=
+}
+
 # Follow: what is appended later shows up.
 "$BANGER" logs -f web >"$T/follow" 2>&1 &
 F=$!
 sleep 0.5
 printf 'four\n' >>"$T/status/vms/web/console.log"
-i=0
-until grep -q four "$T/follow"; do
-	i=$((i + 1))
-	[ $i -lt 50 ] || fail "follow did not print the appended line"
-	sleep 0.1
-done
-kill "$F"
-wait "$F" 2>/dev/null || true
-F=
+wait_for four "$T/follow" "follow did not print the appended line"
+stop_follow
 
 # A guest's escape sequences reach a terminal as '?'; a pipe gets the bytes.
 printf 'red \033[31mX\033]0;title\007 c1 \302\233Y\r\nok \303\251\n' >"$T/status/vms/web/console.log"
@@ -63,15 +72,8 @@ if command -v script >/dev/null; then
 	F=$!
 	sleep 0.5
 	printf '\233[2Jend\n' >>"$T/status/vms/web/console.log"
-	i=0
-	until grep -q end "$T/tty"; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || fail "follow on a terminal"
-		sleep 0.1
-	done
-	kill "$F"
-	wait "$F" 2>/dev/null || true
-	F=
+	wait_for end "$T/tty" "follow on a terminal"
+	stop_follow
 	grep -q "$(printf '\233')" "$T/tty" && { od -c "$T/tty"; fail "a C1 control reached the terminal when following"; }
 	grep -q 'hi?\[2Jend' "$T/tty" || { od -c "$T/tty"; fail "following on a terminal"; }
 fi
