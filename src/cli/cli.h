@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "util/error.h"
 
 /* Exit codes (banger(8)). */
@@ -91,6 +93,9 @@ struct cli_command {
 int cli_validate(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_reconcile(int argc, char **argv);
+/* reconcile, its --json output with the members of extra (may be NULL) added
+ * at the top; argv as for cli_reconcile. */
+int cli_reconcile_extra(int argc, char **argv, json_t *extra);
 int cli_status(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_doctor(int argc, char **argv);

@@ -117,6 +117,12 @@ on_step(void *userdata, const struct plan_change *ch, const struct plan_action *
 int
 cli_reconcile(int argc, char **argv)
 {
+	return cli_reconcile_extra(argc, argv, NULL);
+}
+
+int
+cli_reconcile_extra(int argc, char **argv, json_t *extra)
+{
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		CLI_SOURCE_LONGOPTS,
@@ -251,6 +257,8 @@ cli_reconcile(int argc, char **argv)
 			json_object_set_new(o, "plan", cli_plan_json(p));
 			json_object_set_new(o, "source", cli_source_json(&run));
 			json_object_set_new(o, "dry_run", json_boolean(dry_run));
+			if (extra)
+				json_object_update(o, extra);
 			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			fputc('\n', stdout);
 			json_decref(o);
@@ -371,6 +379,8 @@ cli_reconcile(int argc, char **argv)
 		json_object_set_new(sum, "failures", fails);
 		json_object_set_new(sum, "exit", json_integer(ret));
 		json_object_set_new(o, "summary", sum);
+		if (extra)
+			json_object_update(o, extra);
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(o);

@@ -129,36 +129,63 @@ cli_idle_clear(const char *status_dir, const char *name, bool *ret_was, struct e
 static void
 start_help(FILE *f)
 {
-	fputs("Usage: banger start NAME\n"
+	fputs("Usage: banger start [--json] [--host-name H] NAME\n"
 	      "\n"
 	      "Clear the idle stop of the VM NAME (recorded when it was stopped for being\n"
 	      "idle for its idle_stop_after), then reconcile that VM alone, which starts it\n"
-	      "when its declaration says state: running.\n",
+	      "when its declaration says state: running.\n"
+	      "\n"
+	      "Options:\n"
+	      "      --host-name H      this host's name for 'host:' (default: the kernel's)\n",
 	      f);
-	cli_common_help(f, false);
+	cli_source_help(f);
+	cli_common_help(f, true);
+	fputs("\nWith --json, the output is that of 'banger reconcile --json' with a 'start'\n"
+	      "member: the vm and whether its idle stop was cleared.\n"
+	      "\nExit status: that of reconciling the vm alone; 1 also for a vm that is not\n"
+	      "declared or is held, 64 usage error.\n",
+	      f);
 }
+
+enum { OPT_HOST_NAME = CLI_OPT_FIRST_PRIVATE };
 
 int
 cli_start(int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, {} };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		CLI_SOURCE_LONGOPTS,
+		{ "host-name", required_argument, NULL, OPT_HOST_NAME },
+		{},
+	};
 	_cleanup_(error_freep) struct error *err = NULL;
 	_cleanup_strv_free_ char **args = NULL;
 	struct cli_common common;
 	struct cli_run run;
-	const char *name;
+	const char *name, *host_name = NULL;
 	bool was = false;
+	json_t *extra = NULL;
 	int c, r;
 
 	cli_common_init(&common);
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c != CLI_OPT_JSON && cli_common_option(&common, c, optarg))
+		if (cli_common_option(&common, c, optarg))
 			continue;
 		if (c == CLI_OPT_HELP || c == 'h') {
 			start_help(stdout);
 			return EXIT_CONVERGED;
+		}
+		if (c == OPT_HOST_NAME) {
+			if (!spec_hostname_ok(optarg)) {
+				cli_errorf("start: --host-name: '%s' is not a host name (letters, "
+					   "digits, '.' and '-')",
+					   optarg);
+				return EXIT_USAGE;
+			}
+			host_name = optarg;
+			continue;
 		}
 		cli_errorf("start: unknown or incomplete option '%s'; see 'banger start --help'",
 			   argv[optind - 1]);
@@ -175,7 +202,7 @@ cli_start(int argc, char **argv)
 	}
 	name = argv[optind];
 	/* Under the lock, so no reconcile writes the status file meanwhile. */
-	r = cli_run_prepare(&run, &common, NULL, 30000, &err);
+	r = cli_run_prepare(&run, &common, host_name, 30000, &err);
 	if (r >= 0 && !spec_find_vm(run.spec, name)) {
 		bool held = strv_contains(run.spec->held_vms, name);
 
@@ -194,24 +221,39 @@ cli_start(int argc, char **argv)
 		error_free(TAKE_PTR(err));
 		r = 0;
 	}
-	if (r >= 0)
-		args = strv_append(args, "reconcile");
+	/* The reconcile reads what this run read: the same state, status
+	 * directory, source options and host name. */
 	if (r >= 0) {
+		args = strv_append(args, "reconcile");
 		args = strv_append(args, "--state");
 		args = strv_append(args, common.state_dir);
 		args = strv_append(args, "--status-dir");
 		args = strv_append(args, run.status_dir);
+		args = strv_append(args, "--host-name");
+		args = strv_append(args, run.host_name);
+		if (common.worktree)
+			args = strv_append(args, "--worktree");
+		if (common.allow_rewind)
+			args = strv_append(args, "--allow-rewind");
+		if (common.json)
+			args = strv_append(args, "--json");
 	}
 	cli_run_done(&run);
 	if (r < 0) {
 		cli_report(err);
 		return r == -EBUSY ? EXIT_LOCKED : EXIT_FAILED;
 	}
-	if (was)
+	if (common.json) {
+		extra = json_object();
+		json_object_set_new(extra, "start",
+				    json_pack("{s:s, s:b}", "vm", name, "idle_stop_cleared", was));
+	} else if (was)
 		printf("vm '%s': idle stop cleared\n", name);
 	else
 		printf("vm '%s': not stopped for idleness; reconciling it as declared\n", name);
 	args = strv_append(args, "--only");
 	args = strv_append(args, name);
-	return cli_reconcile((int)strv_length(args), args);
+	r = cli_reconcile_extra((int)strv_length(args), args, extra);
+	json_decref(extra);
+	return r;
 }

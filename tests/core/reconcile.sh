@@ -170,7 +170,7 @@ expect_exit 3 "$BANGER" reconcile --lock-timeout 1
 has_err "(pid $HOLDER)"
 expect_exit 64 "$BANGER" reconcile --lock-timeout soon
 # --json only where the output is data (the man page says which).
-for c in logs ssh ssh-config start; do
+for c in logs ssh ssh-config; do
 	expect_exit 64 "$BANGER" "$c" --json web
 	has_err "unknown or incomplete option '--json'"
 done
@@ -214,6 +214,33 @@ has "held broken: vms/broken.yaml:2:1: found unknown key 'vcpu'"
 rm "$T/state/vms/broken.yaml"
 expect_exit 0 "$BANGER" start web
 has "vm 'web': not stopped for idleness"
+# start --json: reconcile's JSON with a "start" member, and nothing else on
+# standard output; an idle stop recorded is cleared and said so.
+expect_exit 0 "$BANGER" start --json web
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["start"]=={"vm":"web","idle_stop_cleared":False}, r; assert r["summary"]["exit"]==0 and "steps" in r, r' "$T/out"
+printf 'stopped_reason: idle\nstopped_ms: 5\nstopped_generation: ""\n' >"$T/idle"
+sed -i "/^end: true/{
+r $T/idle
+d
+}" "$T/status/vms/web.yaml"
+echo 'end: true' >>"$T/status/vms/web.yaml"
+grep -q '^stopped_reason: "*idle' "$T/status/vms/web.yaml" || fail "idle record not planted"
+expect_exit 0 "$BANGER" start --json web
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["start"]=={"vm":"web","idle_stop_cleared":True}, r' "$T/out"
+grep -q '^stopped_reason' "$T/status/vms/web.yaml" && fail "idle stop not cleared"
+# --host-name reaches the reconcile: a VM of another host is left alone
+# unless start is told it is that host.
+expect_exit 64 "$BANGER" start --host-name 'no such' web
+has_err "is not a host name"
+printf 'image: base\nstate: stopped\nhost: elsewhere\n' >"$T/state/vms/far.yaml"
+expect_exit 0 "$BANGER" start --json far
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["summary"]["changed"]==0, r' "$T/out"
+[ -e "$T/status/vms/far.yaml" ] && fail "far created for another host"
+expect_exit 0 "$BANGER" start --host-name elsewhere far
+has "create far"
+[ -e "$T/status/vms/far.yaml" ] || fail "far not created with --host-name"
+rm "$T/state/vms/far.yaml"
+expect_exit 0 "$BANGER" reconcile --host-name elsewhere
 
 # Tables keep their columns with names longer than the usual width.
 long=a-name-of-forty-characters-for-a-vm-abcd

@@ -158,6 +158,18 @@ printf 'image: base\nmemory: 2G\nfilesyncs: [motd]\n' >vms/web.yaml
 git commit -q -am down && git push -q origin main
 run 0 reconcile --state "$T/fleet.git" --host-name alpha
 
+# banger start reads what its reconcile reads: a VM declared in the work tree
+# only is unknown at the tip, and started with --worktree.
+printf 'image: base\n' >vms/fresh.yaml
+run 1 start --state "$T/wt" --host-name alpha fresh
+has_err "no vm 'fresh' is declared"
+run 0 start --state "$T/wt" --host-name alpha --worktree fresh
+has "create fresh"
+[ -e "$T/status/vms/fresh.yaml" ] || fail "start --worktree did not create fresh"
+rm vms/fresh.yaml
+run 0 reconcile --state "$T/fleet.git" --host-name alpha
+[ ! -e "$T/status/vms/fresh.yaml" ] || fail "fresh was not deleted"
+
 # 7. A crafted commit whose synced folder files/etc holds an entry named '../../evil'
 # (git fsck would refuse it; a remote need not run it): refused, nothing
 # written outside the commit's folder.
