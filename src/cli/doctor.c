@@ -389,6 +389,14 @@ check_device_mapper(struct run *run)
 			   : fixf("modprobe dm_snapshot for dm-snapshot root disks (optional)"),
 		    "no %s: dm-snapshot is unavailable%s", DOCTOR_DM_CONTROL_PATH,
 		    wanted ? " but host.yaml asks for it" : "");
+	else if (r == -ENODEV || r == -ENXIO)
+		/* The node is there, the driver is not (not built, not loaded). */
+		add(run, "device-mapper", wanted ? DOCTOR_ERROR : DOCTOR_WARN,
+		    wanted ? fixf("modprobe dm_snapshot, or set disk_strategy: auto in host.yaml")
+			   : fixf("modprobe dm_snapshot for dm-snapshot root disks (optional)"),
+		    "%s is there but the kernel has no device-mapper driver (%s): "
+		    "dm-snapshot is unavailable%s",
+		    DOCTOR_DM_CONTROL_PATH, strerror(-r), wanted ? " but host.yaml asks for it" : "");
 	else if (r < 0)
 		add(run, "device-mapper", wanted ? DOCTOR_ERROR : DOCTOR_WARN,
 		    fixf("run banger as root (CAP_SYS_ADMIN)"), "cannot open %s: %s",

@@ -102,7 +102,7 @@ real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
 		    const char *image_rootfs, enum disk_strategy *ret, struct error **err)
 {
 	struct disk_real *d = userdata;
-	_cleanup_free_ char *vms = NULL;
+	_cleanup_free_ char *vms = NULL, *up = NULL;
 	const char *probe_dir;
 	struct stat st;
 	int r;
@@ -110,14 +110,22 @@ real_strategy_probe(void *userdata, enum disk_strategy want, const char *vm_dir,
 	r = check_vm_dir(d, vm_dir, err);
 	if (r < 0)
 		return r;
-	/* Probe where the disk will live, or the nearest directory that exists. */
+	/* Probe where the disk will live, or the nearest directory that exists:
+	 * a status directory not made yet (doctor before the first run) is
+	 * made on its parent's file system. */
 	vms = xasprintf("%s/vms", d->status_dir);
 	if (stat(vm_dir, &st) == 0 && S_ISDIR(st.st_mode))
 		probe_dir = vm_dir;
 	else if (stat(vms, &st) == 0 && S_ISDIR(st.st_mode))
 		probe_dir = vms;
-	else
-		probe_dir = d->status_dir;
+	else {
+		char *slash;
+
+		up = xstrdup(d->status_dir);
+		while ((stat(up, &st) < 0 || !S_ISDIR(st.st_mode)) && (slash = strrchr(up, '/')))
+			slash[slash == up] = '\0';	/* "/a" -> "/", "/a/b" -> "/a" */
+		probe_dir = up;
+	}
 
 	switch (want) {
 	case DISK_STRATEGY_AUTO:

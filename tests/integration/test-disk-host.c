@@ -9,6 +9,7 @@
  * devices under them have autoclear.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fiemap.h>
@@ -356,6 +357,22 @@ mount_scratch(const char *fstype, const char *mkfs, const char *const extra[], o
  * probe picks reflink, the clone has the image's bytes and shares extents;
  * for an image on another file system, probe picks copy.
  */
+/* Entries of folder dir, "." and ".." left out. */
+static size_t
+count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 static void
 check_reflink_on(const char *fstype, const char *mkfs, const char *const extra[], off_t size)
 {
@@ -382,6 +399,26 @@ check_reflink_on(const char *fstype, const char *mkfs, const char *const extra[]
 		ck_assert_int_eq(write_file_atomic(base, data, 1 << 20, 0644), 0);
 	}
 	dm.available = no_dm;
+	/* A status directory not made yet (doctor before the first run) is
+	 * probed on the nearest folder that exists: the file system it will
+	 * be made on.  Nothing is made or left there. */
+	{
+		_cleanup_(disk_real_freep) struct disk_ops *later = NULL;
+		_cleanup_free_ char *st2 = xasprintf("%s/not/yet/status", mnt);
+		_cleanup_free_ char *vm2 = xasprintf("%s/vms/web1", st2);
+		_cleanup_free_ char *not = xasprintf("%s/not", mnt);
+		enum disk_strategy o = _DISK_STRATEGY_INVALID;
+		size_t before = count_entries(mnt);
+
+		ck_assert_int_eq(disk_real_new_with(st2, &dm, &loop_backend_kernel, &later, NULL),
+				 0);
+		ck_assert_int_eq(later->strategy_probe(later->userdata, DISK_STRATEGY_AUTO, vm2,
+						       base, &o, NULL),
+				 0);
+		ck_assert_int_eq(o, DISK_STRATEGY_REFLINK);
+		ck_assert_int_eq(access(not, F_OK), -1);
+		ck_assert_uint_eq(count_entries(mnt), before);
+	}
 	ck_assert_int_eq(disk_real_new_with(st, &dm, &loop_backend_kernel, &ops, NULL), 0);
 	ck_assert_int_eq(ops->vm_dir_create(ops->userdata, vm, NULL), 0);
 	ck_assert_int_eq(ops->strategy_probe(ops->userdata, DISK_STRATEGY_AUTO, vm, base, &s, NULL),

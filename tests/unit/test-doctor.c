@@ -616,6 +616,16 @@ START_TEST(test_device_mapper_and_strategy)
 	F.dm = -ENOENT;
 	F.strat = DISK_STRATEGY_REFLINK;
 	expect(NULL, "device-mapper", DOCTOR_WARN, "dm-snapshot is unavailable", "optional");
+	/* The node there, no driver behind it: a kernel matter, not a lack of
+	 * privilege. */
+	F.dm = -ENODEV;
+	expect(NULL, "device-mapper", DOCTOR_WARN, "the kernel has no device-mapper driver",
+	       "modprobe dm_snapshot");
+	expect("disk_strategy: dm-snapshot\n", "device-mapper", DOCTOR_ERROR,
+	       "but host.yaml asks for it", "disk_strategy: auto");
+	F.dm = -EACCES;
+	expect(NULL, "device-mapper", DOCTOR_WARN, "Permission denied", "as root");
+	F.dm = -ENOENT;
 	expect(NULL, "disk-strategy", DOCTOR_OK, "auto picks reflink", NULL);
 	F.strat = DISK_STRATEGY_COPY;
 	expect(NULL, "disk-strategy", DOCTOR_WARN, "auto picks copy", "btrfs or xfs");
