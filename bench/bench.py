@@ -338,8 +338,12 @@ def host_rounds(d, n, repeat, banger):
     env.pop("BANGER_FAKE_HOST", None)
     b_create, b_delete, base_create, base_delete, noop = [], [], [], [], []
     j1_create, j1_delete = [], []
+    f_create, f_delete = [], []
     kinds = {}
     strategy = None
+    floor_prog = os.path.join(os.environ.get("top_builddir", "."), "bench", "host-floor")
+    floor_skip = None if os.access(floor_prog, os.X_OK) else f"no {floor_prog} (make bench builds it)"
+    floor_disks = None
     for _ in range(repeat):
         for i in range(n):
             write_host_vm(st, i)
@@ -362,6 +366,22 @@ def host_rounds(d, n, repeat, banger):
             os.unlink(os.path.join(st, "vms", f"h{i:03d}.yaml"))
         j1_delete.append(timed([banger, "reconcile", "--jobs", "1", "--allow-mass-delete"], env))
         shutil.rmtree(os.path.join(status, "retained"), ignore_errors=True)
+        # The floor: the same kernel objects, disks and syncs without banger
+        # (bench/host-floor), from the template banger's runs keep.
+        template = os.path.join(status, "cache", "work-67108864.ext4")
+        if not floor_skip and not os.path.exists(template):
+            floor_skip = f"no work-disk template {template} after banger's runs"
+        if not floor_skip:
+            fd = os.path.join(d, "floor")
+            p = subprocess.run([floor_prog, fd, str(n), rootfs, template, "8"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            shutil.rmtree(fd, ignore_errors=True)
+            if p.returncode != 0:
+                raise SystemExit(f"bench: host-floor exited {p.returncode}: {p.stderr.strip()}")
+            fr = json.loads(p.stdout)
+            f_create.append(fr["create_ms_per_vm"])
+            f_delete.append(fr["delete_ms_per_vm"])
+            floor_disks = fr["root_disks"]
         k = {}
         c, dl = baseline_round(d, rootfs, n, k)
         base_create.append(c)
@@ -386,6 +406,13 @@ def host_rounds(d, n, repeat, banger):
     j1["total_ms_per_vm"] = round(j1["create_ms_per_vm"] + j1["delete_ms_per_vm"], 3)
     r["baseline"]["total_ms_per_vm"] = round(st_, 3)
     r["ratio_baseline_over_banger"] = round(st_ / bt, 2) if bt else None
+    if floor_skip:
+        r["floor"] = {"skipped": floor_skip}
+    else:
+        fc, fdl = round(med(f_create), 3), round(med(f_delete), 3)
+        r["floor"] = {"create_ms_per_vm": fc, "delete_ms_per_vm": fdl,
+                      "total_ms_per_vm": round(fc + fdl, 3), "root_disks": floor_disks,
+                      "ratio_banger_over_floor": round(bt / (fc + fdl), 2) if fc + fdl else None}
     return r
 
 
@@ -456,6 +483,12 @@ def print_host(r):
     if j1:
         print(f"  {'--jobs 1':10} {j1['create_ms_per_vm']:9.2f} {j1['delete_ms_per_vm']:9.2f} {j1['total_ms_per_vm']:9.2f}")
     print(f"  {'baseline':10} {s['create_ms_per_vm']:9.2f} {s['delete_ms_per_vm']:9.2f} {s['total_ms_per_vm']:9.2f}")
+    fl = r.get("floor", {})
+    if "skipped" in fl:
+        print(f"  {'floor':10} skipped ({fl['skipped']})")
+    elif fl:
+        print(f"  {'floor':10} {fl['create_ms_per_vm']:9.2f} {fl['delete_ms_per_vm']:9.2f} {fl['total_ms_per_vm']:9.2f}"
+              f"   (bench/host-floor: the kernel work alone; banger / floor {fl['ratio_banger_over_floor']}x)")
     print(f"  baseline / banger: {r['ratio_baseline_over_banger']}x; "
           f"no-op reconcile of {r['n']}: {b['noop_reconcile_ms']} ms")
     print("  baseline by step (ms/VM): " +
@@ -609,6 +642,7 @@ def main():
     if a.inner_host:
         if os.readlink("/proc/self/ns/net") == a.outer_netns:
             raise SystemExit("bench: still in the outer network namespace, refusing")
+        os.environ["BANGER_OUTER_NETNS"] = a.outer_netns  # bench/host-floor checks it too
         host_inner(a.inner_host, a.inner_n, a.repeat, os.path.abspath(a.banger), a.inner_fs,
                    a.inner_scale)
         return

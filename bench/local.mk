@@ -10,7 +10,7 @@ endif
 
 BENCH_OUT ?= $(abs_top_builddir)/bench/results.json
 .PHONY: bench
-bench: banger$(EXEEXT) bench/net-cost$(EXEEXT)
+bench: banger$(EXEEXT) bench/net-cost$(EXEEXT) bench/host-floor$(EXEEXT)
 	$(MKDIR_P) bench
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	  $(PYTHON3) $(srcdir)/bench/bench.py --banger '$(abs_top_builddir)/banger' \

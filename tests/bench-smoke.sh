@@ -28,6 +28,11 @@ if "skipped" not in r["host"]:
     for k in ("banger", "banger_jobs1"):
         assert r["host"][k]["create_ms_per_vm"] > 0 and r["host"][k]["delete_ms_per_vm"] > 0, r["host"]
     assert fi["n"] > 0 and fi["create_ms_per_vm"] > 0 and fi["image_allocated_kib"] >= 64 * 1024, fi
+    # The floor ran beside banger's rounds, on the same file system.
+    fl = r["host"]["floor"]
+    assert fl["create_ms_per_vm"] > 0 and fl["delete_ms_per_vm"] > 0, fl
+    assert fl["root_disks"] == "copy" if r["host"]["disk_strategy"] == "copy" else True, fl
+    assert fl["ratio_banger_over_floor"] > 0, fl
     # The zeros of the image are not copied.
     assert 0 < fi["root_disk_allocated_kib"] < fi["image_allocated_kib"] // 4, fi
 PY

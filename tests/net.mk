@@ -28,6 +28,12 @@ bench_net_cost_SOURCES = bench/net-cost.c
 bench_net_cost_LDADD = libbanger.a $(BANGER_LIBS)
 TESTS += bench/net-cost-smoke.sh
 
+# The floor of the host section's per-VM cost (bench.py runs it beside
+# banger's rounds); make check runs it once with N=2 through bench-smoke.
+check_PROGRAMS += bench/host-floor
+bench_host_floor_SOURCES = bench/host-floor.c
+bench_host_floor_LDADD = libbanger.a $(BANGER_LIBS)
+
 # make bench-net: the full run (N=50), root only.
 .PHONY: bench-net
 bench-net: bench/net-cost$(EXEEXT)
