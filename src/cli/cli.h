@@ -81,6 +81,15 @@ struct source;
  * --worktree), else the directory.
  */
 int cli_source_read(const struct cli_common *common, struct source **ret, struct error **err);
+/*
+ * The status directory, absolute: --status-dir (or $BANGER_STATUS_DIR), else
+ * host.yaml's status_dir in src, else the default.  A host.yaml that is
+ * invalid and names a status_dir is an error (its value cannot be trusted,
+ * and the default would be the wrong place); *ret_domain (when not NULL)
+ * gets host.yaml's domain, "vm" when it gives none or is invalid.
+ */
+int cli_status_dir(const struct cli_common *common, const struct source *src, char **ret,
+		   char **ret_domain, struct error **err);
 
 struct cli_command {
 	const char *name;

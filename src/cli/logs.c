@@ -153,26 +153,16 @@ static int
 resolve_status_dir(const struct cli_common *common, char **ret, struct error **err)
 {
 	_cleanup_(source_freep) struct source *src = NULL;
-	_cleanup_(spec_freep) struct spec *s = NULL;
 	int r;
 
-	if (common->status_dir) {
-		*ret = cli_abs_path(common->status_dir);
-		return 0;
-	}
 	/* host.yaml may move the status directory; a missing state is fine. */
 	r = cli_source_read(common, &src, err);
 	if (r == -ENOENT) {
-		*ret = xstrdup(DEFAULT_STATUS_DIR);
-		return 0;
-	}
-	if (r < 0)
+		error_free(TAKE_PTR(*err));
+		src = NULL;
+	} else if (r < 0)
 		return r;
-	r = spec_load(src, &s, err);
-	if (r < 0)
-		return r;
-	*ret = cli_abs_path(s->host.status_dir ? s->host.status_dir : DEFAULT_STATUS_DIR);
-	return 0;
+	return cli_status_dir(common, src, ret, NULL, err);
 }
 
 int

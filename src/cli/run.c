@@ -223,6 +223,69 @@ host_spec_load(const struct source *all, struct spec **ret, struct error **err)
 	return spec_load(&sub, ret, err);
 }
 
+/* Whether host.yaml's text has a status_dir key at its top level. */
+static bool
+names_status_dir(const struct source *src)
+{
+	for (size_t i = 0; i < src->n_files; i++) {
+		const struct source_file *f = &src->files[i];
+		const char *p, *end;
+
+		if (strcmp(f->path, "host.yaml") != 0 || !f->data)
+			continue;
+		for (p = f->data, end = f->data + f->len; p < end;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = (size_t)((nl ? nl : end) - p);
+
+			if (n >= 11 && memcmp(p, "status_dir", 10) == 0 &&
+			    (p[10] == ':' || p[10] == ' ' || p[10] == '\t'))
+				return true;
+			p = nl ? nl + 1 : end;
+		}
+	}
+	return false;
+}
+
+int
+cli_status_dir(const struct cli_common *common, const struct source *src, char **ret,
+	       char **ret_domain, struct error **err)
+{
+	_cleanup_(spec_freep) struct spec *host = NULL;
+	int r;
+
+	if (src) {
+		r = host_spec_load(src, &host, err);
+		if (r < 0)
+			return r;
+	}
+	if (ret_domain)
+		*ret_domain = xstrdup(host && host->host_valid && host->host.domain
+					      ? host->host.domain
+					      : "vm");
+	if (common->status_dir) {
+		*ret = cli_abs_path(common->status_dir);
+		return 0;
+	}
+	if (host && !host->host_valid && names_status_dir(src)) {
+		_cleanup_free_ char *d = host->n_diags
+						 ? spec_diag_format(&host->diags[0], src->root)
+						 : xstrdup("host.yaml: invalid");
+
+		if (ret_domain) {
+			free(*ret_domain);
+			*ret_domain = NULL;
+		}
+		return error_set(err, -EINVAL,
+				 "%s: host.yaml is invalid, so its status_dir cannot be used; fix "
+				 "it, or give --status-dir",
+				 d);
+	}
+	*ret = host && host->host_valid && host->host.status_dir
+		       ? cli_abs_path(host->host.status_dir)
+		       : xstrdup(DEFAULT_STATUS_DIR);
+	return 0;
+}
+
 /*
  * File syncs whose host paths are relative name files of the commit, as the
  * declarations do, never of a work tree: what they name is written once
@@ -312,17 +375,9 @@ load(struct cli_run *r, const struct cli_common *common, int lock_timeout_ms, st
 	ret = cli_source_read(common, &local, err);
 	if (ret < 0)
 		return ret;
-	if (common->status_dir)
-		r->status_dir = cli_abs_path(common->status_dir);
-	else {
-		_cleanup_(spec_freep) struct spec *host = NULL;
-
-		ret = host_spec_load(local, &host, err);
-		if (ret < 0)
-			return ret;
-		r->status_dir = host->host.status_dir ? cli_abs_path(host->host.status_dir)
-						      : xstrdup(DEFAULT_STATUS_DIR);
-	}
+	ret = cli_status_dir(common, local, &r->status_dir, NULL, err);
+	if (ret < 0)
+		return ret;
 	if (lock_timeout_ms >= 0) {
 		ret = status_lock(r->status_dir, (unsigned)lock_timeout_ms, &r->lock_fd, err);
 		if (ret < 0)

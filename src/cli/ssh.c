@@ -97,10 +97,39 @@ guest_hosts_format(const struct guest_entry *e, size_t n, const char *domain)
 	return buf;
 }
 
+bool
+guest_ssh_config_path_ok(const char *path)
+{
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		if (*p == '"' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* path as one ssh_config argument: in double quotes (it may hold spaces),
+ * '%' doubled (IdentityFile and UserKnownHostsFile expand %-tokens). */
+static char *
+ssh_config_quote(const char *path)
+{
+	size_t n = strlen(path), k = 0;
+	char *out = xmalloc(2 * n + 3);
+
+	out[k++] = '"';
+	for (const char *p = path; *p; p++) {
+		if (*p == '%')
+			out[k++] = '%';
+		out[k++] = *p;
+	}
+	out[k++] = '"';
+	out[k] = '\0';
+	return out;
+}
+
 char *
 guest_ssh_config_format(const struct guest_entry *e, size_t n, const char *domain,
 			const char *key_path, const char *known_hosts)
 {
+	_cleanup_free_ char *key_q = ssh_config_quote(key_path), *kh_q = ssh_config_quote(known_hosts);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -121,7 +150,7 @@ guest_ssh_config_format(const struct guest_entry *e, size_t n, const char *domai
 			"\tStrictHostKeyChecking accept-new\n"
 			"\tHashKnownHosts no\n"
 			"\tHostKeyAlias %s.%s\n",
-			e[i].name, domain, ip, key_path, known_hosts, e[i].name, domain);
+			e[i].name, domain, ip, key_q, kh_q, e[i].name, domain);
 	}
 	if (fclose(f) != 0)
 		abort();
@@ -222,27 +251,21 @@ guest_hosts_refresh(const char *status_dir, const char *domain, const struct obs
 }
 
 int
-cli_resolve_dirs(const char *state_dir, const char *status_dir_opt, char **ret_status_dir,
-		 char **ret_domain)
+cli_resolve_dirs(const struct cli_common *common, char **ret_status_dir, char **ret_domain,
+		 struct error **err)
 {
 	_cleanup_(source_freep) struct source *src = NULL;
-	_cleanup_(spec_freep) struct spec *s = NULL;
-	struct error *e = NULL;
+	int r;
 
-	/* Broken or missing declarations leave the defaults: ssh must work
-	 * even while someone is editing host.yaml. */
-	if (source_dir_read(state_dir, &src, &e) < 0 || spec_load(src, &s, &e) < 0) {
-		error_free(e);
-		e = NULL;
-	}
-	if (status_dir_opt)
-		*ret_status_dir = xstrdup(status_dir_opt);
-	else if (s && s->host_valid && s->host.status_dir)
-		*ret_status_dir = xstrdup(s->host.status_dir);
-	else
-		*ret_status_dir = xstrdup(DEFAULT_STATUS_DIR);
-	*ret_domain = xstrdup(s && s->host_valid && s->host.domain ? s->host.domain : "vm");
-	return 0;
+	/* The declarations as plan reads them (a repository's tip, a state
+	 * directory anyone may change refused); none at all: the defaults. */
+	r = cli_source_read(common, &src, err);
+	if (r == -ENOENT) {
+		error_free(TAKE_PTR(*err));
+		src = NULL;
+	} else if (r < 0)
+		return r;
+	return cli_status_dir(common, src, ret_status_dir, ret_domain, err);
 }
 
 static void
@@ -304,7 +327,11 @@ cli_ssh(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	(void)cli_resolve_dirs(common.state_dir, common.status_dir, &status_dir, &domain);
+	r = cli_resolve_dirs(&common, &status_dir, &domain, &err);
+	if (r < 0) {
+		cli_report(err);
+		return EXIT_FAILED;
+	}
 	r = status_read(status_dir, name, &st, &err);
 	if (r == -ENOENT) {
 		cli_errorf("ssh: no vm '%s' in '%s' (run 'banger reconcile' first)", name,
@@ -366,6 +393,10 @@ cli_ssh(int argc, char **argv)
 	 * minutes for the kernel's TCP timeout. */
 	args = strv_append(args, "-o");
 	args = strv_append(args, "ConnectTimeout=10");
+	/* ssh reads options after the destination too, unless "--" ended
+	 * them before it: the command's words are the command's, even one
+	 * that looks like -oProxyCommand=... */
+	args = strv_append(args, "--");
 	args = strv_append(args, target);
 	for (int i = optind; i < argc; i++)
 		args = strv_append(args, argv[i]);
@@ -395,15 +426,20 @@ enum {
 
 /*
  * Install body in path's marked block.  The folder is made only when
- * make_dir (~/.ssh, which ssh expects); a symbolic link (a dotfile
- * manager's) is written through, to the file it names, and stays a link.
+ * make_dir (~/.ssh, which ssh expects, in a home folder that exists); a
+ * symbolic link (a dotfile manager's) is written through, to the file it
+ * names, and stays a link.  The file keeps its owner and mode; a new one
+ * (and a new ~/.ssh) gets the owner of the folder it is made in, so that
+ * root writing a user's config leaves it the user's.
  */
 static int
 write_config(const char *given, const char *body, bool make_dir)
 {
 	_cleanup_free_ char *old = NULL, *text = NULL, *dir = xstrdup(given), *real = NULL;
 	const char *path = given;
-	struct stat st;
+	struct stat st, dst = { .st_uid = (uid_t)-1, .st_gid = (gid_t)-1 };
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
 	mode_t mode = 0600;
 	size_t len = 0;
 	char *slash;
@@ -412,11 +448,26 @@ write_config(const char *given, const char *body, bool make_dir)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		r = make_dir ? mkdir_p(dir, 0700) : (stat(dir, &st) < 0 ? -errno : 0);
+		r = stat(dir, &dst) < 0 ? -errno : 0;
+		if (r == -ENOENT && make_dir) {
+			_cleanup_free_ char *home = xstrdup(dir);
+			char *s2 = strrchr(home, '/');
+			struct stat hst;
+
+			if (s2 && s2 != home)
+				*s2 = '\0';
+			r = stat(home, &hst) < 0 ? -errno : 0;
+			if (r == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+				r = -errno;
+			if (r == 0 && (chown(dir, hst.st_uid, hst.st_gid) < 0 || stat(dir, &dst) < 0))
+				r = -errno;
+		}
 		if (r < 0) {
 			cli_errorf("ssh-config: folder '%s': %s", dir, strerror(-r));
 			return EXIT_FAILED;
 		}
+		uid = dst.st_uid;
+		gid = dst.st_gid;
 	}
 	if (lstat(given, &st) == 0 && S_ISLNK(st.st_mode)) {
 		real = realpath(given, NULL);
@@ -433,8 +484,11 @@ write_config(const char *given, const char *body, bool make_dir)
 	else if (r < 0) {
 		cli_errorf("ssh-config: read '%s': %s", path, strerror(-r));
 		return EXIT_FAILED;
-	} else if (stat(path, &st) == 0)
+	} else if (stat(path, &st) == 0) {
 		mode = st.st_mode & 07777;
+		uid = st.st_uid;
+		gid = st.st_gid;
+	}
 	r = markblock_replace(old, body, &text);
 	if (r < 0) {
 		cli_errorf("ssh-config: '%s': its '" MARKBLOCK_BEGIN "' block is damaged (a begin "
@@ -444,7 +498,10 @@ write_config(const char *given, const char *body, bool make_dir)
 	}
 	if (strcmp(old, text) == 0)
 		return EXIT_CONVERGED;
-	r = write_file_atomic(path, text, strlen(text), mode);
+	/* Only root may give a file away; anyone else writes its own. */
+	if (geteuid() != 0)
+		uid = (uid_t)-1, gid = (gid_t)-1;
+	r = write_file_atomic_owned(path, text, strlen(text), mode, uid, gid);
 	if (r < 0) {
 		cli_errorf("ssh-config: write '%s': %s", path, strerror(-r));
 		return EXIT_FAILED;
@@ -499,7 +556,25 @@ cli_ssh_config(int argc, char **argv)
 		cli_errorf("ssh-config: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	(void)cli_resolve_dirs(common.state_dir, common.status_dir, &status_dir, &domain);
+	r = cli_resolve_dirs(&common, &status_dir, &domain, &err);
+	if (r < 0) {
+		cli_report(err);
+		return EXIT_FAILED;
+	}
+	if (!guest_ssh_config_path_ok(status_dir)) {
+		cli_errorf("ssh-config: the status directory '%s' cannot be named in an ssh config "
+			   "(it holds a '\"' or a control character)",
+			   status_dir);
+		return EXIT_FAILED;
+	}
+	/* No status directory is a typo or a host not set up yet, not "no VMs":
+	 * an empty block would drop every entry installed before. */
+	if (access(status_dir, F_OK) < 0) {
+		cli_errorf("ssh-config: no status directory '%s': %s (run 'banger reconcile' "
+			   "first, or check --status-dir and host.yaml's status_dir)",
+			   status_dir, strerror(errno));
+		return EXIT_FAILED;
+	}
 	r = guest_entries_read(status_dir, &e, &n, &err);
 	if (r < 0) {
 		cli_report(err);

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ char *guest_hosts_format(const struct guest_entry *e, size_t n, const char *doma
 
 /* ssh_config(5) Host entries, one per entry ("Host NAME.DOMAIN", HostName,
  * User root, IdentityFile, UserKnownHostsFile, ...).  Caller frees. */
+/* Whether path can be written in an ssh_config (no '"' or control character). */
+bool guest_ssh_config_path_ok(const char *path);
 char *guest_ssh_config_format(const struct guest_entry *e, size_t n, const char *domain,
 			      const char *key_path, const char *known_hosts);
 
@@ -63,7 +66,8 @@ struct observed;
 int guest_hosts_refresh(const char *status_dir, const char *domain, const struct observed *o,
 			struct error **err);
 
-/* The status directory and the domain as plan and reconcile would resolve
- * them, with the declarations' host.yaml when it parses. Caller frees. */
-int cli_resolve_dirs(const char *state_dir, const char *status_dir_opt, char **ret_status_dir,
-		     char **ret_domain);
+/* The status directory (absolute) and the domain as plan and reconcile
+ * resolve them (a missing state directory: the defaults).  Caller frees. */
+struct cli_common;
+int cli_resolve_dirs(const struct cli_common *common, char **ret_status_dir, char **ret_domain,
+		     struct error **err);

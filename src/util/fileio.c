@@ -55,8 +55,8 @@ write_all(int fd, const void *data, size_t len)
 }
 
 static int
-write_file_whole(const char *path, const void *data, size_t len, mode_t mode, bool durable,
-		 bool fixed)
+write_file_whole_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+		       gid_t gid, bool durable, bool fixed)
 {
 	_cleanup_free_ char *tmp = fixed ? xasprintf("%s.tmp", path)
 					 : xasprintf("%s.tmp.%d", path, (int)getpid());
@@ -66,6 +66,11 @@ write_file_whole(const char *path, const void *data, size_t len, mode_t mode, bo
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
+	/* The owner first: a chown clears the set-id bits that fchmod sets. */
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	/* The umask must not widen or narrow what the caller asked for. */
 	if (fchmod(fd, mode) < 0) {
 		r = -errno;
@@ -92,10 +97,24 @@ fail:
 	return r;
 }
 
+static int
+write_file_whole(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+		 bool fixed)
+{
+	return write_file_whole_owned(path, data, len, mode, (uid_t)-1, (gid_t)-1, durable, fixed);
+}
+
 int
 write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	return write_file_whole(path, data, len, mode, true, false);
+}
+
+int
+write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			gid_t gid)
+{
+	return write_file_whole_owned(path, data, len, mode, uid, gid, true, false);
 }
 
 int

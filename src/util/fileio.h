@@ -15,6 +15,10 @@
  * file is removed on failure.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* write_file_atomic, the new file owned by uid:gid ((uid_t)-1, (gid_t)-1:
+ * the writer's): a file replaced for its owner stays its owner's. */
+int write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			    gid_t gid);
 
 /*
  * The same, atomic but not yet durable: no fsync.  Readers (and a process

@@ -53,8 +53,41 @@ ino=$(stat -c %i "$T/etc-hosts")
 "$BANGER" ssh-config >"$T/cfg"
 grep -qx "Host web.lab.test" "$T/cfg" || { cat "$T/cfg"; fail "no web entry"; }
 grep -qx "	HostName $webip" "$T/cfg" || fail "no web address"
-grep -qx "	IdentityFile $T/status/ssh/id_ed25519" "$T/cfg" || fail "no identity"
-grep -qx "	UserKnownHostsFile $T/status/ssh/known_hosts" "$T/cfg" || fail "no known_hosts"
+grep -qx "	IdentityFile \"$T/status/ssh/id_ed25519\"" "$T/cfg" || fail "no identity"
+grep -qx "	UserKnownHostsFile \"$T/status/ssh/known_hosts\"" "$T/cfg" || fail "no known_hosts"
+# A status directory whose path has a space: ssh still reads the entries
+# (unquoted, every host of the user's config failed to parse).
+mkdir -p "$T/my status"
+cp -a "$T/status/." "$T/my status/"
+BANGER_STATUS_DIR="$T/my status" "$BANGER" ssh-config >"$T/cfg-space"
+grep -qx "	IdentityFile \"$T/my status/ssh/id_ed25519\"" "$T/cfg-space" ||
+	{ cat "$T/cfg-space"; fail "spaced identity"; }
+if command -v ssh >/dev/null; then
+	ssh -F "$T/cfg-space" -G web.lab.test >"$T/ssh-G" 2>&1 || { cat "$T/ssh-G"; fail "ssh -G"; }
+	grep -qx "identityfile $T/my status/ssh/id_ed25519" "$T/ssh-G" ||
+		{ cat "$T/ssh-G"; fail "ssh -G identityfile"; }
+fi
+rm -rf "$T/my status"
+# No status directory (a typo, a host not set up): an error, and an installed
+# block is left as it was, not emptied.
+printf 'Host keep
+# BEGIN banger
+Host old.lab.test
+# END banger
+' >"$T/keep"
+cp "$T/keep" "$T/keep.orig"
+if BANGER_STATUS_DIR=$T/typo "$BANGER" ssh-config --write --config "$T/keep" 2>"$T/err"; then
+	fail "a missing status directory accepted"
+fi
+grep -q "no status directory '$T/typo'" "$T/err" || { cat "$T/err"; fail "missing status message"; }
+cmp "$T/keep" "$T/keep.orig" || fail "the block was changed"
+# A user's config rewritten by root stays the user's, with its mode.
+printf 'Host other\n' >"$T/owned"
+chown 1234:1234 "$T/owned"
+chmod 0640 "$T/owned"
+"$BANGER" ssh-config --write --config "$T/owned"
+[ "$(stat -c %u:%g:%a "$T/owned")" = 1234:1234:640 ] || fail "owner or mode changed: $(stat -c %u:%g:%a "$T/owned")"
+grep -qx "Host web.lab.test" "$T/owned" || fail "owned config not written"
 printf 'Host other\n\tUser me\n' >"$T/config"
 "$BANGER" ssh-config --write --config "$T/config"
 "$BANGER" ssh-config --write --config "$T/config"
@@ -95,7 +128,37 @@ chmod +x "$T/fake-ssh"
 BANGER_SSH=$T/fake-ssh "$BANGER" ssh web -- uname -a >"$T/argv"
 printf '%s\n' -i "$T/status/ssh/id_ed25519" -o IdentitiesOnly=yes \
 	-o "UserKnownHostsFile=$T/status/ssh/known_hosts" -o StrictHostKeyChecking=accept-new -o HashKnownHosts=no \
-	-o HostKeyAlias=web.lab.test -o BatchMode=yes -o ConnectTimeout=10 "root@$webip" uname -a \
+	-o HostKeyAlias=web.lab.test -o BatchMode=yes -o ConnectTimeout=10 -- "root@$webip" uname -a \
 	>"$T/want-argv"
 cmp "$T/want-argv" "$T/argv" || { cat "$T/argv"; fail "ssh argv"; }
+# ssh ends its options at "--": words of the command that look like options
+# come after the destination, where ssh no longer reads options.
+BANGER_SSH=$T/fake-ssh "$BANGER" ssh web -- -oProxyCommand=x uptime >"$T/argv"
+tail -4 "$T/argv" | tr '\n' ' ' | grep -qx -- "-- root@$webip -oProxyCommand=x uptime " ||
+	{ cat "$T/argv"; fail "command words before the destination"; }
+if command -v ssh >/dev/null && [ -x /usr/bin/ssh ]; then
+	# The real ssh: -G after "--" and the destination is the command's.
+	BANGER_SSH=/usr/bin/ssh timeout 20 "$BANGER" ssh web -- -G true >"$T/real" 2>&1 || true
+	if grep -q '^identityfile ' "$T/real"; then cat "$T/real"; fail "ssh read -G as its option"; fi
+fi
+
+# A state directory anyone may change is refused by ssh and ssh-config too,
+# as by every command that reads the declarations.
+chmod o+w "$T/state"
+for c in "ssh web -- true" "ssh-config"; do
+	if BANGER_SSH=$T/fake-ssh "$BANGER" $c >/dev/null 2>"$T/err"; then fail "$c: world-writable state accepted"; fi
+	grep -q "world-writable" "$T/err" || { cat "$T/err"; fail "$c: no world-writable message"; }
+done
+chmod o-w "$T/state"
+# A host.yaml that is invalid and names a status_dir: said, not replaced by
+# the default status directory.
+cp "$T/state/host.yaml" "$T/host.yaml.good"
+printf 'domain: lab.test\nstatus_dir: %s\nbogus: 1\n' "$T/status" >"$T/state/host.yaml"
+for c in "ssh web -- true" "ssh-config" "logs web"; do
+	if env -u BANGER_STATUS_DIR BANGER_SSH=$T/fake-ssh "$BANGER" $c >/dev/null 2>"$T/err"; then
+		fail "$c: invalid host.yaml accepted"
+	fi
+	grep -q "host.yaml:3:1: .*its status_dir cannot be used" "$T/err" || { cat "$T/err"; fail "$c: no host.yaml message"; }
+done
+cp "$T/host.yaml.good" "$T/state/host.yaml"
 echo ok

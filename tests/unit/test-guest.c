@@ -120,12 +120,23 @@ START_TEST(test_hosts_and_ssh_config_text)
 	ck_assert_str_eq(c, "Host db.lab.example\n"
 			    "\tHostName 10.77.0.3\n"
 			    "\tUser root\n"
-			    "\tIdentityFile /s/ssh/id_ed25519\n"
+			    "\tIdentityFile \"/s/ssh/id_ed25519\"\n"
 			    "\tIdentitiesOnly yes\n"
-			    "\tUserKnownHostsFile /s/ssh/known_hosts\n"
+			    "\tUserKnownHostsFile \"/s/ssh/known_hosts\"\n"
 			    "\tStrictHostKeyChecking accept-new\n"
 			    "\tHashKnownHosts no\n"
 			    "\tHostKeyAlias db.lab.example\n");
+	/* A path with a space and a '%' stays one argument, taken literally. */
+	{
+		_cleanup_free_ char *q = guest_ssh_config_format(
+			two + 1, 1, "vm", "/my dir/100%/id", "/my dir/100%/kh");
+
+		ck_assert_ptr_nonnull(strstr(q, "\tIdentityFile \"/my dir/100%%/id\"\n"));
+		ck_assert_ptr_nonnull(strstr(q, "\tUserKnownHostsFile \"/my dir/100%%/kh\"\n"));
+	}
+	ck_assert(guest_ssh_config_path_ok("/var/lib/my banger"));
+	ck_assert(!guest_ssh_config_path_ok("/var/lib/a\"b"));
+	ck_assert(!guest_ssh_config_path_ok("/var/lib/a\nb"));
 }
 END_TEST
 
