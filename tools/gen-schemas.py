@@ -51,8 +51,11 @@ REF_BAD = "\\.\\.|//|\\.lock$"
 # A relative folder inside a repository: no empty, "." or ".." component.
 REPO_PATH = "^[^/\\u0000]+(/[^/\\u0000]+)*$"
 DOT_COMPONENT = "(^|/)\\.\\.?(/|$)"
-# A guest folder for a workspace: absolute or ~/..., same components, not /root.
-GUEST_DIR = "^(/|~/)[^/\\u0000]+(/[^/\\u0000]+)*$"
+# A guest folder for a workspace: absolute or ~/..., same components, not /root,
+# no control characters.
+GUEST_DIR = "^(/|~/)[^/\\u0000-\\u001f\\u007f]+(/[^/\\u0000-\\u001f\\u007f]+)*$"
+# banger's own folder on the work disk (its list of synced paths, the ssh keys).
+BANGER_DIR = "^/banger(/|$)"
 # A repository whose last component (trailing slashes and .git aside) makes a
 # folder name: not empty, ".", "..", and without control characters.
 REPO_FOLDER = "(^|[/:])[^/:\\u0000-\\u001f\\u007f]+/*$"
@@ -401,11 +404,13 @@ def vm_schema():
                                    "No default: the repository's HEAD.", pattern=REF,
                                    **{"not": {"pattern": REF_BAD}}),
                        "path": prop("string", "The guest folder: absolute or ~/..., without "
-                                    "'.', '..' or empty components, not / or /root. No "
+                                    "'.', '..' or empty components or control characters, "
+                                    "not / or /root, not /banger or under it. No "
                                     "default: /root/ and the repository's last component "
                                     "without .git.", pattern=GUEST_DIR,
                                     **{"not": {"anyOf": [{"pattern": DOT_COMPONENT},
-                                                         {"pattern": "^/root$"}]}}),
+                                                         {"pattern": "^/root$"},
+                                                         {"pattern": BANGER_DIR}]}}),
                        "mode": prop("string", "full_copy (the repository with its history, "
                                     "the commit checked out), shallow (the commit's files "
                                     "and a one-commit repository) or metadata_only (the "
@@ -437,8 +442,10 @@ def filesync_schema():
                      "of the user running banger), or relative to the state directory. "
                      "Required.", minLength=1, pattern=TEXT),
         "guest": prop("string", "Destination in the guest: absolute, or ~/... meaning "
-                      "/root/..., without a '..' component. Required.",
-                      pattern="^(/|~/)[^\\u0000]*$", **{"not": {"pattern": DOTDOT}}),
+                      "/root/..., without a '..' component or control characters, not "
+                      "/banger or under it (banger's own folder on the work disk). Required.",
+                      pattern="^(/|~/)[^\\u0000-\\u001f\\u007f]*$",
+                      **{"not": {"anyOf": [{"pattern": DOTDOT}, {"pattern": BANGER_DIR}]}}),
         "mode": prop("string", "Permissions of the copy as a string of 3 or 4 octal "
                      "digits (quote it: 0644 unquoted is a YAML integer). No default: "
                      "0600 for a file; for a directory, 0755 for its directories and "

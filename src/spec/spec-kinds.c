@@ -1004,13 +1004,32 @@ repo_folder(const char *repo)
 	return xasprintf("/root/%.*s", (int)(n - start), repo + start);
 }
 
+/* No control character (a newline would split the work disk's list of
+ * synced paths, one per line). */
+static bool
+no_controls(const char *p)
+{
+	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* Whether p is /banger or under it: banger's own folder on the work disk
+ * (its list of synced paths, the ssh keys), never a guest path's. */
+static bool
+in_banger_dir(const char *p)
+{
+	return strncmp(p, "/banger", 7) == 0 && (p[7] == '\0' || p[7] == '/');
+}
+
 /* A guest folder: absolute, no '.', '..' or empty component, no trailing '/'. */
 static bool
 guest_dir_ok(const char *p)
 {
 	const char *s = p + 1;
 
-	if (p[0] != '/' || !*s)
+	if (p[0] != '/' || !*s || !no_controls(p))
 		return false;
 	while (*s) {
 		size_t n = strcspn(s, "/");
@@ -1033,8 +1052,8 @@ parse_workspace(struct vctx *c, const struct ynode *n, struct vm_spec *vm)
 	static const char ref_expected[] =
 		"a branch, tag or commit id such as 'main' (quote a commit id made of digits)";
 	static const char path_expected[] =
-		"an absolute guest folder or '~/...' without '.' or '..' components, "
-		"other than '/' and '/root'";
+		"an absolute guest folder or '~/...' without '.' or '..' components or "
+		"control characters, other than '/' and '/root', outside /banger";
 	struct vm_workspace *ws = &vm->workspace;
 	_cleanup_free_ char *repo = NULL, *ref = NULL, *path = NULL;
 	const struct ynode *v;
@@ -1074,11 +1093,14 @@ parse_workspace(struct vctx *c, const struct ynode *n, struct vm_spec *vm)
 				norm = xasprintf("/root/%s", v->value + 2);
 			else
 				norm = xstrdup(v->value);
-			if (!guest_dir_ok(norm) || strcmp(norm, "/root") == 0) {
+			if (!guest_dir_ok(norm) || strcmp(norm, "/root") == 0 ||
+			    in_banger_dir(norm)) {
 				found_value(c, "workspace.path", v, path_expected);
 				ok = false;
-			} else
+			} else {
 				path = TAKE_PTR(norm);
+				mark_of(&ws->path_mark, vm->path, v);
+			}
 		}
 	} else if (repo && !(path = repo_folder(repo))) {
 		_cleanup_free_ char *q = NULL;
@@ -1104,6 +1126,8 @@ parse_workspace(struct vctx *c, const struct ynode *n, struct vm_spec *vm)
 	ws->ref = TAKE_PTR(ref);
 	ws->path = TAKE_PTR(path);
 	mark_of(&ws->mark, vm->path, n);
+	if (!ws->path_mark.file)
+		ws->path_mark = ws->mark;
 }
 
 bool
@@ -1263,7 +1287,8 @@ parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_s
 {
 	static const char *const keys[] = { "host", "guest", "mode", NULL };
 	static const char guest_expected[] =
-		"an absolute guest path or '~/...' without '..' components";
+		"an absolute guest path or '~/...' without '..' components or control "
+		"characters, outside /banger";
 	_cleanup_free_ char *prefix = xasprintf("entries[%zu]", idx);
 	_cleanup_free_ char *host = NULL, *guest = NULL;
 	const struct ynode *v;
@@ -1301,7 +1326,7 @@ parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_s
 		if (!want_str(c, key, v, guest_expected))
 			ok = false;
 		else if ((v->value[0] != '/' && strncmp(v->value, "~/", 2) != 0) ||
-			 has_dotdot(v->value)) {
+			 has_dotdot(v->value) || !no_controls(v->value) || in_banger_dir(v->value)) {
 			found_value(c, key, v, guest_expected);
 			ok = false;
 		} else if (v->value[0] == '~')

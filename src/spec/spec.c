@@ -788,6 +788,34 @@ check_references(struct loader *l, struct vm_work *w)
 		}
 		w->held = true;
 	}
+	/* The workspace copy replaces its folder: what a file sync writes into
+	 * it would be removed at every copy (and a file sync of a folder that
+	 * holds it would be cut). */
+	if (vm->workspace.path) {
+		const char *ws = vm->workspace.path;
+		size_t wl = strlen(ws);
+
+		for (size_t i = 0; vm->filesyncs && vm->filesyncs[i] && !w->held; i++) {
+			const struct filesync_spec *fs = spec_find_filesync(l->s, vm->filesyncs[i]);
+
+			for (size_t j = 0; fs && j < fs->n_entries; j++) {
+				const char *g = fs->entries[j].guest;
+				size_t gl = strlen(g);
+
+				if (!(strncmp(g, ws, wl) == 0 && (g[wl] == '\0' || g[wl] == '/')) &&
+				    !(strncmp(ws, g, gl) == 0 && ws[gl] == '/'))
+					continue;
+				m = &vm->workspace.path_mark;
+				diag_add(&l->d, m->file, m->line, m->col,
+					 "workspace.path: found '%s', where file sync '%s' writes '%s', "
+					 "expected a folder no file sync of this vm writes into or over "
+					 "(the workspace copy replaces the folder)",
+					 ws, fs->name, g);
+				w->held = true;
+				break;
+			}
+		}
+	}
 }
 
 static void

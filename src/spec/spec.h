@@ -262,6 +262,7 @@ struct vm_workspace {
 	char *path;		/* guest folder, absolute ("~/" expanded to /root/) */
 	enum workspace_mode mode;	/* default full_copy */
 	struct spec_mark mark;	/* the workspace key's value */
+	struct spec_mark path_mark;	/* path's value; mark when not declared */
 };
 
 struct vm_spec {

@@ -868,9 +868,9 @@ START_TEST(test_workspace_model)
 	ck_assert_int_eq(workspace_mode_from_string("clone"), -EINVAL);
 
 	ck_vm_diags("image: base\nworkspace: {repo: /srv/app, path: /srv/app/}\n",
-		    "vms/x.yaml:2:35: workspace.path: found '/srv/app/', expected an absolute guest folder or '~/...' without '.' or '..' components, other than '/' and '/root'\n");
+		    "vms/x.yaml:2:35: workspace.path: found '/srv/app/', expected an absolute guest folder or '~/...' without '.' or '..' components or control characters, other than '/' and '/root', outside /banger\n");
 	ck_vm_diags("image: base\nworkspace: {repo: /srv/app, path: \"~/\"}\n",
-		    "vms/x.yaml:2:35: workspace.path: found '~/', expected an absolute guest folder or '~/...' without '.' or '..' components, other than '/' and '/root'\n");
+		    "vms/x.yaml:2:35: workspace.path: found '~/', expected an absolute guest folder or '~/...' without '.' or '..' components or control characters, other than '/' and '/root', outside /banger\n");
 	ck_vm_diags("image: base\nworkspace: {repo: /srv/app, ref: -x}\n",
 		    "vms/x.yaml:2:34: workspace.ref: found '-x', expected a branch, tag or commit id such as 'main' (quote a commit id made of digits)\n");
 }
