@@ -119,6 +119,19 @@ term_byte(struct term_filter *t, unsigned char c, char *out)
 	return o;
 }
 
+/*
+ * The file ends (or is replaced) in the middle of a character: forget it.
+ * Returns whether one was under way, whose '?' is due.
+ */
+static bool
+term_cut(struct term_filter *t)
+{
+	bool cut = t->have > 0;
+
+	t->have = t->need = 0;
+	return cut;
+}
+
 /* Copy what fd holds from *pos on to stdout, through t for a terminal. */
 static int
 copy_from(int fd, off_t *pos, struct term_filter *t)
@@ -149,6 +162,49 @@ copy_from(int fd, off_t *pos, struct term_filter *t)
 	}
 }
 
+/*
+ * While following: the file path names now, if that is no longer fd's.  A
+ * purge and a new VM of that name, or a log renamed into place, leave a new
+ * file at the same path, perhaps as long as the old one.  fd is held open
+ * all along, so its inode cannot be freed and its number reused: device and
+ * inode tell the two apart.  Returns 1 with the new file in *ret_fd; 0 while
+ * path still names fd's file, or names nothing (a purge under way: the new
+ * log is waited for); a negative errno, set in err, when what path names
+ * cannot be read as a log.
+ */
+static int
+log_replaced(int fd, const char *path, int *ret_fd, struct error **err)
+{
+	_cleanup_close_ int nfd = -EBADF;
+	struct stat held, now;
+
+	if (fstat(fd, &held) < 0)
+		return error_set(err, -errno, "logs: '%s': %s", path, strerror(errno));
+	if (lstat(path, &now) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return error_set(err, -errno, "logs: '%s': %s", path, strerror(errno));
+	}
+	if (now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+		return 0;
+	/* Checked before opening too: a FIFO would block the open. */
+	if (!S_ISREG(now.st_mode))
+		return error_set(err, -EINVAL, "logs: '%s': not a regular file", path);
+	nfd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (nfd < 0) {
+		/* Gone again since the lstat: wait on. */
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return error_set(err, -errno, "logs: '%s': %s", path, strerror(errno));
+	}
+	if (fstat(nfd, &now) < 0)
+		return error_set(err, -errno, "logs: '%s': %s", path, strerror(errno));
+	if (!S_ISREG(now.st_mode))
+		return error_set(err, -EINVAL, "logs: '%s': not a regular file", path);
+	*ret_fd = TAKE_FD(nfd);
+	return 1;
+}
+
 static int
 resolve_status_dir(const struct cli_common *common, char **ret, struct error **err)
 {
@@ -176,7 +232,7 @@ cli_logs(int argc, char **argv)
 	};
 	_cleanup_(error_freep) struct error *err = NULL;
 	_cleanup_free_ char *status_dir = NULL, *path = NULL;
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_close_ int fd = -EBADF, nfd = -EBADF;
 	struct cli_common common;
 	bool follow = false, have_lines = false, tty = isatty(STDOUT_FILENO);
 	struct term_filter term = { .have = 0 };
@@ -258,15 +314,35 @@ cli_logs(int argc, char **argv)
 		}
 		if (!follow) {
 			/* A character the log ends in the middle of. */
-			if (term.have && fputc('?', stdout) == EOF)
+			if (term_cut(&term) && fputc('?', stdout) == EOF)
 				return EXIT_FAILED;
 			break;
 		}
 		(void)fflush(stdout);
-		/* Truncated (a purge and a new VM of that name): start over. */
-		if (fstat(fd, &st) == 0 && st.st_size < pos)
-			pos = 0;
 		(void)usleep(200 * 1000);
+		r = log_replaced(fd, path, &nfd, &err);
+		if (r < 0) {
+			cli_report(err);
+			return EXIT_FAILED;
+		}
+		if (r > 0) {
+			/* What the old file got since the last copy, then the new one. */
+			r = copy_from(fd, &pos, tty ? &term : NULL);
+			if (r < 0) {
+				cli_errorf("logs: '%s': %s", path, strerror(-r));
+				return EXIT_FAILED;
+			}
+			if (term_cut(&term) && fputc('?', stdout) == EOF)
+				return EXIT_FAILED;
+			(void)close(fd);
+			fd = TAKE_FD(nfd);
+			pos = 0;
+		} else if (fstat(fd, &st) == 0 && st.st_size < pos) {
+			/* Truncated in place: start over. */
+			if (term_cut(&term) && fputc('?', stdout) == EOF)
+				return EXIT_FAILED;
+			pos = 0;
+		}
 	}
 	return fflush(stdout) == 0 ? EXIT_CONVERGED : EXIT_FAILED;
 }

@@ -45,6 +45,29 @@ printf 'four\n' >>"$T/status/vms/web/console.log"
 wait_for four "$T/follow" "follow did not print the appended line"
 stop_follow
 
+# Follow across a purge and a new VM of that name: the folder goes, a while
+# later a new log is made at the same path (as long as the old one, so its
+# size says nothing), then another replaces it by rename.  Each new file is
+# printed from its start.
+L=$T/status/vms/web/console.log
+printf 'old\n' >"$L"
+"$BANGER" logs -f web >"$T/follow" 2>&1 &
+F=$!
+wait_for old "$T/follow" "follow did not print the log"
+rm -rf "$T/status/vms/web"
+sleep 0.5	# the path is gone for a few polls: still followed
+mkdir "$T/status/vms/web"
+printf 'new\n' >"$L"
+wait_for new "$T/follow" "follow did not print the log made again after a purge"
+printf 'more\n' >>"$L"
+wait_for more "$T/follow" "follow did not print what was appended to the new log"
+printf 'renamed in\n' >"$L.tmp"
+mv "$L.tmp" "$L"
+wait_for renamed "$T/follow" "follow did not print the log renamed over the old one"
+stop_follow
+[ "$(cat "$T/follow")" = "$(printf 'old\nnew\nmore\nrenamed in')" ] ||
+	{ od -c "$T/follow"; fail "follow across new files"; }
+
 # A guest's escape sequences reach a terminal as '?'; a pipe gets the bytes.
 printf 'red \033[31mX\033]0;title\007 c1 \302\233Y\r\nok \303\251\n' >"$T/status/vms/web/console.log"
 cmp -s "$T/status/vms/web/console.log" - <<EOF2 || fail "piped output changed"
