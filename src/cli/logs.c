@@ -72,15 +72,46 @@ tail_offset(int fd, off_t size, unsigned long n)
  * A guest's output for a terminal, byte by byte through a UTF-8 decoder
  * whose state lasts across reads (and follow polls): control characters
  * (but newline and tab) as '?', carriage returns dropped, a C1 control as
- * UTF-8 (C2 80 to C2 9F) as '?', and any byte that is not part of a whole
- * UTF-8 character (a lone 0x9B is a CSI to some terminals) as '?'.  So what
- * a guest printed cannot move the cursor, retitle the window or answer back
- * through the terminal; UTF-8 text passes.
+ * UTF-8 (C2 80 to C2 9F) as '?', and any byte that is not part of a whole,
+ * valid UTF-8 character (a lone 0x9B is a CSI to some terminals) as '?'.
+ * So what a guest printed cannot move the cursor, retitle the window or
+ * answer back through the terminal; UTF-8 text passes.
+ *
+ * Valid is RFC 3629's: no overlong form (E0 82 9B would be a CSI to a
+ * lenient decoder), no UTF-16 surrogate, nothing above U+10FFFF.  Each
+ * maximal start of a character that cannot be completed is one '?', and the
+ * byte that broke it is read afresh, as Unicode's U+FFFD practice has it.
  */
 struct term_filter {
 	unsigned char seq[4];	/* the character under way */
 	size_t have, need;	/* its bytes so far, and all it takes */
 };
+
+/* Whether c may follow the bytes of t's character so far. */
+static bool
+term_continues(const struct term_filter *t, unsigned char c)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	/* The lead byte's own limits bound only the second byte. */
+	if (t->have == 1) {
+		switch (t->seq[0]) {
+		case 0xe0:	/* below: overlong, fits in two bytes */
+			lo = 0xa0;
+			break;
+		case 0xed:	/* above: U+D800 to U+DFFF, surrogates */
+			hi = 0x9f;
+			break;
+		case 0xf0:	/* below: overlong, fits in three bytes */
+			lo = 0x90;
+			break;
+		case 0xf4:	/* above: past U+10FFFF */
+			hi = 0x8f;
+			break;
+		}
+	}
+	return c >= lo && c <= hi;
+}
 
 static size_t
 term_byte(struct term_filter *t, unsigned char c, char *out)
@@ -88,7 +119,7 @@ term_byte(struct term_filter *t, unsigned char c, char *out)
 	size_t o = 0;
 
 	if (t->have) {
-		if (c >= 0x80 && c <= 0xbf) {
+		if (term_continues(t, c)) {
 			t->seq[t->have++] = c;
 			if (t->have < t->need)
 				return 0;
@@ -101,10 +132,11 @@ term_byte(struct term_filter *t, unsigned char c, char *out)
 			t->have = t->need = 0;
 			return o;
 		}
-		/* Cut short: what came of it is no character. */
+		/* Cut short, or never valid: what came of it is no character. */
 		out[o++] = '?';
 		t->have = t->need = 0;
 	}
+	/* C0 and C1 lead only overlong forms, F5 to FF only past U+10FFFF. */
 	if (c >= 0xc2 && c <= 0xf4) {
 		t->seq[0] = c;
 		t->have = 1;

@@ -99,6 +99,22 @@ if command -v script >/dev/null; then
 	stop_follow
 	grep -q "$(printf '\233')" "$T/tty" && { od -c "$T/tty"; fail "a C1 control reached the terminal when following"; }
 	grep -q 'hi?\[2Jend' "$T/tty" || { od -c "$T/tty"; fail "following on a terminal"; }
+	# Not UTF-8 (RFC 3629), each maximal part of a character as one '?':
+	# overlong forms (E0 82 9B is a CSI), surrogates, above U+10FFFF, bytes
+	# that never occur, and characters cut short.  Then valid characters at
+	# the edges of each range pass.
+	{
+		printf 'a \340\202\233[2J b \355\240\200 c \364\220\200\200 d \300\257 e \301\277\n'
+		printf 'f \360\200\200\200 g \365\200\200\200 h \370\377 i \340\240x j \360\220\200y\n'
+		printf 'k \340\240\200 \355\237\277 \356\200\200 \357\277\275 \360\220\200\200 \364\217\277\277 \360\237\230\200 \302\240\n'
+	} >"$T/status/vms/web/console.log"
+	script -qec "\"$BANGER\" logs web" /dev/null >"$T/tty" </dev/null
+	{
+		printf 'a ???[2J b ??? c ???? d ?? e ??\n'
+		printf 'f ???? g ???? h ?? i ?x j ?y\n'
+		printf 'k \340\240\200 \355\237\277 \356\200\200 \357\277\275 \360\220\200\200 \364\217\277\277 \360\237\230\200 \302\240\n'
+	} >"$T/want"
+	tr -d '\r' <"$T/tty" | cmp -s "$T/want" - || { od -c "$T/tty"; fail "invalid UTF-8 on the terminal"; }
 fi
 printf 'one\ntwo\nthree\nfour\n' >"$T/status/vms/web/console.log"
 
