@@ -901,11 +901,12 @@ cli_doctor(int argc, char **argv)
 	_cleanup_free_ char *spec_error = NULL, *net_error = NULL, *disk_error = NULL;
 	struct doctor_report rep = { 0 };
 	struct doctor_ctx ctx = { 0 };
-	const char *status_dir;
+	_cleanup_free_ char *status_dir = NULL;
 	int opt, r, rc;
 
 	cli_common_init(&common);
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (cli_common_option(&common, opt, optarg))
 			continue;
@@ -915,7 +916,9 @@ cli_doctor(int argc, char **argv)
 			help(stdout);
 			return 0;
 		default:
-			help(stderr);
+			cli_errorf("doctor: unknown or incomplete option '%s'; see 'banger doctor "
+				   "--help'",
+				   argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -924,8 +927,9 @@ cli_doctor(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	/* The declarations, for host.yaml; a missing state directory means defaults. */
-	r = source_dir_read(common.state_dir, &src, &err);
+	/* The declarations as plan reads them (a repository's branch tip), for
+	 * host.yaml; a missing state directory means defaults. */
+	r = cli_source_read(&common, &src, &err);
 	if (r == -ENOENT) {
 		err = error_free(err);
 		src = xcalloc(1, sizeof(*src));
@@ -944,9 +948,11 @@ cli_doctor(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 
-	status_dir = common.status_dir ? common.status_dir
-		     : s->host.status_dir ? s->host.status_dir
-					  : DEFAULT_STATUS_DIR;
+	/* Absolute, as every other command makes it (a relative one would
+	 * make the disk driver refuse it, a false error). */
+	status_dir = cli_abs_path(common.status_dir			      ? common.status_dir
+				  : s->host_valid && s->host.status_dir ? s->host.status_dir
+									: DEFAULT_STATUS_DIR);
 
 	r = doctor_probe_real_new(&probe, &err);
 	if (r < 0) {

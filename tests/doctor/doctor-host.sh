@@ -130,7 +130,32 @@ rc=0
 "$BANGER" doctor extra >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 64 ] || fail "extra argument: exit $rc"
 rc=0
-"$BANGER" doctor --bogus >/dev/null 2>&1 || rc=$?
+"$BANGER" doctor --bogus >/dev/null 2>"$t/err" || rc=$?
 [ "$rc" -eq 64 ] || fail "unknown option: exit $rc"
+grep -qx "banger: doctor: unknown or incomplete option '--bogus'; see 'banger doctor --help'" "$t/err" ||
+	{ cat "$t/err"; fail "unknown option message"; }
 "$BANGER" doctor --help | grep -q '^Usage: banger doctor' || fail "help"
+
+# A relative --status-dir is made absolute, as every command does (the disk
+# driver refused it: a false disk-strategy error).
+(cd "$t" && "$BANGER" doctor --json --state "$t/state" --status-dir status >"$t/rel.json" 2>&1) || true
+"$PY" - "$t/rel.json" "$t/status" <<'PYEOF' || { cat "$t/rel.json"; fail "relative status dir"; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["status_dir"] == sys.argv[2], d["status_dir"]
+ds = [c for c in d["checks"] if c["name"] == "disk-strategy"][0]
+assert "unavailable" not in ds["message"], ds
+PYEOF
+
+# A state that is a bare git repository: host.yaml read from its branch tip,
+# as plan reads it (it was read as a folder: defaults, bridge banger0).
+if command -v git >/dev/null; then
+	git init -q -b main "$t/wt"
+	printf 'bridge:\n  name: bgrdocgit0\n' >"$t/wt/host.yaml"
+	git -C "$t/wt" add host.yaml
+	git -C "$t/wt" -c user.name=t -c user.email=t@example.invalid commit -q -m one
+	git clone -q --bare "$t/wt" "$t/bare.git"
+	"$BANGER" doctor --state "$t/bare.git" --status-dir "$t/status" >"$t/git-out" 2>&1 || true
+	grep -q "bgrdocgit0" "$t/git-out" || { cat "$t/git-out"; fail "a git state's host.yaml not read"; }
+fi
 exit 0
