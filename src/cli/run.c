@@ -23,6 +23,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/sha256.h"
 #include "util/strv.h"
 
 int
@@ -287,18 +288,36 @@ cli_status_dir(const struct cli_common *common, const struct source *src, char *
 }
 
 /*
+ * The folder, under STATUS_DIR/source-files, of what the file syncs of
+ * commit name under the tree's folder subdir: COMMIT for the root of the
+ * tree, COMMIT-PATHHASH (the first 16 hex digits of the SHA-256 of subdir)
+ * for a folder of it, so that a run with another source.path never takes
+ * the files another path wrote.  Caller frees.
+ */
+static char *
+sync_files_name(const char *commit, const char *subdir)
+{
+	char hex[SHA256_HEX_SIZE];
+
+	if (!subdir || !*subdir)
+		return xstrdup(commit);
+	sha256_hex_buf(subdir, strlen(subdir), hex);
+	return xasprintf("%s-%.16s", commit, hex);
+}
+
+/*
  * File syncs whose host paths are relative name files of the commit, as the
  * declarations do, never of a work tree: what they name is written once
- * per commit to STATUS_DIR/source-files/COMMIT/ (through a temporary folder
- * renamed when whole; the folders of other commits are removed), and the
- * copies are made from there.
+ * per commit and source path to STATUS_DIR/source-files/NAME/ (NAME from
+ * sync_files_name(); through a temporary folder renamed when whole), and
+ * the copies are made from there.  Every other folder there is removed.
  */
 static int
 checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const char *commit,
 		    struct error **err)
 {
 	_cleanup_strv_free_ char **paths = NULL;
-	_cleanup_free_ char *base = NULL, *dest = NULL, *tmp = NULL;
+	_cleanup_free_ char *base = NULL, *name = NULL, *dest = NULL, *tmp = NULL;
 	DIR *d;
 	struct dirent *de;
 	int ret;
@@ -313,7 +332,8 @@ checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const
 	if (!paths || !commit)
 		return 0;
 	base = xasprintf("%s/source-files", r->status_dir);
-	dest = xasprintf("%s/%s", base, commit);
+	name = sync_files_name(commit, o->subdir);
+	dest = xasprintf("%s/%s", base, name);
 	ret = mkdir_p(base, 0700);
 	if (ret < 0)
 		return error_set(err, ret, "create '%s': %s", base, strerror(-ret));
@@ -332,13 +352,13 @@ checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const
 			return ret;
 		}
 	}
-	/* Other commits' folders (and a run's unfinished one) go. */
+	/* Other commits' and paths' folders (and a run's unfinished one) go. */
 	d = opendir(base);
 	while (d && (de = readdir(d))) {
 		_cleanup_free_ char *p = NULL;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, commit) == 0)
+		    strcmp(de->d_name, name) == 0)
 			continue;
 		p = xasprintf("%s/%s", base, de->d_name);
 		(void)disk_rm_rf(p, NULL);

@@ -185,4 +185,27 @@ has_err "an entry named '../../evil' in the commit"
 [ -z "$(find "$T/status" -name evil)" ] || fail "a crafted entry was written: $(find "$T/status" -name evil)"
 [ ! -e "$T/status/source-files/$c6" ] || fail "a refused commit's folder was kept"
 
+# 8. source.path: what a file sync names is read under this run's path,
+# never from the folder a run with another path wrote for the same commit.
+git init -q --bare -b main "$T/paths.git"
+git init -q -b main "$T/pwt"
+cd "$T/pwt"
+for p in a b; do
+	mkdir -p $p/images $p/vms $p/filesyncs $p/files
+	printf 'kernel: /img/vmlinux\nrootfs: /img/rootfs.ext4\n' >$p/images/base.yaml
+	printf 'image: base\nfilesyncs: [motd]\n' >$p/vms/web.yaml
+	printf 'entries:\n  - host: files/motd\n    guest: /etc/motd\n' >$p/filesyncs/motd.yaml
+	echo "motd of $p" >$p/files/motd
+done
+git add -A && git commit -q -m paths && git push -q "$T/paths.git" main
+S=$T/status-paths
+export BANGER_FAKE_HOST=$T/fakehost-paths
+printf 'source:\n  git: file://%s/paths.git\n  path: a\n' "$T" >"$T/etc/host.yaml"
+run 0 reconcile --state "$T/etc" --status-dir "$S"
+[ "$(cat "$S"/source-files/*/files/motd)" = "motd of a" ] || fail "path a: $(cat "$S"/source-files/*/files/motd)"
+printf 'source:\n  git: file://%s/paths.git\n  path: b\n' "$T" >"$T/etc/host.yaml"
+run 0 reconcile --state "$T/etc" --status-dir "$S"
+[ "$(ls -A "$S/source-files" | wc -l)" = 1 ] || fail "path b: $(ls -A "$S/source-files")"
+[ "$(cat "$S"/source-files/*/files/motd)" = "motd of b" ] || fail "path b: $(cat "$S"/source-files/*/files/motd)"
+
 echo "gitops: ok"
