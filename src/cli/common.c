@@ -79,7 +79,7 @@ cli_common_help(FILE *f, bool json)
 void
 cli_source_help(FILE *f)
 {
-	fputs("      --worktree         when the state is a git repository, read its work tree\n"
+	fputs("      --worktree         when the state is a git work tree, read its files\n"
 	      "                         (uncommitted edits included) instead of its branch tip\n"
 	      "      --allow-rewind     accept a branch tip that does not descend from the\n"
 	      "                         commit last applied (a force push)\n",

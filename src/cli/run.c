@@ -40,15 +40,21 @@ cli_parse_seconds(const char *s, int *ret_ms)
 	return 0;
 }
 
-/* The repository to read, or NULL: a plain directory (or --worktree). */
+/*
+ * The repository to read, or NULL: a plain directory without a source
+ * block, or the work tree of the state (--worktree).  --worktree changes
+ * nothing for a state that is no repository: its source block is followed.
+ */
 static const char *
 git_url(const struct cli_common *common, const struct spec *local)
 {
-	if (common->worktree)
+	bool repo = source_git_is_repository(common->state_dir);
+
+	if (common->worktree && repo)
 		return NULL;
 	if (local->host.source_git)
 		return local->host.source_git;
-	return source_git_is_repository(common->state_dir) ? common->state_dir : NULL;
+	return repo ? common->state_dir : NULL;
 }
 
 /*
@@ -129,10 +135,16 @@ cli_source_read(const struct cli_common *common, struct source **ret, struct err
 
 	if (repo && !common->worktree)
 		return source_git_read(&o, ret, NULL, err);
-	if (repo)
+	if (repo) {
+		/* A bare repository's folder is no declarations: read as one,
+		 * it would declare nothing and every VM would be deleted. */
+		r = source_git_check_work_tree(common->state_dir, err);
+		if (r < 0)
+			return r;
 		fprintf(stderr, "banger: note: reading the work tree of '%s', uncommitted edits "
 				"included (--worktree)\n",
 			common->state_dir);
+	}
 	return source_dir_read(common->state_dir, ret, err);
 }
 

@@ -64,11 +64,13 @@
 	X(git_repository_free) \
 	X(git_repository_index) \
 	X(git_repository_init) \
+	X(git_repository_is_bare) \
 	X(git_repository_odb) \
 	X(git_repository_open_bare) \
 	X(git_repository_open_ext) \
 	X(git_repository_set_head) \
 	X(git_repository_set_head_detached) \
+	X(git_repository_workdir) \
 	X(git_tree_entry_byindex) \
 	X(git_tree_entry_bypath) \
 	X(git_tree_entry_filemode) \

@@ -53,6 +53,14 @@ void source_git_info_done(struct source_git_info *i);
 bool source_git_is_repository(const char *path);
 
 /*
+ * Check that the repository path (source_git_is_repository()) is the top of
+ * a work tree, as --worktree reads it: -EINVAL when it is a bare repository
+ * or the git folder of a work tree elsewhere, -EIO when libgit2 cannot be
+ * loaded or the repository not opened.
+ */
+int source_git_check_work_tree(const char *path, struct error **err);
+
+/*
  * Fetch o->url into o->cache_dir, accept its branch tip (fast-forward only,
  * unless o->allow_rewind), and read the declaration files of that commit's
  * tree, under o->subdir, with the same rules as source_dir_read().  Fails

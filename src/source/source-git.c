@@ -70,6 +70,34 @@ source_git_is_repository(const char *path)
 	return repository_opens(path);
 }
 
+int
+source_git_check_work_tree(const char *path, struct error **err)
+{
+	_cleanup_(libgit2_shutdownp) int init = git_dl_init();
+	_cleanup_(git_repository_freep) git_repository *repo = NULL;
+	_cleanup_free_ char *real = NULL, *real_wd = NULL;
+	const char *wd;
+
+	if (init < 0)
+		return error_set(err, -EIO, "libgit2: %s",
+				 git_dl_error() ? git_dl_error() : "cannot be started");
+	if (sym_git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return error_set(err, -EIO, "'%s': %s", path, git_msg());
+	wd = sym_git_repository_is_bare(repo) ? NULL : sym_git_repository_workdir(repo);
+	if (!wd)
+		return error_set(err, -EINVAL,
+				 "'%s' is a bare repository: it has no work tree to read (--worktree)",
+				 path);
+	real = realpath(path, NULL);
+	real_wd = realpath(wd, NULL);
+	if (!real || !real_wd || strcmp(real, real_wd) != 0)
+		return error_set(err, -EINVAL,
+				 "'%s' is the git folder of the work tree '%s': give that folder "
+				 "(--worktree)",
+				 path, wd);
+	return 0;
+}
+
 static bool
 branch_name_ok(const char *b)
 {

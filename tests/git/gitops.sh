@@ -208,4 +208,14 @@ run 0 reconcile --state "$T/etc" --status-dir "$S"
 [ "$(ls -A "$S/source-files" | wc -l)" = 1 ] || fail "path b: $(ls -A "$S/source-files")"
 [ "$(cat "$S"/source-files/*/files/motd)" = "motd of b" ] || fail "path b: $(cat "$S"/source-files/*/files/motd)"
 
+# 9. --worktree applies to a state that is a work tree only: on a plain
+# folder the source block is followed as without it; a bare repository has
+# no work tree, an error.  Neither plans to delete anything.
+run 0 reconcile --state "$T/etc" --status-dir "$S" --worktree
+has "Nothing to do"
+[ -e "$S/vms/web.yaml" ] || fail "--worktree on a plain folder deleted web"
+run 1 plan --state "$T/paths.git" --status-dir "$S" --worktree
+has_err "'$T/paths.git' is a bare repository: it has no work tree to read (--worktree)"
+[ ! -s "$T/out" ] || fail "plan printed a plan for a bare repository's work tree: $(cat "$T/out")"
+
 echo "gitops: ok"
