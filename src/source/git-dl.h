@@ -52,9 +52,11 @@
 	X(git_reference_name_is_valid) \
 	X(git_reference_name_to_id) \
 	X(git_reference_peel) \
+	X(git_reference_remove) \
 	X(git_reference_symbolic_target) \
 	X(git_reference_type) \
 	X(git_remote_create) \
+	X(git_remote_create_anonymous) \
 	X(git_remote_create_with_fetchspec) \
 	X(git_remote_fetch) \
 	X(git_remote_free) \

@@ -4,8 +4,9 @@
  * tree, so a half-finished edit is never applied.  The repository (a local
  * path, file://, https or ssh URL) is fetched into a bare cache repository
  * under the status directory; the commit last accepted is kept there as
- * refs/banger/applied/URLHASH/BRANCH, and a new tip is accepted only when it
- * descends from it (fast-forward) unless rewinding is allowed.
+ * refs/banger/accepted/KEY (KEY a hash of the repository and branch), and a
+ * new tip is accepted only when it descends from it (fast-forward) unless
+ * rewinding is allowed.
  */
 #pragma once
 
@@ -16,13 +17,19 @@
 
 /* The refs, inside the cache repository, of the commit last accepted, one
  * per repository and branch: source_git_applied_ref(). */
+#define SOURCE_GIT_ACCEPTED_REF "refs/banger/accepted/"
+/* The refs a fetch writes, one per repository and branch. */
+#define SOURCE_GIT_FETCHED_REF "refs/banger/fetched/"
+/* Where earlier versions kept the accepted commit: + branch, then
+ * + URLHASH/branch.  Read once, taken over into SOURCE_GIT_ACCEPTED_REF. */
 #define SOURCE_GIT_APPLIED_REF "refs/banger/applied/"
 
 /*
- * SOURCE_GIT_APPLIED_REF + the first 16 hex digits of the SHA-256 of url (a
- * local path made absolute first) + "/" + branch: another repository starts
- * afresh, its first tip accepted, instead of reading as a rewind of the last
- * one's.  Caller frees.
+ * SOURCE_GIT_ACCEPTED_REF + the first 32 hex digits of the SHA-256 of url (a
+ * local path made absolute first), a NUL and branch: another repository
+ * starts afresh, its first tip accepted, instead of reading as a rewind of
+ * the last one's; one component, so no branch's name can be in the way of
+ * another's.  Caller frees.
  */
 char *source_git_applied_ref(const char *url, const char *branch);
 

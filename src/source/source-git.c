@@ -5,11 +5,12 @@
  *
  * A read:
  *   1. open (or create) the bare cache repository in cache_dir;
- *   2. point its remote "origin" at the url and fetch the branch into
- *      refs/remotes/origin/BRANCH;
+ *   2. remove refs/banger/fetched/KEY (KEY: a hash of url and branch) and
+ *      fetch the branch from url into it, so that a branch the remote does
+ *      not have is never read from an earlier fetch;
  *   3. accept the fetched tip when it is the accepted commit, descends from
  *      it, or rewinding is allowed; otherwise keep the accepted commit;
- *   4. move refs/banger/applied/URLHASH/BRANCH to the accepted commit;
+ *   4. move refs/banger/accepted/KEY to the accepted commit;
  *   5. read host.yaml and the *.yaml of each top folder from its tree.
  * A failed fetch or a refused tip leaves the last accepted commit in force
  * and is returned as a warning; with no accepted commit at all it is an
@@ -157,33 +158,56 @@ credentials(git_credential **out, const char *url, const char *user_from_url,
 	return GIT_PASSTHROUGH;
 }
 
-/* Fetch branch from url into refs/remotes/origin/BRANCH; *ret_tip on success. */
+/*
+ * The name of what is kept per repository and branch: the first 32 hex
+ * digits of the SHA-256 of url (a local path made absolute first), a NUL
+ * and branch.  One component, so that no branch's ref is the folder of
+ * another's ("release" and "release/v2").
+ */
+static void
+source_key(const char *url, const char *branch, char ret[33])
+{
+	_cleanup_free_ char *real = strstr(url, "://") ? NULL : realpath(url, NULL);
+	const char *u = real ? real : url;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	char hex[SHA256_HEX_SIZE];
+	struct sha256_ctx c;
+
+	sha256_init(&c);
+	sha256_update(&c, u, strlen(u) + 1);
+	sha256_update(&c, branch, strlen(branch));
+	sha256_final(&c, digest);
+	sha256_hex(digest, hex);
+	memcpy(ret, hex, 32);
+	ret[32] = '\0';
+}
+
+/*
+ * Fetch branch from url into fetched_ref, removed first; *ret_tip on
+ * success.  A refspec whose source the remote lacks fetches nothing and
+ * succeeds, so the ref left by an earlier fetch would read as the tip.
+ * The remote is anonymous: nothing is written by a configured refspec.
+ * Objects stay, so the next fetch of the branch is incremental.
+ */
 static int
-fetch_tip(git_repository *repo, const char *url, const char *branch, git_oid *ret_tip,
-	  struct error **err)
+fetch_tip(git_repository *repo, const char *url, const char *branch, const char *fetched_ref,
+	  git_oid *ret_tip, struct error **err)
 {
 	_cleanup_(git_remote_freep) git_remote *remote = NULL;
-	_cleanup_free_ char *spec = NULL, *tracking = NULL;
+	_cleanup_free_ char *spec = NULL;
 	git_fetch_options fo;
 	char *refspecs[1];
 	git_strarray specs = { refspecs, 1 };
 	int gr;
 
-	if (sym_git_remote_lookup(&remote, repo, "origin") == 0) {
-		if (strcmp(sym_git_remote_url(remote) ? sym_git_remote_url(remote) : "", url) != 0) {
-			if (sym_git_remote_set_url(repo, "origin", url) < 0)
-				return error_set(err, -EIO, "set remote url: %s", git_msg());
-			sym_git_remote_free(TAKE_PTR(remote));
-			if (sym_git_remote_lookup(&remote, repo, "origin") < 0)
-				return error_set(err, -EIO, "remote: %s", git_msg());
-		}
-	} else if (sym_git_remote_create_with_fetchspec(&remote, repo, "origin", url,
-						     "+refs/heads/*:refs/remotes/origin/*") < 0) {
+	gr = sym_git_reference_remove(repo, fetched_ref);
+	if (gr < 0 && gr != GIT_ENOTFOUND)
+		return error_set(err, git_errno(gr), "remove '%s': %s", fetched_ref, git_msg());
+	if (sym_git_remote_create_anonymous(&remote, repo, url) < 0)
 		return error_set(err, -EIO, "remote '%s': %s", url, git_msg());
-	}
 
 	/* Forced: the tip is stored whatever it is; acceptance is decided below. */
-	spec = xasprintf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch);
+	spec = xasprintf("+refs/heads/%s:%s", branch, fetched_ref);
 	refspecs[0] = spec;
 	(void)sym_git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	fo.callbacks.credentials = credentials;
@@ -193,8 +217,7 @@ fetch_tip(git_repository *repo, const char *url, const char *branch, git_oid *re
 	if (gr < 0)
 		return error_set(err, git_errno(gr), "fetch '%s': %s", url, git_msg());
 
-	tracking = xasprintf("refs/remotes/origin/%s", branch);
-	if (sym_git_reference_name_to_id(ret_tip, repo, tracking) < 0)
+	if (sym_git_reference_name_to_id(ret_tip, repo, fetched_ref) < 0)
 		return error_set(err, -ENOENT, "fetch '%s': no branch '%s' there", url, branch);
 	return 0;
 }
@@ -202,45 +225,71 @@ fetch_tip(git_repository *repo, const char *url, const char *branch, git_oid *re
 char *
 source_git_applied_ref(const char *url, const char *branch)
 {
+	char key[33];
+
+	source_key(url, branch, key);
+	return xasprintf(SOURCE_GIT_ACCEPTED_REF "%s", key);
+}
+
+static char *
+fetched_ref_name(const char *url, const char *branch)
+{
+	char key[33];
+
+	source_key(url, branch, key);
+	return xasprintf(SOURCE_GIT_FETCHED_REF "%s", key);
+}
+
+/*
+ * The ref of the version before, SOURCE_GIT_APPLIED_REF + the first 16 hex
+ * digits of the SHA-256 of url + "/" + branch: a branch whose name had
+ * another's as a prefix could not be recorded there.
+ */
+static char *
+applied_ref_per_url(const char *url, const char *branch)
+{
 	_cleanup_free_ char *real = strstr(url, "://") ? NULL : realpath(url, NULL);
 	const char *key = real ? real : url;
-	uint8_t digest[SHA256_DIGEST_SIZE];
 	char hex[SHA256_HEX_SIZE];
-	struct sha256_ctx c;
 
-	sha256_init(&c);
-	sha256_update(&c, key, strlen(key));
-	sha256_final(&c, digest);
-	sha256_hex(digest, hex);
+	sha256_hex_buf(key, strlen(key), hex);
 	return xasprintf(SOURCE_GIT_APPLIED_REF "%.16s/%s", hex, branch);
 }
 
 /*
- * The ref of earlier versions, SOURCE_GIT_APPLIED_REF + branch, taken over
- * as applied_ref when it came from url: the cache's remote is still url
- * and the commit is the branch's last fetched tip or one before it (an
- * earlier version set the remote to a new url before fetching, so a commit
- * of the old repository may sit under it).  An upgrade keeps the commit
- * accepted, and so the check against a rewind.
+ * The accepted commit as earlier versions recorded it, taken over as
+ * applied_ref when that is missing, so that an upgrade keeps the commit
+ * accepted, and so the check against a rewind:
+ *   - applied_ref_per_url(): of url and branch, taken as it is;
+ *   - SOURCE_GIT_APPLIED_REF + branch, of the versions before that, when it
+ *     came from url: the cache's remote "origin" is still url and the
+ *     commit is the branch's last fetched tip (refs/remotes/origin/BRANCH)
+ *     or one before it (those versions set the remote to a new url before
+ *     fetching, so a commit of the old repository may sit under it).
  */
 static void
 applied_ref_take_over(git_repository *repo, const char *url, const char *branch,
 		      const char *applied_ref)
 {
 	_cleanup_(git_remote_freep) git_remote *remote = NULL;
+	_cleanup_free_ char *per_url = applied_ref_per_url(url, branch);
 	_cleanup_free_ char *legacy = xasprintf(SOURCE_GIT_APPLIED_REF "%s", branch);
 	_cleanup_free_ char *tracking = xasprintf("refs/remotes/origin/%s", branch);
 	git_reference *ref = NULL;
 	git_oid id, tip;
 
-	if (sym_git_reference_name_to_id(&id, repo, applied_ref) == 0 ||
-	    sym_git_reference_name_to_id(&id, repo, legacy) < 0 ||
-	    sym_git_remote_lookup(&remote, repo, "origin") < 0 || !sym_git_remote_url(remote) ||
-	    strcmp(sym_git_remote_url(remote), url) != 0 ||
-	    sym_git_reference_name_to_id(&tip, repo, tracking) < 0)
+	if (sym_git_reference_name_to_id(&id, repo, applied_ref) == 0)
 		return;
-	if (!sym_git_oid_equal(&id, &tip) && sym_git_graph_descendant_of(repo, &tip, &id) != 1)
-		return;
+	if (sym_git_reference_name_to_id(&id, repo, per_url) < 0) {
+		if (sym_git_reference_name_to_id(&id, repo, legacy) < 0 ||
+		    sym_git_remote_lookup(&remote, repo, "origin") < 0 ||
+		    !sym_git_remote_url(remote) || strcmp(sym_git_remote_url(remote), url) != 0 ||
+		    sym_git_reference_name_to_id(&tip, repo, tracking) < 0)
+			return;
+		if (!sym_git_oid_equal(&id, &tip) &&
+		    sym_git_graph_descendant_of(repo, &tip, &id) != 1)
+			return;
+	}
 	if (sym_git_reference_create(&ref, repo, applied_ref, &id, 0, "banger: per repository") == 0)
 		sym_git_reference_free(ref);
 }
@@ -498,7 +547,7 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 	_cleanup_(libgit2_shutdownp) int init = git_dl_init();
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 	_cleanup_(source_freep) struct source *s = NULL;
-	_cleanup_free_ char *branch = NULL, *applied_ref = NULL;
+	_cleanup_free_ char *branch = NULL, *applied_ref = NULL, *fetched_ref = NULL;
 	struct source_git_info info = { 0 };
 	git_oid tip, use;
 	char hex[GIT_OID_HEXSZ + 1];
@@ -516,12 +565,13 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 	if (!o->cache_dir)
 		return read_in_place(o, branch, ret, ret_info, err);
 	applied_ref = source_git_applied_ref(o->url, branch);
+	fetched_ref = fetched_ref_name(o->url, branch);
 	r = cache_open(o->cache_dir, &repo, err);
 	if (r < 0)
 		return r;
 	applied_ref_take_over(repo, o->url, branch, applied_ref);
 
-	r = fetch_tip(repo, o->url, branch, &tip, &info.warning);
+	r = fetch_tip(repo, o->url, branch, fetched_ref, &tip, &info.warning);
 	if (r >= 0) {
 		have_tip = true;
 		sym_git_oid_tostr(hex, sizeof(hex), &tip);

@@ -218,4 +218,29 @@ run 1 plan --state "$T/paths.git" --status-dir "$S" --worktree
 has_err "'$T/paths.git' is a bare repository: it has no work tree to read (--worktree)"
 [ ! -s "$T/out" ] || fail "plan printed a plan for a bare repository's work tree: $(cat "$T/out")"
 
+# 10. A branch the remote lacks is never read from an earlier fetch:
+# another repository's is an error, the same repository's a failed fetch
+# (the last accepted commit, exit 2).
+git init -q --bare -b master "$T/master.git"
+git -C "$T/pwt" push -q "$T/master.git" main:master
+printf 'source:\n  git: file://%s/master.git\n  branch: main\n  path: b\n' "$T" >"$T/etc/host.yaml"
+run 1 reconcile --state "$T/etc" --status-dir "$S"
+has_err "fetch 'file://$T/master.git': no branch 'main' there"
+[ -e "$S/vms/web.yaml" ] || fail "a missing branch deleted web"
+printf 'source:\n  git: file://%s/paths.git\n  branch: main\n  path: b\n' "$T" >"$T/etc/host.yaml"
+git -C "$T/paths.git" branch -m main trunk
+run 2 reconcile --state "$T/etc" --status-dir "$S"
+has_err "no branch 'main' there"
+has "(the last one fetched)"
+# A branch named with another's as a prefix, and back.
+git -C "$T/paths.git" branch -m trunk release
+printf 'source:\n  git: file://%s/paths.git\n  branch: release\n  path: b\n' "$T" >"$T/etc/host.yaml"
+run 0 reconcile --state "$T/etc" --status-dir "$S"
+tip=$(git -C "$T/paths.git" rev-parse release)
+git -C "$T/paths.git" update-ref -d refs/heads/release
+git -C "$T/paths.git" update-ref refs/heads/release/v2 "$tip"
+printf 'source:\n  git: file://%s/paths.git\n  branch: release/v2\n  path: b\n' "$T" >"$T/etc/host.yaml"
+run 0 reconcile --state "$T/etc" --status-dir "$S"
+has "(the tip)"
+
 echo "gitops: ok"

@@ -16,6 +16,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/sha256.h"
 
 static char tmpdir[64];
 
@@ -507,6 +508,149 @@ START_TEST(test_switch_repository)
 }
 END_TEST
 
+/* Delete branch from repo. */
+static void
+delete_branch(git_repository *repo, const char *branch)
+{
+	_cleanup_free_ char *name = xasprintf("refs/heads/%s", branch);
+	git_reference *r = NULL;
+
+	ck_assert_int_eq(git_reference_lookup(&r, repo, name), 0);
+	ck_assert_int_eq(git_reference_delete(r), 0);
+	git_reference_free(r);
+}
+
+/*
+ * A branch the remote does not have is never read from an earlier fetch:
+ * another repository's missing branch is an error (not the last one's tip),
+ * the same repository's is a failed fetch (the accepted commit, a warning).
+ */
+START_TEST(test_missing_branch_not_stale)
+{
+	git_repository *a = make_bare("a.git"), *b = make_bare("b.git");
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+	git_oid ida;
+	char ha[GIT_OID_HEXSZ + 1];
+
+	commit_files(a, "main", v1, false, &ida);
+	git_oid_tostr(ha, sizeof(ha), &ida);
+	commit_files(b, "master", v2, false, NULL);
+	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
+	ck_assert_str_eq(info.commit, ha);
+	s = source_free(s);
+	source_git_info_done(&info);
+
+	ck_assert_int_eq(read_src("b.git", "main", false, &s, &info, &err), -ENOENT);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err->msg, "no branch 'main' there"));
+	error_free(TAKE_PTR(err));
+	source_git_info_done(&info);
+
+	/* main renamed on a: the fetch fails, the accepted commit stays. */
+	commit_files(a, "trunk", v2, false, NULL);
+	delete_branch(a, "main");
+	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_nonnull(info.warning);
+	ck_assert_ptr_nonnull(strstr(info.warning->msg, "no branch 'main' there"));
+	ck_assert_ptr_null(info.tip);
+	ck_assert_str_eq(info.commit, ha);
+	s = source_free(s);
+	source_git_info_done(&info);
+	git_repository_free(a);
+	git_repository_free(b);
+}
+END_TEST
+
+/*
+ * A branch whose name has another's as a prefix ("release", then
+ * "release/v2", then back): each is fetched and accepted, nothing of the
+ * other's stands in the way.
+ */
+START_TEST(test_branch_name_prefix)
+{
+	git_repository *repo = make_bare("r.git");
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+	git_oid id1, id2, id3;
+	char h2[GIT_OID_HEXSZ + 1], h3[GIT_OID_HEXSZ + 1];
+
+	commit_files(repo, "release", v1, false, &id1);
+	ck_assert_int_eq(read_src("r.git", "release", false, &s, &info, &err), 0);
+	s = source_free(s);
+	source_git_info_done(&info);
+
+	delete_branch(repo, "release");
+	commit_files(repo, "release/v2", v2, false, &id2);
+	git_oid_tostr(h2, sizeof(h2), &id2);
+	ck_assert_int_eq(read_src("r.git", "release/v2", false, &s, &info, &err), 0);
+	ck_assert_msg(err == NULL, "%s", err ? err->msg : "");
+	ck_assert_ptr_null(info.warning);
+	ck_assert_str_eq(info.commit, h2);
+	s = source_free(s);
+	source_git_info_done(&info);
+
+	delete_branch(repo, "release/v2");
+	commit_files(repo, "release", v1, true, &id3);
+	git_oid_tostr(h3, sizeof(h3), &id3);
+	ck_assert_int_eq(read_src("r.git", "release", true, &s, &info, &err), 0);
+	ck_assert_msg(err == NULL, "%s", err ? err->msg : "");
+	ck_assert_str_eq(info.commit, h3);
+	s = source_free(s);
+	source_git_info_done(&info);
+	git_repository_free(repo);
+}
+END_TEST
+
+/*
+ * The previous version kept the accepted commit of url and branch as
+ * refs/banger/applied/URLHASH/BRANCH: taken over, so a rewind after an
+ * upgrade is still refused.
+ */
+START_TEST(test_take_over_per_url_ref)
+{
+	git_repository *a = make_bare("a.git"), *c = NULL;
+	_cleanup_free_ char *url = xasprintf("%s/a.git", tmpdir);
+	_cleanup_free_ char *cache = xasprintf("%s/status/source", tmpdir);
+	_cleanup_free_ char *ref = source_git_applied_ref(url, "main");
+	_cleanup_free_ char *real = realpath(url, NULL), *old = NULL;
+	struct source *s = NULL;
+	struct source_git_info info = { 0 };
+	struct error *err = NULL;
+	git_reference *r = NULL;
+	git_oid ida, ida2;
+	char ha[GIT_OID_HEXSZ + 1], hex[SHA256_HEX_SIZE];
+
+	commit_files(a, "main", v1, false, &ida);
+	git_oid_tostr(ha, sizeof(ha), &ida);
+	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
+	s = source_free(s);
+	source_git_info_done(&info);
+
+	ck_assert_ptr_nonnull(real);
+	sha256_hex_buf(real, strlen(real), hex);
+	old = xasprintf(SOURCE_GIT_APPLIED_REF "%.16s/main", hex);
+	ck_assert_int_eq(git_repository_open_bare(&c, cache), 0);
+	ck_assert_int_eq(git_reference_lookup(&r, c, ref), 0);
+	ck_assert_int_eq(git_reference_delete(r), 0);
+	git_reference_free(r);
+	ck_assert_int_eq(git_reference_create(&r, c, old, &ida, 1, "t"), 0);
+	git_reference_free(r);
+	git_repository_free(c);
+
+	commit_files(a, "main", v2, true, &ida2);	/* an orphan: a rewind */
+	ck_assert_int_eq(read_src("a.git", "main", false, &s, &info, &err), 0);
+	ck_assert_ptr_nonnull(info.warning);
+	ck_assert_str_eq(info.commit, ha);
+	s = source_free(s);
+	source_git_info_done(&info);
+	git_repository_free(a);
+}
+END_TEST
+
 /* The same tree as a commit and as a directory: the same files, read errors
  * and unread list from both sources. */
 static const struct tfile odd[] = {
@@ -597,6 +741,9 @@ source_git_suite(void)
 	tcase_add_test(tc, test_in_place_and_dry_run);
 	tcase_add_test(tc, test_dir_and_git_agree);
 	tcase_add_test(tc, test_switch_repository);
+	tcase_add_test(tc, test_missing_branch_not_stale);
+	tcase_add_test(tc, test_branch_name_prefix);
+	tcase_add_test(tc, test_take_over_per_url_ref);
 	suite_add_tcase(s, tc);
 	return s;
 }
