@@ -317,12 +317,35 @@ sync_files_name(const char *commit, const char *subdir)
 	return xasprintf("%s-%.16s", commit, hex);
 }
 
+/* Remove what base (STATUS_DIR/source-files) holds but the folder keep
+ * (NULL: all of it): other commits' and paths' folders, a run's unfinished
+ * one. */
+static void
+sync_files_prune(const char *base, const char *keep)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (keep && strcmp(de->d_name, keep) == 0))
+			continue;
+		p = xasprintf("%s/%s", base, de->d_name);
+		(void)disk_rm_rf(p, NULL);
+	}
+	if (d)
+		closedir(d);
+}
+
 /*
  * File syncs whose host paths are relative name files of the commit, as the
  * declarations do, never of a work tree: what they name is written once
  * per commit and source path to STATUS_DIR/source-files/NAME/ (NAME from
  * sync_files_name(); through a temporary folder renamed when whole), and
- * the copies are made from there.  Every other folder there is removed.
+ * the copies are made from there.  Every other folder there is removed,
+ * all of them when no file sync names a relative path.
  */
 static int
 checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const char *commit,
@@ -330,8 +353,6 @@ checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const
 {
 	_cleanup_strv_free_ char **paths = NULL;
 	_cleanup_free_ char *base = NULL, *name = NULL, *dest = NULL, *tmp = NULL;
-	DIR *d;
-	struct dirent *de;
 	int ret;
 
 	for (size_t i = 0; i < r->spec->n_filesyncs; i++)
@@ -341,9 +362,13 @@ checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const
 			if (h[0] != '/' && h[0] != '~' && !strv_contains(paths, h))
 				paths = strv_append(paths, h);
 		}
-	if (!paths || !commit)
+	if (!commit)
 		return 0;
 	base = xasprintf("%s/source-files", r->status_dir);
+	if (!paths) {
+		sync_files_prune(base, NULL);
+		return 0;
+	}
 	name = sync_files_name(commit, o->subdir);
 	dest = xasprintf("%s/%s", base, name);
 	ret = mkdir_p(base, 0700);
@@ -364,19 +389,7 @@ checkout_sync_files(struct cli_run *r, const struct source_git_options *o, const
 			return ret;
 		}
 	}
-	/* Other commits' and paths' folders (and a run's unfinished one) go. */
-	d = opendir(base);
-	while (d && (de = readdir(d))) {
-		_cleanup_free_ char *p = NULL;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, name) == 0)
-			continue;
-		p = xasprintf("%s/%s", base, de->d_name);
-		(void)disk_rm_rf(p, NULL);
-	}
-	if (d)
-		closedir(d);
+	sync_files_prune(base, name);
 	free(r->spec->root);
 	r->spec->root = TAKE_PTR(dest);
 	return 0;

@@ -243,4 +243,14 @@ printf 'source:\n  git: file://%s/paths.git\n  branch: release/v2\n  path: b\n' 
 run 0 reconcile --state "$T/etc" --status-dir "$S"
 has "(the tip)"
 
+# 11. Once no file sync names a relative path, the folder of the commit
+# before is removed too.
+cd "$T/pwt"
+printf 'image: base\n' >b/vms/web.yaml
+git rm -q b/filesyncs/motd.yaml
+git commit -q -am "no file syncs" && git push -q "$T/paths.git" main:release/v2
+[ -n "$(ls -A "$S/source-files")" ] || fail "no folder to remove in $S/source-files"
+run 0 reconcile --state "$T/etc" --status-dir "$S"
+[ -z "$(ls -A "$S/source-files")" ] || fail "an old commit's files kept: $(ls -A "$S/source-files")"
+
 echo "gitops: ok"
