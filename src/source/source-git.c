@@ -127,24 +127,31 @@ cache_open(const char *cache_dir, git_repository **ret, struct error **err)
 	return 0;
 }
 
-/* The branch a local repository's HEAD names; NULL when detached or not local. */
-static char *
-local_head_branch(const char *url)
+/*
+ * The branch a local repository's HEAD names, in *ret (NULL when url is no
+ * local repository or HEAD names no branch); -EINVAL when HEAD is detached:
+ * no branch to read, and taking "main" for it would apply a commit no one
+ * chose.
+ */
+static int
+local_head_branch(const char *url, char **ret)
 {
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 	_cleanup_(git_reference_freep) git_reference *head = NULL;
 	const char *target;
 
+	*ret = NULL;
 	if (sym_git_repository_open_ext(&repo, url, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-		return NULL;
+		return 0;
 	if (sym_git_reference_lookup(&head, repo, "HEAD") < 0)
-		return NULL;
+		return 0;
 	if (sym_git_reference_type(head) != GIT_REFERENCE_SYMBOLIC)
-		return NULL;
+		return -EINVAL;
 	target = sym_git_reference_symbolic_target(head);
 	if (!target || strncmp(target, "refs/heads/", 11) != 0)
-		return NULL;
-	return xstrdup(target + 11);
+		return 0;
+	*ret = xstrdup(target + 11);
+	return 0;
 }
 
 static int
@@ -556,7 +563,13 @@ source_git_read(const struct source_git_options *o, struct source **ret,
 
 	if (init < 0)
 		return error_set(err, -EIO, "libgit2: %s", git_msg());
-	branch = o->branch ? xstrdup(o->branch) : local_head_branch(o->url);
+	if (o->branch)
+		branch = xstrdup(o->branch);
+	else if (local_head_branch(o->url, &branch) < 0)
+		return error_set(err, -EINVAL,
+				 "'%s': HEAD is detached, no branch to read: check out a branch "
+				 "(git switch BRANCH)",
+				 o->url);
 	if (!branch)
 		branch = xstrdup("main");
 	if (!branch_name_ok(branch))

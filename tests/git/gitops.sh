@@ -253,4 +253,12 @@ git commit -q -am "no file syncs" && git push -q "$T/paths.git" main:release/v2
 run 0 reconcile --state "$T/etc" --status-dir "$S"
 [ -z "$(ls -A "$S/source-files")" ] || fail "an old commit's files kept: $(ls -A "$S/source-files")"
 
+# 12. A work tree on a detached HEAD has no branch to read: an error that
+# says so, even where main exists.
+git -C "$T/wt" checkout -q --detach
+run 1 plan --state "$T/wt" --status-dir "$S"
+has_err "'$T/wt': HEAD is detached, no branch to read: check out a branch (git switch BRANCH)"
+git -C "$T/wt" checkout -q main
+run 0 validate --state "$T/wt"
+
 echo "gitops: ok"

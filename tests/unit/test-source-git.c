@@ -651,6 +651,30 @@ START_TEST(test_take_over_per_url_ref)
 }
 END_TEST
 
+/* A detached HEAD and no branch given: an error that says so, not "main". */
+START_TEST(test_detached_head)
+{
+	git_repository *repo = make_bare("r.git");
+	_cleanup_free_ char *url = xasprintf("%s/r.git", tmpdir);
+	struct source_git_options o = { .url = url };
+	struct source *s = NULL;
+	struct error *err = NULL;
+	git_oid id;
+
+	commit_files(repo, "main", v1, false, &id);
+	ck_assert_int_eq(git_repository_set_head_detached(repo, &id), 0);
+	ck_assert_int_eq(source_git_read(&o, &s, NULL, &err), -EINVAL);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err->msg, "HEAD is detached"));
+	error_free(TAKE_PTR(err));
+	ck_assert_int_eq(read_src("r.git", NULL, false, &s, NULL, &err), -EINVAL);
+	error_free(TAKE_PTR(err));
+	ck_assert_int_eq(read_src("r.git", "main", false, &s, NULL, &err), 0);
+	source_free(s);
+	git_repository_free(repo);
+}
+END_TEST
+
 /* The same tree as a commit and as a directory: the same files, read errors
  * and unread list from both sources. */
 static const struct tfile odd[] = {
@@ -744,6 +768,7 @@ source_git_suite(void)
 	tcase_add_test(tc, test_missing_branch_not_stale);
 	tcase_add_test(tc, test_branch_name_prefix);
 	tcase_add_test(tc, test_take_over_per_url_ref);
+	tcase_add_test(tc, test_detached_head);
 	suite_add_tcase(s, tc);
 	return s;
 }
