@@ -3,7 +3,10 @@
 # GitOps on the fake host: declarations from local bare repositories over
 # file://, a change, a force push (refused, then --allow-rewind), a broken
 # remote (last good commit kept, exit 2), a dirty work tree (ignored unless
-# --worktree), per-host selection, and a host.yaml source block.
+# --worktree), per-host selection, and a host.yaml source block; then
+# source.path's file-sync folders, --worktree on a plain folder and a bare
+# repository, a branch the remote lacks, a branch named with another's as
+# a prefix, file syncs gone, and a detached HEAD.
 set -eu
 : "${BANGER:?}"
 command -v git >/dev/null 2>&1 || { echo "skip: no git"; exit 77; }
