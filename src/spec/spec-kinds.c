@@ -1023,6 +1023,17 @@ in_banger_dir(const char *p)
 	return strncmp(p, "/banger", 7) == 0 && (p[7] == '\0' || p[7] == '/');
 }
 
+/* Whether a relative path names the folder it is relative to ("", ".",
+ * "./", ".//."): every component empty or ".". */
+static bool
+names_top(const char *p)
+{
+	for (; *p; p++)
+		if (*p != '/' && !(*p == '.' && (p[1] == '/' || p[1] == '\0')))
+			return false;
+	return true;
+}
+
 /* A guest folder: absolute, no '.', '..' or empty component, no trailing '/'. */
 static bool
 guest_dir_ok(const char *p)
@@ -1309,10 +1320,11 @@ parse_entry(struct vctx *c, const struct ynode *n, size_t idx, struct filesync_s
 				       "a host path (absolute, '~/...' or relative to the state directory)"))
 			ok = false;
 		else if (from_git && v->value[0] != '/' && v->value[0] != '~' &&
-			 has_dotdot(v->value)) {
+			 (has_dotdot(v->value) || names_top(v->value))) {
 			found_value(c, key, v,
-				    "a path inside the repository, without '..' (a relative path "
-				    "of a git source names a file of its commit)");
+				    "a path inside the repository, without '..', other than its top "
+				    "(a relative path of a git source names a file or folder of its "
+				    "commit)");
 			ok = false;
 		} else
 			host = xstrdup(v->value);

@@ -160,6 +160,19 @@ git rm -q filesyncs/up.yaml
 printf 'image: base\nmemory: 2G\nfilesyncs: [motd]\n' >vms/web.yaml
 git commit -q -am down && git push -q origin main
 run 0 reconcile --state "$T/fleet.git" --host-name alpha
+# Nor its top ('.'): the VM that lists it is held, the others applied (the
+# run failed as a whole, exit 1, when the copy of the files refused it).
+printf 'entries:\n  - host: .\n    guest: /etc/all\n' >filesyncs/all.yaml
+printf 'image: base\nmemory: 2G\nfilesyncs: [motd, all]\n' >vms/web.yaml
+printf 'image: base\n' >vms/side.yaml
+git add -A && git commit -q -m top && git push -q origin main
+run 2 reconcile --state "$T/fleet.git" --host-name alpha
+has "filesyncs/all.yaml:2:11: entries[0].host: found '.', expected a path inside the repository, without '..', other than its top"
+has "create side"
+git rm -q filesyncs/all.yaml vms/side.yaml
+printf 'image: base\nmemory: 2G\nfilesyncs: [motd]\n' >vms/web.yaml
+git commit -q -am untop && git push -q origin main
+run 0 reconcile --state "$T/fleet.git" --host-name alpha
 
 # banger start reads what its reconcile reads: a VM declared in the work tree
 # only is unknown at the tip, and started with --worktree.

@@ -600,6 +600,9 @@ START_TEST(test_filesync_git_dotdot)
 	const char *const files[] = { "filesyncs/up.yaml",
 				      "entries:\n  - host: files/../../x\n    guest: /x\n"
 				      "  - host: /abs/../x\n    guest: /y\n",
+				      "filesyncs/top.yaml",
+				      "entries:\n  - host: ./\n    guest: /z\n"
+				      "  - host: ./files\n    guest: /w\n",
 				      NULL };
 	_cleanup_(source_freep) struct source *src = make_source("/state", files);
 	_cleanup_(spec_freep) struct spec *dir = NULL, *git = NULL;
@@ -610,9 +613,16 @@ START_TEST(test_filesync_git_dotdot)
 	src->commit = xstrdup("0123456789abcdef0123456789abcdef01234567");
 	ck_assert_int_eq(spec_load(src, &git, NULL), 0);
 	text = diags_text(git);
-	ck_assert_str_eq(text, "filesyncs/up.yaml:2:11: entries[0].host: found 'files/../../x', "
-			       "expected a path inside the repository, without '..' (a relative "
-			       "path of a git source names a file of its commit)\n");
+	/* Nor name its top: the run that copies the files would fail (for
+	 * every VM, not only this file sync's). */
+	ck_assert_str_eq(text, "filesyncs/top.yaml:2:11: entries[0].host: found './', "
+			       "expected a path inside the repository, without '..', other than "
+			       "its top (a relative path of a git source names a file or folder "
+			       "of its commit)\n"
+			       "filesyncs/up.yaml:2:11: entries[0].host: found 'files/../../x', "
+			       "expected a path inside the repository, without '..', other than "
+			       "its top (a relative path of a git source names a file or folder "
+			       "of its commit)\n");
 	ck_assert_uint_eq(git->n_filesyncs, 0);
 }
 END_TEST
