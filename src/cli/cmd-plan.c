@@ -132,7 +132,7 @@ cli_plan(int argc, char **argv)
 		fputs(text, stdout);
 	}
 	ret = p->refused		 ? EXIT_FAILED
-	      : strv_length(p->held) || cli_source_warn(&run) ? EXIT_PARTIAL
+	      : strv_length(p->held) || run.spec->n_diags || cli_source_warn(&run) ? EXIT_PARTIAL
 							      : EXIT_CONVERGED;
 	cli_run_done(&run);
 	return ret;

@@ -148,7 +148,7 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 	int lock_ms = 30000, stop_ms = 0, boot_ms = 0, c, r, ret;
 	unsigned jobs = 0;
 	size_t n_held;
-	bool partial_source;
+	bool partial_source, broken;
 
 	cli_common_init(&common);
 	optind = 0;
@@ -244,7 +244,10 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 		cli_run_done(&run);
 		return r == -EBUSY ? EXIT_LOCKED : EXIT_FAILED;
 	}
+	/* A declaration that does not validate and holds no VM (a file name
+	 * that is no DNS label) still makes the run partial. */
 	n_held = strv_length(p->held);
+	broken = run.spec->n_diags > 0;
 	/* A failed fetch or a refused rewind: the last accepted commit is
 	 * applied, and the run is partial. */
 	partial_source = cli_source_warn(&run);
@@ -274,7 +277,7 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 		 * a failure, as plan says, so that a timer's unit is marked
 		 * failed (exit 2 is not). */
 		return p->refused		   ? EXIT_FAILED
-		       : n_held || partial_source ? EXIT_PARTIAL
+		       : n_held || broken || partial_source ? EXIT_PARTIAL
 						  : EXIT_CONVERGED;
 	}
 
@@ -358,7 +361,7 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 		ret = EXIT_FAILED;
 	} else if (res.n_failed && !res.n_ok && !p->n_unchanged)
 		ret = EXIT_FAILED;
-	else if (res.n_failed || n_held || partial_source)
+	else if (res.n_failed || n_held || broken || partial_source)
 		ret = EXIT_PARTIAL;
 	else
 		ret = EXIT_CONVERGED;

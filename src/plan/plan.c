@@ -1043,7 +1043,8 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Whether file ("vms/web.yml", "vms/old/web.yaml") is an unread file of VM name. */
+/* Whether file ("vms/web.yml", "vms/old/web.yaml", "vms/Web.yaml") is an
+ * unread or misnamed file of VM name. */
 static bool
 diag_names_vm_file(const char *file, const char *name)
 {
@@ -1053,7 +1054,7 @@ diag_names_vm_file(const char *file, const char *name)
 	if (!file || strncmp(file, "vms/", 4) != 0)
 		return false;
 	base = strrchr(file, '/') + 1;
-	if (strncmp(base, name, n) != 0 || base[n] != '.')
+	if (strncasecmp(base, name, n) != 0 || base[n] != '.')
 		return false;
 	ext = base + n;
 	return strcasecmp(ext, ".yml") == 0 || strcasecmp(ext, ".yaml") == 0;

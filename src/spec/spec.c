@@ -998,6 +998,9 @@ finish_vms(struct loader *l)
 			s->held_vms = strv_append(s->held_vms, w->vm.name);
 			continue;
 		}
+		/* Held already for another file (vms/Web.yaml beside web.yaml). */
+		if (strv_contains(s->held_vms, w->vm.name))
+			continue;
 		vm_generation(&w->vm, spec_find_image(s, w->vm.image));
 		s->vms = xrealloc(s->vms, (s->n_vms + 1) * sizeof(*s->vms));
 		s->vms[s->n_vms++] = w->vm;
@@ -1058,11 +1061,26 @@ handle_file(struct loader *l, const struct source_file *f, enum spec_kind pass)
 		return;
 	if (!name_is_dns_label(stem)) {
 		_cleanup_free_ char *q = quote_for_msg(stem, strlen(stem));
+		_cleanup_free_ char *lower = xstrdup(stem);
 
 		diag_add(&l->d, f->path, 1, 1,
 			 "found file name %s, expected a name that is a DNS label (1 to 63 of a-z, "
 			 "0-9 and '-', not starting or ending with '-')",
 			 q);
+		/* vms/Web.yaml is most likely web's, renamed by mistake: web is
+		 * held, never deleted for it (and an image's or file sync's
+		 * VMs likewise). */
+		for (char *c = lower; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		if (!name_is_dns_label(lower))
+			return;
+		if (kind == SPEC_KIND_VM && !strv_contains(l->held, lower))
+			l->held = strv_append(l->held, lower);
+		else if (kind == SPEC_KIND_IMAGE && !strv_contains(l->bad_images, lower))
+			l->bad_images = strv_append(l->bad_images, lower);
+		else if (kind == SPEC_KIND_FILESYNC && !strv_contains(l->bad_filesyncs, lower))
+			l->bad_filesyncs = strv_append(l->bad_filesyncs, lower);
 		return;
 	}
 	if (f->read_error < 0 || !f->data) {

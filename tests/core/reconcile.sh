@@ -242,6 +242,22 @@ has "create far"
 rm "$T/state/vms/far.yaml"
 expect_exit 0 "$BANGER" reconcile --host-name elsewhere
 
+# A VM file renamed to a name that is no DNS label (vms/Web.yaml) holds the
+# VM it most likely is (web): never deleted for it.  A misnamed file that
+# names no VM still makes the run partial.
+mv "$T/state/vms/web.yaml" "$T/state/vms/Web.yaml"
+expect_exit 2 "$BANGER" plan
+has "! held: vms/Web.yaml:1:1: found file name 'Web'"
+expect_exit 2 "$BANGER" reconcile
+has "held web: vms/Web.yaml:1:1:"
+[ -e "$T/status/vms/web.yaml" ] || fail "web deleted for vms/Web.yaml"
+mv "$T/state/vms/Web.yaml" "$T/state/vms/web.yaml"
+printf 'image: base\n' >"$T/state/vms/we_b.yaml"
+expect_exit 2 "$BANGER" plan
+has "! error: vms/we_b.yaml:1:1: found file name 'we_b'"
+rm "$T/state/vms/we_b.yaml"
+expect_exit 0 "$BANGER" reconcile
+
 # Tables keep their columns with names longer than the usual width.
 long=a-name-of-forty-characters-for-a-vm-abcd
 printf 'image: base\nstate: stopped\n' >"$T/state/vms/$long.yaml"
