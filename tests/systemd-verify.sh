@@ -5,7 +5,18 @@ set -eu
 command -v systemd-analyze >/dev/null 2>&1 || { echo "no systemd-analyze"; exit 77; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-sed "s|@sbindir@|$top_builddir|" "$top_srcdir/contrib/systemd/banger-reconcile.service.in" \
+# The unit the build made (what make install installs): its ExecStart names
+# the configured sbindir, no placeholder left.
+built="$top_builddir/contrib/systemd/banger-reconcile.service"
+[ -f "$built" ] || { echo "no $built (make builds it)"; exit 1; }
+if grep -q '@' "$built"; then
+	grep -n '@' "$built"
+	echo "a placeholder is left in $built"
+	exit 1
+fi
+grep -q '^ExecStart=/[^ ]*/banger reconcile$' "$built" || { grep -n ExecStart "$built"; exit 1; }
+# Verified with the banger of this build in its place (sbindir need not exist here).
+sed "s|^ExecStart=/[^ ]*/banger |ExecStart=$top_builddir/banger |" "$built" \
 	>"$dir/banger-reconcile.service"
 cp "$top_srcdir/contrib/systemd/banger-reconcile.timer" "$dir/"
 out=$(cd "$dir" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no \
