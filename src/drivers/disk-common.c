@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,8 +140,22 @@ disk_host_path_resolve(const char *host, const char *state_root, char **ret,
 			return error_set(err, -EINVAL, "host path '%s': only '~/' is supported",
 					 host);
 		home = getenv("HOME");
-		if (!home || home[0] != '/')
-			return error_set(err, -EINVAL, "host path '%s': HOME is not set", host);
+		if (!home || home[0] != '/') {
+			/* No HOME (a systemd service without User= has none): the
+			 * home folder of the user banger runs as, from the user
+			 * database, as a login would set it. */
+			struct passwd pw, *found = NULL;
+			char buf[4096];
+
+			if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &found) != 0 || !found ||
+			    !pw.pw_dir || pw.pw_dir[0] != '/')
+				return error_set(err, -EINVAL,
+						 "host path '%s': HOME is not set and user %u has no "
+						 "home folder",
+						 host, (unsigned)geteuid());
+			*ret = xasprintf("%s%s", pw.pw_dir, host + 1);
+			return 0;
+		}
 		*ret = xasprintf("%s%s", home, host + 1);
 		return 0;
 	}

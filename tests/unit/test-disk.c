@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -140,6 +141,20 @@ START_TEST(test_name_and_guest_checks)
 	free(TAKE_PTR(p));
 	ck_assert_int_eq(disk_host_path_resolve("~bob/x", "/etc/banger", &p, NULL), -EINVAL);
 	ck_assert_int_eq(disk_host_path_resolve("", "/etc/banger", &p, NULL), -EINVAL);
+	/* No HOME (a systemd service has none): the user's home folder from the
+	 * user database. */
+	unsetenv("HOME");
+	{
+		struct passwd *pw = getpwuid(geteuid());
+		_cleanup_free_ char *want = NULL;
+
+		ck_assert_ptr_nonnull(pw);
+		want = xasprintf("%s/.gitconfig", pw->pw_dir);
+		ck_assert_int_eq(disk_host_path_resolve("~/.gitconfig", "/etc/banger", &p, NULL), 0);
+		ck_assert_str_eq(p, want);
+		free(TAKE_PTR(p));
+	}
+	setenv("HOME", "/home/u", 1);
 }
 END_TEST
 
