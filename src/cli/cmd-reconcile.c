@@ -180,7 +180,8 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 			break;
 		case OPT_LOCK_TIMEOUT:
 			if (cli_parse_seconds(optarg, &lock_ms) < 0) {
-				cli_errorf("reconcile: --lock-timeout: '%s' is not a number of seconds",
+				cli_errorf("reconcile: --lock-timeout: '%s' is not a number of seconds "
+					   "(0 to 86400)",
 					   optarg);
 				return EXIT_USAGE;
 			}
@@ -189,7 +190,7 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 		case OPT_BOOT_TIMEOUT:
 			if (cli_parse_seconds(optarg, c == OPT_STOP_TIMEOUT ? &stop_ms : &boot_ms) < 0 ||
 			    (c == OPT_STOP_TIMEOUT ? stop_ms : boot_ms) == 0) {
-				cli_errorf("reconcile: --%s: '%s' is not a number of seconds (1 or more)",
+				cli_errorf("reconcile: --%s: '%s' is not a number of seconds (1 to 86400)",
 					   c == OPT_STOP_TIMEOUT ? "stop-timeout" : "boot-timeout", optarg);
 				return EXIT_USAGE;
 			}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/core.h"
 #include "drivers/guest.h"
@@ -124,7 +125,7 @@ desired_of(const struct spec *s, const char *host_name, const char *name)
 		return "held";
 	for (size_t i = 0; i < s->n_vms; i++)
 		if (strcmp(s->vms[i].name, name) == 0) {
-			if (s->vms[i].host && strcmp(s->vms[i].host, host_name) != 0)
+			if (s->vms[i].host && strcasecmp(s->vms[i].host, host_name) != 0)
 				return "other-host";
 			return vm_state_to_string(s->vms[i].state);
 		}

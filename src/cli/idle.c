@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/core.h"
 #include "cli/idle.h"
@@ -54,7 +55,7 @@ cli_idle_pass(struct cli_run *run, const struct stats_ops *stats, char *const *o
 			continue;
 		if (only && !strv_contains(only, o->name))
 			continue;
-		if (vm && vm->host && strcmp(vm->host, run->host_name) != 0)
+		if (vm && vm->host && strcasecmp(vm->host, run->host_name) != 0)
 			continue;
 		r = stats->proc_sample(stats->userdata, o->proc_pid, &ps, &e);
 		if (r < 0) {

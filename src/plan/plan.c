@@ -376,7 +376,7 @@ add_action(struct ctx *c, enum action_kind kind, const char *fmt, ...)
 static bool
 mine(const struct ctx *c, const struct vm_spec *vm)
 {
-	return !vm->host || (c->opt->host_name && strcmp(vm->host, c->opt->host_name) == 0);
+	return !vm->host || (c->opt->host_name && strcasecmp(vm->host, c->opt->host_name) == 0);
 }
 
 char **
@@ -389,7 +389,7 @@ plan_may_start(const struct spec *d, const char *host_name)
 		const struct vm_spec *vm = &d->vms[i];
 
 		if (vm->state == VM_STATE_RUNNING && !strv_contains(d->held_vms, vm->name) &&
-		    (!vm->host || (host_name && strcmp(vm->host, host_name) == 0)))
+		    (!vm->host || (host_name && strcasecmp(vm->host, host_name) == 0)))
 			names = strv_push(names, &n, vm->name);
 	}
 	return names;

@@ -141,6 +141,11 @@ has "create far:"
 rm "$T/state/vms/far.yaml"
 expect_exit 0 "$BANGER" reconcile --host-name elsewhere
 has "delete far:"
+# Host names are compared without regard to case, as DNS does.
+printf 'image: base\nstate: stopped\nhost: ElseWhere\n' >"$T/state/vms/far.yaml"
+expect_exit 0 "$BANGER" plan --host-name elsewhere
+has "+ create far"
+rm "$T/state/vms/far.yaml"
 
 # Deleting most VMs at once is refused without --allow-mass-delete.
 rm "$T/state/vms/api.yaml" "$T/state/vms/cache.yaml" "$T/state/vms/db.yaml"
@@ -169,6 +174,8 @@ while [ ! -e "$T/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 expect_exit 3 "$BANGER" reconcile --lock-timeout 1
 has_err "(pid $HOLDER)"
 expect_exit 64 "$BANGER" reconcile --lock-timeout soon
+expect_exit 64 "$BANGER" reconcile --boot-timeout 86401
+has_err "'86401' is not a number of seconds (1 to 86400)"
 # --json only where the output is data (the man page says which).
 for c in logs ssh ssh-config; do
 	expect_exit 64 "$BANGER" "$c" --json web
