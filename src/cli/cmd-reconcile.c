@@ -232,6 +232,7 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
 					   .ssh_pubkey = run.ssh_pubkey,
+					   .uplink = run.uplink,
 					   .host_name = run.host_name,
 					   .only = only,
 					   .allow_mass_delete = allow_mass };

@@ -221,6 +221,7 @@ cli_status(int argc, char **argv)
 	if (r >= 0) {
 		struct plan_options po = { .status_dir = run.status_dir,
 					   .ssh_pubkey = run.ssh_pubkey,
+					   .uplink = run.uplink,
 					   .host_name = run.host_name,
 					   .allow_mass_delete = true };
 

@@ -70,6 +70,7 @@ struct cli_run {
 	struct observed *obs;
 	int lock_fd;
 	char *ssh_pubkey;	/* banger's public key; NULL when it has none yet */
+	char *uplink;		/* the uplink's name now, when a VM has nat; NULL: unknown */
 	struct status_preload *preload;	/* status files being read meanwhile */
 };
 

@@ -521,6 +521,8 @@ check_images(struct cli_run *r)
 		error_free(TAKE_PTR(e));
 }
 
+static void resolve_uplink(struct cli_run *r);
+
 int
 cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *host_name,
 		int lock_timeout_ms, struct error **err)
@@ -586,7 +588,34 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 
 			observe_disk_files(r->obs, &r->host->ops, start);
 		}
+		if (ret >= 0)
+			resolve_uplink(r);
 		return ret;
+	}
+}
+
+/*
+ * The uplink NAT rules go out through, as the nat step would resolve it
+ * now, when a VM has nat: rules through another interface (the default
+ * route moved, host.yaml's uplink changed) are redone.  Left NULL when it
+ * cannot be resolved: the nat steps say why (cli_plan_note_uplink).
+ */
+static void
+resolve_uplink(struct cli_run *r)
+{
+	const struct net_ops *net = r->host->ops.net;
+	const struct host_spec *host = &r->spec->host;
+	struct error *e = NULL;
+	bool nat = false;
+
+	for (size_t i = 0; i < r->spec->n_vms && !nat; i++)
+		nat = r->spec->vms[i].nat;
+	if (!nat || !net || !net->uplink_resolve)
+		return;
+	if (net->uplink_resolve(net->userdata, host->uplink ? host->uplink : "auto", &r->uplink,
+				&e) < 0) {
+		error_free(e);
+		r->uplink = NULL;
 	}
 }
 
@@ -606,6 +635,7 @@ cli_run_done(struct cli_run *r)
 	cli_host_free(r->host);
 	observed_free(r->obs);
 	free(r->ssh_pubkey);
+	free(r->uplink);
 	if (r->lock_fd >= 0)
 		(void)close(r->lock_fd);
 	memset(r, 0, sizeof(*r));

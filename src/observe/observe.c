@@ -37,6 +37,8 @@ observed_free(struct observed *o)
 		vm_status_done(&o->vms[i].status);
 		free(o->vms[i].status_error);
 		free(o->vms[i].tap_master);
+		free(o->vms[i].nat_masq_uplink);
+		free(o->vms[i].nat_fwd_uplink);
 	}
 	free(o->vms);
 	for (size_t i = 0; i < o->n_orphans; i++) {
@@ -619,10 +621,14 @@ observe_host_from(const char *status_dir, const struct host_ops *ops, char *cons
 		if (x->kind == NAT_RULE_MASQUERADE) {
 			v->nat_masq = true;
 			v->nat_ip = x->ip;
+			free(v->nat_masq_uplink);
+			v->nat_masq_uplink = x->uplink ? xstrdup(x->uplink) : NULL;
 			if (v->rebuilt && !v->status.ip)
 				v->status.ip = x->ip;
 		} else if (x->kind == NAT_RULE_FORWARD) {
 			v->nat_fwd = x->tap && strcmp(x->tap, v->status.tap) == 0;
+			free(v->nat_fwd_uplink);
+			v->nat_fwd_uplink = x->uplink ? xstrdup(x->uplink) : NULL;
 		}
 	}
 	for (size_t i = 0; i < n_disks; i++) {

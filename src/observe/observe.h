@@ -29,6 +29,7 @@ struct observed_vm {
 	char *tap_master;
 	bool nat_masq, nat_fwd;
 	uint32_t nat_ip;		/* masquerade rule's address */
+	char *nat_masq_uplink, *nat_fwd_uplink;	/* the rules' oifname; NULL: none */
 	size_t n_nat_rules;
 	bool dm_present;
 	size_t n_loops;

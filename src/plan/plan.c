@@ -492,6 +492,17 @@ str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Whether the VM's NAT rules go out through the uplink this host has now
+ * (true when that is unknown, or the VM has no rules). */
+static bool
+nat_uplink_ok(const struct ctx *c, const struct observed_vm *o)
+{
+	if (!c->opt->uplink || !o)
+		return true;
+	return (!o->nat_masq || str_eq(o->nat_masq_uplink, c->opt->uplink)) &&
+	       (!o->nat_fwd || str_eq(o->nat_fwd_uplink, c->opt->uplink));
+}
+
 static void
 diff_add(char ***diffs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
@@ -792,7 +803,7 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 		add_action(c, ACTION_STOP, "stop pid %d", (int)o->proc_pid);
 	if (vm->nat) {
 		bool nat_ok = o && o->nat_masq && o->nat_fwd && o->nat_ip == ip &&
-			      o->n_nat_rules == 2 && !fresh;
+			      o->n_nat_rules == 2 && !fresh && nat_uplink_ok(c, o);
 
 		if (!nat_ok && o && o->n_nat_rules)
 			add_action(c, ACTION_NAT_DELETE, "delete stale nat rules");
@@ -926,6 +937,12 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			if (k == ACTION_TAP)
 				what = strv_append(what, o && o->tap_present ? "tap detached"
 									     : "tap missing");
+			else if (k == ACTION_NAT && o && o->n_nat_rules && !nat_uplink_ok(c, o))
+				what = strv_append_take(
+					what, xasprintf("nat via %s, not the uplink %s",
+							o->nat_masq_uplink ? o->nat_masq_uplink
+									   : o->nat_fwd_uplink,
+							c->opt->uplink));
 			else if (k == ACTION_NAT)
 				what = strv_append(what, "nat rules missing");
 			else if (k == ACTION_VM_DIR)

@@ -114,6 +114,10 @@ struct plan_options {
 	/* banger's public key, seeded with each VM's ssh_authorized_keys into
 	 * its work disk (banger/authorized_keys); NULL: none. */
 	const char *ssh_pubkey;
+	/* The uplink's name as resolved on this host now ("auto": the default
+	 * route's interface): NAT rules through another one are redone.  NULL:
+	 * unknown (not resolvable), the rules' uplink is not compared. */
+	const char *uplink;
 };
 
 /*

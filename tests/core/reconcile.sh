@@ -208,6 +208,20 @@ has "    bridge banger0 10.88.0.1/24"
 rm "$T/state/host.yaml" "$T/state/vms/cold.yaml"
 expect_exit 0 "$BANGER" reconcile
 
+# Another uplink (host.yaml's, or the default route's interface moving):
+# NAT rules through the old one are drift, redone through the new one.
+printf 'uplink: eth9\n' >"$T/state/host.yaml"
+expect_exit 0 "$BANGER" plan
+has "~ repair web (nat via eth0, not the uplink eth9)"
+expect_exit 0 "$BANGER" reconcile
+[ "$(grep '^rule' "$T/host" | grep -c '	eth9	')" = 2 ] || { grep '^rule' "$T/host"; fail "rules not through eth9"; }
+grep '^rule' "$T/host" | grep -q '	eth0	' && { grep '^rule' "$T/host"; fail "a rule through eth0 left"; }
+expect_exit 0 "$BANGER" plan
+has "No changes"
+rm "$T/state/host.yaml"
+expect_exit 0 "$BANGER" reconcile
+has "repair web (nat via eth9, not the uplink eth0)"
+
 # banger start: what it says for a name it cannot start, or a VM not idle.
 expect_exit 64 "$BANGER" start ../x
 has_err "'../x' is not a vm name"
