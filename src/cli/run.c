@@ -549,6 +549,10 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 
 		ret = lock_timeout_ms >= 0 ? ssh_key_ensure(r->status_dir, &r->ssh_pubkey, &e)
 					   : ssh_pubkey_read(r->status_dir, &r->ssh_pubkey, &e);
+		/* No pair yet: a plan (or dry run) plans what reconcile will do,
+		 * which makes one and seeds it, so it plans with a stand-in. */
+		if (ret == -ENOENT && lock_timeout_ms < 0 && ssh_keygen_available())
+			r->ssh_pubkey = xstrdup("ssh-ed25519 (made by the next reconcile) banger");
 		if (ret < 0 && !(ret == -ENOENT && lock_timeout_ms < 0)) {
 			_cleanup_free_ char *msg = error_format(e);
 

@@ -76,6 +76,28 @@ run_keygen(const char *path, struct error **err)
 	return spawn_wait_tied(argv, true, err);
 }
 
+bool
+ssh_keygen_available(void)
+{
+	const char *env = getenv("BANGER_SSH_KEYGEN");
+	const char *prog = env && *env ? env : "ssh-keygen";
+	const char *path = getenv("PATH");
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		_cleanup_free_ char *full = xasprintf("%.*s/%s", (int)n, n ? p : ".", prog);
+
+		if (access(full, X_OK) == 0)
+			return true;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
 int
 ssh_key_ensure(const char *status_dir, char **ret_pubkey, struct error **err)
 {

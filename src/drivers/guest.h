@@ -32,6 +32,10 @@ int ssh_key_ensure(const char *status_dir, char **ret_pubkey, struct error **err
 /* The public key line if the pair exists; -ENOENT when it does not. */
 int ssh_pubkey_read(const char *status_dir, char **ret_pubkey, struct error **err);
 
+/* Whether ssh_key_ensure could make a pair: the keygen program runs from
+ * $BANGER_SSH_KEYGEN or PATH. */
+bool ssh_keygen_available(void);
+
 /*
  * Drop the lines of STATUS_DIR/ssh/known_hosts whose host field (comma-
  * separated names) holds name: the guest behind it was made anew (a new
