@@ -1308,7 +1308,11 @@ plan_format(const struct plan *p)
 		fprintf(f, "! %s\n", p->notes[i]);
 	if (p->refused)
 		fprintf(f, "! refused: %s\n", p->refused);
-	if (p->n_changes == 0)
+	if (p->n_changes == 0 && p->held && p->held[0])
+		/* Held VMs make the plan's exit partial: say how many. */
+		fprintf(f, "No changes: %zu vm%s up to date, %zu held.\n", p->n_unchanged,
+			p->n_unchanged == 1 ? "" : "s", strv_length(p->held));
+	else if (p->n_changes == 0)
 		fprintf(f, "No changes: %zu vm%s up to date.\n", p->n_unchanged,
 			p->n_unchanged == 1 ? "" : "s");
 	else
