@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -512,10 +513,12 @@ real_work_grow(void *userdata, const char *path, uint64_t size, struct error **e
 }
 
 static int
-real_work_retain(void *userdata, const char *path, const char *dest, struct error **err)
+real_work_retain(void *userdata, const char *path, const char *given_dest, struct error **err)
 {
 	struct disk_real *d = userdata;
-	_cleanup_free_ char *parent = NULL;
+	_cleanup_free_ char *parent = NULL, *named = NULL;
+	const char *dest = given_dest;
+	size_t n = strlen(given_dest);
 	char *slash;
 	int r;
 
@@ -529,6 +532,24 @@ real_work_retain(void *userdata, const char *path, const char *dest, struct erro
 	r = disk_work_recover(path, err);
 	if (r < 0)
 		return r;
+	/*
+	 * A VM whose id is lost (its record was unusable) comes as
+	 * NAME-unknown.ext4: kept under the disk's inode number instead, unique
+	 * among the files there and the same for a run that retries, so that a
+	 * second such VM of that name never collides with the first's disk.
+	 */
+	if (n > 13 && strcmp(given_dest + n - 13, "-unknown.ext4") == 0) {
+		struct stat st;
+
+		if (stat(path, &st) < 0) {
+			if (errno == ENOENT)
+				return 0;	/* none, or kept already */
+			return error_set(err, -errno, "'%s': %s", path, strerror(errno));
+		}
+		named = xasprintf("%.*s-unknown-%ju.ext4", (int)(n - 13), given_dest,
+				  (uintmax_t)st.st_ino);
+		dest = named;
+	}
 	if (access(path, F_OK) < 0 && errno == ENOENT && access(dest, F_OK) == 0)
 		return 0;	/* moved already */
 	parent = xstrdup(dest);

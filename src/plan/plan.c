@@ -975,6 +975,11 @@ plan_delete(struct ctx *c, const struct observed_vm *o)
 	ch = new_change(c, CHANGE_DELETE, o->name);
 	vm_status_copy(&ch->status, s);
 	ch->status.pid = o->proc_alive ? o->proc_pid : 0;
+	/* An unusable record says nothing of the work disk: the record this
+	 * delete writes says it may be there, so that a run cut short (or a
+	 * retain that failed) is followed by one that still keeps it. */
+	if (!o->has_status && o->dir_present && retain)
+		ch->status.work_ready = true;
 	if (o->proc_alive)
 		add_action(c, ACTION_STOP, "stop pid %d", (int)o->proc_pid);
 	if (o->n_nat_rules)
@@ -985,8 +990,9 @@ plan_delete(struct ctx *c, const struct observed_vm *o)
 		add_action(c, ACTION_ROOT_REMOVE, "remove root disk");
 	if (o->dir_present && retain && (s->work_ready || !o->has_status)) {
 		_cleanup_free_ char *dest = status_retained_path(c->opt->status_dir, o->name,
-								  s->id[0] ? s->id : "unknown");
+								  s->id[0] ? s->id : "unknown-INODE");
 
+		/* The driver names a disk whose VM id is lost by its inode. */
 		add_action(c, ACTION_WORK_RETAIN, "keep the work disk as %s", dest);
 	}
 	if (o->dir_present)

@@ -732,6 +732,37 @@ START_TEST(test_work_retain)
 	ck_assert_int_eq(ops->work_retain(ops->userdata, work, dest, NULL), 0);
 	ck_assert_int_eq(access(work, F_OK), -1);
 	ck_assert_int_eq(access(dest, F_OK), 0);
+
+	/* A VM whose id is lost: NAME-unknown.ext4 becomes NAME-unknown-INODE,
+	 * so a second such disk of that name is kept too (it collided), and a
+	 * retry keeps it once. */
+	{
+		_cleanup_free_ char *unk = xasprintf("%s/retained/web1-unknown.ext4", status_dir);
+		_cleanup_free_ char *first = NULL, *second = NULL;
+		struct stat st;
+
+		for (int i = 0; i < 2; i++) {
+			write_bytes(work, 0, i ? "two!" : "one!", 4);
+			ck_assert_int_eq(stat(work, &st), 0);
+			if (i)
+				second = xasprintf("%s/retained/web1-unknown-%ju.ext4", status_dir,
+						   (uintmax_t)st.st_ino);
+			else
+				first = xasprintf("%s/retained/web1-unknown-%ju.ext4", status_dir,
+						  (uintmax_t)st.st_ino);
+			ck_assert_int_eq(ops->work_retain(ops->userdata, work, unk, NULL), 0);
+			ck_assert_int_eq(ops->work_retain(ops->userdata, work, unk, NULL), 0);
+			ck_assert_int_eq(access(work, F_OK), -1);
+		}
+		ck_assert_str_ne(first, second);
+		free(TAKE_PTR(data));
+		ck_assert_int_eq(read_file(first, 100, &data, &len), 0);
+		ck_assert_str_eq(data, "one!");
+		free(TAKE_PTR(data));
+		ck_assert_int_eq(read_file(second, 100, &data, &len), 0);
+		ck_assert_str_eq(data, "two!");
+		ck_assert_int_eq(access(unk, F_OK), -1);
+	}
 }
 END_TEST
 

@@ -167,7 +167,7 @@ START_TEST(test_plan_case)
 	bool d_yaml = false;
 	_cleanup_free_ char *drift = read_opt(name, "drift");
 	_cleanup_free_ char *options = read_opt(name, "options"), *expected = read_opt(name, "expected");
-	_cleanup_strv_free_ char **only = NULL;
+	_cleanup_strv_free_ char **only = NULL, **then_has = NULL;
 	struct cycle_options co = { .apply = true };
 	const char *fail_op = NULL;
 	char fail_buf[64] = "";
@@ -188,6 +188,8 @@ START_TEST(test_plan_case)
 			;	/* before "fail": its %s would take "ures" */
 		else if (sscanf(l, "fail %63s %u %d", fail_buf, &fail_nth, &fail_errno) == 3)
 			fail_op = fail_buf;
+		else if (strncmp(l, "then-has ", 9) == 0)
+			then_has = strv_append(then_has, l + 9);	/* the plan after a failure */
 		else if (strcmp(l, "strategy copy") == 0)
 			h->strategy = DISK_STRATEGY_COPY;
 		else
@@ -234,6 +236,10 @@ START_TEST(test_plan_case)
 		cycle_done(&c);
 		fake_host_new_run(h);
 		ck_assert_int_eq(harness_cycle(dir, h, d, &co, &c), 0);
+		for (size_t i = 0; then_has && then_has[i]; i++)
+			ck_assert_msg(strstr(c.text, then_has[i]),
+				      "%s: the plan after the failure lacks '%s':\n%s", name, then_has[i],
+				      c.text);
 	}
 	ck_assert_msg(c.res.n_failed == 0, "%s: %s", name,
 		      c.res.failures && c.res.failures[0] ? c.res.failures[0] : "");
