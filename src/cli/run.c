@@ -584,6 +584,13 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 			if (!r->claimed)
 				r->claimed = strv_copy(NULL);
 		}
+		/* Record writes a killed run never renamed into place: no host
+		 * object was made after them (a record is written before what it
+		 * names), so a run that holds the lock removes them. */
+		for (size_t i = 0; snap && r->lock_fd >= 0 && snap->stale_temps &&
+				   snap->stale_temps[i];
+		     i++)
+			(void)unlink(snap->stale_temps[i]);
 		ret = snap ? observe_host_from(r->status_dir, &r->host->ops, r->claimed, snap,
 					       &r->obs, err)
 			   : observe_host(r->status_dir, &r->host->ops, r->claimed, &r->obs, err);

@@ -1117,8 +1117,9 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int
-status_list(const char *status_dir, char ***ret, struct error **err)
+/* status_list, and the temp files of records in *ret_temps when not NULL. */
+static int
+list_records(const char *status_dir, char ***ret, char ***ret_temps, struct error **err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/vms", status_dir);
 	_cleanup_strv_free_ char **names = NULL;
@@ -1137,6 +1138,11 @@ status_list(const char *status_dir, char ***ret, struct error **err)
 		size_t n = strlen(de->d_name);
 		_cleanup_free_ char *stem = NULL;
 
+		if (ret_temps && n > 9 && strcmp(de->d_name + n - 9, ".yaml.tmp") == 0) {
+			*ret_temps = strv_append_take(*ret_temps,
+						      xasprintf("%s/%s", dir, de->d_name));
+			continue;
+		}
 		if (n <= 5 || strcmp(de->d_name + n - 5, ".yaml") != 0)
 			continue;
 		stem = xstrndup(de->d_name, n - 5);
@@ -1152,16 +1158,23 @@ status_list(const char *status_dir, char ***ret, struct error **err)
 }
 
 int
+status_list(const char *status_dir, char ***ret, struct error **err)
+{
+	return list_records(status_dir, ret, NULL, err);
+}
+
+int
 status_snapshot_read(const char *status_dir, struct status_snapshot **ret, struct error **err)
 {
-	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_strv_free_ char **names = NULL, **temps = NULL;
 	struct status_snapshot *snap;
 	int r;
 
-	r = status_list(status_dir, &names, err);
+	r = list_records(status_dir, &names, &temps, err);
 	if (r < 0)
 		return r;
 	snap = xcalloc(1, sizeof(*snap));
+	snap->stale_temps = TAKE_PTR(temps);
 	snap->n = strv_length(names);
 	snap->entries = xcalloc(snap->n + 1, sizeof(*snap->entries));
 	for (size_t i = 0; i < snap->n; i++) {
@@ -1192,6 +1205,7 @@ status_snapshot_free(struct status_snapshot *s)
 			vm_status_done(&s->entries[i].status);
 	}
 	free(s->entries);
+	strv_free(s->stale_temps);
 	free(s);
 	return NULL;
 }

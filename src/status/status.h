@@ -157,6 +157,9 @@ struct status_entry {
 struct status_snapshot {
 	struct status_entry *entries;	/* sorted by name */
 	size_t n;
+	/* vms/NAME.yaml.tmp files (paths): writes a killed run left, never
+	 * renamed into place; a run that holds the lock removes them. */
+	char **stale_temps;
 };
 
 int status_snapshot_read(const char *status_dir, struct status_snapshot **ret,

@@ -284,6 +284,17 @@ has "! error: vms/we_b.yaml:1:1: found file name 'we_b'"
 rm "$T/state/vms/we_b.yaml"
 expect_exit 0 "$BANGER" reconcile
 
+# A record write a killed run never renamed into place (NAME.yaml.tmp) is
+# removed by the next run that holds the lock, and only by one.
+printf 'name: ghost\n' >"$T/status/vms/ghost.yaml.tmp"
+printf 'name: web\n' >"$T/status/vms/web.yaml.tmp"
+expect_exit 0 "$BANGER" plan
+[ -e "$T/status/vms/ghost.yaml.tmp" ] || fail "plan removed a temp file"
+expect_exit 0 "$BANGER" reconcile
+[ ! -e "$T/status/vms/ghost.yaml.tmp" ] && [ ! -e "$T/status/vms/web.yaml.tmp" ] ||
+	fail "stale record temp files left: $(ls "$T/status/vms")"
+[ -e "$T/status/vms/web.yaml" ] || fail "web's record went with its temp file"
+
 # Tables keep their columns with names longer than the usual width.
 long=a-name-of-forty-characters-for-a-vm-abcd
 printf 'image: base\nstate: stopped\n' >"$T/state/vms/$long.yaml"
