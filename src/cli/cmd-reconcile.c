@@ -237,6 +237,8 @@ cli_reconcile_extra(int argc, char **argv, json_t *extra)
 					   .only = only,
 					   .allow_mass_delete = allow_mass };
 
+		memcpy(po.hv_missing, run.hv_missing, sizeof(po.hv_missing));
+
 		r = plan_build(run.spec, run.obs, &po, &p, &err);
 		if (r >= 0)
 			cli_plan_note_uplink(&run, p);

@@ -225,6 +225,8 @@ cli_status(int argc, char **argv)
 					   .host_name = run.host_name,
 					   .allow_mass_delete = true };
 
+		memcpy(po.hv_missing, run.hv_missing, sizeof(po.hv_missing));
+
 		r = plan_build(run.spec, run.obs, &po, &p, &err);
 	}
 	if (r < 0) {

@@ -71,6 +71,7 @@ struct cli_run {
 	int lock_fd;
 	char *ssh_pubkey;	/* banger's public key; NULL when it has none yet */
 	char *uplink;		/* the uplink's name now, when a VM has nat; NULL: unknown */
+	bool hv_missing[_HYPERVISOR_MAX];	/* a declared VM's hypervisor program not found */
 	struct status_preload *preload;	/* status files being read meanwhile */
 };
 

@@ -23,6 +23,7 @@
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
+#include "util/path.h"
 #include "util/sha256.h"
 #include "util/strv.h"
 
@@ -601,6 +602,18 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 		}
 		if (ret >= 0)
 			resolve_uplink(r);
+		/* The hypervisor programs the declared VMs use, on a real host. */
+		for (size_t i = 0; ret >= 0 && !r->host->fake && i < r->spec->n_vms; i++) {
+			const struct host_spec *hs = &r->spec->host;
+			enum hypervisor_kind k = r->spec->vms[i].hypervisor;
+
+			if (k == HYPERVISOR_QEMU)
+				r->hv_missing[k] = !path_find_executable(
+					hs->qemu_binary ? hs->qemu_binary : "qemu-system-x86_64");
+			else if (k == HYPERVISOR_FIRECRACKER)
+				r->hv_missing[k] = !path_find_executable(
+					hs->firecracker_binary ? hs->firecracker_binary : "firecracker");
+		}
 		return ret;
 	}
 }

@@ -20,6 +20,7 @@
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/markblock.h"
+#include "util/path.h"
 
 
 #define PUBKEY_MAX 4096
@@ -80,22 +81,8 @@ bool
 ssh_keygen_available(void)
 {
 	const char *env = getenv("BANGER_SSH_KEYGEN");
-	const char *prog = env && *env ? env : "ssh-keygen";
-	const char *path = getenv("PATH");
 
-	if (strchr(prog, '/'))
-		return access(prog, X_OK) == 0;
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-		size_t n = strcspn(p, ":");
-		_cleanup_free_ char *full = xasprintf("%.*s/%s", (int)n, n ? p : ".", prog);
-
-		if (access(full, X_OK) == 0)
-			return true;
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	return false;
+	return path_find_executable(env && *env ? env : "ssh-keygen");
 }
 
 int

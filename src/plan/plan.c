@@ -749,6 +749,17 @@ plan_declared(struct ctx *c, const struct vm_spec *vm, const struct observed_vm 
 			    need_seed || intent_start || tap_lost);
 	need_stop = alive && (!want_run || restart);
 	need_start = want_run && (!alive || restart);
+	/* A running guest is stopped for a restart only when the start after it
+	 * can happen: its hypervisor's program is there. */
+	if (need_stop && need_start && vm->hypervisor >= 0 && vm->hypervisor < _HYPERVISOR_MAX &&
+	    c->opt->hv_missing[vm->hypervisor]) {
+		c->p->held = strv_append_take(
+			c->p->held,
+			xasprintf("%s: %s: its restart needs %s, whose program is not found; the "
+				  "running guest is left as it is (see banger doctor)",
+				  vm->name, vm->path, status_hypervisor_to_string(vm->hypervisor)));
+		return;
+	}
 	/* The file syncs are copied in again at every start: the VM is
 	 * stopped then, and gets the host files as they are now. */
 	if (need_start && vm->work_disk && n_entries)

@@ -118,6 +118,9 @@ struct plan_options {
 	 * route's interface): NAT rules through another one are redone.  NULL:
 	 * unknown (not resolvable), the rules' uplink is not compared. */
 	const char *uplink;
+	/* A hypervisor whose program is not found (by kind): a running guest
+	 * that would be restarted under it is held, left running. */
+	bool hv_missing[_HYPERVISOR_MAX];
 };
 
 /*

@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
+#include "cleanup.h"
 #include "path.h"
 
 char *
@@ -45,4 +48,26 @@ path_normalize(const char *p)
 		out[len++] = '/';
 	out[len] = '\0';
 	return out;
+}
+
+bool
+path_find_executable(const char *prog)
+{
+	const char *path = getenv("PATH");
+
+	if (!prog || !*prog)
+		return false;
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		_cleanup_free_ char *full = xasprintf("%.*s/%s", (int)n, n ? p : ".", prog);
+
+		if (access(full, X_OK) == 0)
+			return true;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return false;
 }

@@ -10,3 +10,9 @@
  * A relative path is returned as a plain copy.  Caller frees.
  */
 char *path_normalize(const char *p);
+
+#include <stdbool.h>
+
+/* Whether prog can be run: a path (with a '/') that is executable, else a
+ * name found executable in a folder of $PATH, as execvp would look. */
+bool path_find_executable(const char *prog);

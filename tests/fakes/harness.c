@@ -71,6 +71,8 @@ harness_cycle(const char *status_dir, struct fake_host *h, const struct spec *d,
 	struct plan_options po = { .status_dir = status_dir,
 				   .host_name = o->host_name ? o->host_name : "testhost",
 				   .only = o->only, .allow_mass_delete = o->allow_mass_delete };
+
+	memcpy(po.hv_missing, o->hv_missing, sizeof(po.hv_missing));
 	struct apply_options ao = { .status_dir = status_dir, .checkpoint = fake_host_checkpoint,
 				    .crashed = fake_host_crashed, .hook_userdata = h };
 	struct cycle c = { 0 };

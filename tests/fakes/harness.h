@@ -16,6 +16,7 @@ struct cycle_options {
 	char **only;
 	bool allow_mass_delete;
 	bool apply;
+	bool hv_missing[_HYPERVISOR_MAX];	/* plan_options.hv_missing */
 };
 
 struct cycle {

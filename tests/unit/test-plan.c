@@ -188,6 +188,8 @@ START_TEST(test_plan_case)
 			;	/* before "fail": its %s would take "ures" */
 		else if (sscanf(l, "fail %63s %u %d", fail_buf, &fail_nth, &fail_errno) == 3)
 			fail_op = fail_buf;
+		else if (strcmp(l, "hv-missing qemu") == 0)
+			co.hv_missing[HYPERVISOR_QEMU] = true;
 		else if (strncmp(l, "then-has ", 9) == 0)
 			then_has = strv_append(then_has, l + 9);	/* the plan after a failure */
 		else if (strcmp(l, "strategy copy") == 0)
