@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "drivers/nat.h"
+#include "private-netns.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -78,21 +79,6 @@ fail(const char *what, int e)
 	if (!failure)
 		failure = xasprintf("%s: %s", what, strerror(e));
 	pthread_mutex_unlock(&fail_lock);
-}
-
-static bool
-in_private_netns(void)
-{
-	const char *outer = getenv("BANGER_OUTER_NETNS");
-	char self[64] = "", init[64] = "";
-
-	if (!outer || readlink("/proc/self/ns/net", self, sizeof(self) - 1) < 0)
-		return false;
-	if (strcmp(self, outer) == 0)
-		return false;
-	if (readlink("/proc/1/ns/net", init, sizeof(init) - 1) >= 0 && strcmp(self, init) == 0)
-		return false;
-	return true;
 }
 
 static int
@@ -460,7 +446,7 @@ main(int argc, char **argv)
 		}
 		jobs = (unsigned)j;
 	}
-	if (geteuid() != 0 || !in_private_netns()) {
+	if (geteuid() != 0 || !bench_in_private_netns()) {
 		fprintf(stderr, "host-floor: run as root inside a private network namespace\n");
 		return 77;
 	}

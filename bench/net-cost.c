@@ -23,6 +23,7 @@
 
 #include "drivers/nat.h"
 #include "drivers/net.h"
+#include "private-netns.h"
 #include "util/alloc.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -258,21 +259,6 @@ median(double *v, size_t n)
 	return v[n / 2];
 }
 
-static bool
-in_private_netns(void)
-{
-	const char *outer = getenv("BANGER_OUTER_NETNS");
-	char self[64] = "", init[64] = "";
-
-	if (!outer || readlink("/proc/self/ns/net", self, sizeof(self) - 1) < 0)
-		return false;
-	if (strcmp(self, outer) == 0)
-		return false;
-	if (readlink("/proc/1/ns/net", init, sizeof(init) - 1) >= 0 && strcmp(self, init) == 0)
-		return false;
-	return true;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -289,7 +275,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: net-cost N (1..4096)\n");
 		return 2;
 	}
-	if (geteuid() != 0 || !in_private_netns()) {
+	if (geteuid() != 0 || !bench_in_private_netns()) {
 		fprintf(stderr, "net-cost: run through bench/net-cost.sh (root, private netns)\n");
 		return 77;
 	}

@@ -24,14 +24,14 @@ endif
 # Per-VM network cost benchmark; make check runs it once with N=2.
 EXTRA_DIST += bench/net-cost.sh bench/net-cost-smoke.sh
 check_PROGRAMS += bench/net-cost
-bench_net_cost_SOURCES = bench/net-cost.c
+bench_net_cost_SOURCES = bench/net-cost.c bench/private-netns.h
 bench_net_cost_LDADD = libbanger.a $(BANGER_LIBS)
 TESTS += bench/net-cost-smoke.sh
 
 # The floor of the host section's per-VM cost (bench.py runs it beside
 # banger's rounds); make check runs it once with N=2 through bench-smoke.
 check_PROGRAMS += bench/host-floor
-bench_host_floor_SOURCES = bench/host-floor.c
+bench_host_floor_SOURCES = bench/host-floor.c bench/private-netns.h
 bench_host_floor_LDADD = libbanger.a $(BANGER_LIBS)
 
 # make bench-net: the full run (N=50), root only.

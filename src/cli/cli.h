@@ -90,6 +90,10 @@ int cli_source_read(const struct cli_common *common, struct source **ret, struct
  */
 int cli_status_dir(const struct cli_common *common, const struct source *src, char **ret,
 		   char **ret_domain, struct error **err);
+/* cli_status_dir of the declarations cli_source_read gives, for the commands
+ * that need no more of them (a missing state directory: the defaults). */
+int cli_resolve_dirs(const struct cli_common *common, char **ret_status_dir, char **ret_domain,
+		     struct error **err);
 
 struct cli_command {
 	const char *name;

@@ -24,7 +24,6 @@
 #include "util/fileio.h"
 #include "util/name.h"
 #include "util/sha256.h"
-#include "source/source.h"
 
 enum {
 	OPT_KERNEL = CLI_OPT_FIRST_PRIVATE,
@@ -132,23 +131,6 @@ absolute_dir(const char *dir, mode_t mode, char **ret, struct error **err)
 	return 0;
 }
 
-/* The status directory as plan would use it: --status-dir, else host.yaml's
- * status_dir (of the branch tip in a repository), else the default. */
-static int
-import_status_dir(const struct cli_common *c, char **ret, struct error **err)
-{
-	_cleanup_(source_freep) struct source *src = NULL;
-	int r;
-
-	r = cli_source_read(c, &src, err);
-	if (r == -ENOENT) {
-		error_free(TAKE_PTR(*err));
-		src = NULL;
-	} else if (r < 0)
-		return r;
-	return cli_status_dir(c, src, ret, NULL, err);
-}
-
 /* Remove what path holds (a file, or a folder of files); best effort. */
 static void
 remove_entry(const char *path)
@@ -222,7 +204,7 @@ image_import(const struct cli_common *c, const struct import_args *a, char **ret
 					 "tree and commit images/%s.yaml there",
 					 c->state_dir, a->name);
 	}
-	r = import_status_dir(c, &status_opt, err);
+	r = cli_resolve_dirs(c, &status_opt, NULL, err);
 	if (r < 0)
 		return r;
 	r = absolute_dir(c->state_dir, 0755, &state, err);

@@ -237,22 +237,6 @@ log_replaced(int fd, const char *path, int *ret_fd, struct error **err)
 	return 1;
 }
 
-static int
-resolve_status_dir(const struct cli_common *common, char **ret, struct error **err)
-{
-	_cleanup_(source_freep) struct source *src = NULL;
-	int r;
-
-	/* host.yaml may move the status directory; a missing state is fine. */
-	r = cli_source_read(common, &src, err);
-	if (r == -ENOENT) {
-		error_free(TAKE_PTR(*err));
-		src = NULL;
-	} else if (r < 0)
-		return r;
-	return cli_status_dir(common, src, ret, NULL, err);
-}
-
 int
 cli_logs(int argc, char **argv)
 {
@@ -313,7 +297,7 @@ cli_logs(int argc, char **argv)
 		cli_errorf("logs: '%s' is not a VM name (a DNS label: a-z, 0-9, '-')", argv[optind]);
 		return EXIT_USAGE;
 	}
-	r = resolve_status_dir(&common, &status_dir, &err);
+	r = cli_resolve_dirs(&common, &status_dir, NULL, &err);
 	if (r < 0) {
 		cli_report(err);
 		return EXIT_FAILED;

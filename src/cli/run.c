@@ -340,6 +340,22 @@ sync_files_prune(const char *base, const char *keep)
 		closedir(d);
 }
 
+int
+cli_resolve_dirs(const struct cli_common *common, char **ret_status_dir, char **ret_domain,
+		 struct error **err)
+{
+	_cleanup_(source_freep) struct source *src = NULL;
+	int r;
+
+	r = cli_source_read(common, &src, err);
+	if (r == -ENOENT) {
+		error_free(TAKE_PTR(*err));
+		src = NULL;
+	} else if (r < 0)
+		return r;
+	return cli_status_dir(common, src, ret_status_dir, ret_domain, err);
+}
+
 /*
  * File syncs whose host paths are relative name files of the commit, as the
  * declarations do, never of a work tree: what they name is written once
@@ -602,16 +618,21 @@ cli_run_prepare(struct cli_run *r, const struct cli_common *common, const char *
 		}
 		if (ret >= 0)
 			resolve_uplink(r);
-		/* The hypervisor programs the declared VMs use, on a real host. */
-		for (size_t i = 0; ret >= 0 && !r->host->fake && i < r->spec->n_vms; i++) {
+		/* The hypervisor programs the declared VMs use, on a real host:
+		 * each looked up once, not once per VM (a PATH search each). */
+		if (ret >= 0 && !r->host->fake) {
 			const struct host_spec *hs = &r->spec->host;
-			enum hypervisor_kind k = r->spec->vms[i].hypervisor;
+			bool used[_HYPERVISOR_MAX] = { false };
 
-			if (k == HYPERVISOR_QEMU)
-				r->hv_missing[k] = !path_find_executable(
+			for (size_t i = 0; i < r->spec->n_vms; i++)
+				if (r->spec->vms[i].hypervisor >= 0 &&
+				    r->spec->vms[i].hypervisor < _HYPERVISOR_MAX)
+					used[r->spec->vms[i].hypervisor] = true;
+			if (used[HYPERVISOR_QEMU])
+				r->hv_missing[HYPERVISOR_QEMU] = !path_find_executable(
 					hs->qemu_binary ? hs->qemu_binary : "qemu-system-x86_64");
-			else if (k == HYPERVISOR_FIRECRACKER)
-				r->hv_missing[k] = !path_find_executable(
+			if (used[HYPERVISOR_FIRECRACKER])
+				r->hv_missing[HYPERVISOR_FIRECRACKER] = !path_find_executable(
 					hs->firecracker_binary ? hs->firecracker_binary : "firecracker");
 		}
 		return ret;

@@ -250,24 +250,6 @@ guest_hosts_refresh(const char *status_dir, const char *domain, const struct obs
 	return 0;
 }
 
-int
-cli_resolve_dirs(const struct cli_common *common, char **ret_status_dir, char **ret_domain,
-		 struct error **err)
-{
-	_cleanup_(source_freep) struct source *src = NULL;
-	int r;
-
-	/* The declarations as plan reads them (a repository's tip, a state
-	 * directory anyone may change refused); none at all: the defaults. */
-	r = cli_source_read(common, &src, err);
-	if (r == -ENOENT) {
-		error_free(TAKE_PTR(*err));
-		src = NULL;
-	} else if (r < 0)
-		return r;
-	return cli_status_dir(common, src, ret_status_dir, ret_domain, err);
-}
-
 static void
 ssh_help(FILE *f)
 {

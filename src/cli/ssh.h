@@ -66,8 +66,4 @@ struct observed;
 int guest_hosts_refresh(const char *status_dir, const char *domain, const struct observed *o,
 			struct error **err);
 
-/* The status directory (absolute) and the domain as plan and reconcile
- * resolve them (a missing state directory: the defaults).  Caller frees. */
-struct cli_common;
-int cli_resolve_dirs(const struct cli_common *common, char **ret_status_dir, char **ret_domain,
-		     struct error **err);
+
